@@ -1,0 +1,209 @@
+//! AWS setup: the one place that builds an [`SdkConfig`], the error type for AWS calls, and
+//! the account guard.
+//!
+//! The configuration follows the standard SDK behaviour, so it works the same on a laptop,
+//! in CircleCI with OIDC web identity, and against the local emulator:
+//! - credentials from the standard chain (environment, profiles, SSO, web identity through
+//!   `AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`, container and instance credentials);
+//! - region from `--region`, else the environment file, else the SDK default chain;
+//! - endpoints from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` (how tests point at
+//!   the emulator);
+//! - retry mode and attempts, connect and operation timeouts from [`AwsOptions`].
+
+use crate::environment::Environment;
+use crate::error::{AccountGuardError, AwsSetupError};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::fmt;
+use std::time::Duration;
+
+/// How the SDK retries throttled and transient failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryMode {
+    /// Exponential backoff with jitter and a retry quota.
+    #[default]
+    Standard,
+    /// Standard plus client-side rate limiting when throttled.
+    Adaptive,
+}
+
+/// Options for building the SDK configuration; every field has a safe default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsOptions {
+    /// Region override (`--region`); wins over the environment file.
+    pub region: Option<String>,
+    /// Named profile (`--profile`); otherwise `AWS_PROFILE` or the default profile.
+    pub profile: Option<String>,
+    /// Retry mode.
+    pub retry_mode: RetryMode,
+    /// Total attempts per request, including the first.
+    pub max_attempts: u32,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Upper bound for one operation, retries included.
+    pub operation_timeout: Duration,
+}
+
+impl Default for AwsOptions {
+    fn default() -> Self {
+        AwsOptions {
+            region: None,
+            profile: None,
+            retry_mode: RetryMode::Standard,
+            max_attempts: 8,
+            connect_timeout: Duration::from_secs(5),
+            operation_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Builds the SDK configuration for `env` (its region is used unless overridden).
+///
+/// This is the only function in the workspace that builds an [`SdkConfig`]; clients are
+/// made from it with `aws_sdk_x::Client::new(&config)` and passed into logic.
+pub async fn sdk_config(options: &AwsOptions, env: Option<&Environment>) -> Result<SdkConfig, AwsSetupError> {
+    if options.max_attempts == 0 {
+        return Err(AwsSetupError::InvalidOption {
+            option: "--max-attempts",
+            message: "must be at least 1 (1 means no retries)".into(),
+        });
+    }
+    let retry = match options.retry_mode {
+        RetryMode::Standard => RetryConfig::standard(),
+        RetryMode::Adaptive => RetryConfig::adaptive(),
+    }
+    .with_max_attempts(options.max_attempts)
+    .with_initial_backoff(Duration::from_millis(200))
+    .with_max_backoff(Duration::from_secs(20));
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(options.connect_timeout)
+        .operation_timeout(options.operation_timeout)
+        .build();
+
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry).timeout_config(timeouts);
+    let region = options.region.clone().or_else(|| env.map(|e| e.region.clone()));
+    if let Some(region) = region {
+        loader = loader.region(Region::new(region));
+    }
+    if let Some(profile) = &options.profile {
+        loader = loader.profile_name(profile);
+    }
+    let config = loader.load().await;
+    tracing::debug!(region = ?config.region(), "built AWS SDK configuration");
+    Ok(config)
+}
+
+/// An AWS API call that failed, with the operation, the resource and AWS's error code.
+#[derive(Debug, thiserror::Error)]
+pub struct AwsCallError {
+    /// The API operation, as in IAM (`ecs:UpdateService`).
+    pub operation: &'static str,
+    /// The resource the call was about, when there is one.
+    pub resource: Option<String>,
+    /// AWS's error code (`ThrottlingException`, `ClusterNotFoundException`), when AWS answered.
+    pub code: Option<String>,
+    /// What went wrong, in AWS's words or the SDK's.
+    pub message: String,
+    /// The kind of failure.
+    pub kind: AwsCallErrorKind,
+}
+
+/// Whether AWS answered with an error or the request never got an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AwsCallErrorKind {
+    /// AWS answered with an error.
+    Service,
+    /// The request could not be built (e.g. no credentials or no region).
+    Construction,
+    /// The request could not be sent or the connection failed.
+    Dispatch,
+    /// The call timed out.
+    Timeout,
+    /// The answer could not be read.
+    Response,
+}
+
+impl fmt::Display for AwsCallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.operation)?;
+        if let Some(resource) = &self.resource {
+            write!(f, " on {resource}")?;
+        }
+        match &self.code {
+            Some(code) => write!(f, ": {code}: {}", self.message),
+            None => write!(f, ": {}", self.message),
+        }
+    }
+}
+
+impl AwsCallError {
+    /// Wraps an SDK error, keeping AWS's code and message.
+    pub fn new<E, R>(operation: &'static str, resource: Option<String>, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: fmt::Debug,
+    {
+        let kind = match &err {
+            SdkError::ServiceError(_) => AwsCallErrorKind::Service,
+            SdkError::ConstructionFailure(_) => AwsCallErrorKind::Construction,
+            SdkError::DispatchFailure(_) => AwsCallErrorKind::Dispatch,
+            SdkError::TimeoutError(_) => AwsCallErrorKind::Timeout,
+            _ => AwsCallErrorKind::Response,
+        };
+        let code = err.code().map(str::to_owned);
+        let message = match (&kind, err.message()) {
+            (AwsCallErrorKind::Service, Some(m)) => m.to_owned(),
+            _ => {
+                // The SDK's own Display is terse ("dispatch failure"); the chain says why.
+                let full = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
+                match kind {
+                    AwsCallErrorKind::Dispatch => format!("cannot reach the AWS endpoint: {full}"),
+                    AwsCallErrorKind::Timeout => format!("timed out: {full}"),
+                    _ => full,
+                }
+            }
+        };
+        AwsCallError { operation, resource, code, message, kind }
+    }
+
+    /// Whether AWS said the resource does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.code.as_deref().is_some_and(|c| c.contains("NotFound"))
+    }
+}
+
+/// Who the credentials belong to, from STS GetCallerIdentity.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CallerIdentity {
+    /// The AWS account.
+    pub account: String,
+    /// The caller's ARN.
+    pub arn: String,
+}
+
+/// The account guard: refuses to act when the credentials belong to another account than
+/// the environment file's `account_id`. Binaries skip it only on an explicit flag.
+pub async fn check_account(sts: &aws_sdk_sts::Client, env: &Environment) -> Result<CallerIdentity, AccountGuardError> {
+    let out = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| AccountGuardError::Sts(Box::new(AwsCallError::new("sts:GetCallerIdentity", None, e))))?;
+    let account = out.account().ok_or(AccountGuardError::NoAccount)?.to_owned();
+    let arn = out.arn().unwrap_or("unknown ARN").to_owned();
+    if account != env.account_id {
+        return Err(AccountGuardError::WrongAccount {
+            environment: env.name.clone(),
+            expected: env.account_id.clone(),
+            actual: account,
+            arn,
+        });
+    }
+    tracing::info!(account = %account, arn = %arn, "account guard passed");
+    Ok(CallerIdentity { account, arn })
+}

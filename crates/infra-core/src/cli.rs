@@ -1,0 +1,229 @@
+//! The command-line conventions every binary shares (feature `cli`).
+//!
+//! This module is the binaries' side of the library: clap argument groups, the conversion of
+//! clap values into library types, completions and man pages, and the one place where an
+//! error becomes a message on stderr and an exit code. The rest of `infra-core` never
+//! prints and has no clap.
+
+use crate::aws::{AwsOptions, CallerIdentity, RetryMode};
+use crate::environment::Environment;
+use crate::error::{error_chain, AccountGuardError, AwsSetupError, EnvFileError, EnvFileErrorKind};
+use crate::exit::ExitStatus;
+use crate::output::OutputFormat;
+use clap::{Args, CommandFactory, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Options every tool takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The environment file (HCL) describing the environment to act on.
+    #[arg(long, env = "INFRA_ENV_FILE", value_name = "PATH", global = true)]
+    pub env_file: Option<PathBuf>,
+
+    /// Output format of the result on stdout.
+    #[arg(long, value_enum, default_value_t = OutputArg::Text, global = true)]
+    pub output: OutputArg,
+
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG wins when set.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub generate: GenerateArgs,
+}
+
+/// How the tool reaches AWS.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "AWS")]
+pub struct AwsArgs {
+    /// AWS region; overrides the environment file's `region`.
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Named AWS profile (otherwise AWS_PROFILE or the standard credential chain).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// SDK retry mode for throttling and transient errors.
+    #[arg(long, global = true, value_enum, default_value_t = RetryModeArg::Standard)]
+    pub retry_mode: RetryModeArg,
+
+    /// Attempts per AWS request, the first included.
+    #[arg(long, global = true, default_value_t = 8, value_name = "N")]
+    pub max_attempts: u32,
+
+    /// TCP connect timeout for AWS requests.
+    #[arg(long, global = true, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub connect_timeout: Duration,
+
+    /// Upper bound for one AWS operation, retries included.
+    #[arg(long, global = true, default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
+    pub operation_timeout: Duration,
+
+    /// Act even when the credentials belong to another account than the environment
+    /// file's `account_id`. Dangerous; for break-glass use only.
+    #[arg(long, global = true)]
+    pub skip_account_guard: bool,
+}
+
+/// Generated documentation.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Generated documentation")]
+pub struct GenerateArgs {
+    /// Print a shell completion script and exit.
+    #[arg(long, value_name = "SHELL", value_enum, exclusive = true)]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the man page (roff) and exit.
+    #[arg(long, exclusive = true)]
+    pub man: bool,
+}
+
+/// `--output` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputArg {
+    /// Human-readable text.
+    Text,
+    /// JSON with a versioned schema.
+    Json,
+}
+
+impl From<OutputArg> for OutputFormat {
+    fn from(arg: OutputArg) -> Self {
+        match arg {
+            OutputArg::Text => OutputFormat::Text,
+            OutputArg::Json => OutputFormat::Json,
+        }
+    }
+}
+
+/// `--retry-mode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RetryModeArg {
+    /// Exponential backoff with jitter.
+    Standard,
+    /// Standard plus client-side rate limiting.
+    Adaptive,
+}
+
+impl From<RetryModeArg> for RetryMode {
+    fn from(arg: RetryModeArg) -> Self {
+        match arg {
+            RetryModeArg::Standard => RetryMode::Standard,
+            RetryModeArg::Adaptive => RetryMode::Adaptive,
+        }
+    }
+}
+
+/// Parses a duration such as `90s`, `5m` or `1h 30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration such as 90s or 5m: {e}"))
+}
+
+impl From<&AwsArgs> for AwsOptions {
+    fn from(args: &AwsArgs) -> Self {
+        AwsOptions {
+            region: args.region.clone(),
+            profile: args.profile.clone(),
+            retry_mode: args.retry_mode.into(),
+            max_attempts: args.max_attempts,
+            connect_timeout: args.connect_timeout,
+            operation_timeout: args.operation_timeout,
+        }
+    }
+}
+
+/// Why a command could not start: the shared failures before any tool-specific work.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// Neither `--env-file` nor `INFRA_ENV_FILE` was given.
+    #[error("no environment file: pass --env-file PATH or set INFRA_ENV_FILE")]
+    NoEnvFile,
+    /// The environment file is invalid.
+    #[error(transparent)]
+    EnvFile(#[from] EnvFileError),
+    /// The AWS options are invalid.
+    #[error(transparent)]
+    Aws(#[from] AwsSetupError),
+    /// The account guard refused or could not run.
+    #[error(transparent)]
+    Guard(#[from] AccountGuardError),
+}
+
+impl SetupError {
+    /// The exit status for this failure.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            SetupError::NoEnvFile => ExitStatus::InvalidInput,
+            SetupError::EnvFile(e) => match e.kind {
+                EnvFileErrorKind::Read(_)
+                | EnvFileErrorKind::NotUtf8 { .. }
+                | EnvFileErrorKind::TooLarge { .. }
+                | EnvFileErrorKind::Invalid(_) => ExitStatus::InvalidInput,
+            },
+            SetupError::Aws(AwsSetupError::InvalidOption { .. }) => ExitStatus::InvalidInput,
+            SetupError::Guard(AccountGuardError::WrongAccount { .. }) => ExitStatus::Refused,
+            SetupError::Guard(AccountGuardError::Sts(_) | AccountGuardError::NoAccount) => ExitStatus::Failure,
+        }
+    }
+}
+
+impl GlobalArgs {
+    /// Installs logging at the requested verbosity.
+    pub fn init_logging(&self) {
+        crate::logging::init(self.verbose);
+    }
+
+    /// The output format.
+    pub fn format(&self) -> OutputFormat {
+        self.output.into()
+    }
+
+    /// Loads and validates the environment file.
+    pub fn environment(&self) -> Result<Environment, SetupError> {
+        let path = self.env_file.as_ref().ok_or(SetupError::NoEnvFile)?;
+        Ok(Environment::load(path)?)
+    }
+
+    /// Builds the SDK configuration and runs the account guard (unless skipped).
+    pub async fn aws(&self, env: &Environment) -> Result<(aws_config::SdkConfig, Option<CallerIdentity>), SetupError> {
+        let config = crate::aws::sdk_config(&AwsOptions::from(&self.aws), Some(env)).await?;
+        if self.aws.skip_account_guard {
+            tracing::warn!("account guard skipped (--skip-account-guard): not checking that the credentials belong to account {}", env.account_id);
+            return Ok((config, None));
+        }
+        let sts = aws_sdk_sts::Client::new(&config);
+        let identity = crate::aws::check_account(&sts, env).await?;
+        Ok((config, Some(identity)))
+    }
+}
+
+/// Prints completions or the man page when asked; returns the exit status if it did.
+pub fn generate<C: CommandFactory>(args: &GenerateArgs) -> Option<ExitStatus> {
+    let mut command = C::command();
+    let name = command.get_name().to_owned();
+    let mut stdout = std::io::stdout();
+    if let Some(shell) = args.completions {
+        clap_complete::generate(shell, &mut command, name, &mut stdout);
+        return Some(ExitStatus::Success);
+    }
+    if args.man {
+        let status = match clap_mangen::Man::new(command).render(&mut stdout) {
+            Ok(()) => ExitStatus::Success,
+            Err(e) => report_error(&e, ExitStatus::Failure),
+        };
+        return Some(status);
+    }
+    None
+}
+
+/// Prints `err` with its causes on stderr and returns `status`: the last step of every
+/// failing command.
+pub fn report_error(err: &(dyn std::error::Error + 'static), status: ExitStatus) -> ExitStatus {
+    eprintln!("error: {}", error_chain(err));
+    status
+}

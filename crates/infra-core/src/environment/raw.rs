@@ -1,0 +1,103 @@
+//! The environment file exactly as written, before validation.
+//!
+//! Every struct denies unknown fields: a misspelt `desried_count` must be an error, never a
+//! silently ignored key that leaves a service out of parking.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFile {
+    #[serde(default)]
+    pub environment: IndexMap<String, RawEnvironment>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEnvironment {
+    pub account_id: String,
+    pub region: String,
+    #[serde(default)]
+    pub terraform: Option<RawTerraform>,
+    #[serde(default)]
+    pub ecs_cluster: IndexMap<String, RawCluster>,
+    #[serde(default)]
+    pub aurora_cluster: IndexMap<String, RawAurora>,
+    #[serde(default)]
+    pub image: IndexMap<String, RawImage>,
+    #[serde(default)]
+    pub endpoint: IndexMap<String, RawEndpoint>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTerraform {
+    #[serde(default)]
+    pub root: Option<String>,
+    #[serde(default)]
+    pub backend_config: Option<String>,
+    #[serde(default)]
+    pub var_files: Vec<String>,
+    #[serde(default)]
+    pub lock_timeout: Option<String>,
+    #[serde(default)]
+    pub binary: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCluster {
+    #[serde(default)]
+    pub service: IndexMap<String, RawService>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawService {
+    pub desired_count: i64,
+    #[serde(default)]
+    pub park: Option<bool>,
+    #[serde(default)]
+    pub autoscaling: Option<RawAutoscaling>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAutoscaling {
+    pub min: i64,
+    pub max: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAurora {
+    #[serde(default)]
+    pub park: Option<String>,
+    #[serde(default)]
+    pub auto_pause_seconds: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawImage {
+    pub file: String,
+    pub repository: String,
+    pub tag_pattern: String,
+    #[serde(default)]
+    pub require_sha: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEndpoint {
+    pub url: String,
+    #[serde(default)]
+    pub cloudfront_distribution: Option<String>,
+    #[serde(default)]
+    pub expect_status: Option<i64>,
+    #[serde(default)]
+    pub expect_json: Option<serde_json::Value>,
+    #[serde(default)]
+    pub expect_body: Option<String>,
+}

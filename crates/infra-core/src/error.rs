@@ -1,0 +1,154 @@
+//! The errors of `infra-core`, one type per failing operation.
+//!
+//! Messages are lowercase fragments that read after "failed to …" and name the file, line,
+//! column, resource or AWS error code that caused them.
+
+use crate::environment::LineColumn;
+use std::fmt;
+use std::path::PathBuf;
+
+/// The environment file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", render_env_file_error(self))]
+pub struct EnvFileError {
+    /// The file that was being loaded.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub kind: EnvFileErrorKind,
+}
+
+/// What went wrong loading an environment file.
+#[derive(Debug)]
+pub enum EnvFileErrorKind {
+    /// The file could not be read.
+    Read(std::io::Error),
+    /// The file is not UTF-8; `at` is the first invalid byte.
+    NotUtf8 {
+        /// Where the first invalid byte is.
+        at: LineColumn,
+    },
+    /// The file is larger than any environment file has a reason to be.
+    TooLarge {
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// The file was read but is invalid: every problem found, in file order.
+    Invalid(Vec<Problem>),
+}
+
+/// One problem in an environment file, with its place.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// Where in the file.
+    pub at: LineColumn,
+    /// The dotted key path, when the problem belongs to a key (`environment.prod.region`).
+    pub key: Option<String>,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl EnvFileError {
+    /// The problems found, when the file was readable.
+    pub fn problems(&self) -> &[Problem] {
+        match &self.kind {
+            EnvFileErrorKind::Invalid(problems) => problems,
+            _ => &[],
+        }
+    }
+}
+
+fn render_env_file_error(err: &EnvFileError) -> String {
+    let path = err.path.display();
+    match &err.kind {
+        EnvFileErrorKind::Read(source) => format!("cannot read environment file {path}: {source}"),
+        EnvFileErrorKind::NotUtf8 { at } => {
+            format!("{path}:{at}: environment file is not valid UTF-8")
+        }
+        EnvFileErrorKind::TooLarge { size } => format!(
+            "{path}: environment file is {size} bytes, more than the {} byte limit",
+            crate::environment::MAX_FILE_BYTES
+        ),
+        EnvFileErrorKind::Invalid(problems) => {
+            let mut out = String::new();
+            for (i, p) in problems.iter().enumerate() {
+                if i > 0 {
+                    out.push('\n');
+                }
+                out.push_str(&format!("{path}:{}: {}", p.at, p.message));
+            }
+            out
+        }
+    }
+}
+
+/// The AWS SDK configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsSetupError {
+    /// An option was given a value the SDK cannot use.
+    #[error("invalid AWS option {option}: {message}")]
+    InvalidOption {
+        /// The option, as the user spells it (`--retry-mode`).
+        option: &'static str,
+        /// What was wrong with it.
+        message: String,
+    },
+}
+
+/// The account guard refused to act or could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountGuardError {
+    /// The caller's account is not the environment's.
+    #[error(
+        "refusing to act: the AWS credentials belong to account {actual} ({arn}), but environment `{environment}` is account {expected}"
+    )]
+    WrongAccount {
+        /// The environment's name.
+        environment: String,
+        /// `account_id` from the environment file.
+        expected: String,
+        /// The caller's account.
+        actual: String,
+        /// The caller's ARN.
+        arn: String,
+    },
+    /// STS GetCallerIdentity failed, so the account is unknown.
+    #[error("cannot check the AWS account: sts:GetCallerIdentity failed: {0}")]
+    Sts(#[source] Box<crate::aws::AwsCallError>),
+    /// STS answered without an account.
+    #[error("cannot check the AWS account: sts:GetCallerIdentity returned no account")]
+    NoAccount,
+}
+
+/// A file could not be written atomically.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {path}: {source}")]
+pub struct WriteError {
+    /// The file being written.
+    pub path: PathBuf,
+    /// The I/O cause.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// The error as a one-line-per-cause chain, for printing by binaries.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+    impl fmt::Display for Chain<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{}", self.0)?;
+            let mut source = self.0.source();
+            let mut last = self.0.to_string();
+            while let Some(cause) = source {
+                let text = cause.to_string();
+                // The SDK often repeats its cause in its own message; print each once.
+                if !last.contains(&text) {
+                    write!(f, "\n  caused by: {text}")?;
+                }
+                last = text;
+                source = cause.source();
+            }
+            Ok(())
+        }
+    }
+    Chain(err).to_string()
+}

@@ -1,0 +1,35 @@
+//! `infra-core`: the shared foundation of the prod-environment toolkit.
+//!
+//! # Brief overview
+//!
+//! - [`environment`]: the environment file (HCL) and its validated model: account, region,
+//!   Terraform settings, ECS services and their scaling, Aurora clusters, pinned images,
+//!   endpoints. Every error names `file:line:column`.
+//! - [`aws`]: the one place that builds the AWS SDK configuration (credential chain, region,
+//!   endpoint overrides, retries, timeouts) and the account guard.
+//! - [`exit`]: the exit codes every tool shares.
+//! - [`output`]: text or versioned JSON reports, tables, TTY-aware progress.
+//! - [`logging`]: `tracing` to stderr.
+//! - [`fs`]: atomic, validated file writes.
+//!
+//! The library never prints, never exits and has no command-line parser; the optional `cli`
+//! feature adds the clap argument groups the binaries share.
+//!
+//! ```
+//! use infra_core::exit::ExitStatus;
+//! assert_eq!(ExitStatus::Refused.code(), 4);
+//! ```
+
+pub mod aws;
+pub mod environment;
+pub mod error;
+pub mod exit;
+pub mod fs;
+pub mod logging;
+pub mod output;
+
+#[cfg(feature = "cli")]
+pub mod cli;
+
+pub use environment::Environment;
+pub use exit::ExitStatus;

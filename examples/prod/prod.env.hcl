@@ -1,0 +1,72 @@
+# The reference production environment: one ECS cluster running the Backstage portal, the
+# Prefect server and a Prefect ECS worker, an Aurora PostgreSQL cluster, one ECR repository
+# holding the Prefect base and deployer images, and CloudFront in front of the portal and the
+# Prefect API. Every tool of the toolkit reads this file (--env-file or INFRA_ENV_FILE).
+
+environment "prod" {
+  account_id = "123456789012"
+  region     = "eu-west-2"
+
+  terraform {
+    root           = "."
+    backend_config = "backend.hcl"
+    var_files      = []
+    lock_timeout   = "5m"
+    binary         = "terraform"
+  }
+
+  ecs_cluster "blog-prod" {
+    service "portal" {
+      desired_count = 2
+      autoscaling {
+        min = 1
+        max = 4
+      }
+    }
+
+    service "prefect-server" {
+      desired_count = 1
+      autoscaling {
+        min = 1
+        max = 2
+      }
+    }
+
+    # The worker polls work pool `blog-data-pool`; it has no scalable target.
+    service "prefect-worker" {
+      desired_count = 1
+    }
+  }
+
+  aurora_cluster "blog-aurora" {
+    park               = "keep"
+    auto_pause_seconds = 300
+  }
+
+  image "prefect_base_image" {
+    file        = "main.tf"
+    repository  = "blog-data"
+    tag_pattern = "prefect-3-python3\\.12-ecs"
+    require_sha = false
+  }
+
+  image "prefect_deployer_image" {
+    file        = "main.tf"
+    repository  = "blog-data"
+    tag_pattern = "prefect-deployer-3-python3\\.12-(?P<sha>[0-9a-f]{7,40})"
+  }
+
+  endpoint "portal" {
+    url                     = "https://portal.blog.example.com/.backstage/health/v1/readiness"
+    cloudfront_distribution = "E2EXAMPLE"
+    expect_status           = 200
+    expect_json             = { status = "ok" }
+  }
+
+  endpoint "pipelines" {
+    url                     = "https://pipelines.blog.example.com/api/health"
+    cloudfront_distribution = "E3EXAMPLE"
+    expect_status           = 200
+    expect_body             = "true"
+  }
+}
