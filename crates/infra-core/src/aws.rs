@@ -118,8 +118,10 @@ pub struct AwsCallError {
 pub enum AwsCallErrorKind {
     /// AWS answered with an error.
     Service,
-    /// The request could not be built (e.g. no credentials or no region).
+    /// The request could not be built (e.g. no region).
     Construction,
+    /// No usable credentials were found by the credential chain.
+    Credentials,
     /// The request could not be sent or the connection failed.
     Dispatch,
     /// The call timed out.
@@ -146,9 +148,13 @@ impl AwsCallError {
     pub fn new<E, R>(operation: &'static str, resource: Option<String>, err: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: fmt::Debug,
+        R: fmt::Debug + Send + Sync + 'static,
     {
+        let chain = display_chain(&err);
         let kind = match &err {
+            _ if chain.contains("loading credentials") || chain.contains("no credentials") => {
+                AwsCallErrorKind::Credentials
+            }
             SdkError::ServiceError(_) => AwsCallErrorKind::Service,
             SdkError::ConstructionFailure(_) => AwsCallErrorKind::Construction,
             SdkError::DispatchFailure(_) => AwsCallErrorKind::Dispatch,
@@ -158,15 +164,13 @@ impl AwsCallError {
         let code = err.code().map(str::to_owned);
         let message = match (&kind, err.message()) {
             (AwsCallErrorKind::Service, Some(m)) => m.to_owned(),
-            _ => {
-                // The SDK's own Display is terse ("dispatch failure"); the chain says why.
-                let full = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
-                match kind {
-                    AwsCallErrorKind::Dispatch => format!("cannot reach the AWS endpoint: {full}"),
-                    AwsCallErrorKind::Timeout => format!("timed out: {full}"),
-                    _ => full,
-                }
-            }
+            // The SDK's own Display is terse ("dispatch failure"); the chain says why.
+            (AwsCallErrorKind::Credentials, _) => format!(
+                "no usable AWS credentials (looked in the environment, profiles, web identity, container and instance metadata): {chain}"
+            ),
+            (AwsCallErrorKind::Dispatch, _) => format!("cannot reach the AWS endpoint: {chain}"),
+            (AwsCallErrorKind::Timeout, _) => format!("timed out: {chain}"),
+            _ => chain,
         };
         AwsCallError { operation, resource, code, message, kind }
     }
@@ -175,6 +179,21 @@ impl AwsCallError {
     pub fn is_not_found(&self) -> bool {
         self.code.as_deref().is_some_and(|c| c.contains("NotFound"))
     }
+}
+
+/// The error and its causes, each once, joined with ": " (Display only, never Debug, so
+/// no request or credential details leak into messages).
+fn display_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
 }
 
 /// Who the credentials belong to, from STS GetCallerIdentity.

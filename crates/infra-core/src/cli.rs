@@ -9,7 +9,7 @@ use crate::aws::{AwsOptions, CallerIdentity, RetryMode};
 use crate::environment::Environment;
 use crate::error::{error_chain, AccountGuardError, AwsSetupError, EnvFileError, EnvFileErrorKind};
 use crate::exit::ExitStatus;
-use crate::output::OutputFormat;
+use crate::output::{write_report, OutputFormat, Report};
 use clap::{Args, CommandFactory, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -226,4 +226,26 @@ pub fn generate<C: CommandFactory>(args: &GenerateArgs) -> Option<ExitStatus> {
 pub fn report_error(err: &(dyn std::error::Error + 'static), status: ExitStatus) -> ExitStatus {
     eprintln!("error: {}", error_chain(err));
     status
+}
+
+/// The run of a tool whose engine is not in this release yet: it still validates the
+/// environment file (so `--env-file` problems surface with exit 2), then says plainly that
+/// it did nothing and fails, so no CI job mistakes it for a pass.
+pub fn not_built_yet(global: &GlobalArgs, tool: &str) -> ExitStatus {
+    global.init_logging();
+    if let Err(e) = global.environment() {
+        return report_error(&e, e.exit_status());
+    }
+    eprintln!("error: {tool} has no engine in this release yet; it validated the environment file and did nothing else");
+    ExitStatus::Failure
+}
+
+/// Writes `report` to stdout in the chosen format. A closed pipe (`| head`) is not an
+/// error: the reader has what it wanted.
+pub fn emit<R: Report>(report: &R, format: OutputFormat, success: ExitStatus) -> ExitStatus {
+    match write_report(report, format, &mut std::io::stdout().lock()) {
+        Ok(()) => success,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => success,
+        Err(e) => report_error(&e, ExitStatus::Failure),
+    }
 }

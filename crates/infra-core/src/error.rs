@@ -112,7 +112,7 @@ pub enum AccountGuardError {
         arn: String,
     },
     /// STS GetCallerIdentity failed, so the account is unknown.
-    #[error("cannot check the AWS account: sts:GetCallerIdentity failed: {0}")]
+    #[error("cannot check the AWS account: {0}")]
     Sts(#[source] Box<crate::aws::AwsCallError>),
     /// STS answered without an account.
     #[error("cannot check the AWS account: sts:GetCallerIdentity returned no account")]

@@ -44,7 +44,7 @@ pub fn write_report<R: Report>(report: &R, format: OutputFormat, out: &mut dyn W
                     doc.insert("data".into(), other);
                 }
             }
-            serde_json::to_writer_pretty(&mut *out, &serde_json::Value::Object(doc)).map_err(io::Error::other)?;
+            serde_json::to_writer_pretty(&mut *out, &serde_json::Value::Object(doc)).map_err(io::Error::from)?;
             writeln!(out)
         }
     }

@@ -86,6 +86,16 @@ pub async fn seed(config: &SdkConfig, env: &Environment, images: &[ImageSeed]) -
                 .send()
                 .await
                 .map_err(|e| sdk("ecs:CreateService", e))?;
+            // Settle the service: moto starts runningCount at MOTO_ECS_SERVICE_RUNNING and
+            // sets it to desiredCount on every UpdateService, so this makes it look like a
+            // service whose tasks are all up.
+            ecs.update_service()
+                .cluster(&cluster.name)
+                .service(&service.name)
+                .desired_count(service.desired_count as i32)
+                .send()
+                .await
+                .map_err(|e| sdk("ecs:UpdateService", e))?;
             report.services += 1;
             if let Some(range) = service.autoscaling {
                 aas.register_scalable_target()

@@ -1,0 +1,254 @@
+//! Reading the live state of the environment's compute and databases.
+//!
+//! Calls are batched to each API's limit (DescribeServices takes 10 services,
+//! DescribeScalableTargets 50 resource IDs) and the three services are read concurrently.
+
+use crate::error::ObserveError;
+use aws_config::SdkConfig;
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use infra_core::aws::AwsCallError;
+use infra_core::environment::Environment;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// The SDK clients the park engine uses, made once from the shared configuration.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// Amazon ECS.
+    pub ecs: aws_sdk_ecs::Client,
+    /// Application Auto Scaling.
+    pub autoscaling: aws_sdk_applicationautoscaling::Client,
+    /// Amazon RDS.
+    pub rds: aws_sdk_rds::Client,
+}
+
+impl Clients {
+    /// Clients for every API the park engine calls.
+    pub fn new(config: &SdkConfig) -> Self {
+        Clients {
+            ecs: aws_sdk_ecs::Client::new(config),
+            autoscaling: aws_sdk_applicationautoscaling::Client::new(config),
+            rds: aws_sdk_rds::Client::new(config),
+        }
+    }
+}
+
+/// The live state of everything the environment file names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LiveEnvironment {
+    /// One entry per service in the environment file, in file order.
+    pub services: Vec<ServiceState>,
+    /// One entry per Aurora cluster in the environment file, in file order.
+    pub aurora: Vec<AuroraState>,
+}
+
+/// An ECS service as AWS reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceState {
+    /// The cluster.
+    pub cluster: String,
+    /// The service.
+    pub service: String,
+    /// Whether ECS knows the service (and it is not INACTIVE).
+    pub found: bool,
+    /// ECS's status (`ACTIVE`, `DRAINING`, `INACTIVE`, `MISSING`).
+    pub status: String,
+    /// Desired task count.
+    pub desired_count: i32,
+    /// Running task count.
+    pub running_count: i32,
+    /// Pending task count.
+    pub pending_count: i32,
+    /// Deployments in progress (more than one means a rollout is under way).
+    pub deployments: usize,
+    /// `REPLICA` or `DAEMON`.
+    pub scheduling_strategy: Option<String>,
+    /// The Application Auto Scaling target, when there is one.
+    pub scalable_target: Option<ScalableTargetState>,
+}
+
+/// An Application Auto Scaling target of an ECS service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ScalableTargetState {
+    /// Minimum capacity.
+    pub min: i32,
+    /// Maximum capacity.
+    pub max: i32,
+    /// `DynamicScalingInSuspended`.
+    pub dynamic_scaling_in_suspended: bool,
+    /// `DynamicScalingOutSuspended`.
+    pub dynamic_scaling_out_suspended: bool,
+    /// `ScheduledScalingSuspended`.
+    pub scheduled_scaling_suspended: bool,
+}
+
+/// An Aurora cluster as RDS reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuroraState {
+    /// The DB cluster identifier.
+    pub cluster: String,
+    /// Whether RDS knows the cluster.
+    pub found: bool,
+    /// RDS's status (`available`, `stopped`, ...).
+    pub status: String,
+    /// Serverless v2 minimum ACUs.
+    pub min_capacity: Option<f64>,
+    /// Serverless v2 maximum ACUs.
+    pub max_capacity: Option<f64>,
+    /// Serverless v2 `SecondsUntilAutoPause`.
+    pub seconds_until_auto_pause: Option<i32>,
+    /// Whether deletion protection is on.
+    pub deletion_protection: Option<bool>,
+}
+
+/// The ECS resource ID of a service in Application Auto Scaling.
+pub fn scalable_resource_id(cluster: &str, service: &str) -> String {
+    format!("service/{cluster}/{service}")
+}
+
+/// Reads the live state of every service, scalable target and Aurora cluster in `env`.
+pub async fn observe(clients: &Clients, env: &Environment) -> Result<LiveEnvironment, ObserveError> {
+    let (services, targets, aurora) =
+        tokio::try_join!(describe_services(clients, env), describe_targets(clients, env), describe_aurora(clients, env))?;
+    let services = services
+        .into_iter()
+        .map(|mut s| {
+            s.scalable_target = targets.get(&scalable_resource_id(&s.cluster, &s.service)).copied();
+            s
+        })
+        .collect();
+    Ok(LiveEnvironment { services, aurora })
+}
+
+async fn describe_services(clients: &Clients, env: &Environment) -> Result<Vec<ServiceState>, ObserveError> {
+    let mut states = Vec::new();
+    for cluster in &env.ecs_clusters {
+        let names: Vec<&str> = cluster.services.iter().map(|s| s.name.as_str()).collect();
+        let mut found: HashMap<String, ServiceState> = HashMap::new();
+        for chunk in names.chunks(10) {
+            let mut req = clients.ecs.describe_services().cluster(&cluster.name);
+            for name in chunk {
+                req = req.services(*name);
+            }
+            let out = req
+                .send()
+                .await
+                .map_err(|e| AwsCallError::new("ecs:DescribeServices", Some(format!("cluster {}", cluster.name)), e))?;
+            for svc in out.services() {
+                let Some(name) = svc.service_name() else { continue };
+                let status = svc.status().unwrap_or("UNKNOWN").to_owned();
+                found.insert(
+                    name.to_owned(),
+                    ServiceState {
+                        cluster: cluster.name.clone(),
+                        service: name.to_owned(),
+                        found: status != "INACTIVE",
+                        status,
+                        desired_count: svc.desired_count(),
+                        running_count: svc.running_count(),
+                        pending_count: svc.pending_count(),
+                        deployments: svc.deployments().len(),
+                        scheduling_strategy: svc.scheduling_strategy().map(|s| s.as_str().to_owned()),
+                        scalable_target: None,
+                    },
+                );
+            }
+        }
+        for name in names {
+            states.push(found.remove(name).unwrap_or_else(|| ServiceState {
+                cluster: cluster.name.clone(),
+                service: name.to_owned(),
+                found: false,
+                status: "MISSING".into(),
+                desired_count: 0,
+                running_count: 0,
+                pending_count: 0,
+                deployments: 0,
+                scheduling_strategy: None,
+                scalable_target: None,
+            }));
+        }
+    }
+    Ok(states)
+}
+
+async fn describe_targets(
+    clients: &Clients,
+    env: &Environment,
+) -> Result<HashMap<String, ScalableTargetState>, ObserveError> {
+    let ids: Vec<String> = env.services().map(|(c, s)| scalable_resource_id(&c.name, &s.name)).collect();
+    let mut targets = HashMap::new();
+    for chunk in ids.chunks(50) {
+        let mut next: Option<String> = None;
+        loop {
+            let out = clients
+                .autoscaling
+                .describe_scalable_targets()
+                .service_namespace(ServiceNamespace::Ecs)
+                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                .set_resource_ids(Some(chunk.to_vec()))
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| AwsCallError::new("application-autoscaling:DescribeScalableTargets", None, e))?;
+            for t in out.scalable_targets() {
+                let suspended = t.suspended_state();
+                targets.insert(
+                    t.resource_id().to_owned(),
+                    ScalableTargetState {
+                        min: t.min_capacity(),
+                        max: t.max_capacity(),
+                        dynamic_scaling_in_suspended: suspended.and_then(|s| s.dynamic_scaling_in_suspended()).unwrap_or(false),
+                        dynamic_scaling_out_suspended: suspended
+                            .and_then(|s| s.dynamic_scaling_out_suspended())
+                            .unwrap_or(false),
+                        scheduled_scaling_suspended: suspended.and_then(|s| s.scheduled_scaling_suspended()).unwrap_or(false),
+                    },
+                );
+            }
+            match out.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => break,
+            }
+        }
+    }
+    Ok(targets)
+}
+
+async fn describe_aurora(clients: &Clients, env: &Environment) -> Result<Vec<AuroraState>, ObserveError> {
+    let mut states = Vec::new();
+    for aurora in &env.aurora_clusters {
+        let result = clients.rds.describe_db_clusters().db_cluster_identifier(&aurora.name).send().await;
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => {
+                let err = AwsCallError::new("rds:DescribeDBClusters", Some(aurora.name.clone()), e);
+                if err.code.as_deref() == Some("DBClusterNotFoundFault") {
+                    states.push(AuroraState {
+                        cluster: aurora.name.clone(),
+                        found: false,
+                        status: "missing".into(),
+                        min_capacity: None,
+                        max_capacity: None,
+                        seconds_until_auto_pause: None,
+                        deletion_protection: None,
+                    });
+                    continue;
+                }
+                return Err(err.into());
+            }
+        };
+        let Some(c) = out.db_clusters().first() else { continue };
+        let scaling = c.serverless_v2_scaling_configuration();
+        states.push(AuroraState {
+            cluster: aurora.name.clone(),
+            found: true,
+            status: c.status().unwrap_or("unknown").to_owned(),
+            min_capacity: scaling.and_then(|s| s.min_capacity()),
+            max_capacity: scaling.and_then(|s| s.max_capacity()),
+            seconds_until_auto_pause: scaling.and_then(|s| s.seconds_until_auto_pause()),
+            deletion_protection: c.deletion_protection(),
+        });
+    }
+    Ok(states)
+}
