@@ -130,10 +130,17 @@ async fn describe_services(clients: &Clients, env: &Environment) -> Result<Vec<S
             for name in chunk {
                 req = req.services(*name);
             }
-            let out = req
-                .send()
-                .await
-                .map_err(|e| AwsCallError::new("ecs:DescribeServices", Some(format!("cluster {}", cluster.name)), e))?;
+            let out = match req.send().await {
+                Ok(out) => out,
+                Err(e) => {
+                    let err = AwsCallError::new("ecs:DescribeServices", Some(format!("cluster {}", cluster.name)), e);
+                    // A cluster that does not exist has no services: report each as missing.
+                    if err.code.as_deref() == Some("ClusterNotFoundException") {
+                        break;
+                    }
+                    return Err(err.into());
+                }
+            };
             for svc in out.services() {
                 let Some(name) = svc.service_name() else { continue };
                 let status = svc.status().unwrap_or("UNKNOWN").to_owned();

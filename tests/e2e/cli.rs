@@ -1,0 +1,89 @@
+//! The conventions every binary keeps: help with exit codes, completions, man pages, and
+//! environment-file errors as exit 2 with file:line:column.
+
+use crate::{closed_endpoint, run, run_with, TOOLS};
+use infra_test_support::reference_env_file;
+
+#[test]
+fn every_tool_documents_its_exit_codes() {
+    let endpoint = closed_endpoint();
+    for tool in TOOLS {
+        let r = run(tool, &["--help"], &endpoint);
+        assert_eq!(r.code, 0, "{tool} --help: {}", r.stderr);
+        for line in ["0  success", "1  the operation failed", "2  invalid input", "3  a check found", "4  refused"] {
+            assert!(r.stdout.contains(line), "{tool} --help lacks {line:?}:\n{}", r.stdout);
+        }
+        assert!(r.stdout.contains("--env-file <PATH>") && r.stdout.contains("INFRA_ENV_FILE"), "{tool}");
+    }
+}
+
+#[test]
+fn every_tool_generates_completions_and_a_man_page() {
+    let endpoint = closed_endpoint();
+    for tool in TOOLS {
+        let r = run(tool, &["--completions", "bash"], &endpoint);
+        assert_eq!(r.code, 0, "{tool}: {}", r.stderr);
+        assert!(r.stdout.contains(&format!("complete -F _{}", tool.replace('-', "__"))), "{tool}: {}", &r.stdout[..200.min(r.stdout.len())]);
+        let r = run(tool, &["--man"], &endpoint);
+        assert_eq!(r.code, 0, "{tool}: {}", r.stderr);
+        assert!(r.stdout.contains(&format!(".TH {tool} 1")), "{tool}");
+        assert!(r.stdout.contains("refused by a safety guard"), "{tool}: the man page has the exit codes");
+    }
+}
+
+#[test]
+fn invalid_environment_file_is_exit_2_with_its_location_for_every_tool() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("prod.env.hcl");
+    let text = std::fs::read_to_string(reference_env_file()).unwrap().replace("desired_count = 2", "desired_count = 9");
+    std::fs::write(&bad, &text).unwrap();
+    let line = text.lines().position(|l| l.contains("desired_count = 9")).unwrap() + 1;
+    let endpoint = closed_endpoint();
+    for tool in TOOLS {
+        let args: &[&str] = if *tool == "park" { &["status", "--env-file"] } else { &["--env-file"] };
+        let mut args = args.to_vec();
+        let path = bad.to_str().unwrap();
+        args.push(path);
+        let r = run(tool, &args, &endpoint);
+        assert_eq!(r.code, 2, "{tool}: {}", r.stderr);
+        let expected = format!("{path}:{line}:7: `desired_count` (9) of service `portal` is outside its autoscaling range [1, 4]");
+        assert!(r.stderr.contains(&expected), "{tool} stderr:\n{}\nexpected {expected}", r.stderr);
+        assert!(r.stdout.is_empty(), "{tool} printed a result: {}", r.stdout);
+    }
+}
+
+#[test]
+fn missing_environment_file_is_exit_2() {
+    let endpoint = closed_endpoint();
+    let r = run("park", &["status"], &endpoint);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("pass --env-file PATH or set INFRA_ENV_FILE"), "{}", r.stderr);
+    let r = run("park", &["status", "--env-file", "/nonexistent/prod.env.hcl"], &endpoint);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("cannot read environment file /nonexistent/prod.env.hcl"), "{}", r.stderr);
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    let endpoint = closed_endpoint();
+    assert_eq!(run("park", &[], &endpoint).code, 2);
+    assert_eq!(run("park", &["fly"], &endpoint).code, 2);
+    let r = run("park", &["status", "--connect-timeout", "soon"], &endpoint);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("not a duration"), "{}", r.stderr);
+    let env_file = reference_env_file();
+    let r = run_with("park", &["status", "--max-attempts", "0"], &endpoint, &[("INFRA_ENV_FILE", env_file.to_str())]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--max-attempts"), "{}", r.stderr);
+}
+
+#[test]
+fn tools_without_an_engine_yet_fail_instead_of_pretending() {
+    let endpoint = closed_endpoint();
+    let env_file = reference_env_file();
+    for tool in ["ecr-tags", "verify-endpoints", "tf-wrap"] {
+        let r = run(tool, &["--env-file", env_file.to_str().unwrap()], &endpoint);
+        assert_eq!(r.code, 1, "{tool}");
+        assert!(r.stderr.contains("did nothing"), "{tool}: {}", r.stderr);
+    }
+}
