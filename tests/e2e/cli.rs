@@ -10,10 +10,23 @@ fn every_tool_documents_its_exit_codes() {
     for tool in TOOLS {
         let r = run(tool, &["--help"], &endpoint);
         assert_eq!(r.code, 0, "{tool} --help: {}", r.stderr);
-        for line in ["0  success", "1  the operation failed", "2  invalid input", "3  a check found", "4  refused"] {
-            assert!(r.stdout.contains(line), "{tool} --help lacks {line:?}:\n{}", r.stdout);
+        for line in [
+            "0  success",
+            "1  the operation failed",
+            "2  invalid input",
+            "3  a check found",
+            "4  refused",
+        ] {
+            assert!(
+                r.stdout.contains(line),
+                "{tool} --help lacks {line:?}:\n{}",
+                r.stdout
+            );
         }
-        assert!(r.stdout.contains("--env-file <PATH>") && r.stdout.contains("INFRA_ENV_FILE"), "{tool}");
+        assert!(
+            r.stdout.contains("--env-file <PATH>") && r.stdout.contains("INFRA_ENV_FILE"),
+            "{tool}"
+        );
     }
 }
 
@@ -23,11 +36,19 @@ fn every_tool_generates_completions_and_a_man_page() {
     for tool in TOOLS {
         let r = run(tool, &["--completions", "bash"], &endpoint);
         assert_eq!(r.code, 0, "{tool}: {}", r.stderr);
-        assert!(r.stdout.contains(&format!("complete -F _{}", tool.replace('-', "__"))), "{tool}: {}", &r.stdout[..200.min(r.stdout.len())]);
+        assert!(
+            r.stdout
+                .contains(&format!("complete -F _{}", tool.replace('-', "__"))),
+            "{tool}: {}",
+            &r.stdout[..200.min(r.stdout.len())]
+        );
         let r = run(tool, &["--man"], &endpoint);
         assert_eq!(r.code, 0, "{tool}: {}", r.stderr);
         assert!(r.stdout.contains(&format!(".TH {tool} 1")), "{tool}");
-        assert!(r.stdout.contains("refused by a safety guard"), "{tool}: the man page has the exit codes");
+        assert!(
+            r.stdout.contains("refused by a safety guard"),
+            "{tool}: the man page has the exit codes"
+        );
     }
 }
 
@@ -35,19 +56,33 @@ fn every_tool_generates_completions_and_a_man_page() {
 fn invalid_environment_file_is_exit_2_with_its_location_for_every_tool() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("prod.env.hcl");
-    let text = std::fs::read_to_string(reference_env_file()).unwrap().replace("desired_count = 2", "desired_count = 9");
+    let text = std::fs::read_to_string(reference_env_file())
+        .unwrap()
+        .replace("desired_count = 2", "desired_count = 9");
     std::fs::write(&bad, &text).unwrap();
-    let line = text.lines().position(|l| l.contains("desired_count = 9")).unwrap() + 1;
+    let line = text
+        .lines()
+        .position(|l| l.contains("desired_count = 9"))
+        .unwrap()
+        + 1;
     let endpoint = closed_endpoint();
     for tool in TOOLS {
-        let args: &[&str] = if *tool == "park" { &["status", "--env-file"] } else { &["--env-file"] };
+        let args: &[&str] = if *tool == "park" {
+            &["status", "--env-file"]
+        } else {
+            &["--env-file"]
+        };
         let mut args = args.to_vec();
         let path = bad.to_str().unwrap();
         args.push(path);
         let r = run(tool, &args, &endpoint);
         assert_eq!(r.code, 2, "{tool}: {}", r.stderr);
         let expected = format!("{path}:{line}:7: `desired_count` (9) of service `portal` is outside its autoscaling range [1, 4]");
-        assert!(r.stderr.contains(&expected), "{tool} stderr:\n{}\nexpected {expected}", r.stderr);
+        assert!(
+            r.stderr.contains(&expected),
+            "{tool} stderr:\n{}\nexpected {expected}",
+            r.stderr
+        );
         assert!(r.stdout.is_empty(), "{tool} printed a result: {}", r.stdout);
     }
 }
@@ -57,10 +92,24 @@ fn missing_environment_file_is_exit_2() {
     let endpoint = closed_endpoint();
     let r = run("park", &["status"], &endpoint);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("pass --env-file PATH or set INFRA_ENV_FILE"), "{}", r.stderr);
-    let r = run("park", &["status", "--env-file", "/nonexistent/prod.env.hcl"], &endpoint);
+    assert!(
+        r.stderr
+            .contains("pass --env-file PATH or set INFRA_ENV_FILE"),
+        "{}",
+        r.stderr
+    );
+    let r = run(
+        "park",
+        &["status", "--env-file", "/nonexistent/prod.env.hcl"],
+        &endpoint,
+    );
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("cannot read environment file /nonexistent/prod.env.hcl"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("cannot read environment file /nonexistent/prod.env.hcl"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -72,7 +121,12 @@ fn usage_errors_are_exit_2() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("not a duration"), "{}", r.stderr);
     let env_file = reference_env_file();
-    let r = run_with("park", &["status", "--max-attempts", "0"], &endpoint, &[("INFRA_ENV_FILE", env_file.to_str())]);
+    let r = run_with(
+        "park",
+        &["status", "--max-attempts", "0"],
+        &endpoint,
+        &[("INFRA_ENV_FILE", env_file.to_str())],
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--max-attempts"), "{}", r.stderr);
 }

@@ -47,6 +47,10 @@ pub fn run_with(tool: &str, args: &[&str], endpoint: &str, vars: &[(&str, Option
 
 /// An address nothing listens on.
 pub fn closed_endpoint() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     format!("http://127.0.0.1:{port}")
 }

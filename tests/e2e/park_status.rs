@@ -7,10 +7,15 @@ use infra_test_support::{reference_env_file, seed, Moto, MotoSession};
 
 fn seeded() -> MotoSession {
     let session = Moto::session();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let env = infra_core::Environment::load(&reference_env_file()).unwrap();
-        seed(&session.sdk_config().await, &env, &reference_images()).await.unwrap();
+        seed(&session.sdk_config().await, &env, &reference_images())
+            .await
+            .unwrap();
     });
     session
 }
@@ -22,23 +27,66 @@ fn env_file_arg() -> String {
 #[test]
 fn shows_the_live_state_as_text() {
     let session = seeded();
-    let r = run("park", &["status", "--env-file", &env_file_arg()], session.endpoint());
+    let r = run(
+        "park",
+        &["status", "--env-file", &env_file_arg()],
+        session.endpoint(),
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines[0], "environment prod (account 123456789012, eu-west-2)");
-    let portal = lines.iter().find(|l| l.starts_with("blog-prod  portal")).expect("portal row");
+    assert_eq!(
+        lines[0],
+        "environment prod (account 123456789012, eu-west-2)"
+    );
+    let portal = lines
+        .iter()
+        .find(|l| l.starts_with("blog-prod  portal"))
+        .expect("portal row");
     let cells: Vec<&str> = portal.split_whitespace().collect();
-    assert_eq!(cells, ["blog-prod", "portal", "ACTIVE", "2/2", "2", "1-4", "1-4", "none", "yes"]);
+    assert_eq!(
+        cells,
+        [
+            "blog-prod",
+            "portal",
+            "ACTIVE",
+            "2/2",
+            "2",
+            "1-4",
+            "1-4",
+            "none",
+            "yes"
+        ]
+    );
     let worker = lines.iter().find(|l| l.contains("prefect-worker")).unwrap();
-    assert_eq!(worker.split_whitespace().collect::<Vec<_>>(), ["blog-prod", "prefect-worker", "ACTIVE", "1/1", "1", "-", "-", "-", "yes"]);
+    assert_eq!(
+        worker.split_whitespace().collect::<Vec<_>>(),
+        [
+            "blog-prod",
+            "prefect-worker",
+            "ACTIVE",
+            "1/1",
+            "1",
+            "-",
+            "-",
+            "-",
+            "yes"
+        ]
+    );
     let aurora = lines.iter().find(|l| l.starts_with("blog-aurora")).unwrap();
-    assert_eq!(aurora.split_whitespace().collect::<Vec<_>>(), ["blog-aurora", "available", "0.5-4", "-", "on", "keep"]);
+    assert_eq!(
+        aurora.split_whitespace().collect::<Vec<_>>(),
+        ["blog-aurora", "available", "0.5-4", "-", "on", "keep"]
+    );
 }
 
 #[test]
 fn shows_the_live_state_as_versioned_json() {
     let session = seeded();
-    let r = run("park", &["status", "--output", "json", "--env-file", &env_file_arg()], session.endpoint());
+    let r = run(
+        "park",
+        &["status", "--output", "json", "--env-file", &env_file_arg()],
+        session.endpoint(),
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["schema"], "park/status");
@@ -50,7 +98,10 @@ fn shows_the_live_state_as_versioned_json() {
     assert_eq!(services[0]["desired_count"], 2);
     assert_eq!(services[0]["scalable_target"]["min"], 1);
     assert_eq!(services[0]["scalable_target"]["max"], 4);
-    assert_eq!(services[0]["scalable_target"]["dynamic_scaling_in_suspended"], false);
+    assert_eq!(
+        services[0]["scalable_target"]["dynamic_scaling_in_suspended"],
+        false
+    );
     assert_eq!(services[2]["scalable_target"], serde_json::Value::Null);
     assert_eq!(v["aurora"][0]["status"], "available");
 }
@@ -64,7 +115,17 @@ fn a_service_missing_in_aws_is_reported_not_hidden() {
         .unwrap()
         .replace("service \"prefect-worker\"", "service \"prefect-worker-2\"");
     std::fs::write(&file, text).unwrap();
-    let r = run("park", &["status", "--output", "json", "--env-file", file.to_str().unwrap()], session.endpoint());
+    let r = run(
+        "park",
+        &[
+            "status",
+            "--output",
+            "json",
+            "--env-file",
+            file.to_str().unwrap(),
+        ],
+        session.endpoint(),
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["services"][2]["service"], "prefect-worker-2");
@@ -77,23 +138,57 @@ fn wrong_account_is_refused_with_exit_4() {
     let session = seeded();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("prod.env.hcl");
-    let text = std::fs::read_to_string(reference_env_file()).unwrap().replace("\"123456789012\"", "\"210987654321\"");
+    let text = std::fs::read_to_string(reference_env_file())
+        .unwrap()
+        .replace("\"123456789012\"", "\"210987654321\"");
     std::fs::write(&file, text).unwrap();
-    let r = run("park", &["status", "--env-file", file.to_str().unwrap()], session.endpoint());
+    let r = run(
+        "park",
+        &["status", "--env-file", file.to_str().unwrap()],
+        session.endpoint(),
+    );
     assert_eq!(r.code, 4, "{}", r.stderr);
-    assert!(r.stderr.contains("refusing to act") && r.stderr.contains("account 123456789012"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("refusing to act") && r.stderr.contains("account 123456789012"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stdout.is_empty());
     // The explicit flag skips the guard, with a warning.
-    let r = run("park", &["status", "--skip-account-guard", "--env-file", file.to_str().unwrap()], session.endpoint());
+    let r = run(
+        "park",
+        &[
+            "status",
+            "--skip-account-guard",
+            "--env-file",
+            file.to_str().unwrap(),
+        ],
+        session.endpoint(),
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("account guard skipped"), "{}", r.stderr);
 }
 
 #[test]
 fn emulator_down_is_exit_1_naming_the_call() {
-    let r = run("park", &["status", "--max-attempts", "2", "--env-file", &env_file_arg()], &closed_endpoint());
+    let r = run(
+        "park",
+        &[
+            "status",
+            "--max-attempts",
+            "2",
+            "--env-file",
+            &env_file_arg(),
+        ],
+        &closed_endpoint(),
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("sts:GetCallerIdentity") && r.stderr.contains("cannot reach the AWS endpoint"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("sts:GetCallerIdentity")
+            && r.stderr.contains("cannot reach the AWS endpoint"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -103,18 +198,43 @@ fn missing_credentials_are_exit_1_without_probing_instance_metadata() {
         "park",
         &["status", "--env-file", &env_file_arg()],
         &endpoint,
-        &[("AWS_ACCESS_KEY_ID", None), ("AWS_SECRET_ACCESS_KEY", None), ("AWS_SESSION_TOKEN", None)],
+        &[
+            ("AWS_ACCESS_KEY_ID", None),
+            ("AWS_SECRET_ACCESS_KEY", None),
+            ("AWS_SESSION_TOKEN", None),
+        ],
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("no usable AWS credentials"), "{}", r.stderr);
-    assert!(r.stderr.contains("IMDS disabled by AWS_EC2_METADATA_DISABLED"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no usable AWS credentials"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("IMDS disabled by AWS_EC2_METADATA_DISABLED"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn region_flag_overrides_the_environment_file() {
     let session = seeded();
     // The reference resources live in eu-west-2; in us-east-1 the emulator has none.
-    let r = run("park", &["status", "--output", "json", "--region", "us-east-1", "--env-file", &env_file_arg()], session.endpoint());
+    let r = run(
+        "park",
+        &[
+            "status",
+            "--output",
+            "json",
+            "--region",
+            "us-east-1",
+            "--env-file",
+            &env_file_arg(),
+        ],
+        session.endpoint(),
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["services"][0]["found"], false, "{}", r.stdout);

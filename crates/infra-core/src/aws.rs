@@ -65,7 +65,10 @@ impl Default for AwsOptions {
 ///
 /// This is the only function in the workspace that builds an [`SdkConfig`]; clients are
 /// made from it with `aws_sdk_x::Client::new(&config)` and passed into logic.
-pub async fn sdk_config(options: &AwsOptions, env: Option<&Environment>) -> Result<SdkConfig, AwsSetupError> {
+pub async fn sdk_config(
+    options: &AwsOptions,
+    env: Option<&Environment>,
+) -> Result<SdkConfig, AwsSetupError> {
     if options.max_attempts == 0 {
         return Err(AwsSetupError::InvalidOption {
             option: "--max-attempts",
@@ -84,8 +87,13 @@ pub async fn sdk_config(options: &AwsOptions, env: Option<&Environment>) -> Resu
         .operation_timeout(options.operation_timeout)
         .build();
 
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry).timeout_config(timeouts);
-    let region = options.region.clone().or_else(|| env.map(|e| e.region.clone()));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry)
+        .timeout_config(timeouts);
+    let region = options
+        .region
+        .clone()
+        .or_else(|| env.map(|e| e.region.clone()));
     if let Some(region) = region {
         loader = loader.region(Region::new(region));
     }
@@ -172,7 +180,13 @@ impl AwsCallError {
             (AwsCallErrorKind::Timeout, _) => format!("timed out: {chain}"),
             _ => chain,
         };
-        AwsCallError { operation, resource, code, message, kind }
+        AwsCallError {
+            operation,
+            resource,
+            code,
+            message,
+            kind,
+        }
     }
 
     /// Whether AWS said the resource does not exist.
@@ -207,13 +221,21 @@ pub struct CallerIdentity {
 
 /// The account guard: refuses to act when the credentials belong to another account than
 /// the environment file's `account_id`. Binaries skip it only on an explicit flag.
-pub async fn check_account(sts: &aws_sdk_sts::Client, env: &Environment) -> Result<CallerIdentity, AccountGuardError> {
-    let out = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| AccountGuardError::Sts(Box::new(AwsCallError::new("sts:GetCallerIdentity", None, e))))?;
-    let account = out.account().ok_or(AccountGuardError::NoAccount)?.to_owned();
+pub async fn check_account(
+    sts: &aws_sdk_sts::Client,
+    env: &Environment,
+) -> Result<CallerIdentity, AccountGuardError> {
+    let out = sts.get_caller_identity().send().await.map_err(|e| {
+        AccountGuardError::Sts(Box::new(AwsCallError::new(
+            "sts:GetCallerIdentity",
+            None,
+            e,
+        )))
+    })?;
+    let account = out
+        .account()
+        .ok_or(AccountGuardError::NoAccount)?
+        .to_owned();
     let arn = out.arn().unwrap_or("unknown ARN").to_owned();
     if account != env.account_id {
         return Err(AccountGuardError::WrongAccount {

@@ -121,7 +121,8 @@ impl From<RetryModeArg> for RetryMode {
 
 /// Parses a duration such as `90s`, `5m` or `1h 30m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration such as 90s or 5m: {e}"))
+    humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration such as 90s or 5m: {e}"))
 }
 
 impl From<&AwsArgs> for AwsOptions {
@@ -167,7 +168,9 @@ impl SetupError {
             },
             SetupError::Aws(AwsSetupError::InvalidOption { .. }) => ExitStatus::InvalidInput,
             SetupError::Guard(AccountGuardError::WrongAccount { .. }) => ExitStatus::Refused,
-            SetupError::Guard(AccountGuardError::Sts(_) | AccountGuardError::NoAccount) => ExitStatus::Failure,
+            SetupError::Guard(AccountGuardError::Sts(_) | AccountGuardError::NoAccount) => {
+                ExitStatus::Failure
+            }
         }
     }
 }
@@ -190,7 +193,10 @@ impl GlobalArgs {
     }
 
     /// Builds the SDK configuration and runs the account guard (unless skipped).
-    pub async fn aws(&self, env: &Environment) -> Result<(aws_config::SdkConfig, Option<CallerIdentity>), SetupError> {
+    pub async fn aws(
+        &self,
+        env: &Environment,
+    ) -> Result<(aws_config::SdkConfig, Option<CallerIdentity>), SetupError> {
         let config = crate::aws::sdk_config(&AwsOptions::from(&self.aws), Some(env)).await?;
         if self.aws.skip_account_guard {
             tracing::warn!("account guard skipped (--skip-account-guard): not checking that the credentials belong to account {}", env.account_id);

@@ -108,8 +108,17 @@ mod tests {
 
     #[test]
     fn worst_prefers_the_more_severe_outcome() {
-        assert_eq!(ExitStatus::Success.worst(ExitStatus::ChangesFound), ExitStatus::ChangesFound);
-        assert_eq!(ExitStatus::Refused.worst(ExitStatus::Failure), ExitStatus::Refused);
-        assert_eq!(ExitStatus::Failure.worst(ExitStatus::InvalidInput), ExitStatus::InvalidInput);
+        assert_eq!(
+            ExitStatus::Success.worst(ExitStatus::ChangesFound),
+            ExitStatus::ChangesFound
+        );
+        assert_eq!(
+            ExitStatus::Refused.worst(ExitStatus::Failure),
+            ExitStatus::Refused
+        );
+        assert_eq!(
+            ExitStatus::Failure.worst(ExitStatus::InvalidInput),
+            ExitStatus::InvalidInput
+        );
     }
 }

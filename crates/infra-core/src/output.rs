@@ -31,7 +31,11 @@ pub trait Report: Serialize {
 }
 
 /// Writes `report` to `out` in `format`.
-pub fn write_report<R: Report>(report: &R, format: OutputFormat, out: &mut dyn Write) -> io::Result<()> {
+pub fn write_report<R: Report>(
+    report: &R,
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         OutputFormat::Text => report.write_text(out),
         OutputFormat::Json => {
@@ -44,7 +48,8 @@ pub fn write_report<R: Report>(report: &R, format: OutputFormat, out: &mut dyn W
                     doc.insert("data".into(), other);
                 }
             }
-            serde_json::to_writer_pretty(&mut *out, &serde_json::Value::Object(doc)).map_err(io::Error::from)?;
+            serde_json::to_writer_pretty(&mut *out, &serde_json::Value::Object(doc))
+                .map_err(io::Error::from)?;
             writeln!(out)
         }
     }
@@ -85,7 +90,9 @@ pub fn progress(len: u64, message: &str) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed})") {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed})",
+    ) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(message.to_owned());
@@ -127,7 +134,13 @@ mod tests {
 
     #[test]
     fn table_has_no_trailing_spaces() {
-        let text = table(["NAME", "COUNT"], [vec!["portal".to_string(), "2".into()], vec!["prefect-worker".into(), "10".into()]]);
+        let text = table(
+            ["NAME", "COUNT"],
+            [
+                vec!["portal".to_string(), "2".into()],
+                vec!["prefect-worker".into(), "10".into()],
+            ],
+        );
         insta::assert_snapshot!(text, @r"
         NAME            COUNT
         portal          2

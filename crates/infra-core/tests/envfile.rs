@@ -51,17 +51,31 @@ fn check(text: &str, expected: &[(usize, usize, &str)]) {
         EnvFileErrorKind::Invalid(p) => p.clone(),
         other => panic!("expected validation problems, got {other:?}"),
     };
-    let got: Vec<(usize, usize, String)> =
-        problems.iter().map(|p| (p.at.line, p.at.column, p.message.clone())).collect();
+    let got: Vec<(usize, usize, String)> = problems
+        .iter()
+        .map(|p| (p.at.line, p.at.column, p.message.clone()))
+        .collect();
     assert_eq!(problems.len(), expected.len(), "problems: {got:#?}");
     for ((line, column, fragment), p) in expected.iter().zip(&problems) {
-        assert_eq!((p.at.line, p.at.column), (*line, *column), "location of {:?}; all: {got:#?}", p.message);
-        assert!(p.message.contains(fragment), "message {:?} should contain {fragment:?}", p.message);
+        assert_eq!(
+            (p.at.line, p.at.column),
+            (*line, *column),
+            "location of {:?}; all: {got:#?}",
+            p.message
+        );
+        assert!(
+            p.message.contains(fragment),
+            "message {:?} should contain {fragment:?}",
+            p.message
+        );
     }
     // The rendered error names the file and the location of each problem.
     let rendered = err.to_string();
     for (line, column, _) in expected {
-        assert!(rendered.contains(&format!("env.hcl:{line}:{column}: ")), "rendered: {rendered}");
+        assert!(
+            rendered.contains(&format!("env.hcl:{line}:{column}: ")),
+            "rendered: {rendered}"
+        );
     }
 }
 
@@ -77,10 +91,17 @@ fn reference_environment_loads() {
     assert_eq!(env.name, "prod");
     assert_eq!(env.account_id, "123456789012");
     assert_eq!(env.region, "eu-west-2");
-    let services: Vec<_> = env.services().map(|(c, s)| (c.name.as_str(), s.name.as_str(), s.desired_count)).collect();
+    let services: Vec<_> = env
+        .services()
+        .map(|(c, s)| (c.name.as_str(), s.name.as_str(), s.desired_count))
+        .collect();
     assert_eq!(
         services,
-        [("blog-prod", "portal", 2), ("blog-prod", "prefect-server", 1), ("blog-prod", "prefect-worker", 1)]
+        [
+            ("blog-prod", "portal", 2),
+            ("blog-prod", "prefect-server", 1),
+            ("blog-prod", "prefect-worker", 1)
+        ]
     );
     let portal = &env.ecs_clusters[0].services[0];
     assert!(portal.park);
@@ -89,17 +110,43 @@ fn reference_environment_loads() {
     assert_eq!(env.aurora_clusters[0].park, AuroraParkPolicy::Keep);
     assert_eq!(env.aurora_clusters[0].auto_pause_seconds, 300);
     let deployer = env.image("prefect_deployer_image").unwrap();
-    assert!(deployer.tag_pattern.matches("prefect-deployer-3-python3.12-4f2a9c1"));
+    assert!(deployer
+        .tag_pattern
+        .matches("prefect-deployer-3-python3.12-4f2a9c1"));
     assert!(!deployer.tag_pattern.matches("prefect-3-python3.12-ecs"));
-    assert!(!deployer.tag_pattern.matches("xprefect-deployer-3-python3.12-4f2a9c1"), "patterns are anchored");
-    assert_eq!(deployer.tag_pattern.sha("prefect-deployer-3-python3.12-4f2a9c1"), Some("4f2a9c1"));
+    assert!(
+        !deployer
+            .tag_pattern
+            .matches("xprefect-deployer-3-python3.12-4f2a9c1"),
+        "patterns are anchored"
+    );
+    assert_eq!(
+        deployer
+            .tag_pattern
+            .sha("prefect-deployer-3-python3.12-4f2a9c1"),
+        Some("4f2a9c1")
+    );
     assert!(deployer.file.ends_with("examples/prod/./main.tf"));
     let base = env.image("prefect_base_image").unwrap();
     assert!(!base.require_sha);
-    assert_eq!(env.endpoint("portal").unwrap().expect_json, Some(serde_json::json!({"status": "ok"})));
-    assert_eq!(env.endpoint("pipelines").unwrap().expect_body.as_deref(), Some("true"));
-    assert_eq!(env.terraform.lock_timeout, std::time::Duration::from_secs(300));
-    assert!(env.terraform.backend_config.as_ref().unwrap().ends_with("backend.hcl"));
+    assert_eq!(
+        env.endpoint("portal").unwrap().expect_json,
+        Some(serde_json::json!({"status": "ok"}))
+    );
+    assert_eq!(
+        env.endpoint("pipelines").unwrap().expect_body.as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        env.terraform.lock_timeout,
+        std::time::Duration::from_secs(300)
+    );
+    assert!(env
+        .terraform
+        .backend_config
+        .as_ref()
+        .unwrap()
+        .ends_with("backend.hcl"));
 }
 
 #[test]
@@ -113,28 +160,52 @@ fn defaults_apply_when_optional_keys_are_absent() {
 
 #[test]
 fn syntax_error_names_line_and_column() {
-    check(&edit("    park = \"keep\"\n", "    park = = \"keep\"\n"), &[(16, 12, "syntax error")]);
+    check(
+        &edit("    park = \"keep\"\n", "    park = = \"keep\"\n"),
+        &[(16, 12, "syntax error")],
+    );
 }
 
 #[test]
 fn unknown_key_is_located() {
-    check(&edit("      desired_count = 2\n", "      desired_count = 2\n      desried_count = 3\n"), &[(8, 7, "unknown field `desried_count`")]);
+    check(
+        &edit(
+            "      desired_count = 2\n",
+            "      desired_count = 2\n      desried_count = 3\n",
+        ),
+        &[(8, 7, "unknown field `desried_count`")],
+    );
 }
 
 #[test]
 fn unknown_block_is_located() {
-    check(&edit("  aurora_cluster \"blog-aurora\" {", "  rds_cluster \"x\" {}\n  aurora_cluster \"blog-aurora\" {"), &[(15, 3, "unknown field `rds_cluster`")]);
+    check(
+        &edit(
+            "  aurora_cluster \"blog-aurora\" {",
+            "  rds_cluster \"x\" {}\n  aurora_cluster \"blog-aurora\" {",
+        ),
+        &[(15, 3, "unknown field `rds_cluster`")],
+    );
 }
 
 #[test]
 fn wrong_type_is_located() {
-    check(&edit("desired_count = 2", "desired_count = \"two\""), &[(7, 7, "expected a whole number")]);
-    check(&edit("    park = \"keep\"", "    park = 3"), &[(16, 5, "expected a quoted string")]);
+    check(
+        &edit("desired_count = 2", "desired_count = \"two\""),
+        &[(7, 7, "expected a whole number")],
+    );
+    check(
+        &edit("    park = \"keep\"", "    park = 3"),
+        &[(16, 5, "expected a quoted string")],
+    );
 }
 
 #[test]
 fn missing_required_key_names_the_block() {
-    check(&edit("  region     = \"eu-west-2\"\n", ""), &[(1, 13, "missing field `region`")]);
+    check(
+        &edit("  region     = \"eu-west-2\"\n", ""),
+        &[(1, 13, "missing field `region`")],
+    );
 }
 
 #[test]
@@ -143,29 +214,60 @@ fn duplicate_names_are_errors() {
         "  aurora_cluster",
         "  ecs_cluster \"blog-prod\" {\n    service \"x\" {\n      desired_count = 1\n    }\n  }\n  aurora_cluster",
     );
-    check(&dup_service, &[(15, 3, "duplicate ecs_cluster \"blog-prod\" (first defined at 5:3)")]);
+    check(
+        &dup_service,
+        &[(
+            15,
+            3,
+            "duplicate ecs_cluster \"blog-prod\" (first defined at 5:3)",
+        )],
+    );
     let dup_svc = edit(
         "    service \"portal\" {\n",
         "    service \"portal\" {\n      desired_count = 1\n    }\n    service \"portal\" {\n",
     );
-    check(&dup_svc, &[(9, 5, "duplicate service \"portal\" (first defined at 6:5)")]);
     check(
-        &edit("  region     = \"eu-west-2\"\n", "  region     = \"eu-west-2\"\n  region     = \"eu-west-1\"\n"),
+        &dup_svc,
+        &[(9, 5, "duplicate service \"portal\" (first defined at 6:5)")],
+    );
+    check(
+        &edit(
+            "  region     = \"eu-west-2\"\n",
+            "  region     = \"eu-west-2\"\n  region     = \"eu-west-1\"\n",
+        ),
         &[(4, 3, "found redefined attribute")],
     );
 }
 
 #[test]
 fn block_without_its_name_label() {
-    check(&edit("    service \"portal\" {", "    service {"), &[(6, 5, "block `service` needs 1 label")]);
+    check(
+        &edit("    service \"portal\" {", "    service {"),
+        &[(6, 5, "block `service` needs 1 label")],
+    );
 }
 
 #[test]
 fn capacities_are_checked() {
-    check(&edit("        min = 1\n        max = 4", "        min = 5\n        max = 4"), &[(9, 9, "`min` (5) is greater than `max` (4)")]);
-    check(&edit("desired_count = 2", "desired_count = -1"), &[(7, 7, "must not be negative, found -1")]);
-    check(&edit("desired_count = 2", "desired_count = 7"), &[(7, 7, "outside its autoscaling range [1, 4]")]);
-    check(&edit("        min = 1", "        min = -2"), &[(9, 9, "`min` must not be negative")]);
+    check(
+        &edit(
+            "        min = 1\n        max = 4",
+            "        min = 5\n        max = 4",
+        ),
+        &[(9, 9, "`min` (5) is greater than `max` (4)")],
+    );
+    check(
+        &edit("desired_count = 2", "desired_count = -1"),
+        &[(7, 7, "must not be negative, found -1")],
+    );
+    check(
+        &edit("desired_count = 2", "desired_count = 7"),
+        &[(7, 7, "outside its autoscaling range [1, 4]")],
+    );
+    check(
+        &edit("        min = 1", "        min = -2"),
+        &[(9, 9, "`min` must not be negative")],
+    );
 }
 
 #[test]
@@ -174,30 +276,68 @@ fn patterns_are_checked() {
         &edit(r"(?P<sha>[0-9a-f]{7,40})$", r"([0-9a-f]{7,40})$"),
         &[(22, 5, "has no `(?P<sha>...)` group")],
     );
-    check(&edit(r"(?P<sha>[0-9a-f]{7,40})$", r"(?P<sha>[0-9a-f]{7,40}$"), &[(22, 5, "not a valid regular expression")]);
+    check(
+        &edit(r"(?P<sha>[0-9a-f]{7,40})$", r"(?P<sha>[0-9a-f]{7,40}$"),
+        &[(22, 5, "not a valid regular expression")],
+    );
     // A fixed tag needs no sha group when the file says so.
-    let fixed = edit(r"(?P<sha>[0-9a-f]{7,40})$", r"ecs$").replace("    file ", "    require_sha = false\n    file ");
+    let fixed = edit(r"(?P<sha>[0-9a-f]{7,40})$", r"ecs$")
+        .replace("    file ", "    require_sha = false\n    file ");
     assert!(Environment::parse(&fixed, Path::new("env.hcl")).is_ok());
 }
 
 #[test]
 fn urls_and_policies_are_checked() {
-    check(&edit("https://portal.example.com/health", "portal.example.com/health"), &[(26, 5, "not a valid URL")]);
-    check(&edit("https://portal.example.com/health", "ftp://portal.example.com/x"), &[(26, 5, "http:// or https://")]);
-    check(&edit("park = \"keep\"", "park = \"stop\""), &[(16, 5, "unknown Aurora `park` policy \"stop\": expected \"keep\" or \"scale-to-zero\"")]);
-    check(&edit("    park = \"keep\"", "    park = \"keep\"\n    auto_pause_seconds = 10"), &[(17, 5, "between 300 and 86400")]);
+    check(
+        &edit(
+            "https://portal.example.com/health",
+            "portal.example.com/health",
+        ),
+        &[(26, 5, "not a valid URL")],
+    );
+    check(
+        &edit(
+            "https://portal.example.com/health",
+            "ftp://portal.example.com/x",
+        ),
+        &[(26, 5, "http:// or https://")],
+    );
+    check(
+        &edit("park = \"keep\"", "park = \"stop\""),
+        &[(
+            16,
+            5,
+            "unknown Aurora `park` policy \"stop\": expected \"keep\" or \"scale-to-zero\"",
+        )],
+    );
+    check(
+        &edit(
+            "    park = \"keep\"",
+            "    park = \"keep\"\n    auto_pause_seconds = 10",
+        ),
+        &[(17, 5, "between 300 and 86400")],
+    );
 }
 
 #[test]
 fn account_and_region_are_checked() {
-    check(&edit("\"123456789012\"", "\"12345\""), &[(2, 3, "12-digit AWS account ID")]);
-    check(&edit("\"eu-west-2\"", "\"europe\""), &[(3, 3, "AWS region")]);
+    check(
+        &edit("\"123456789012\"", "\"12345\""),
+        &[(2, 3, "12-digit AWS account ID")],
+    );
+    check(
+        &edit("\"eu-west-2\"", "\"europe\""),
+        &[(3, 3, "AWS region")],
+    );
 }
 
 #[test]
 fn every_problem_is_reported_at_once() {
     let text = edit("\"123456789012\"", "\"12345\"").replace("park = \"keep\"", "park = \"stop\"");
-    check(&text, &[(2, 3, "12-digit"), (16, 5, "unknown Aurora `park` policy")]);
+    check(
+        &text,
+        &[(2, 3, "12-digit"), (16, 5, "unknown Aurora `park` policy")],
+    );
 }
 
 #[test]
@@ -209,7 +349,13 @@ fn exactly_one_environment() {
 
 #[test]
 fn nested_value_location() {
-    check(&edit("expect_json = { status = \"ok\" }", "expect_json = { status = \"ok\" }\n    expect_status = 700"), &[(28, 5, "between 100 and 599")]);
+    check(
+        &edit(
+            "expect_json = { status = \"ok\" }",
+            "expect_json = { status = \"ok\" }\n    expect_status = 700",
+        ),
+        &[(28, 5, "between 100 and 599")],
+    );
 }
 
 #[test]
@@ -223,13 +369,31 @@ fn unreadable_and_non_utf8_files() {
     let bad = dir.path().join("bad.hcl");
     std::fs::write(&bad, b"environment \"prod\" {\n  region = \"eu\xff\"\n}\n").unwrap();
     let err = Environment::load(&bad).unwrap_err();
-    assert!(matches!(err.kind, EnvFileErrorKind::NotUtf8 { at: LineColumn { line: 2, column: 15 } }), "{err:?}");
-    assert!(err.to_string().contains("bad.hcl:2:15: environment file is not valid UTF-8"), "{err}");
+    assert!(
+        matches!(
+            err.kind,
+            EnvFileErrorKind::NotUtf8 {
+                at: LineColumn {
+                    line: 2,
+                    column: 15
+                }
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("bad.hcl:2:15: environment file is not valid UTF-8"),
+        "{err}"
+    );
 
     let huge = dir.path().join("huge.hcl");
     std::fs::write(&huge, vec![b'#'; 2 * 1024 * 1024]).unwrap();
     let err = Environment::load(&huge).unwrap_err();
-    assert!(matches!(err.kind, EnvFileErrorKind::TooLarge { .. }), "{err:?}");
+    assert!(
+        matches!(err.kind, EnvFileErrorKind::TooLarge { .. }),
+        "{err:?}"
+    );
 }
 
 /// Every file of the real-world Terraform corpus is either rejected with a located error or
@@ -243,9 +407,12 @@ fn corpus_files_never_panic() {
     let mut count = 0;
     for entry in entries {
         let path = entry.unwrap().path();
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
         count += 1;
-        let err = Environment::parse(&text, &path).expect_err("a Terraform file is not an environment file");
+        let err = Environment::parse(&text, &path)
+            .expect_err("a Terraform file is not an environment file");
         assert!(!err.problems().is_empty(), "{}", path.display());
     }
     assert!(count > 700, "corpus has {count} files");

@@ -13,6 +13,8 @@ pub struct ObserveError {
 
 impl From<AwsCallError> for ObserveError {
     fn from(source: AwsCallError) -> Self {
-        ObserveError { source: Box::new(source) }
+        ObserveError {
+            source: Box::new(source),
+        }
     }
 }

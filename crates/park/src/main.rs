@@ -31,10 +31,16 @@ fn main() -> ExitCode {
     }
     cli.global.init_logging();
     let Some(command) = cli.command else {
-        eprintln!("error: a subcommand is required\n\n{}", <Cli as clap::CommandFactory>::command().render_help());
+        eprintln!(
+            "error: a subcommand is required\n\n{}",
+            <Cli as clap::CommandFactory>::command().render_help()
+        );
         return ExitStatus::InvalidInput.into();
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return report_error(&e, ExitStatus::Failure).into(),
     };

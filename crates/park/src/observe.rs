@@ -107,20 +107,31 @@ pub fn scalable_resource_id(cluster: &str, service: &str) -> String {
 }
 
 /// Reads the live state of every service, scalable target and Aurora cluster in `env`.
-pub async fn observe(clients: &Clients, env: &Environment) -> Result<LiveEnvironment, ObserveError> {
-    let (services, targets, aurora) =
-        tokio::try_join!(describe_services(clients, env), describe_targets(clients, env), describe_aurora(clients, env))?;
+pub async fn observe(
+    clients: &Clients,
+    env: &Environment,
+) -> Result<LiveEnvironment, ObserveError> {
+    let (services, targets, aurora) = tokio::try_join!(
+        describe_services(clients, env),
+        describe_targets(clients, env),
+        describe_aurora(clients, env)
+    )?;
     let services = services
         .into_iter()
         .map(|mut s| {
-            s.scalable_target = targets.get(&scalable_resource_id(&s.cluster, &s.service)).copied();
+            s.scalable_target = targets
+                .get(&scalable_resource_id(&s.cluster, &s.service))
+                .copied();
             s
         })
         .collect();
     Ok(LiveEnvironment { services, aurora })
 }
 
-async fn describe_services(clients: &Clients, env: &Environment) -> Result<Vec<ServiceState>, ObserveError> {
+async fn describe_services(
+    clients: &Clients,
+    env: &Environment,
+) -> Result<Vec<ServiceState>, ObserveError> {
     let mut states = Vec::new();
     for cluster in &env.ecs_clusters {
         let names: Vec<&str> = cluster.services.iter().map(|s| s.name.as_str()).collect();
@@ -133,7 +144,11 @@ async fn describe_services(clients: &Clients, env: &Environment) -> Result<Vec<S
             let out = match req.send().await {
                 Ok(out) => out,
                 Err(e) => {
-                    let err = AwsCallError::new("ecs:DescribeServices", Some(format!("cluster {}", cluster.name)), e);
+                    let err = AwsCallError::new(
+                        "ecs:DescribeServices",
+                        Some(format!("cluster {}", cluster.name)),
+                        e,
+                    );
                     // A cluster that does not exist has no services: report each as missing.
                     if err.code.as_deref() == Some("ClusterNotFoundException") {
                         break;
@@ -142,7 +157,9 @@ async fn describe_services(clients: &Clients, env: &Environment) -> Result<Vec<S
                 }
             };
             for svc in out.services() {
-                let Some(name) = svc.service_name() else { continue };
+                let Some(name) = svc.service_name() else {
+                    continue;
+                };
                 let status = svc.status().unwrap_or("UNKNOWN").to_owned();
                 found.insert(
                     name.to_owned(),
@@ -155,7 +172,9 @@ async fn describe_services(clients: &Clients, env: &Environment) -> Result<Vec<S
                         running_count: svc.running_count(),
                         pending_count: svc.pending_count(),
                         deployments: svc.deployments().len(),
-                        scheduling_strategy: svc.scheduling_strategy().map(|s| s.as_str().to_owned()),
+                        scheduling_strategy: svc
+                            .scheduling_strategy()
+                            .map(|s| s.as_str().to_owned()),
                         scalable_target: None,
                     },
                 );
@@ -183,7 +202,10 @@ async fn describe_targets(
     clients: &Clients,
     env: &Environment,
 ) -> Result<HashMap<String, ScalableTargetState>, ObserveError> {
-    let ids: Vec<String> = env.services().map(|(c, s)| scalable_resource_id(&c.name, &s.name)).collect();
+    let ids: Vec<String> = env
+        .services()
+        .map(|(c, s)| scalable_resource_id(&c.name, &s.name))
+        .collect();
     let mut targets = HashMap::new();
     for chunk in ids.chunks(50) {
         let mut next: Option<String> = None;
@@ -197,7 +219,9 @@ async fn describe_targets(
                 .set_next_token(next.take())
                 .send()
                 .await
-                .map_err(|e| AwsCallError::new("application-autoscaling:DescribeScalableTargets", None, e))?;
+                .map_err(|e| {
+                    AwsCallError::new("application-autoscaling:DescribeScalableTargets", None, e)
+                })?;
             for t in out.scalable_targets() {
                 let suspended = t.suspended_state();
                 targets.insert(
@@ -205,11 +229,15 @@ async fn describe_targets(
                     ScalableTargetState {
                         min: t.min_capacity(),
                         max: t.max_capacity(),
-                        dynamic_scaling_in_suspended: suspended.and_then(|s| s.dynamic_scaling_in_suspended()).unwrap_or(false),
+                        dynamic_scaling_in_suspended: suspended
+                            .and_then(|s| s.dynamic_scaling_in_suspended())
+                            .unwrap_or(false),
                         dynamic_scaling_out_suspended: suspended
                             .and_then(|s| s.dynamic_scaling_out_suspended())
                             .unwrap_or(false),
-                        scheduled_scaling_suspended: suspended.and_then(|s| s.scheduled_scaling_suspended()).unwrap_or(false),
+                        scheduled_scaling_suspended: suspended
+                            .and_then(|s| s.scheduled_scaling_suspended())
+                            .unwrap_or(false),
                     },
                 );
             }
@@ -222,10 +250,18 @@ async fn describe_targets(
     Ok(targets)
 }
 
-async fn describe_aurora(clients: &Clients, env: &Environment) -> Result<Vec<AuroraState>, ObserveError> {
+async fn describe_aurora(
+    clients: &Clients,
+    env: &Environment,
+) -> Result<Vec<AuroraState>, ObserveError> {
     let mut states = Vec::new();
     for aurora in &env.aurora_clusters {
-        let result = clients.rds.describe_db_clusters().db_cluster_identifier(&aurora.name).send().await;
+        let result = clients
+            .rds
+            .describe_db_clusters()
+            .db_cluster_identifier(&aurora.name)
+            .send()
+            .await;
         let out = match result {
             Ok(out) => out,
             Err(e) => {
@@ -245,7 +281,9 @@ async fn describe_aurora(clients: &Clients, env: &Environment) -> Result<Vec<Aur
                 return Err(err.into());
             }
         };
-        let Some(c) = out.db_clusters().first() else { continue };
+        let Some(c) = out.db_clusters().first() else {
+            continue;
+        };
         let scaling = c.serverless_v2_scaling_configuration();
         states.push(AuroraState {
             cluster: aurora.name.clone(),

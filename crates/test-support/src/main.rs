@@ -40,8 +40,11 @@ async fn main() -> ExitCode {
                     _ => return usage(),
                 }
             }
-            let (Some(env_file), Some(endpoint)) = (env_file, endpoint) else { return usage() };
-            let host_ok = endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:");
+            let (Some(env_file), Some(endpoint)) = (env_file, endpoint) else {
+                return usage();
+            };
+            let host_ok = endpoint.starts_with("http://127.0.0.1:")
+                || endpoint.starts_with("http://localhost:");
             if !host_ok {
                 eprintln!("error: the harness only seeds an emulator on 127.0.0.1 or localhost, not {endpoint}");
                 return ExitCode::from(2);
@@ -56,10 +59,18 @@ async fn main() -> ExitCode {
             let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .endpoint_url(&endpoint)
                 .region(aws_config::Region::new(env.region.clone()))
-                .credentials_provider(aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "harness"))
+                .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                    "testing", "testing", None, None, "harness",
+                ))
                 .load()
                 .await;
-            match infra_test_support::seed(&config, &env, &infra_test_support::seed::reference_images()).await {
+            match infra_test_support::seed(
+                &config,
+                &env,
+                &infra_test_support::seed::reference_images(),
+            )
+            .await
+            {
                 Ok(r) => {
                     println!(
                         "seeded {endpoint}: {} ECS cluster(s), {} service(s), {} scalable target(s), {} Aurora cluster(s), {} ECR repositor(ies), {} image(s)",

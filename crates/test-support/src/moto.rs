@@ -45,13 +45,20 @@ impl Moto {
             .arg("-c")
             .arg(script)
             .arg(&exe)
-            .env("MOTO_ECS_SERVICE_RUNNING", std::env::var("MOTO_ECS_SERVICE_RUNNING").unwrap_or_else(|_| "0".into()))
+            .env(
+                "MOTO_ECS_SERVICE_RUNNING",
+                std::env::var("MOTO_ECS_SERVICE_RUNNING").unwrap_or_else(|_| "0".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-        let moto = Moto { endpoint: format!("http://127.0.0.1:{port}"), port, child: Mutex::new(Some(child)) };
+        let moto = Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+            child: Mutex::new(Some(child)),
+        };
         moto.wait_ready(Duration::from_secs(60))?;
         Ok(moto)
     }
@@ -64,9 +71,14 @@ impl Moto {
     /// Takes the shared server for one test: waits for other tests using it, then resets it.
     pub fn session() -> MotoSession {
         let moto = Moto::shared();
-        let guard = SESSION_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let guard = SESSION_LOCK
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         moto.reset().unwrap_or_else(|e| panic!("moto harness: {e}"));
-        MotoSession { moto, _guard: guard }
+        MotoSession {
+            moto,
+            _guard: guard,
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -82,7 +94,9 @@ impl Moto {
     /// Clears all emulated state.
     pub fn reset(&self) -> Result<(), String> {
         let url = format!("{}/moto-api/reset", self.endpoint);
-        ureq::post(&url).send_empty().map_err(|e| format!("POST {url}: {e}"))?;
+        ureq::post(&url)
+            .send_empty()
+            .map_err(|e| format!("POST {url}: {e}"))?;
         Ok(())
     }
 
@@ -105,7 +119,9 @@ impl Moto {
                 return Ok(());
             }
             if started.elapsed() > timeout {
-                return Err(format!("moto_server did not answer on {url} within {timeout:?}"));
+                return Err(format!(
+                    "moto_server did not answer on {url} within {timeout:?}"
+                ));
             }
             if let Some(child) = self.child.lock().unwrap().as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
@@ -150,10 +166,20 @@ impl MotoSession {
 }
 
 fn dummy_credentials() -> aws_sdk_sts::config::Credentials {
-    aws_sdk_sts::config::Credentials::new("testing", "testing", Some("testing".into()), None, "infra-test-support")
+    aws_sdk_sts::config::Credentials::new(
+        "testing",
+        "testing",
+        Some("testing".into()),
+        None,
+        "infra-test-support",
+    )
 }
 
 fn free_port() -> Result<u16, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free loopback port: {e}"))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free loopback port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
 }

@@ -45,13 +45,20 @@ pub fn reference_images() -> Vec<ImageSeed> {
         "prefect-deployer-3-python3.12-9e8d7c6",
     ]
     .into_iter()
-    .map(|tag| ImageSeed { repository: "blog-data".into(), tag: tag.into() })
+    .map(|tag| ImageSeed {
+        repository: "blog-data".into(),
+        tag: tag.into(),
+    })
     .collect()
 }
 
 /// Creates every ECS cluster, task definition and service, scalable target, Aurora cluster
 /// and ECR repository the environment names, and pushes `images`.
-pub async fn seed(config: &SdkConfig, env: &Environment, images: &[ImageSeed]) -> Result<SeedReport, String> {
+pub async fn seed(
+    config: &SdkConfig,
+    env: &Environment,
+    images: &[ImageSeed],
+) -> Result<SeedReport, String> {
     let ecs = aws_sdk_ecs::Client::new(config);
     let aas = aws_sdk_applicationautoscaling::Client::new(config);
     let rds = aws_sdk_rds::Client::new(config);
@@ -59,12 +66,19 @@ pub async fn seed(config: &SdkConfig, env: &Environment, images: &[ImageSeed]) -
     let mut report = SeedReport::default();
 
     for cluster in &env.ecs_clusters {
-        ecs.create_cluster().cluster_name(&cluster.name).send().await.map_err(|e| sdk("ecs:CreateCluster", e))?;
+        ecs.create_cluster()
+            .cluster_name(&cluster.name)
+            .send()
+            .await
+            .map_err(|e| sdk("ecs:CreateCluster", e))?;
         report.clusters += 1;
         for service in &cluster.services {
             let container = aws_sdk_ecs::types::ContainerDefinition::builder()
                 .name(&service.name)
-                .image(format!("{}.dkr.ecr.{}.amazonaws.com/{}:latest", env.account_id, env.region, service.name))
+                .image(format!(
+                    "{}.dkr.ecr.{}.amazonaws.com/{}:latest",
+                    env.account_id, env.region, service.name
+                ))
                 .memory(512)
                 .cpu(256)
                 .essential(true)
@@ -76,7 +90,11 @@ pub async fn seed(config: &SdkConfig, env: &Environment, images: &[ImageSeed]) -
                 .send()
                 .await
                 .map_err(|e| sdk("ecs:RegisterTaskDefinition", e))?;
-            let td_arn = td.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or_default().to_owned();
+            let td_arn = td
+                .task_definition()
+                .and_then(|t| t.task_definition_arn())
+                .unwrap_or_default()
+                .to_owned();
             ecs.create_service()
                 .cluster(&cluster.name)
                 .service_name(&service.name)
@@ -121,7 +139,10 @@ pub async fn seed(config: &SdkConfig, env: &Environment, images: &[ImageSeed]) -
             .master_user_password("not-a-real-password-1")
             .deletion_protection(true)
             .serverless_v2_scaling_configuration(
-                aws_sdk_rds::types::ServerlessV2ScalingConfiguration::builder().min_capacity(0.5).max_capacity(4.0).build(),
+                aws_sdk_rds::types::ServerlessV2ScalingConfiguration::builder()
+                    .min_capacity(0.5)
+                    .max_capacity(4.0)
+                    .build(),
             )
             .send()
             .await
@@ -182,5 +203,8 @@ pub fn manifest_for(tag: &str) -> String {
 }
 
 fn sdk<E: std::error::Error + 'static>(operation: &str, err: E) -> String {
-    format!("{operation}: {}", aws_smithy_types::error::display::DisplayErrorContext(err))
+    format!(
+        "{operation}: {}",
+        aws_smithy_types::error::display::DisplayErrorContext(err)
+    )
 }

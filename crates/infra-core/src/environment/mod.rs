@@ -160,7 +160,10 @@ impl TagPattern {
     /// Compiles `source`, anchored so that it must match the whole tag.
     pub fn new(source: &str) -> Result<Self, regex::Error> {
         let anchored = Regex::new(&format!("^(?:{source})$"))?;
-        Ok(TagPattern { source: source.to_owned(), anchored })
+        Ok(TagPattern {
+            source: source.to_owned(),
+            anchored,
+        })
     }
 
     /// The pattern as written in the environment file.
@@ -214,7 +217,10 @@ fn serialize_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok,
 impl Environment {
     /// Reads and validates an environment file.
     pub fn load(path: &Path) -> Result<Environment, EnvFileError> {
-        let fail = |kind| EnvFileError { path: path.to_owned(), kind };
+        let fail = |kind| EnvFileError {
+            path: path.to_owned(),
+            kind,
+        };
         let meta = std::fs::metadata(path).map_err(|e| fail(EnvFileErrorKind::Read(e)))?;
         if meta.len() > MAX_FILE_BYTES {
             return Err(fail(EnvFileErrorKind::TooLarge { size: meta.len() }));
@@ -235,28 +241,48 @@ impl Environment {
     /// Parses and validates the text of an environment file. `path` is used for error
     /// messages and to resolve relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Environment, EnvFileError> {
-        let invalid = |problems| EnvFileError { path: path.to_owned(), kind: EnvFileErrorKind::Invalid(problems) };
+        let invalid = |problems| EnvFileError {
+            path: path.to_owned(),
+            kind: EnvFileErrorKind::Invalid(problems),
+        };
 
         let body = hcl_edit::parser::parse_body(text).map_err(|e| {
-            let at = LineColumn { line: e.location().line(), column: e.location().column() };
-            invalid(vec![Problem { at, key: None, message: format!("syntax error: {}", e.message()) }])
+            let at = LineColumn {
+                line: e.location().line(),
+                column: e.location().column(),
+            };
+            invalid(vec![Problem {
+                at,
+                key: None,
+                message: format!("syntax error: {}", e.message()),
+            }])
         })?;
         let index = SourceIndex::new(text, body);
 
         let structural = index.structural_problems();
         if !structural.is_empty() {
             return Err(invalid(
-                structural.into_iter().map(|p| Problem { at: p.at, key: None, message: p.message }).collect(),
+                structural
+                    .into_iter()
+                    .map(|p| Problem {
+                        at: p.at,
+                        key: None,
+                        message: p.message,
+                    })
+                    .collect(),
             ));
         }
 
         let raw = deserialize(text, &index).map_err(|p| invalid(vec![p]))?;
-        let mut v = Validator { index: &index, problems: Vec::new() };
+        let mut v = Validator {
+            index: &index,
+            problems: Vec::new(),
+        };
         let env = v.environment(raw, path);
         match env {
             Some(env) if v.problems.is_empty() => Ok(env),
             _ => {
-                v.problems.sort_by(|a, b| a.at.cmp(&b.at));
+                v.problems.sort_by_key(|p| p.at);
                 Err(invalid(v.problems))
             }
         }
@@ -264,7 +290,9 @@ impl Environment {
 
     /// Every ECS service with its cluster, in file order.
     pub fn services(&self) -> impl Iterator<Item = (&EcsCluster, &EcsService)> {
-        self.ecs_clusters.iter().flat_map(|c| c.services.iter().map(move |s| (c, s)))
+        self.ecs_clusters
+            .iter()
+            .flat_map(|c| c.services.iter().map(move |s| (c, s)))
     }
 
     /// The pinned image whose local is `local`.
@@ -288,7 +316,10 @@ fn deserialize(text: &str, index: &SourceIndex<'_>) -> Result<RawFile, Problem> 
         message: format!("syntax error: {e}"),
     })?;
     let value = hcl::Value::from(body);
-    serde_path_to_error::deserialize(serde::de::IntoDeserializer::<hcl::Error>::into_deserializer(value)).map_err(|err| {
+    serde_path_to_error::deserialize(
+        serde::de::IntoDeserializer::<hcl::Error>::into_deserializer(value),
+    )
+    .map_err(|err| {
         let mut path: Vec<String> = err
             .path()
             .iter()
@@ -306,7 +337,11 @@ fn deserialize(text: &str, index: &SourceIndex<'_>) -> Result<RawFile, Problem> 
                 path.push(field.to_owned());
             }
         }
-        Problem { at: index.locate(&path), key: Some(path.join(".")), message }
+        Problem {
+            at: index.locate(&path),
+            key: Some(path.join(".")),
+            message,
+        }
     })
 }
 
@@ -333,18 +368,31 @@ struct Validator<'a, 'b> {
 impl Validator<'_, '_> {
     fn problem(&mut self, path: &[&str], message: impl Into<String>) {
         let owned: Vec<String> = path.iter().map(|s| (*s).to_owned()).collect();
-        self.problems.push(Problem { at: self.index.locate(&owned), key: Some(owned.join(".")), message: message.into() });
+        self.problems.push(Problem {
+            at: self.index.locate(&owned),
+            key: Some(owned.join(".")),
+            message: message.into(),
+        });
     }
 
     fn count(&mut self, path: &[&str], value: i64) -> u32 {
         match u32::try_from(value) {
             Ok(v) => v,
             Err(_) if value < 0 => {
-                self.problem(path, format!("`{}` must not be negative, found {value}", path.last().unwrap_or(&"")));
+                self.problem(
+                    path,
+                    format!(
+                        "`{}` must not be negative, found {value}",
+                        path.last().unwrap_or(&"")
+                    ),
+                );
                 0
             }
             Err(_) => {
-                self.problem(path, format!("`{}` is too large: {value}", path.last().unwrap_or(&"")));
+                self.problem(
+                    path,
+                    format!("`{}` is too large: {value}", path.last().unwrap_or(&"")),
+                );
                 0
             }
         }
@@ -368,19 +416,28 @@ impl Validator<'_, '_> {
         }
         let n = name.as_str();
         if !valid_name(n) {
-            self.problem(&["environment", n], format!("environment name `{n}` must be letters, digits, `-` or `_`"));
+            self.problem(
+                &["environment", n],
+                format!("environment name `{n}` must be letters, digits, `-` or `_`"),
+            );
         }
         if !(env.account_id.len() == 12 && env.account_id.bytes().all(|b| b.is_ascii_digit())) {
             self.problem(
                 &["environment", n, "account_id"],
-                format!("`account_id` must be a 12-digit AWS account ID, found \"{}\"", env.account_id),
+                format!(
+                    "`account_id` must be a 12-digit AWS account ID, found \"{}\"",
+                    env.account_id
+                ),
             );
         }
         let region_re = Regex::new(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$").expect("static regex");
         if !region_re.is_match(&env.region) {
             self.problem(
                 &["environment", n, "region"],
-                format!("`region` must be an AWS region such as \"eu-west-2\", found \"{}\"", env.region),
+                format!(
+                    "`region` must be an AWS region such as \"eu-west-2\", found \"{}\"",
+                    env.region
+                ),
             );
         }
 
@@ -392,7 +449,10 @@ impl Validator<'_, '_> {
             let mut services = Vec::new();
             for (svc, raw_svc) in raw_cluster.service {
                 let p = ["environment", n, "ecs_cluster", &cluster, "service", &svc];
-                let desired_count = self.count(&[&p[..], &["desired_count"]].concat(), raw_svc.desired_count);
+                let desired_count = self.count(
+                    &[&p[..], &["desired_count"]].concat(),
+                    raw_svc.desired_count,
+                );
                 let autoscaling = raw_svc.autoscaling.map(|a| {
                     let ap = [&p[..], &["autoscaling"]].concat();
                     let min = self.count(&[&ap[..], &["min"]].concat(), a.min);
@@ -414,12 +474,23 @@ impl Validator<'_, '_> {
                     }
                     CapacityRange { min, max }
                 });
-                services.push(EcsService { name: svc, desired_count, park: raw_svc.park.unwrap_or(true), autoscaling });
+                services.push(EcsService {
+                    name: svc,
+                    desired_count,
+                    park: raw_svc.park.unwrap_or(true),
+                    autoscaling,
+                });
             }
             if !valid_name(&cluster) {
-                self.problem(&["environment", n, "ecs_cluster", &cluster], format!("invalid ECS cluster name `{cluster}`"));
+                self.problem(
+                    &["environment", n, "ecs_cluster", &cluster],
+                    format!("invalid ECS cluster name `{cluster}`"),
+                );
             }
-            ecs_clusters.push(EcsCluster { name: cluster, services });
+            ecs_clusters.push(EcsCluster {
+                name: cluster,
+                services,
+            });
         }
 
         let mut aurora_clusters = Vec::new();
@@ -447,25 +518,41 @@ impl Validator<'_, '_> {
                     300
                 }
             };
-            aurora_clusters.push(AuroraCluster { name: cluster, park, auto_pause_seconds });
+            aurora_clusters.push(AuroraCluster {
+                name: cluster,
+                park,
+                auto_pause_seconds,
+            });
         }
 
         let repo_re =
-            Regex::new(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$").expect("static regex");
+            Regex::new(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+                .expect("static regex");
         let ident_re = Regex::new(r"^[A-Za-z_][A-Za-z0-9_-]*$").expect("static regex");
         let mut images = Vec::new();
         for (local, raw) in env.image {
             let p = ["environment", n, "image", &local];
             if !ident_re.is_match(&local) {
-                self.problem(&p, format!("image `{local}` must be named after a Terraform local (an identifier)"));
+                self.problem(
+                    &p,
+                    format!(
+                        "image `{local}` must be named after a Terraform local (an identifier)"
+                    ),
+                );
             }
             if raw.file.trim().is_empty() {
-                self.problem(&[&p[..], &["file"]].concat(), "`file` must name the Terraform file that defines the local");
+                self.problem(
+                    &[&p[..], &["file"]].concat(),
+                    "`file` must name the Terraform file that defines the local",
+                );
             }
             if !(2..=256).contains(&raw.repository.len()) || !repo_re.is_match(&raw.repository) {
                 self.problem(
                     &[&p[..], &["repository"]].concat(),
-                    format!("`repository` \"{}\" is not a valid ECR repository name", raw.repository),
+                    format!(
+                        "`repository` \"{}\" is not a valid ECR repository name",
+                        raw.repository
+                    ),
                 );
             }
             let require_sha = raw.require_sha.unwrap_or(true);
@@ -482,7 +569,13 @@ impl Validator<'_, '_> {
                     Some(pattern)
                 }
                 Err(e) => {
-                    let detail = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
+                    let detail = e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned();
                     self.problem(
                         &[&p[..], &["tag_pattern"]].concat(),
                         format!("`tag_pattern` of image `{local}` is not a valid regular expression: {detail}"),
@@ -506,7 +599,9 @@ impl Validator<'_, '_> {
         for (name, raw) in env.endpoint {
             let p = ["environment", n, "endpoint", &name];
             let url = match url::Url::parse(&raw.url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                    Some(u)
+                }
                 Ok(u) => {
                     self.problem(
                         &[&p[..], &["url"]].concat(),
@@ -515,7 +610,10 @@ impl Validator<'_, '_> {
                     None
                 }
                 Err(e) => {
-                    self.problem(&[&p[..], &["url"]].concat(), format!("`url` of endpoint `{name}` is not a valid URL: {e}"));
+                    self.problem(
+                        &[&p[..], &["url"]].concat(),
+                        format!("`url` of endpoint `{name}` is not a valid URL: {e}"),
+                    );
                     None
                 }
             };
@@ -525,7 +623,9 @@ impl Validator<'_, '_> {
                 Some(s) => {
                     self.problem(
                         &[&p[..], &["expect_status"]].concat(),
-                        format!("`expect_status` must be an HTTP status between 100 and 599, found {s}"),
+                        format!(
+                            "`expect_status` must be an HTTP status between 100 and 599, found {s}"
+                        ),
                     );
                     200
                 }
@@ -563,7 +663,12 @@ impl Validator<'_, '_> {
         })
     }
 
-    fn terraform(&mut self, env: &str, raw: Option<raw::RawTerraform>, base: &Path) -> TerraformSettings {
+    fn terraform(
+        &mut self,
+        env: &str,
+        raw: Option<raw::RawTerraform>,
+        base: &Path,
+    ) -> TerraformSettings {
         let raw = raw.unwrap_or(raw::RawTerraform {
             root: None,
             backend_config: None,
@@ -588,7 +693,10 @@ impl Validator<'_, '_> {
         };
         let binary = raw.binary.unwrap_or_else(|| "terraform".to_owned());
         if binary.trim().is_empty() {
-            self.problem(&[&p[..], &["binary"]].concat(), "`binary` must not be empty: \"terraform\", \"tofu\" or a path");
+            self.problem(
+                &[&p[..], &["binary"]].concat(),
+                "`binary` must not be empty: \"terraform\", \"tofu\" or a path",
+            );
         }
         TerraformSettings {
             backend_config: raw.backend_config.map(|b| root.join(b)),
@@ -601,5 +709,9 @@ impl Validator<'_, '_> {
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 255 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !name.is_empty()
+        && name.len() <= 255
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

@@ -153,7 +153,10 @@ impl<'a> SourceIndex<'a> {
                 };
                 problems.push(StructuralProblem {
                     at: self.line_column(&span),
-                    message: format!("duplicate {name} (first defined at {})", self.line_column(first)),
+                    message: format!(
+                        "duplicate {name} (first defined at {})",
+                        self.line_column(first)
+                    ),
                 });
             } else {
                 blocks.insert(key, span);
@@ -171,7 +174,9 @@ fn walk_body(body: &Body, path: &[String]) -> Option<Range<usize>> {
             return here;
         }
         // A value inside an attribute: point at the value (or the nested key).
-        return walk_expr(&attr.value, rest).or_else(|| attr.value.span()).or(here);
+        return walk_expr(&attr.value, rest)
+            .or_else(|| attr.value.span())
+            .or(here);
     }
     let candidates: Vec<&Block> = body.get_blocks(first).collect();
     if candidates.is_empty() {
@@ -185,7 +190,12 @@ fn walk_body(body: &Body, path: &[String]) -> Option<Range<usize>> {
         if n == 0 {
             continue;
         }
-        let matched = block.labels.iter().zip(rest).take_while(|(l, s)| l.as_str() == s.as_str()).count();
+        let matched = block
+            .labels
+            .iter()
+            .zip(rest)
+            .take_while(|(l, s)| l.as_str() == s.as_str())
+            .count();
         if matched == n {
             let after = &rest[n..];
             return walk_body(&block.body, after).or_else(|| label_span(block, n - 1));
@@ -197,7 +207,10 @@ fn walk_body(body: &Body, path: &[String]) -> Option<Range<usize>> {
     }
     // An unlabelled block, possibly indexed like an array by serde (`terraform.0.root`).
     let (block, after) = match rest.first().and_then(|s| s.parse::<usize>().ok()) {
-        Some(index) => (candidates.get(index).copied().unwrap_or(candidates[0]), &rest[1..]),
+        Some(index) => (
+            candidates.get(index).copied().unwrap_or(candidates[0]),
+            &rest[1..],
+        ),
         None => (candidates[0], rest),
     };
     if block.labels.is_empty() {
@@ -208,7 +221,11 @@ fn walk_body(body: &Body, path: &[String]) -> Option<Range<usize>> {
 }
 
 fn label_span(block: &Block, index: usize) -> Option<Range<usize>> {
-    block.labels.get(index).and_then(|l| l.span()).or_else(|| block.ident.span())
+    block
+        .labels
+        .get(index)
+        .and_then(|l| l.span())
+        .or_else(|| block.ident.span())
 }
 
 fn walk_expr(expr: &Expression, path: &[String]) -> Option<Range<usize>> {
@@ -249,9 +266,18 @@ mod tests {
     #[test]
     fn line_column_counts_characters_not_bytes() {
         let text = "a = \"é\"\nbb = 1\n";
-        assert_eq!(LineColumn::of_offset(text, 0), LineColumn { line: 1, column: 1 });
-        assert_eq!(LineColumn::of_offset(text, text.find("bb").unwrap()), LineColumn { line: 2, column: 1 });
+        assert_eq!(
+            LineColumn::of_offset(text, 0),
+            LineColumn { line: 1, column: 1 }
+        );
+        assert_eq!(
+            LineColumn::of_offset(text, text.find("bb").unwrap()),
+            LineColumn { line: 2, column: 1 }
+        );
         let after_e = text.find('"').unwrap() + 1 + 'é'.len_utf8();
-        assert_eq!(LineColumn::of_offset(text, after_e), LineColumn { line: 1, column: 7 });
+        assert_eq!(
+            LineColumn::of_offset(text, after_e),
+            LineColumn { line: 1, column: 7 }
+        );
     }
 }
