@@ -189,6 +189,19 @@ impl AwsCallError {
         }
     }
 
+    /// A `map_err` adapter: `.map_err(AwsCallError::on("ecs:UpdateService", "c/web"))`.
+    pub fn on<E, R>(
+        operation: &'static str,
+        resource: impl Into<String>,
+    ) -> impl FnOnce(SdkError<E, R>) -> AwsCallError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: fmt::Debug + Send + Sync + 'static,
+    {
+        let resource = resource.into();
+        move |err| AwsCallError::new(operation, Some(resource), err)
+    }
+
     /// Whether AWS said the resource does not exist.
     pub fn is_not_found(&self) -> bool {
         self.code.as_deref().is_some_and(|c| c.contains("NotFound"))

@@ -17,6 +17,12 @@
 //! # }
 //! ```
 
+pub mod engine;
 pub mod error;
+pub mod iam;
 pub mod observe;
+pub mod plan;
+pub mod record;
+pub mod report;
 pub mod status;
+pub mod wait;

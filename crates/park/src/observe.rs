@@ -4,6 +4,9 @@
 //! DescribeScalableTargets 50 resource IDs) and the three services are read concurrently.
 
 use crate::error::ObserveError;
+use crate::record::{
+    AuroraRecord, Found, ServiceRecord, SuspendedFlags, TargetCapacity, RECORD_TAG_KEY,
+};
 use aws_config::SdkConfig;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use infra_core::aws::AwsCallError;
@@ -49,6 +52,8 @@ pub struct ServiceState {
     pub cluster: String,
     /// The service.
     pub service: String,
+    /// The service ARN, when found.
+    pub arn: Option<String>,
     /// Whether ECS knows the service (and it is not INACTIVE).
     pub found: bool,
     /// ECS's status (`ACTIVE`, `DRAINING`, `INACTIVE`, `MISSING`).
@@ -64,22 +69,9 @@ pub struct ServiceState {
     /// `REPLICA` or `DAEMON`.
     pub scheduling_strategy: Option<String>,
     /// The Application Auto Scaling target, when there is one.
-    pub scalable_target: Option<ScalableTargetState>,
-}
-
-/// An Application Auto Scaling target of an ECS service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct ScalableTargetState {
-    /// Minimum capacity.
-    pub min: i32,
-    /// Maximum capacity.
-    pub max: i32,
-    /// `DynamicScalingInSuspended`.
-    pub dynamic_scaling_in_suspended: bool,
-    /// `DynamicScalingOutSuspended`.
-    pub dynamic_scaling_out_suspended: bool,
-    /// `ScheduledScalingSuspended`.
-    pub scheduled_scaling_suspended: bool,
+    pub scalable_target: Option<TargetCapacity>,
+    /// The park record tag, if any.
+    pub record: Found<ServiceRecord>,
 }
 
 /// An Aurora cluster as RDS reports it.
@@ -87,6 +79,8 @@ pub struct ScalableTargetState {
 pub struct AuroraState {
     /// The DB cluster identifier.
     pub cluster: String,
+    /// The DB cluster ARN, when found.
+    pub arn: Option<String>,
     /// Whether RDS knows the cluster.
     pub found: bool,
     /// RDS's status (`available`, `stopped`, ...).
@@ -99,6 +93,8 @@ pub struct AuroraState {
     pub seconds_until_auto_pause: Option<i32>,
     /// Whether deletion protection is on.
     pub deletion_protection: Option<bool>,
+    /// The park record tag, if any.
+    pub record: Found<AuroraRecord>,
 }
 
 /// The ECS resource ID of a service in Application Auto Scaling.
@@ -137,7 +133,11 @@ async fn describe_services(
         let names: Vec<&str> = cluster.services.iter().map(|s| s.name.as_str()).collect();
         let mut found: HashMap<String, ServiceState> = HashMap::new();
         for chunk in names.chunks(10) {
-            let mut req = clients.ecs.describe_services().cluster(&cluster.name);
+            let mut req = clients
+                .ecs
+                .describe_services()
+                .cluster(&cluster.name)
+                .include(aws_sdk_ecs::types::ServiceField::Tags);
             for name in chunk {
                 req = req.services(*name);
             }
@@ -161,11 +161,23 @@ async fn describe_services(
                     continue;
                 };
                 let status = svc.status().unwrap_or("UNKNOWN").to_owned();
+                let record = svc
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some(RECORD_TAG_KEY))
+                    .and_then(|t| t.value())
+                    .map_or(Found::None, |v| match ServiceRecord::decode(v) {
+                        Ok(record) => Found::Valid { record },
+                        Err(e) => Found::Invalid {
+                            error: e.to_string(),
+                        },
+                    });
                 found.insert(
                     name.to_owned(),
                     ServiceState {
                         cluster: cluster.name.clone(),
                         service: name.to_owned(),
+                        arn: svc.service_arn().map(str::to_owned),
                         found: status != "INACTIVE",
                         status,
                         desired_count: svc.desired_count(),
@@ -176,6 +188,7 @@ async fn describe_services(
                             .scheduling_strategy()
                             .map(|s| s.as_str().to_owned()),
                         scalable_target: None,
+                        record,
                     },
                 );
             }
@@ -184,6 +197,7 @@ async fn describe_services(
             states.push(found.remove(name).unwrap_or_else(|| ServiceState {
                 cluster: cluster.name.clone(),
                 service: name.to_owned(),
+                arn: None,
                 found: false,
                 status: "MISSING".into(),
                 desired_count: 0,
@@ -192,6 +206,7 @@ async fn describe_services(
                 deployments: 0,
                 scheduling_strategy: None,
                 scalable_target: None,
+                record: Found::None,
             }));
         }
     }
@@ -201,7 +216,7 @@ async fn describe_services(
 async fn describe_targets(
     clients: &Clients,
     env: &Environment,
-) -> Result<HashMap<String, ScalableTargetState>, ObserveError> {
+) -> Result<HashMap<String, TargetCapacity>, ObserveError> {
     let ids: Vec<String> = env
         .services()
         .map(|(c, s)| scalable_resource_id(&c.name, &s.name))
@@ -226,18 +241,20 @@ async fn describe_targets(
                 let suspended = t.suspended_state();
                 targets.insert(
                     t.resource_id().to_owned(),
-                    ScalableTargetState {
+                    TargetCapacity {
                         min: t.min_capacity(),
                         max: t.max_capacity(),
-                        dynamic_scaling_in_suspended: suspended
-                            .and_then(|s| s.dynamic_scaling_in_suspended())
-                            .unwrap_or(false),
-                        dynamic_scaling_out_suspended: suspended
-                            .and_then(|s| s.dynamic_scaling_out_suspended())
-                            .unwrap_or(false),
-                        scheduled_scaling_suspended: suspended
-                            .and_then(|s| s.scheduled_scaling_suspended())
-                            .unwrap_or(false),
+                        suspended: SuspendedFlags {
+                            dynamic_in: suspended
+                                .and_then(|s| s.dynamic_scaling_in_suspended())
+                                .unwrap_or(false),
+                            dynamic_out: suspended
+                                .and_then(|s| s.dynamic_scaling_out_suspended())
+                                .unwrap_or(false),
+                            scheduled: suspended
+                                .and_then(|s| s.scheduled_scaling_suspended())
+                                .unwrap_or(false),
+                        },
                     },
                 );
             }
@@ -269,12 +286,14 @@ async fn describe_aurora(
                 if err.code.as_deref() == Some("DBClusterNotFoundFault") {
                     states.push(AuroraState {
                         cluster: aurora.name.clone(),
+                        arn: None,
                         found: false,
                         status: "missing".into(),
                         min_capacity: None,
                         max_capacity: None,
                         seconds_until_auto_pause: None,
                         deletion_protection: None,
+                        record: Found::None,
                     });
                     continue;
                 }
@@ -285,14 +304,27 @@ async fn describe_aurora(
             continue;
         };
         let scaling = c.serverless_v2_scaling_configuration();
+        let record = c
+            .tag_list()
+            .iter()
+            .find(|t| t.key() == Some(RECORD_TAG_KEY))
+            .and_then(|t| t.value())
+            .map_or(Found::None, |v| match AuroraRecord::decode(v) {
+                Ok(record) => Found::Valid { record },
+                Err(e) => Found::Invalid {
+                    error: e.to_string(),
+                },
+            });
         states.push(AuroraState {
             cluster: aurora.name.clone(),
+            arn: c.db_cluster_arn().map(str::to_owned),
             found: true,
             status: c.status().unwrap_or("unknown").to_owned(),
             min_capacity: scaling.and_then(|s| s.min_capacity()),
             max_capacity: scaling.and_then(|s| s.max_capacity()),
             seconds_until_auto_pause: scaling.and_then(|s| s.seconds_until_auto_pause()),
             deletion_protection: c.deletion_protection(),
+            record,
         });
     }
     Ok(states)

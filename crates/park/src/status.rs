@@ -1,13 +1,35 @@
-//! The `park status` report: the environment file's expectations beside the live state.
+//! The `park status` report: per resource, parked / unparked / partly parked / drifted,
+//! the environment file's expectation beside the live state, and the park record's age.
 
 use crate::observe::{AuroraState, LiveEnvironment, ServiceState};
+use crate::plan::{flags, service_drift, service_is_parked};
+use crate::record::{age_seconds, Found};
 use infra_core::aws::CallerIdentity;
-use infra_core::environment::{AuroraParkPolicy, Environment};
+use infra_core::environment::{AuroraCluster, AuroraParkPolicy, EcsService, Environment};
+use infra_core::exit::ExitStatus;
 use infra_core::output::{table, Report};
 use serde::Serialize;
 use std::io::{self, Write};
 
-/// `park status`: one row per resource the environment file names.
+/// The state of one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ParkState {
+    /// Running as the environment file declares, no record.
+    Unparked,
+    /// Parked, with its record.
+    Parked,
+    /// A record exists but only some steps are done (an interrupted run).
+    PartlyParked,
+    /// Differs from the environment file, or from its record, or unreadable record.
+    Drifted,
+    /// Not managed by parking (`park = false`, Aurora `keep`).
+    Kept,
+    /// Does not exist.
+    Missing,
+}
+
+/// `park status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
     /// The environment's name.
@@ -18,15 +40,23 @@ pub struct StatusReport {
     pub region: String,
     /// Who the credentials belong to, when the account guard ran.
     pub caller: Option<CallerIdentity>,
+    /// The overall state: `parked`, `unparked`, or `mixed`.
+    pub overall: String,
     /// ECS services.
     pub services: Vec<ServiceRow>,
     /// Aurora clusters.
     pub aurora: Vec<AuroraRow>,
 }
 
-/// A service: what the file expects and what is live.
+/// A service: what the file expects, what is live, and its state.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceRow {
+    /// The state.
+    pub state: ParkState,
+    /// Why, when not plainly parked or unparked.
+    pub detail: Option<String>,
+    /// Age of the park record in seconds.
+    pub record_age_seconds: Option<u64>,
     /// Desired count per the environment file.
     pub expected_desired_count: u32,
     /// Autoscaling range per the environment file.
@@ -38,9 +68,15 @@ pub struct ServiceRow {
     pub live: ServiceState,
 }
 
-/// An Aurora cluster: the park policy and what is live.
+/// An Aurora cluster.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuroraRow {
+    /// The state.
+    pub state: ParkState,
+    /// Why, when not plainly parked or unparked.
+    pub detail: Option<String>,
+    /// Age of the park record in seconds.
+    pub record_age_seconds: Option<u64>,
     /// The park policy per the environment file.
     pub park: AuroraParkPolicy,
     /// The live state.
@@ -48,35 +84,195 @@ pub struct AuroraRow {
     pub live: AuroraState,
 }
 
+/// Classifies a service.
+pub fn service_state(cfg: &EcsService, live: &ServiceState) -> (ParkState, Option<String>) {
+    if !live.found {
+        return (
+            ParkState::Missing,
+            Some(format!("not found (status {})", live.status)),
+        );
+    }
+    match &live.record {
+        Found::Invalid { error } => (ParkState::Drifted, Some(error.clone())),
+        Found::Valid { record } => {
+            if let Some(drift) = service_drift(live, record) {
+                (
+                    ParkState::Drifted,
+                    Some(format!("changed while parked: {drift}")),
+                )
+            } else if service_is_parked(live) {
+                (ParkState::Parked, None)
+            } else {
+                (
+                    ParkState::PartlyParked,
+                    Some("a park or unpark run was interrupted; run it again".into()),
+                )
+            }
+        }
+        Found::None => {
+            let mut problems = Vec::new();
+            match (cfg.autoscaling, live.scalable_target) {
+                (Some(range), Some(t)) => {
+                    if (t.min, t.max) != (range.min as i32, range.max as i32) {
+                        problems.push(format!(
+                            "scalable target {}-{}, file says {}-{}",
+                            t.min, t.max, range.min, range.max
+                        ));
+                    }
+                    // Suspension flags are not declared in the file: an operator may suspend
+                    // scale-in on purpose, so they are shown, never judged.
+                    if !(t.min..=t.max).contains(&live.desired_count) {
+                        problems.push(format!(
+                            "desired count {} outside {}-{}",
+                            live.desired_count, t.min, t.max
+                        ));
+                    }
+                }
+                (Some(_), None) => problems.push("no scalable target, file declares one".into()),
+                (None, Some(t)) => problems.push(format!(
+                    "scalable target {}-{} not in the file",
+                    t.min, t.max
+                )),
+                (None, None) => {
+                    if live.desired_count != cfg.desired_count as i32 {
+                        problems.push(format!(
+                            "desired count {}, file says {}",
+                            live.desired_count, cfg.desired_count
+                        ));
+                    }
+                }
+            }
+            if !cfg.park {
+                return (
+                    ParkState::Kept,
+                    (!problems.is_empty()).then(|| problems.join("; ")),
+                );
+            }
+            if problems.is_empty() {
+                (ParkState::Unparked, None)
+            } else {
+                (ParkState::Drifted, Some(problems.join("; ")))
+            }
+        }
+    }
+}
+
+/// Classifies an Aurora cluster.
+pub fn aurora_state(cfg: &AuroraCluster, live: &AuroraState) -> (ParkState, Option<String>) {
+    if !live.found {
+        return (ParkState::Missing, Some("not found".into()));
+    }
+    let status = (live.status != "available").then(|| format!("status {}", live.status));
+    match (&live.record, cfg.park) {
+        (Found::Invalid { error }, _) => (ParkState::Drifted, Some(error.clone())),
+        (Found::None, AuroraParkPolicy::Keep) => (ParkState::Kept, status),
+        (Found::Valid { .. }, AuroraParkPolicy::Keep) => (
+            ParkState::Drifted,
+            Some("has a park record but the file says `keep`".into()),
+        ),
+        (Found::None, AuroraParkPolicy::ScaleToZero) => {
+            if live.min_capacity == Some(0.0) {
+                (
+                    ParkState::Drifted,
+                    Some("minimum 0 ACU without a park record".into()),
+                )
+            } else {
+                (ParkState::Unparked, status)
+            }
+        }
+        (Found::Valid { record }, AuroraParkPolicy::ScaleToZero) => match live.min_capacity {
+            Some(0.0) => (ParkState::Parked, status),
+            Some(m) if m == record.min_capacity => (
+                ParkState::PartlyParked,
+                Some("record written, not yet scaled".into()),
+            ),
+            other => (
+                ParkState::Drifted,
+                Some(format!(
+                    "changed while parked: minimum {other:?} ACU, record says {}",
+                    record.min_capacity
+                )),
+            ),
+        },
+    }
+}
+
 impl StatusReport {
     /// Joins the environment file with the observation.
     pub fn new(env: &Environment, live: LiveEnvironment, caller: Option<CallerIdentity>) -> Self {
-        let services = env
+        let services: Vec<ServiceRow> = env
             .services()
             .zip(live.services)
-            .map(|((_, svc), state)| ServiceRow {
-                expected_desired_count: svc.desired_count,
-                expected_autoscaling: svc.autoscaling.map(|a| (a.min, a.max)),
-                park: svc.park,
-                live: state,
+            .map(|((_, cfg), state)| {
+                let (park_state, detail) = service_state(cfg, &state);
+                ServiceRow {
+                    state: park_state,
+                    detail,
+                    record_age_seconds: state
+                        .record
+                        .valid()
+                        .and_then(|r| age_seconds(&r.parked_at)),
+                    expected_desired_count: cfg.desired_count,
+                    expected_autoscaling: cfg.autoscaling.map(|a| (a.min, a.max)),
+                    park: cfg.park,
+                    live: state,
+                }
             })
             .collect();
-        let aurora = env
+        let aurora: Vec<AuroraRow> = env
             .aurora_clusters
             .iter()
             .zip(live.aurora)
-            .map(|(cfg, state)| AuroraRow {
-                park: cfg.park,
-                live: state,
+            .map(|(cfg, state)| {
+                let (park_state, detail) = aurora_state(cfg, &state);
+                AuroraRow {
+                    state: park_state,
+                    detail,
+                    record_age_seconds: state
+                        .record
+                        .valid()
+                        .and_then(|r| age_seconds(&r.parked_at)),
+                    park: cfg.park,
+                    live: state,
+                }
             })
             .collect();
+        let states: Vec<ParkState> = services
+            .iter()
+            .map(|s| s.state)
+            .chain(aurora.iter().map(|a| a.state))
+            .filter(|s| *s != ParkState::Kept)
+            .collect();
+        let overall = if states.iter().all(|s| *s == ParkState::Parked) && !states.is_empty() {
+            "parked"
+        } else if states.iter().all(|s| *s == ParkState::Unparked) {
+            "unparked"
+        } else {
+            "mixed"
+        };
         StatusReport {
             environment: env.name.clone(),
             account_id: env.account_id.clone(),
             region: env.region.clone(),
             caller,
+            overall: overall.to_owned(),
             services,
             aurora,
+        }
+    }
+
+    /// For `--check`: 0 when the environment is cleanly parked or cleanly unparked (and
+    /// nothing kept has drifted), 3 otherwise.
+    pub fn check_status(&self) -> ExitStatus {
+        let kept_clean = self
+            .services
+            .iter()
+            .filter(|s| s.state == ParkState::Kept)
+            .all(|s| s.detail.is_none());
+        if self.overall != "mixed" && kept_clean {
+            ExitStatus::Success
+        } else {
+            ExitStatus::ChangesFound
         }
     }
 }
@@ -85,14 +281,32 @@ fn range(r: Option<(impl std::fmt::Display, impl std::fmt::Display)>) -> String 
     r.map_or_else(|| "-".to_owned(), |(a, b)| format!("{a}-{b}"))
 }
 
+fn age(seconds: Option<u64>) -> String {
+    seconds.map_or_else(
+        || "-".to_owned(),
+        |s| humantime::format_duration(std::time::Duration::from_secs(s)).to_string(),
+    )
+}
+
+fn state_name(state: ParkState) -> &'static str {
+    match state {
+        ParkState::Unparked => "unparked",
+        ParkState::Parked => "parked",
+        ParkState::PartlyParked => "partly-parked",
+        ParkState::Drifted => "DRIFTED",
+        ParkState::Kept => "kept",
+        ParkState::Missing => "MISSING",
+    }
+}
+
 impl Report for StatusReport {
     const SCHEMA: &'static str = "park/status";
 
     fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
-            "environment {} (account {}, {})",
-            self.environment, self.account_id, self.region
+            "environment {} (account {}, {}): {}",
+            self.environment, self.account_id, self.region, self.overall
         )?;
         if let Some(caller) = &self.caller {
             writeln!(out, "caller      {}", caller.arn)?;
@@ -100,29 +314,17 @@ impl Report for StatusReport {
         writeln!(out, "\nECS services")?;
         let rows = self.services.iter().map(|s| {
             let t = s.live.scalable_target;
-            let suspended = t.map_or("-".to_owned(), |t| {
-                let flags = [
-                    (t.dynamic_scaling_in_suspended, "in"),
-                    (t.dynamic_scaling_out_suspended, "out"),
-                    (t.scheduled_scaling_suspended, "scheduled"),
-                ];
-                let on: Vec<&str> = flags.iter().filter(|(f, _)| *f).map(|(_, n)| *n).collect();
-                if on.is_empty() {
-                    "none".to_owned()
-                } else {
-                    on.join(",")
-                }
-            });
             vec![
                 s.live.cluster.clone(),
                 s.live.service.clone(),
-                s.live.status.clone(),
+                state_name(s.state).to_owned(),
                 format!("{}/{}", s.live.running_count, s.live.desired_count),
                 s.expected_desired_count.to_string(),
                 range(t.map(|t| (t.min, t.max))),
                 range(s.expected_autoscaling),
-                suspended,
-                if s.park { "yes" } else { "no" }.to_owned(),
+                t.map_or("-".to_owned(), |t| flags(&t.suspended)),
+                age(s.record_age_seconds),
+                s.detail.clone().unwrap_or_default(),
             ]
         });
         write!(
@@ -132,13 +334,14 @@ impl Report for StatusReport {
                 [
                     "CLUSTER",
                     "SERVICE",
-                    "STATUS",
+                    "STATE",
                     "RUNNING/DESIRED",
                     "FILE",
                     "SCALING",
                     "FILE SCALING",
                     "SUSPENDED",
-                    "PARK"
+                    "RECORD AGE",
+                    "DETAIL"
                 ],
                 rows
             )
@@ -148,6 +351,7 @@ impl Report for StatusReport {
             let rows = self.aurora.iter().map(|a| {
                 vec![
                     a.live.cluster.clone(),
+                    state_name(a.state).to_owned(),
                     a.live.status.clone(),
                     range(a.live.min_capacity.zip(a.live.max_capacity)),
                     a.live
@@ -161,6 +365,8 @@ impl Report for StatusReport {
                         AuroraParkPolicy::ScaleToZero => "scale-to-zero",
                     }
                     .to_owned(),
+                    age(a.record_age_seconds),
+                    a.detail.clone().unwrap_or_default(),
                 ]
             });
             write!(
@@ -169,11 +375,14 @@ impl Report for StatusReport {
                 table(
                     [
                         "CLUSTER",
+                        "STATE",
                         "STATUS",
                         "ACU",
                         "AUTO-PAUSE",
                         "DELETION PROTECTION",
-                        "PARK"
+                        "PARK",
+                        "RECORD AGE",
+                        "DETAIL"
                     ],
                     rows
                 )

@@ -16,10 +16,12 @@
 //! Nothing here sends traffic anywhere but 127.0.0.1.
 
 pub mod moto;
+pub mod proxy;
 pub mod seed;
 
 pub use moto::{Moto, MotoSession};
-pub use seed::{seed, ImageSeed, SeedReport};
+pub use proxy::Proxy;
+pub use seed::{fleet_environment, seed, seed_with, ImageSeed, SeedOptions, SeedReport};
 
 use std::path::{Path, PathBuf};
 

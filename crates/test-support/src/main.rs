@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: harness seed --env-file PATH --endpoint http://127.0.0.1:PORT\n       harness terraform");
+    eprintln!(
+        "usage: harness seed --env-file PATH --endpoint http://127.0.0.1:PORT\n       harness fleet-env SERVICES\n       harness terraform"
+    );
     ExitCode::from(2)
 }
 
@@ -28,6 +30,13 @@ async fn main() -> ExitCode {
                 eprintln!("error: {e}");
                 ExitCode::from(1)
             }
+        },
+        Some("fleet-env") => match args.get(1).and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) => {
+                print!("{}", infra_test_support::fleet_environment(n));
+                ExitCode::SUCCESS
+            }
+            None => usage(),
         },
         Some("seed") => {
             let mut env_file = None;

@@ -52,12 +52,31 @@ pub fn reference_images() -> Vec<ImageSeed> {
     .collect()
 }
 
+/// Extra choices for [`seed_with`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeedOptions {
+    /// Services (by name) to create with the DAEMON scheduling strategy.
+    pub daemon_services: Vec<String>,
+    /// Aurora clusters (by name) to create without deletion protection.
+    pub unprotected_clusters: Vec<String>,
+}
+
 /// Creates every ECS cluster, task definition and service, scalable target, Aurora cluster
 /// and ECR repository the environment names, and pushes `images`.
 pub async fn seed(
     config: &SdkConfig,
     env: &Environment,
     images: &[ImageSeed],
+) -> Result<SeedReport, String> {
+    seed_with(config, env, images, &SeedOptions::default()).await
+}
+
+/// [`seed`] with [`SeedOptions`].
+pub async fn seed_with(
+    config: &SdkConfig,
+    env: &Environment,
+    images: &[ImageSeed],
+    options: &SeedOptions,
 ) -> Result<SeedReport, String> {
     let ecs = aws_sdk_ecs::Client::new(config);
     let aas = aws_sdk_applicationautoscaling::Client::new(config);
@@ -95,15 +114,27 @@ pub async fn seed(
                 .and_then(|t| t.task_definition_arn())
                 .unwrap_or_default()
                 .to_owned();
-            ecs.create_service()
+            let daemon = options.daemon_services.contains(&service.name);
+            let create = ecs
+                .create_service()
                 .cluster(&cluster.name)
                 .service_name(&service.name)
-                .task_definition(td_arn)
-                .desired_count(service.desired_count as i32)
-                .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+                .task_definition(td_arn);
+            let create = if daemon {
+                create.scheduling_strategy(aws_sdk_ecs::types::SchedulingStrategy::Daemon)
+            } else {
+                create
+                    .desired_count(service.desired_count as i32)
+                    .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+            };
+            create
                 .send()
                 .await
                 .map_err(|e| sdk("ecs:CreateService", e))?;
+            report.services += 1;
+            if daemon {
+                continue;
+            }
             // Settle the service: moto starts runningCount at MOTO_ECS_SERVICE_RUNNING and
             // sets it to desiredCount on every UpdateService, so this makes it look like a
             // service whose tasks are all up.
@@ -114,7 +145,6 @@ pub async fn seed(
                 .send()
                 .await
                 .map_err(|e| sdk("ecs:UpdateService", e))?;
-            report.services += 1;
             if let Some(range) = service.autoscaling {
                 aas.register_scalable_target()
                     .service_namespace(ServiceNamespace::Ecs)
@@ -137,7 +167,7 @@ pub async fn seed(
             .engine_version("16.4")
             .master_username("postgres")
             .master_user_password("not-a-real-password-1")
-            .deletion_protection(true)
+            .deletion_protection(!options.unprotected_clusters.contains(&aurora.name))
             .serverless_v2_scaling_configuration(
                 aws_sdk_rds::types::ServerlessV2ScalingConfiguration::builder()
                     .min_capacity(0.5)
@@ -207,4 +237,37 @@ fn sdk<E: std::error::Error + 'static>(operation: &str, err: E) -> String {
         "{operation}: {}",
         aws_smithy_types::error::display::DisplayErrorContext(err)
     )
+}
+
+/// An environment file with `services` ECS services of mixed shapes in one cluster
+/// `fleet`, and two Aurora clusters (`fleet-db-keep` with `keep`, `fleet-db-zero` with
+/// `scale-to-zero`). Service `svc-NN`: NN % 4 == 0 has no scalable target; 1 is 1-4 at 2;
+/// 2 is 2-10 at 3; 3 is 0-3 at 1. Service `svc-05` has `park = false` when it exists.
+pub fn fleet_environment(services: usize) -> String {
+    let mut text = String::from(
+        "environment \"fleet\" {\n  account_id = \"123456789012\"\n  region     = \"eu-west-2\"\n\n  ecs_cluster \"fleet\" {\n",
+    );
+    for i in 0..services {
+        let (desired, range) = match i % 4 {
+            0 => (1 + (i % 3), None),
+            1 => (2, Some((1, 4))),
+            2 => (3, Some((2, 10))),
+            _ => (1, Some((0, 3))),
+        };
+        text.push_str(&format!(
+            "    service \"svc-{i:02}\" {{\n      desired_count = {desired}\n"
+        ));
+        if i == 5 {
+            text.push_str("      park          = false\n");
+        }
+        if let Some((min, max)) = range {
+            text.push_str(&format!(
+                "      autoscaling {{\n        min = {min}\n        max = {max}\n      }}\n"
+            ));
+        }
+        text.push_str("    }\n");
+    }
+    text.push_str("  }\n\n  aurora_cluster \"fleet-db-keep\" {\n    park = \"keep\"\n  }\n\n");
+    text.push_str("  aurora_cluster \"fleet-db-zero\" {\n    park               = \"scale-to-zero\"\n    auto_pause_seconds = 900\n  }\n}\n");
+    text
 }

@@ -1,0 +1,363 @@
+//! Running a plan: each resource's steps strictly in order, independent resources in
+//! parallel (bounded), everything inside one deadline. One resource failing never stops
+//! the others; the report says exactly which failed and why.
+//!
+//! The only mutating calls are ecs:UpdateService, ecs:TagResource, ecs:UntagResource,
+//! application-autoscaling:RegisterScalableTarget, rds:ModifyDBCluster,
+//! rds:AddTagsToResource and rds:RemoveTagsFromResource. Nothing here deletes or stops.
+
+use crate::observe::{scalable_resource_id, Clients};
+use crate::plan::{Decision, Direction, Plan, PlanItem, ResourceKind, Step};
+use crate::record::{check_tag_value, RECORD_TAG_KEY};
+use crate::wait;
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace, SuspendedState};
+use infra_core::aws::AwsCallError;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// How to run a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Resources processed at once.
+    pub concurrency: usize,
+    /// The whole run must end within this.
+    pub deadline: Duration,
+    /// How often waits poll.
+    pub poll_interval: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            concurrency: 16,
+            deadline: Duration::from_secs(600),
+            poll_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What happened to one resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    /// The planned item.
+    #[serde(flatten)]
+    pub item: PlanItem,
+    /// The result.
+    pub result: ResultKind,
+    /// The steps that completed, in order.
+    pub completed_steps: usize,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+}
+
+/// The result for one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResultKind {
+    /// All steps ran.
+    Done,
+    /// Nothing to do.
+    Unchanged,
+    /// Refused by a safety rule; nothing was changed.
+    Refused,
+    /// Changed while parked, or an unreadable record; nothing was changed.
+    Conflict,
+    /// A step failed or the deadline passed.
+    Failed,
+    /// Planned only (`--dry-run`).
+    Planned,
+}
+
+/// Runs every item of `plan`.
+///
+/// `progress` advances once per finished resource; pass `ProgressBar::hidden()` for none.
+pub async fn run(
+    clients: &Clients,
+    plan: &Plan,
+    options: RunOptions,
+    progress: &indicatif::ProgressBar,
+) -> Vec<Outcome> {
+    let deadline = Instant::now() + options.deadline;
+    let (aurora, services): (Vec<_>, Vec<_>) = plan
+        .items
+        .iter()
+        .cloned()
+        .enumerate()
+        .partition(|(_, i)| i.resource.kind == ResourceKind::AuroraCluster);
+    // Unpark brings the databases back before the services that need them; park stops the
+    // services before it scales the databases down.
+    let phases = match plan.direction {
+        Direction::Up => [aurora, services],
+        Direction::Down => [services, aurora],
+    };
+    let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
+    for phase in phases {
+        outcomes.extend(run_phase(clients, phase, options, deadline, progress).await);
+    }
+    outcomes.sort_by_key(|(i, _)| *i);
+    outcomes.into_iter().map(|(_, o)| o).collect()
+}
+
+/// The outcomes of a dry run: the plan's decisions, nothing executed.
+pub fn dry_run(plan: &Plan) -> Vec<Outcome> {
+    plan.items
+        .iter()
+        .map(|item| {
+            let result = match item.decision {
+                Decision::Change => ResultKind::Planned,
+                other => static_result(other),
+            };
+            Outcome {
+                item: item.clone(),
+                result,
+                completed_steps: 0,
+                error: None,
+            }
+        })
+        .collect()
+}
+
+fn static_result(decision: Decision) -> ResultKind {
+    match decision {
+        Decision::Change => ResultKind::Done,
+        Decision::Unchanged => ResultKind::Unchanged,
+        Decision::Refused => ResultKind::Refused,
+        Decision::Conflict => ResultKind::Conflict,
+        Decision::Failed => ResultKind::Failed,
+    }
+}
+
+async fn run_phase(
+    clients: &Clients,
+    items: Vec<(usize, PlanItem)>,
+    options: RunOptions,
+    deadline: Instant,
+    progress: &indicatif::ProgressBar,
+) -> Vec<(usize, Outcome)> {
+    let semaphore = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, item) in items {
+        let clients = clients.clone();
+        let semaphore = Arc::clone(&semaphore);
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            (
+                index,
+                run_item(&clients, item, options.poll_interval, deadline).await,
+            )
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(pair) => {
+                progress.inc(1);
+                outcomes.push(pair);
+            }
+            // A panicking task is a bug; it must not hide the other results.
+            Err(e) => tracing::error!("a park task ended abnormally: {e}"),
+        }
+    }
+    outcomes
+}
+
+async fn run_item(clients: &Clients, item: PlanItem, poll: Duration, deadline: Instant) -> Outcome {
+    if item.decision != Decision::Change {
+        let result = static_result(item.decision);
+        let error = matches!(result, ResultKind::Failed).then(|| item.reason.clone());
+        return Outcome {
+            item,
+            result,
+            completed_steps: 0,
+            error,
+        };
+    }
+    let mut completed = 0;
+    for step in &item.steps {
+        let result =
+            tokio::time::timeout_at(deadline, run_step(clients, &item, step, poll, deadline)).await;
+        let error = match result {
+            Ok(Ok(())) => {
+                completed += 1;
+                tracing::info!(resource = %item.resource.name, step = %step, "done");
+                continue;
+            }
+            Ok(Err(StepError(e))) => e,
+            Err(_) => format!("deadline passed during step `{step}`"),
+        };
+        return Outcome {
+            item,
+            result: ResultKind::Failed,
+            completed_steps: completed,
+            error: Some(error),
+        };
+    }
+    Outcome {
+        item,
+        result: ResultKind::Done,
+        completed_steps: completed,
+        error: None,
+    }
+}
+
+/// A failed step, as the one-line reason the report shows.
+#[derive(Debug)]
+struct StepError(String);
+
+impl From<AwsCallError> for StepError {
+    fn from(e: AwsCallError) -> Self {
+        StepError(e.to_string())
+    }
+}
+
+impl From<String> for StepError {
+    fn from(e: String) -> Self {
+        StepError(e)
+    }
+}
+
+async fn run_step(
+    clients: &Clients,
+    item: &PlanItem,
+    step: &Step,
+    poll: Duration,
+    deadline: Instant,
+) -> Result<(), StepError> {
+    let name = item.resource.name.clone();
+    let arn = || {
+        item.resource
+            .arn
+            .clone()
+            .ok_or_else(|| format!("{name} has no ARN"))
+    };
+    let (cluster, service) = name
+        .split_once('/')
+        .unwrap_or((name.as_str(), name.as_str()));
+    match step {
+        Step::WriteServiceRecord { record } => {
+            let value = record.encode();
+            check_tag_value(&value)
+                .map_err(|e| format!("park record for {name} would be rejected by AWS: {e}"))?;
+            let tag = aws_sdk_ecs::types::Tag::builder()
+                .key(RECORD_TAG_KEY)
+                .value(value)
+                .build();
+            clients
+                .ecs
+                .tag_resource()
+                .resource_arn(arn()?)
+                .tags(tag)
+                .send()
+                .await
+                .map_err(AwsCallError::on("ecs:TagResource", name.clone()))?;
+        }
+        Step::SetTarget {
+            min,
+            max,
+            suspended,
+        } => {
+            let state = SuspendedState::builder()
+                .dynamic_scaling_in_suspended(suspended.dynamic_in)
+                .dynamic_scaling_out_suspended(suspended.dynamic_out)
+                .scheduled_scaling_suspended(suspended.scheduled)
+                .build();
+            clients
+                .autoscaling
+                .register_scalable_target()
+                .service_namespace(ServiceNamespace::Ecs)
+                .resource_id(scalable_resource_id(cluster, service))
+                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                .min_capacity(*min)
+                .max_capacity(*max)
+                .suspended_state(state)
+                .send()
+                .await
+                .map_err(AwsCallError::on(
+                    "application-autoscaling:RegisterScalableTarget",
+                    name.clone(),
+                ))?;
+        }
+        Step::SetDesiredCount { count } => {
+            clients
+                .ecs
+                .update_service()
+                .cluster(cluster)
+                .service(service)
+                .desired_count(*count)
+                .send()
+                .await
+                .map_err(AwsCallError::on("ecs:UpdateService", name.clone()))?;
+        }
+        Step::WaitServiceStable => {
+            wait::service_stable(&clients.ecs, cluster, service, deadline, poll)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Step::RemoveServiceRecord => {
+            clients
+                .ecs
+                .untag_resource()
+                .resource_arn(arn()?)
+                .tag_keys(RECORD_TAG_KEY)
+                .send()
+                .await
+                .map_err(AwsCallError::on("ecs:UntagResource", name.clone()))?;
+        }
+        Step::WriteAuroraRecord { record } => {
+            let value = record.encode();
+            check_tag_value(&value)
+                .map_err(|e| format!("park record for {name} would be rejected by AWS: {e}"))?;
+            let tag = aws_sdk_rds::types::Tag::builder()
+                .key(RECORD_TAG_KEY)
+                .value(value)
+                .build();
+            clients
+                .rds
+                .add_tags_to_resource()
+                .resource_name(arn()?)
+                .tags(tag)
+                .send()
+                .await
+                .map_err(AwsCallError::on("rds:AddTagsToResource", name.clone()))?;
+        }
+        Step::SetAuroraScaling {
+            min_capacity,
+            max_capacity,
+            seconds_until_auto_pause,
+        } => {
+            let scaling = aws_sdk_rds::types::ServerlessV2ScalingConfiguration::builder()
+                .min_capacity(*min_capacity)
+                .max_capacity(*max_capacity)
+                .set_seconds_until_auto_pause(*seconds_until_auto_pause)
+                .build();
+            clients
+                .rds
+                .modify_db_cluster()
+                .db_cluster_identifier(&name)
+                .serverless_v2_scaling_configuration(scaling)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(AwsCallError::on("rds:ModifyDBCluster", name.clone()))?;
+        }
+        Step::WaitAuroraAvailable => {
+            wait::aurora_available(&clients.rds, &name, deadline, poll)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Step::RemoveAuroraRecord => {
+            clients
+                .rds
+                .remove_tags_from_resource()
+                .resource_name(arn()?)
+                .tag_keys(RECORD_TAG_KEY)
+                .send()
+                .await
+                .map_err(AwsCallError::on("rds:RemoveTagsFromResource", name.clone()))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! `park iam-policy`: the least-privilege IAM policy for this tool, scoped to the
+//! environment's resources. The action lists are the calls the code makes; a test runs
+//! park through a recording proxy and checks the two agree.
+
+use infra_core::environment::{AuroraParkPolicy, Environment};
+use serde_json::{json, Value};
+
+/// Read actions, on every resource the environment names.
+pub const READ_ACTIONS: &[&str] = &[
+    "ecs:DescribeServices",
+    "application-autoscaling:DescribeScalableTargets",
+    "rds:DescribeDBClusters",
+];
+
+/// Mutating actions on ECS services that are parked.
+pub const ECS_WRITE_ACTIONS: &[&str] =
+    &["ecs:TagResource", "ecs:UntagResource", "ecs:UpdateService"];
+
+/// Mutating Application Auto Scaling actions.
+pub const AUTOSCALING_WRITE_ACTIONS: &[&str] = &["application-autoscaling:RegisterScalableTarget"];
+
+/// Mutating actions on Aurora clusters parked with `scale-to-zero`.
+pub const RDS_WRITE_ACTIONS: &[&str] = &[
+    "rds:AddTagsToResource",
+    "rds:ModifyDBCluster",
+    "rds:RemoveTagsFromResource",
+];
+
+/// Every action the park tool may call (sts:GetCallerIdentity needs no permission).
+pub fn all_actions() -> Vec<&'static str> {
+    let mut all: Vec<&str> = [
+        READ_ACTIONS,
+        ECS_WRITE_ACTIONS,
+        AUTOSCALING_WRITE_ACTIONS,
+        RDS_WRITE_ACTIONS,
+    ]
+    .concat();
+    all.sort_unstable();
+    all
+}
+
+/// The policy document for `env`.
+pub fn policy(env: &Environment) -> Value {
+    let service_arn = |cluster: &str, service: &str| {
+        format!(
+            "arn:aws:ecs:{}:{}:service/{cluster}/{service}",
+            env.region, env.account_id
+        )
+    };
+    let cluster_arn = |name: &str| {
+        format!(
+            "arn:aws:rds:{}:{}:cluster:{name}",
+            env.region, env.account_id
+        )
+    };
+    let all_services: Vec<String> = env
+        .services()
+        .map(|(c, s)| service_arn(&c.name, &s.name))
+        .collect();
+    let parked_services: Vec<String> = env
+        .services()
+        .filter(|(_, s)| s.park)
+        .map(|(c, s)| service_arn(&c.name, &s.name))
+        .collect();
+    let all_clusters: Vec<String> = env
+        .aurora_clusters
+        .iter()
+        .map(|a| cluster_arn(&a.name))
+        .collect();
+    let scaled_clusters: Vec<String> = env
+        .aurora_clusters
+        .iter()
+        .filter(|a| a.park == AuroraParkPolicy::ScaleToZero)
+        .map(|a| cluster_arn(&a.name))
+        .collect();
+
+    let mut statements = Vec::new();
+    if !all_services.is_empty() {
+        statements.push(json!({"Sid": "ReadEcsServices", "Effect": "Allow", "Action": ["ecs:DescribeServices"], "Resource": all_services}));
+        // Application Auto Scaling cannot scope these to a service's target ARN, which is
+        // random; the resource is "*" and the engine only names the environment's services.
+        statements.push(json!({
+            "Sid": "ScalableTargets",
+            "Effect": "Allow",
+            "Action": ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:RegisterScalableTarget"],
+            "Resource": "*"
+        }));
+    }
+    if !parked_services.is_empty() {
+        statements.push(json!({"Sid": "ParkEcsServices", "Effect": "Allow", "Action": ECS_WRITE_ACTIONS, "Resource": parked_services}));
+    }
+    if !all_clusters.is_empty() {
+        statements.push(json!({"Sid": "ReadAurora", "Effect": "Allow", "Action": ["rds:DescribeDBClusters"], "Resource": all_clusters}));
+    }
+    if !scaled_clusters.is_empty() {
+        statements.push(json!({"Sid": "ScaleAurora", "Effect": "Allow", "Action": RDS_WRITE_ACTIONS, "Resource": scaled_clusters}));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// The actions named anywhere in a policy document.
+pub fn actions_in(policy: &Value) -> Vec<String> {
+    let mut actions: Vec<String> = policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["Action"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect();
+    actions.sort();
+    actions.dedup();
+    actions
+}

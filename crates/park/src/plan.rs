@@ -1,0 +1,1262 @@
+//! Planning: from the environment file and the observed live state to a list of steps per
+//! resource. Pure data in, pure data out: no AWS calls, so every rule is unit-tested.
+//!
+//! Park, per service: write the record → suspend the scalable target with min = max = 0 →
+//! desired count 0. Unpark, Aurora first; per service: restore min/max with scaling still
+//! suspended → restore the desired count → wait until stable → restore the exact recorded
+//! suspension flags → remove the record.
+//!
+//! A record is never rewritten. A resource whose live values are neither its recorded
+//! values nor its parked values was changed while parked: that is a conflict, reported
+//! instead of overwritten, unless `--force`.
+
+use crate::observe::{AuroraState, LiveEnvironment, ServiceState};
+use crate::record::{
+    now_rfc3339, tool_id, AuroraRecord, Found, ServiceRecord, SuspendedFlags, TargetCapacity,
+};
+use infra_core::environment::{AuroraCluster, AuroraParkPolicy, EcsService, Environment};
+use serde::Serialize;
+use std::fmt;
+
+/// Park or unpark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// `park down`.
+    Down,
+    /// `park up`.
+    Up,
+}
+
+/// Options that change what the plan does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PlanOptions {
+    /// Act on a resource changed while parked (`--force`): park keeps the existing record;
+    /// unpark restores the recorded values over the changes.
+    pub force: bool,
+    /// Park a service in the middle of a deployment (`--allow-deploying`).
+    pub allow_deploying: bool,
+    /// Unpark a service without a record to the environment file's capacity (`--from-model`).
+    pub from_model: bool,
+    /// Skip waiting for services to become stable when unparking (`--no-wait`).
+    pub no_wait: bool,
+}
+
+/// The plan for every resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// Park or unpark.
+    pub direction: Direction,
+    /// One item per resource, Aurora clusters first, then services in file order.
+    pub items: Vec<PlanItem>,
+}
+
+/// What the plan does with one resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanItem {
+    /// The resource.
+    pub resource: Resource,
+    /// The decision.
+    pub decision: Decision,
+    /// Why, in a sentence.
+    pub reason: String,
+    /// Capacity now.
+    pub before: Capacity,
+    /// Capacity once the steps are done.
+    pub after: Capacity,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Warnings that do not stop the plan (deletion protection off, ...).
+    pub warnings: Vec<String>,
+}
+
+/// A resource the environment file names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resource {
+    /// `ecs-service` or `aurora-cluster`.
+    pub kind: ResourceKind,
+    /// `cluster/service` or the DB cluster identifier.
+    pub name: String,
+    /// The ECS cluster, for services.
+    pub cluster: Option<String>,
+    /// The ARN, when the resource exists.
+    pub arn: Option<String>,
+}
+
+/// The kinds of resources the park engine manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResourceKind {
+    /// An ECS service (and its scalable target).
+    EcsService,
+    /// An Aurora cluster.
+    AuroraCluster,
+}
+
+/// The plan's decision for a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// Steps to run.
+    Change,
+    /// Nothing to do.
+    Unchanged,
+    /// A safety rule refuses it (DAEMON service, deployment in progress).
+    Refused,
+    /// Changed while parked, or an unreadable record: reported, not overwritten.
+    Conflict,
+    /// It cannot be done (the resource does not exist).
+    Failed,
+}
+
+/// A resource's capacity at one point.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Capacity {
+    /// An ECS service.
+    Service {
+        /// Desired count.
+        desired_count: i32,
+        /// The scalable target.
+        target: Option<TargetCapacity>,
+    },
+    /// An Aurora cluster's Serverless v2 scaling.
+    Aurora {
+        /// Minimum ACUs.
+        min_capacity: Option<f64>,
+        /// Maximum ACUs.
+        max_capacity: Option<f64>,
+        /// `SecondsUntilAutoPause`.
+        seconds_until_auto_pause: Option<i32>,
+    },
+    /// The resource does not exist.
+    Missing,
+}
+
+/// One API-level step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum Step {
+    /// Tag the service with its park record (ecs:TagResource).
+    WriteServiceRecord {
+        /// The record.
+        record: ServiceRecord,
+    },
+    /// Register the scalable target's range and flags (RegisterScalableTarget).
+    SetTarget {
+        /// Minimum capacity.
+        min: i32,
+        /// Maximum capacity.
+        max: i32,
+        /// Suspension flags, always all three explicitly.
+        suspended: SuspendedFlags,
+    },
+    /// Set the service's desired count (ecs:UpdateService).
+    SetDesiredCount {
+        /// The count.
+        count: i32,
+    },
+    /// Wait until running = desired with one deployment (ecs:DescribeServices).
+    WaitServiceStable,
+    /// Remove the park record tag (ecs:UntagResource).
+    RemoveServiceRecord,
+    /// Tag the cluster with its park record (rds:AddTagsToResource).
+    WriteAuroraRecord {
+        /// The record.
+        record: AuroraRecord,
+    },
+    /// Set Serverless v2 scaling (rds:ModifyDBCluster).
+    SetAuroraScaling {
+        /// Minimum ACUs.
+        min_capacity: f64,
+        /// Maximum ACUs.
+        max_capacity: f64,
+        /// `SecondsUntilAutoPause`, when set.
+        seconds_until_auto_pause: Option<i32>,
+    },
+    /// Wait until the cluster is `available` (rds:DescribeDBClusters).
+    WaitAuroraAvailable,
+    /// Remove the park record tag (rds:RemoveTagsFromResource).
+    RemoveAuroraRecord,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::WriteServiceRecord { .. } | Step::WriteAuroraRecord { .. } => {
+                write!(f, "write record")
+            }
+            Step::SetTarget {
+                min,
+                max,
+                suspended,
+            } => {
+                let s = if *suspended == SuspendedFlags::ALL {
+                    " suspended".to_owned()
+                } else {
+                    format!(" flags {}", flags(suspended))
+                };
+                write!(f, "target {min}-{max}{s}")
+            }
+            Step::SetDesiredCount { count } => write!(f, "desired {count}"),
+            Step::WaitServiceStable => write!(f, "wait stable"),
+            Step::RemoveServiceRecord | Step::RemoveAuroraRecord => write!(f, "remove record"),
+            Step::SetAuroraScaling {
+                min_capacity,
+                max_capacity,
+                seconds_until_auto_pause,
+            } => {
+                write!(f, "ACU {min_capacity}-{max_capacity}")?;
+                if let Some(p) = seconds_until_auto_pause {
+                    write!(f, " pause {p}s")?;
+                }
+                Ok(())
+            }
+            Step::WaitAuroraAvailable => write!(f, "wait available"),
+        }
+    }
+}
+
+/// Suspension flags in a few characters: `in,out,sched`, or `none`.
+pub fn flags(s: &SuspendedFlags) -> String {
+    let on: Vec<&str> = [
+        (s.dynamic_in, "in"),
+        (s.dynamic_out, "out"),
+        (s.scheduled, "sched"),
+    ]
+    .iter()
+    .filter(|(f, _)| *f)
+    .map(|(_, n)| *n)
+    .collect();
+    if on.is_empty() {
+        "none".into()
+    } else {
+        on.join(",")
+    }
+}
+
+impl fmt::Display for Capacity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Capacity::Service {
+                desired_count,
+                target,
+            } => {
+                write!(f, "{desired_count}")?;
+                if let Some(t) = target {
+                    write!(
+                        f,
+                        " [{}-{} {}]",
+                        t.min,
+                        t.max,
+                        if t.suspended == SuspendedFlags::ALL {
+                            "suspended".into()
+                        } else {
+                            flags(&t.suspended)
+                        }
+                    )?;
+                }
+                Ok(())
+            }
+            Capacity::Aurora {
+                min_capacity,
+                max_capacity,
+                ..
+            } => match (min_capacity, max_capacity) {
+                (Some(a), Some(b)) => write!(f, "{a}-{b} ACU"),
+                _ => write!(f, "-"),
+            },
+            Capacity::Missing => write!(f, "missing"),
+        }
+    }
+}
+
+impl Plan {
+    /// Whether any item has steps to run.
+    pub fn has_changes(&self) -> bool {
+        self.items.iter().any(|i| i.decision == Decision::Change)
+    }
+}
+
+/// The plan for `park down` or `park up`.
+pub fn plan(
+    direction: Direction,
+    env: &Environment,
+    live: &LiveEnvironment,
+    options: PlanOptions,
+) -> Plan {
+    let mut items = Vec::new();
+    for (cfg, state) in env.aurora_clusters.iter().zip(&live.aurora) {
+        items.push(aurora_item(direction, cfg, state, options));
+    }
+    for ((_, cfg), state) in env.services().zip(&live.services) {
+        items.push(service_item(direction, cfg, state, options));
+    }
+    Plan { direction, items }
+}
+
+fn service_capacity(state: &ServiceState) -> Capacity {
+    if !state.found {
+        return Capacity::Missing;
+    }
+    Capacity::Service {
+        desired_count: state.desired_count,
+        target: state.scalable_target,
+    }
+}
+
+/// A parked scalable target: 0-0 with all scaling suspended.
+pub const PARKED_TARGET: TargetCapacity = TargetCapacity {
+    min: 0,
+    max: 0,
+    suspended: SuspendedFlags::ALL,
+};
+
+/// Whether a service is fully parked: desired 0 and, when it has a target, 0-0 suspended.
+pub fn service_is_parked(state: &ServiceState) -> bool {
+    state.desired_count == 0 && state.scalable_target.is_none_or(|t| t == PARKED_TARGET)
+}
+
+/// Why the live service is neither its recorded nor its parked state, if it is neither:
+/// that is what a manual scale or a Terraform apply while parked leaves.
+pub fn service_drift(state: &ServiceState, record: &ServiceRecord) -> Option<String> {
+    if state.desired_count != 0 && state.desired_count != record.desired_count {
+        return Some(format!(
+            "desired count is {} but the record says {} and parked is 0",
+            state.desired_count, record.desired_count
+        ));
+    }
+    match (&state.scalable_target, &record.target) {
+        (None, None) => None,
+        (Some(_), None) => {
+            Some("a scalable target was registered while parked (the record has none)".into())
+        }
+        (None, Some(_)) => Some("the scalable target was deregistered while parked".into()),
+        (Some(live), Some(rec)) => {
+            let range_ok =
+                (live.min, live.max) == (0, 0) || (live.min, live.max) == (rec.min, rec.max);
+            let flags_ok = live.suspended == SuspendedFlags::ALL || live.suspended == rec.suspended;
+            if !range_ok {
+                Some(format!(
+                    "scalable target is {}-{} but the record says {}-{} and parked is 0-0",
+                    live.min, live.max, rec.min, rec.max
+                ))
+            } else if !flags_ok {
+                Some(format!(
+                    "suspension flags are {} but the record says {} and parked is all",
+                    flags(&live.suspended),
+                    flags(&rec.suspended)
+                ))
+            } else {
+                None
+            }
+        }
+    }
+}
+
+fn apply(before: &Capacity, steps: &[Step]) -> Capacity {
+    let mut after = before.clone();
+    for step in steps {
+        match (&mut after, step) {
+            (
+                Capacity::Service {
+                    target: Some(t), ..
+                },
+                Step::SetTarget {
+                    min,
+                    max,
+                    suspended,
+                },
+            ) => {
+                *t = TargetCapacity {
+                    min: *min,
+                    max: *max,
+                    suspended: *suspended,
+                };
+            }
+            (Capacity::Service { desired_count, .. }, Step::SetDesiredCount { count }) => {
+                *desired_count = *count
+            }
+            (
+                Capacity::Aurora {
+                    min_capacity,
+                    max_capacity,
+                    seconds_until_auto_pause,
+                },
+                Step::SetAuroraScaling {
+                    min_capacity: a,
+                    max_capacity: b,
+                    seconds_until_auto_pause: p,
+                },
+            ) => {
+                *min_capacity = Some(*a);
+                *max_capacity = Some(*b);
+                if p.is_some() {
+                    *seconds_until_auto_pause = *p;
+                }
+            }
+            _ => {}
+        }
+    }
+    after
+}
+
+fn service_item(
+    direction: Direction,
+    cfg: &EcsService,
+    state: &ServiceState,
+    options: PlanOptions,
+) -> PlanItem {
+    let resource = Resource {
+        kind: ResourceKind::EcsService,
+        name: format!("{}/{}", state.cluster, state.service),
+        cluster: Some(state.cluster.clone()),
+        arn: state.arn.clone(),
+    };
+    let before = service_capacity(state);
+    let done = |decision: Decision, reason: String, steps: Vec<Step>| PlanItem {
+        resource: resource.clone(),
+        decision,
+        reason,
+        after: apply(&before, &steps),
+        before: before.clone(),
+        steps,
+        warnings: Vec::new(),
+    };
+    if !cfg.park {
+        return done(
+            Decision::Unchanged,
+            "not parked: `park = false` in the environment file".into(),
+            vec![],
+        );
+    }
+    if !state.found {
+        return done(
+            Decision::Failed,
+            format!(
+                "service not found in cluster {} (status {})",
+                state.cluster, state.status
+            ),
+            vec![],
+        );
+    }
+    if state.scheduling_strategy.as_deref() == Some("DAEMON") {
+        return done(
+            Decision::Refused,
+            "DAEMON service: its task count follows the container instances and cannot be parked by desired count".into(),
+            vec![],
+        );
+    }
+    if let Found::Invalid { error } = &state.record {
+        return done(
+            Decision::Conflict,
+            format!("{error}; fix or remove the tag by hand"),
+            vec![],
+        );
+    }
+    let record = state.record.valid();
+    match direction {
+        Direction::Down => plan_service_down(state, record, options, done),
+        Direction::Up => plan_service_up(cfg, state, record, options, done),
+    }
+}
+
+fn plan_service_down(
+    state: &ServiceState,
+    record: Option<&ServiceRecord>,
+    options: PlanOptions,
+    done: impl Fn(Decision, String, Vec<Step>) -> PlanItem,
+) -> PlanItem {
+    let zero_steps = |state: &ServiceState| {
+        let mut steps = Vec::new();
+        if let Some(t) = state.scalable_target {
+            if t != PARKED_TARGET {
+                steps.push(Step::SetTarget {
+                    min: 0,
+                    max: 0,
+                    suspended: SuspendedFlags::ALL,
+                });
+            }
+        }
+        if state.desired_count != 0 {
+            steps.push(Step::SetDesiredCount { count: 0 });
+        }
+        steps
+    };
+    match record {
+        Some(record) => {
+            if service_is_parked(state) {
+                return done(
+                    Decision::Unchanged,
+                    format!("already parked (record from {})", record.parked_at),
+                    vec![],
+                );
+            }
+            if let Some(drift) = service_drift(state, record) {
+                if !options.force {
+                    return done(Decision::Conflict, format!("changed while parked: {drift}; --force parks it keeping the existing record"), vec![]);
+                }
+            }
+            done(
+                Decision::Change,
+                format!(
+                    "finishing an interrupted park (record from {})",
+                    record.parked_at
+                ),
+                zero_steps(state),
+            )
+        }
+        None => {
+            if service_is_parked(state) {
+                return done(
+                    Decision::Unchanged,
+                    "already at zero without a park record: nothing to record (park up --from-model restores the file's capacity)".into(),
+                    vec![],
+                );
+            }
+            if state.deployments > 1 && !options.allow_deploying {
+                return done(
+                    Decision::Refused,
+                    format!("{} deployments in progress; wait for it to finish or pass --allow-deploying", state.deployments),
+                    vec![],
+                );
+            }
+            let record = ServiceRecord {
+                desired_count: state.desired_count,
+                target: state.scalable_target,
+                parked_at: now_rfc3339(),
+                written_by: tool_id(),
+            };
+            let mut steps = vec![Step::WriteServiceRecord { record }];
+            steps.extend(zero_steps(state));
+            done(
+                Decision::Change,
+                "park: record, then scale to zero".into(),
+                steps,
+            )
+        }
+    }
+}
+
+fn plan_service_up(
+    cfg: &EcsService,
+    state: &ServiceState,
+    record: Option<&ServiceRecord>,
+    options: PlanOptions,
+    done: impl Fn(Decision, String, Vec<Step>) -> PlanItem,
+) -> PlanItem {
+    let Some(record) = record else {
+        if !options.from_model {
+            return done(
+                Decision::Unchanged,
+                "no park record: left alone (--from-model restores the file's capacity)".into(),
+                vec![],
+            );
+        }
+        let mut steps = Vec::new();
+        if let (Some(live), Some(range)) = (state.scalable_target, cfg.autoscaling) {
+            // The file declares no suspension flags: keep the live ones, except the
+            // all-suspended state parking leaves, which would keep the service from scaling.
+            let suspended = if live.suspended == SuspendedFlags::ALL {
+                SuspendedFlags::default()
+            } else {
+                live.suspended
+            };
+            let wanted = TargetCapacity {
+                min: range.min as i32,
+                max: range.max as i32,
+                suspended,
+            };
+            if live != wanted {
+                steps.push(Step::SetTarget {
+                    min: wanted.min,
+                    max: wanted.max,
+                    suspended: wanted.suspended,
+                });
+            }
+        }
+        if state.desired_count != cfg.desired_count as i32 {
+            steps.push(Step::SetDesiredCount {
+                count: cfg.desired_count as i32,
+            });
+            if !options.no_wait {
+                steps.push(Step::WaitServiceStable);
+            }
+        }
+        return if steps.is_empty() {
+            done(
+                Decision::Unchanged,
+                "no park record and already at the file's capacity".into(),
+                steps,
+            )
+        } else {
+            done(
+                Decision::Change,
+                "restore the environment file's capacity (--from-model, no record)".into(),
+                steps,
+            )
+        };
+    };
+    if let Some(drift) = service_drift(state, record) {
+        if !options.force {
+            return done(
+                Decision::Conflict,
+                format!("changed while parked: {drift}; --force restores the record over it"),
+                vec![],
+            );
+        }
+    }
+    let mut steps = Vec::new();
+    if let (Some(live), Some(rec)) = (state.scalable_target, record.target) {
+        if (live.min, live.max) != (rec.min, rec.max) {
+            // Restore the range while scaling stays suspended, so no policy acts mid-restore.
+            steps.push(Step::SetTarget {
+                min: rec.min,
+                max: rec.max,
+                suspended: SuspendedFlags::ALL,
+            });
+        }
+    }
+    if state.desired_count != record.desired_count {
+        steps.push(Step::SetDesiredCount {
+            count: record.desired_count,
+        });
+        if !options.no_wait {
+            steps.push(Step::WaitServiceStable);
+        }
+    }
+    if let (Some(live), Some(rec)) = (state.scalable_target, record.target) {
+        if live.suspended != rec.suspended || (live.min, live.max) != (rec.min, rec.max) {
+            steps.push(Step::SetTarget {
+                min: rec.min,
+                max: rec.max,
+                suspended: rec.suspended,
+            });
+        }
+    }
+    steps.push(Step::RemoveServiceRecord);
+    done(
+        Decision::Change,
+        format!("unpark to the record from {}", record.parked_at),
+        steps,
+    )
+}
+
+fn aurora_item(
+    direction: Direction,
+    cfg: &AuroraCluster,
+    state: &AuroraState,
+    options: PlanOptions,
+) -> PlanItem {
+    let resource = Resource {
+        kind: ResourceKind::AuroraCluster,
+        name: state.cluster.clone(),
+        cluster: None,
+        arn: state.arn.clone(),
+    };
+    let before = if state.found {
+        Capacity::Aurora {
+            min_capacity: state.min_capacity,
+            max_capacity: state.max_capacity,
+            seconds_until_auto_pause: state.seconds_until_auto_pause,
+        }
+    } else {
+        Capacity::Missing
+    };
+    let mut warnings = Vec::new();
+    if state.found && state.deletion_protection == Some(false) {
+        warnings.push(format!(
+            "deletion protection is OFF on Aurora cluster {}",
+            state.cluster
+        ));
+    }
+    let done = |decision: Decision, reason: String, steps: Vec<Step>| PlanItem {
+        resource: resource.clone(),
+        decision,
+        reason,
+        after: apply(&before, &steps),
+        before: before.clone(),
+        steps,
+        warnings: warnings.clone(),
+    };
+    if !state.found {
+        return done(
+            Decision::Failed,
+            format!("Aurora cluster {} not found", state.cluster),
+            vec![],
+        );
+    }
+    if let Found::Invalid { error } = &state.record {
+        return done(
+            Decision::Conflict,
+            format!("{error}; fix or remove the tag by hand"),
+            vec![],
+        );
+    }
+    let record = state.record.valid();
+    match (direction, cfg.park) {
+        (Direction::Down, AuroraParkPolicy::Keep) => {
+            if state.status == "available" {
+                done(
+                    Decision::Unchanged,
+                    "kept running (`park = \"keep\"`); available".into(),
+                    vec![],
+                )
+            } else {
+                let mut item = done(
+                    Decision::Unchanged,
+                    format!(
+                        "kept running (`park = \"keep\"`); status is {}",
+                        state.status
+                    ),
+                    vec![],
+                );
+                item.warnings.push(format!(
+                    "Aurora cluster {} is {}, not available",
+                    state.cluster, state.status
+                ));
+                item
+            }
+        }
+        (Direction::Up, AuroraParkPolicy::Keep) => {
+            if state.status == "available" {
+                done(
+                    Decision::Unchanged,
+                    "kept running (`park = \"keep\"`); available".into(),
+                    vec![],
+                )
+            } else {
+                done(
+                    Decision::Change,
+                    format!(
+                        "kept running but {}: wait until available before the services",
+                        state.status
+                    ),
+                    vec![Step::WaitAuroraAvailable],
+                )
+            }
+        }
+        (Direction::Down, AuroraParkPolicy::ScaleToZero) => {
+            let (Some(min), Some(max)) = (state.min_capacity, state.max_capacity) else {
+                return done(
+                    Decision::Failed,
+                    "no Serverless v2 scaling configuration: cannot scale to zero".into(),
+                    vec![],
+                );
+            };
+            let park_step = Step::SetAuroraScaling {
+                min_capacity: 0.0,
+                max_capacity: max,
+                seconds_until_auto_pause: Some(cfg.auto_pause_seconds as i32),
+            };
+            match record {
+                Some(r) if min == 0.0 => done(Decision::Unchanged, format!("already scaled to zero (record from {})", r.parked_at), vec![]),
+                Some(r) if min != r.min_capacity && !options.force => done(
+                    Decision::Conflict,
+                    format!("changed while parked: minimum is {min} ACU but the record says {} and parked is 0", r.min_capacity),
+                    vec![],
+                ),
+                Some(r) => done(Decision::Change, format!("finishing an interrupted park (record from {})", r.parked_at), vec![park_step]),
+                None if min == 0.0 => done(Decision::Unchanged, "already at 0 ACU minimum without a park record: nothing to record".into(), vec![]),
+                None => {
+                    let record = AuroraRecord {
+                        min_capacity: min,
+                        max_capacity: max,
+                        seconds_until_auto_pause: state.seconds_until_auto_pause,
+                        parked_at: now_rfc3339(),
+                        written_by: tool_id(),
+                    };
+                    done(Decision::Change, "scale to zero: record, then minimum 0 ACU with auto-pause".into(), vec![Step::WriteAuroraRecord { record }, park_step])
+                }
+            }
+        }
+        (Direction::Up, AuroraParkPolicy::ScaleToZero) => {
+            let Some(r) = record else {
+                return done(
+                    Decision::Unchanged,
+                    "no park record: left alone".into(),
+                    vec![],
+                );
+            };
+            let min = state.min_capacity.unwrap_or_default();
+            if min != 0.0 && min != r.min_capacity && !options.force {
+                return done(
+                    Decision::Conflict,
+                    format!("changed while parked: minimum is {min} ACU but the record says {} and parked is 0", r.min_capacity),
+                    vec![],
+                );
+            }
+            let mut steps = Vec::new();
+            if state.min_capacity != Some(r.min_capacity)
+                || state.max_capacity != Some(r.max_capacity)
+            {
+                steps.push(Step::SetAuroraScaling {
+                    min_capacity: r.min_capacity,
+                    max_capacity: r.max_capacity,
+                    seconds_until_auto_pause: r.seconds_until_auto_pause,
+                });
+            }
+            steps.push(Step::WaitAuroraAvailable);
+            steps.push(Step::RemoveAuroraRecord);
+            done(
+                Decision::Change,
+                format!("unpark to the record from {}", r.parked_at),
+                steps,
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::{AuroraState, ServiceState};
+
+    const ENV: &str = r#"
+environment "t" {
+  account_id = "123456789012"
+  region     = "eu-west-2"
+  ecs_cluster "c" {
+    service "web" {
+      desired_count = 2
+      autoscaling {
+        min = 1
+        max = 4
+      }
+    }
+    service "worker" {
+      desired_count = 1
+    }
+  }
+  aurora_cluster "db" {
+    park = "scale-to-zero"
+    auto_pause_seconds = 600
+  }
+}
+"#;
+
+    fn env() -> Environment {
+        Environment::parse(ENV, "t.hcl".as_ref()).unwrap()
+    }
+
+    fn svc(
+        name: &str,
+        desired: i32,
+        target: Option<(i32, i32, SuspendedFlags)>,
+        record: Found<ServiceRecord>,
+    ) -> ServiceState {
+        ServiceState {
+            cluster: "c".into(),
+            service: name.into(),
+            arn: Some(format!(
+                "arn:aws:ecs:eu-west-2:123456789012:service/c/{name}"
+            )),
+            found: true,
+            status: "ACTIVE".into(),
+            desired_count: desired,
+            running_count: desired,
+            pending_count: 0,
+            deployments: 1,
+            scheduling_strategy: Some("REPLICA".into()),
+            scalable_target: target.map(|(min, max, suspended)| TargetCapacity {
+                min,
+                max,
+                suspended,
+            }),
+            record,
+        }
+    }
+
+    fn db(min: f64, record: Found<AuroraRecord>) -> AuroraState {
+        AuroraState {
+            cluster: "db".into(),
+            arn: Some("arn:aws:rds:eu-west-2:123456789012:cluster:db".into()),
+            found: true,
+            status: "available".into(),
+            min_capacity: Some(min),
+            max_capacity: Some(8.0),
+            seconds_until_auto_pause: None,
+            deletion_protection: Some(true),
+            record,
+        }
+    }
+
+    const IN_ONLY: SuspendedFlags = SuspendedFlags {
+        dynamic_in: true,
+        dynamic_out: false,
+        scheduled: false,
+    };
+
+    fn rec(desired: i32, target: Option<(i32, i32, SuspendedFlags)>) -> Found<ServiceRecord> {
+        Found::Valid {
+            record: ServiceRecord {
+                desired_count: desired,
+                target: target.map(|(min, max, suspended)| TargetCapacity {
+                    min,
+                    max,
+                    suspended,
+                }),
+                parked_at: "2026-11-22T00:00:00Z".into(),
+                written_by: "park@test".into(),
+            },
+        }
+    }
+
+    fn aurora_rec() -> Found<AuroraRecord> {
+        Found::Valid {
+            record: AuroraRecord {
+                min_capacity: 0.5,
+                max_capacity: 8.0,
+                seconds_until_auto_pause: None,
+                parked_at: "2026-11-22T00:00:00Z".into(),
+                written_by: "park@test".into(),
+            },
+        }
+    }
+
+    /// Plans `direction` for web, worker and db as given; returns (decision, steps) per item
+    /// in the order db, web, worker.
+    fn check(
+        direction: Direction,
+        web: ServiceState,
+        worker: ServiceState,
+        aurora: AuroraState,
+        options: PlanOptions,
+    ) -> Vec<(Decision, Vec<String>)> {
+        let live = LiveEnvironment {
+            services: vec![web, worker],
+            aurora: vec![aurora],
+        };
+        plan(direction, &env(), &live, options)
+            .items
+            .into_iter()
+            .map(|i| (i.decision, i.steps.iter().map(|s| s.to_string()).collect()))
+            .collect()
+    }
+
+    fn s(steps: &[&str]) -> Vec<String> {
+        steps.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn park_records_first_then_suspends_then_zeroes() {
+        let got = check(
+            Direction::Down,
+            svc("web", 3, Some((1, 4, IN_ONLY)), Found::None),
+            svc("worker", 1, None, Found::None),
+            db(0.5, Found::None),
+            PlanOptions::default(),
+        );
+        assert_eq!(
+            got[0],
+            (Decision::Change, s(&["write record", "ACU 0-8 pause 600s"]))
+        );
+        assert_eq!(
+            got[1],
+            (
+                Decision::Change,
+                s(&["write record", "target 0-0 suspended", "desired 0"])
+            )
+        );
+        assert_eq!(
+            got[2],
+            (Decision::Change, s(&["write record", "desired 0"]))
+        );
+    }
+
+    #[test]
+    fn the_record_keeps_live_values_not_the_files() {
+        let live = LiveEnvironment {
+            services: vec![
+                svc("web", 3, Some((2, 6, IN_ONLY)), Found::None),
+                svc("worker", 1, None, Found::None),
+            ],
+            aurora: vec![db(0.5, Found::None)],
+        };
+        let p = plan(Direction::Down, &env(), &live, PlanOptions::default());
+        let Step::WriteServiceRecord { record } = &p.items[1].steps[0] else {
+            panic!("record first")
+        };
+        assert_eq!(record.desired_count, 3);
+        assert_eq!(
+            record.target,
+            Some(TargetCapacity {
+                min: 2,
+                max: 6,
+                suspended: IN_ONLY
+            })
+        );
+    }
+
+    #[test]
+    fn double_park_changes_nothing_and_keeps_the_record() {
+        let got = check(
+            Direction::Down,
+            svc(
+                "web",
+                0,
+                Some((0, 0, SuspendedFlags::ALL)),
+                rec(3, Some((1, 4, IN_ONLY))),
+            ),
+            svc("worker", 0, None, rec(1, None)),
+            db(0.0, aurora_rec()),
+            PlanOptions::default(),
+        );
+        assert!(
+            got.iter()
+                .all(|(d, steps)| *d == Decision::Unchanged && steps.is_empty()),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn interrupted_park_resumes_without_rewriting_the_record() {
+        // Crash after the record and the target: desired still the recorded 3.
+        let got = check(
+            Direction::Down,
+            svc(
+                "web",
+                3,
+                Some((0, 0, SuspendedFlags::ALL)),
+                rec(3, Some((1, 4, IN_ONLY))),
+            ),
+            svc("worker", 1, None, rec(1, None)),
+            db(0.5, aurora_rec()),
+            PlanOptions::default(),
+        );
+        assert_eq!(got[1], (Decision::Change, s(&["desired 0"])));
+        assert_eq!(got[2], (Decision::Change, s(&["desired 0"])));
+        assert_eq!(got[0], (Decision::Change, s(&["ACU 0-8 pause 600s"])));
+    }
+
+    #[test]
+    fn unpark_restores_range_suspended_then_count_then_exact_flags_then_record() {
+        let got = check(
+            Direction::Up,
+            svc(
+                "web",
+                0,
+                Some((0, 0, SuspendedFlags::ALL)),
+                rec(3, Some((1, 4, IN_ONLY))),
+            ),
+            svc("worker", 0, None, rec(1, None)),
+            db(0.0, aurora_rec()),
+            PlanOptions::default(),
+        );
+        assert_eq!(
+            got[0],
+            (
+                Decision::Change,
+                s(&["ACU 0.5-8", "wait available", "remove record"])
+            )
+        );
+        assert_eq!(
+            got[1],
+            (
+                Decision::Change,
+                s(&[
+                    "target 1-4 suspended",
+                    "desired 3",
+                    "wait stable",
+                    "target 1-4 flags in",
+                    "remove record"
+                ])
+            )
+        );
+        assert_eq!(
+            got[2],
+            (
+                Decision::Change,
+                s(&["desired 1", "wait stable", "remove record"])
+            )
+        );
+    }
+
+    #[test]
+    fn unpark_without_record_leaves_alone_or_restores_the_model() {
+        let web = || svc("web", 0, Some((0, 0, SuspendedFlags::ALL)), Found::None);
+        let worker = || svc("worker", 0, None, Found::None);
+        let got = check(
+            Direction::Up,
+            web(),
+            worker(),
+            db(0.5, Found::None),
+            PlanOptions::default(),
+        );
+        assert!(
+            got.iter().all(|(d, _)| *d == Decision::Unchanged),
+            "{got:?}"
+        );
+        let got = check(
+            Direction::Up,
+            web(),
+            worker(),
+            db(0.5, Found::None),
+            PlanOptions {
+                from_model: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            got[1],
+            (
+                Decision::Change,
+                s(&["target 1-4 flags none", "desired 2", "wait stable"])
+            )
+        );
+        assert_eq!(got[2], (Decision::Change, s(&["desired 1", "wait stable"])));
+    }
+
+    #[test]
+    fn drift_while_parked_is_a_conflict_unless_forced() {
+        // Someone scaled web to 5 while parked.
+        let web = || {
+            svc(
+                "web",
+                5,
+                Some((0, 0, SuspendedFlags::ALL)),
+                rec(3, Some((1, 4, IN_ONLY))),
+            )
+        };
+        let worker = || svc("worker", 0, None, rec(1, None));
+        for direction in [Direction::Down, Direction::Up] {
+            let got = check(
+                direction,
+                web(),
+                worker(),
+                db(0.0, aurora_rec()),
+                PlanOptions::default(),
+            );
+            assert_eq!(got[1].0, Decision::Conflict, "{direction:?}");
+            assert!(got[1].1.is_empty());
+        }
+        let got = check(
+            Direction::Up,
+            web(),
+            worker(),
+            db(0.0, aurora_rec()),
+            PlanOptions {
+                force: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            got[1].1,
+            s(&[
+                "target 1-4 suspended",
+                "desired 3",
+                "wait stable",
+                "target 1-4 flags in",
+                "remove record"
+            ])
+        );
+        let got = check(
+            Direction::Down,
+            web(),
+            worker(),
+            db(0.0, aurora_rec()),
+            PlanOptions {
+                force: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(got[1].1, s(&["desired 0"]));
+        // A target range changed by a Terraform apply while parked.
+        let web = svc(
+            "web",
+            0,
+            Some((2, 9, SuspendedFlags::ALL)),
+            rec(3, Some((1, 4, IN_ONLY))),
+        );
+        let got = check(
+            Direction::Up,
+            web,
+            worker(),
+            db(0.0, aurora_rec()),
+            PlanOptions::default(),
+        );
+        assert_eq!(got[1].0, Decision::Conflict);
+        // Aurora minimum changed while parked.
+        let got = check(
+            Direction::Up,
+            svc("web", 0, None, Found::None),
+            worker(),
+            db(2.0, aurora_rec()),
+            PlanOptions::default(),
+        );
+        assert_eq!(got[0].0, Decision::Conflict);
+    }
+
+    #[test]
+    fn daemon_and_deploying_services_are_refused() {
+        let mut web = svc(
+            "web",
+            2,
+            Some((1, 4, SuspendedFlags::default())),
+            Found::None,
+        );
+        web.scheduling_strategy = Some("DAEMON".into());
+        let mut worker = svc("worker", 1, None, Found::None);
+        worker.deployments = 2;
+        let got = check(
+            Direction::Down,
+            web.clone(),
+            worker.clone(),
+            db(0.5, Found::None),
+            PlanOptions::default(),
+        );
+        assert_eq!(got[1].0, Decision::Refused);
+        assert_eq!(got[2].0, Decision::Refused);
+        let got = check(
+            Direction::Down,
+            web,
+            worker,
+            db(0.5, Found::None),
+            PlanOptions {
+                allow_deploying: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(got[1].0, Decision::Refused, "DAEMON stays refused");
+        assert_eq!(got[2].0, Decision::Change);
+    }
+
+    #[test]
+    fn unreadable_record_and_missing_service() {
+        let web = svc(
+            "web",
+            0,
+            None,
+            Found::Invalid {
+                error: "unreadable park record".into(),
+            },
+        );
+        let mut worker = svc("worker", 0, None, Found::None);
+        worker.found = false;
+        worker.status = "MISSING".into();
+        let got = check(
+            Direction::Up,
+            web,
+            worker,
+            db(0.5, Found::None),
+            PlanOptions::default(),
+        );
+        assert_eq!(got[1].0, Decision::Conflict);
+        assert_eq!(got[2].0, Decision::Failed);
+    }
+
+    #[test]
+    fn no_wait_skips_the_wait_only() {
+        let got = check(
+            Direction::Up,
+            svc("web", 0, None, Found::None),
+            svc("worker", 0, None, rec(4, None)),
+            db(0.5, Found::None),
+            PlanOptions {
+                no_wait: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(got[2].1, s(&["desired 4", "remove record"]));
+    }
+}

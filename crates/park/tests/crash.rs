@@ -1,0 +1,100 @@
+//! Crash safety: kill `park` with SIGKILL right after each mutating call it makes (the
+//! emulator has carried the call out, the tool never sees the answer), rerun, and check the
+//! final state and the records every time.
+
+use crate::support::{assert_parked, Fleet, Snapshot};
+use infra_test_support::SeedOptions;
+
+const SERVICES: usize = 8;
+
+fn killed_run(fleet: &Fleet, args: &[&str], after: usize) {
+    fleet.proxy.clear();
+    fleet.proxy.kill_after_mutations(after);
+    let child = fleet.spawn(args);
+    fleet.proxy.set_target(child.id());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        fleet.proxy.killed(),
+        "kill after mutation {after} did not fire ({} mutations seen, exit {:?}): {}\n{}",
+        fleet.proxy.mutations(),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), None, "killed by a signal");
+    fleet.proxy.clear();
+}
+
+fn count_mutations(fleet: &Fleet, args: &[&str]) -> usize {
+    fleet.proxy.clear();
+    let r = fleet.park(args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let n = fleet.proxy.mutations();
+    fleet.proxy.clear();
+    n
+}
+
+fn assert_unparked(before: &Snapshot, after: &Snapshot) {
+    assert_eq!(after.services, before.services);
+    for (name, b) in &before.aurora {
+        let a = &after.aurora[name];
+        assert_eq!(
+            (a.scaling.0, a.scaling.1, &a.record),
+            (b.scaling.0, b.scaling.1, &None),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn park_down_survives_a_kill_after_every_mutating_call() {
+    let fleet = Fleet::new(SERVICES);
+    let before = fleet.snapshot();
+    let total = count_mutations(&fleet, &["down"]);
+    assert!(
+        total >= 20,
+        "expected every step of every resource, got {total}"
+    );
+    for after in 1..=total {
+        fleet.reseed(&SeedOptions::default());
+        killed_run(&fleet, &["down"], after);
+        let r = fleet.park(&["down"]);
+        assert_eq!(
+            r.code, 0,
+            "rerun after kill at {after}: {}\n{}",
+            r.stdout, r.stderr
+        );
+        assert_parked(&fleet.env, &before, &fleet.snapshot());
+        let r = fleet.park(&["up"]);
+        assert_eq!(
+            r.code, 0,
+            "unpark after kill at {after}: {}\n{}",
+            r.stdout, r.stderr
+        );
+        assert_unparked(&before, &fleet.snapshot());
+    }
+}
+
+#[test]
+fn park_up_survives_a_kill_after_every_mutating_call() {
+    let fleet = Fleet::new(SERVICES);
+    let before = fleet.snapshot();
+    assert_eq!(fleet.park(&["down"]).code, 0);
+    let total = count_mutations(&fleet, &["up"]);
+    assert!(
+        total >= 20,
+        "expected every step of every resource, got {total}"
+    );
+    for after in 1..=total {
+        fleet.reseed(&SeedOptions::default());
+        assert_eq!(fleet.park(&["down"]).code, 0);
+        killed_run(&fleet, &["up"], after);
+        let r = fleet.park(&["up"]);
+        assert_eq!(
+            r.code, 0,
+            "rerun after kill at {after}: {}\n{}",
+            r.stdout, r.stderr
+        );
+        assert_unparked(&before, &fleet.snapshot());
+    }
+}

@@ -1,0 +1,66 @@
+//! `park iam-policy` names exactly the actions park calls.
+
+use crate::support::Fleet;
+use std::collections::BTreeSet;
+
+#[test]
+fn the_policy_matches_the_calls_made() {
+    let fleet = Fleet::new(8);
+    for args in [
+        &["status"][..],
+        &["down"],
+        &["down"],
+        &["up"],
+        &["up", "--from-model"],
+    ] {
+        let r = fleet.park(args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    let called: BTreeSet<String> = fleet
+        .proxy
+        .calls()
+        .iter()
+        .map(|c| c.iam_action())
+        .filter(|a| a != "sts:GetCallerIdentity")
+        .collect();
+
+    let r = fleet.park(&["iam-policy"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let policy = r.json();
+    let allowed: BTreeSet<String> = park::iam::actions_in(&policy).into_iter().collect();
+    assert_eq!(
+        allowed, called,
+        "the policy must allow exactly the calls park makes"
+    );
+    let code_actions: BTreeSet<String> = park::iam::all_actions()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(code_actions, called);
+
+    // Scoped to the environment's resources.
+    let text = policy.to_string();
+    assert!(text.contains("arn:aws:ecs:eu-west-2:123456789012:service/fleet/svc-00"));
+    assert!(text.contains("arn:aws:rds:eu-west-2:123456789012:cluster:fleet-db-zero"));
+    let scale = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "ScaleAurora")
+        .unwrap();
+    assert_eq!(
+        scale["Resource"],
+        serde_json::json!(["arn:aws:rds:eu-west-2:123456789012:cluster:fleet-db-zero"]),
+        "keep clusters are read-only"
+    );
+    let park_ecs = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "ParkEcsServices")
+        .unwrap();
+    assert!(
+        !park_ecs["Resource"].to_string().contains("svc-05"),
+        "park = false services are read-only"
+    );
+}

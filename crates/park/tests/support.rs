@@ -1,0 +1,327 @@
+//! Shared helpers: a seeded fleet environment, running `park`, and an independent snapshot
+//! of the live state read with the SDK directly (not through the code under test).
+
+use aws_config::SdkConfig;
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace, SuspendedState};
+use infra_core::Environment;
+use infra_test_support::{
+    command, fleet_environment, seed_with, Moto, MotoSession, Proxy, SeedOptions,
+};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub struct Fleet {
+    pub session: MotoSession,
+    pub proxy: Proxy,
+    pub config: SdkConfig,
+    pub env: Environment,
+    pub env_file: PathBuf,
+    _dir: tempfile::TempDir,
+    rt: tokio::runtime::Runtime,
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+    }
+}
+
+/// Live state of one service: desired, target (min, max, in, out, sched), record tag.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Live {
+    pub desired: i32,
+    pub target: Option<(i32, i32, bool, bool, bool)>,
+    pub record: Option<String>,
+}
+
+/// Live state of one Aurora cluster: (min, max, pause) and record tag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveDb {
+    pub scaling: (f64, f64, Option<i32>),
+    pub record: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub services: BTreeMap<String, Live>,
+    pub aurora: BTreeMap<String, LiveDb>,
+}
+
+pub const IN_ONLY: (bool, bool, bool) = (true, false, false);
+pub const OUT_AND_SCHED: (bool, bool, bool) = (false, true, true);
+
+impl Fleet {
+    /// A fleet of `services`, seeded, with partial suspensions on svc-01 (scale-in only),
+    /// svc-02 (scale-out and scheduled) and svc-03 (all three), when they exist.
+    pub fn new(services: usize) -> Fleet {
+        Fleet::with(services, SeedOptions::default())
+    }
+
+    pub fn with(services: usize, options: SeedOptions) -> Fleet {
+        let session = Moto::session();
+        let dir = tempfile::tempdir().unwrap();
+        let env_file = dir.path().join("fleet.env.hcl");
+        std::fs::write(&env_file, fleet_environment(services)).unwrap();
+        let env = Environment::load(&env_file).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = rt.block_on(session.sdk_config());
+        let proxy = Proxy::start(session.endpoint());
+        let fleet = Fleet {
+            session,
+            proxy,
+            config,
+            env,
+            env_file,
+            _dir: dir,
+            rt,
+        };
+        fleet.reseed(&options);
+        fleet
+    }
+
+    /// Resets the emulator and seeds the fleet again.
+    pub fn reseed(&self, options: &SeedOptions) {
+        self.session.moto().reset().unwrap();
+        self.rt
+            .block_on(seed_with(&self.config, &self.env, &[], options))
+            .unwrap();
+        for (name, flags) in [
+            ("svc-01", IN_ONLY),
+            ("svc-02", OUT_AND_SCHED),
+            ("svc-03", (true, true, true)),
+        ] {
+            if self.env.services().any(|(_, s)| s.name == name) {
+                self.set_suspended(name, flags);
+            }
+        }
+        self.proxy.clear();
+    }
+
+    pub fn set_suspended(&self, service: &str, (i, o, s): (bool, bool, bool)) {
+        let aas = aws_sdk_applicationautoscaling::Client::new(&self.config);
+        self.rt
+            .block_on(
+                aas.register_scalable_target()
+                    .service_namespace(ServiceNamespace::Ecs)
+                    .resource_id(format!("service/fleet/{service}"))
+                    .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                    .suspended_state(
+                        SuspendedState::builder()
+                            .dynamic_scaling_in_suspended(i)
+                            .dynamic_scaling_out_suspended(o)
+                            .scheduled_scaling_suspended(s)
+                            .build(),
+                    )
+                    .send(),
+            )
+            .unwrap();
+    }
+
+    pub fn scale(&self, service: &str, desired: i32) {
+        let ecs = aws_sdk_ecs::Client::new(&self.config);
+        self.rt
+            .block_on(
+                ecs.update_service()
+                    .cluster("fleet")
+                    .service(service)
+                    .desired_count(desired)
+                    .send(),
+            )
+            .unwrap();
+    }
+
+    /// Runs `park ARGS --env-file FILE` through the proxy.
+    pub fn park(&self, args: &[&str]) -> Run {
+        let child = self.spawn(args);
+        let out = child.wait_with_output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-9),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        let mut cmd = command(env!("CARGO_BIN_EXE_park"), self.proxy.endpoint());
+        cmd.args(args)
+            .arg("--env-file")
+            .arg(&self.env_file)
+            .args(
+                ["--poll-interval", "50ms"]
+                    .iter()
+                    .filter(|_| args.first().is_some_and(|a| *a == "up")),
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().unwrap()
+    }
+
+    /// Mutating calls the proxy saw since the last clear.
+    pub fn mutations(&self) -> Vec<String> {
+        self.proxy
+            .calls()
+            .iter()
+            .filter(|c| c.is_mutating())
+            .map(|c| c.iam_action())
+            .collect()
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        self.rt.block_on(snapshot(&self.config, &self.env))
+    }
+}
+
+pub async fn snapshot(config: &SdkConfig, env: &Environment) -> Snapshot {
+    let ecs = aws_sdk_ecs::Client::new(config);
+    let aas = aws_sdk_applicationautoscaling::Client::new(config);
+    let rds = aws_sdk_rds::Client::new(config);
+    let mut services = BTreeMap::new();
+    let targets = aas
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .send()
+        .await
+        .unwrap();
+    for (cluster, svc) in env.services() {
+        let out = ecs
+            .describe_services()
+            .cluster(&cluster.name)
+            .services(&svc.name)
+            .include(aws_sdk_ecs::types::ServiceField::Tags)
+            .send()
+            .await
+            .unwrap();
+        let s = &out.services()[0];
+        let target = targets
+            .scalable_targets()
+            .iter()
+            .find(|t| t.resource_id() == format!("service/{}/{}", cluster.name, svc.name))
+            .map(|t| {
+                let st = t.suspended_state();
+                (
+                    t.min_capacity(),
+                    t.max_capacity(),
+                    st.and_then(|s| s.dynamic_scaling_in_suspended())
+                        .unwrap_or(false),
+                    st.and_then(|s| s.dynamic_scaling_out_suspended())
+                        .unwrap_or(false),
+                    st.and_then(|s| s.scheduled_scaling_suspended())
+                        .unwrap_or(false),
+                )
+            });
+        let record = s
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some("infra-park:record"))
+            .and_then(|t| t.value())
+            .map(str::to_owned);
+        services.insert(
+            svc.name.clone(),
+            Live {
+                desired: s.desired_count(),
+                target,
+                record,
+            },
+        );
+    }
+    let mut aurora = BTreeMap::new();
+    for db in &env.aurora_clusters {
+        let out = rds
+            .describe_db_clusters()
+            .db_cluster_identifier(&db.name)
+            .send()
+            .await
+            .unwrap();
+        let c = &out.db_clusters()[0];
+        let sc = c.serverless_v2_scaling_configuration().unwrap();
+        let record = c
+            .tag_list()
+            .iter()
+            .find(|t| t.key() == Some("infra-park:record"))
+            .and_then(|t| t.value())
+            .map(str::to_owned);
+        aurora.insert(
+            db.name.clone(),
+            LiveDb {
+                scaling: (
+                    sc.min_capacity().unwrap(),
+                    sc.max_capacity().unwrap(),
+                    sc.seconds_until_auto_pause(),
+                ),
+                record,
+            },
+        );
+    }
+    Snapshot { services, aurora }
+}
+
+/// Asserts `after` is the fully parked form of `before`: every parked service at 0 with a
+/// 0-0 fully suspended target and a record holding exactly its `before` values; services
+/// with `park = false` and `keep` clusters untouched; scale-to-zero clusters at 0 ACU.
+pub fn assert_parked(env: &Environment, before: &Snapshot, after: &Snapshot) {
+    for (_, svc) in env.services() {
+        let b = &before.services[&svc.name];
+        let a = &after.services[&svc.name];
+        if !svc.park {
+            assert_eq!(a, b, "{} has park = false and must not change", svc.name);
+            continue;
+        }
+        assert_eq!(a.desired, 0, "{}", svc.name);
+        assert_eq!(
+            a.target,
+            b.target.map(|_| (0, 0, true, true, true)),
+            "{}",
+            svc.name
+        );
+        let record =
+            park::record::ServiceRecord::decode(a.record.as_deref().expect("record tag")).unwrap();
+        assert_eq!(record.desired_count, b.desired, "{} record", svc.name);
+        let rt = record.target.map(|t| {
+            (
+                t.min,
+                t.max,
+                t.suspended.dynamic_in,
+                t.suspended.dynamic_out,
+                t.suspended.scheduled,
+            )
+        });
+        assert_eq!(rt, b.target, "{} record target", svc.name);
+    }
+    for db in &env.aurora_clusters {
+        let (b, a) = (&before.aurora[&db.name], &after.aurora[&db.name]);
+        match db.park {
+            infra_core::environment::AuroraParkPolicy::Keep => {
+                assert_eq!(a, b, "{} is `keep`", db.name)
+            }
+            infra_core::environment::AuroraParkPolicy::ScaleToZero => {
+                assert_eq!(a.scaling.0, 0.0, "{}", db.name);
+                assert_eq!(
+                    a.scaling.2,
+                    Some(db.auto_pause_seconds as i32),
+                    "{}",
+                    db.name
+                );
+                let r =
+                    park::record::AuroraRecord::decode(a.record.as_deref().expect("aurora record"))
+                        .unwrap();
+                assert_eq!(
+                    (r.min_capacity, r.max_capacity, r.seconds_until_auto_pause),
+                    b.scaling,
+                    "{}",
+                    db.name
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests of `park`: one binary, driving the built `park` executable against the
+//! emulator as CI does, with a recording proxy in between where calls must be counted.
+
+mod support;
+
+mod crash;
+mod fleet;
+mod iam;
+mod wait;

@@ -1,0 +1,177 @@
+"""park down + park up of a fleet, vs the aws CLI and sequential boto3, same emulator.
+
+Every variant starts from a freshly reset and seeded emulator and makes the calls a park
+needs: read each service and its scalable target, record, suspend and zero the target,
+zero the desired count (and back for up). Only 127.0.0.1 is contacted.
+"""
+import argparse
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import boto3
+
+
+def reset_and_seed(args):
+    urllib.request.urlopen(urllib.request.Request(args.endpoint + "/moto-api/reset", method="POST"), timeout=10)
+    subprocess.run([args.harness, "seed", "--env-file", args.env_file, "--endpoint", args.endpoint],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def timed(cmd, **kw):
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
+    return time.perf_counter() - start
+
+
+def fleet(n):
+    """(name, desired, (min, max) or None) as harness fleet-env generates them; svc-05 is kept."""
+    out = []
+    for i in range(n):
+        shape = i % 4
+        if shape == 0:
+            out.append((f"svc-{i:02}", 1 + i % 3, None))
+        elif shape == 1:
+            out.append((f"svc-{i:02}", 2, (1, 4)))
+        elif shape == 2:
+            out.append((f"svc-{i:02}", 3, (2, 10)))
+        else:
+            out.append((f"svc-{i:02}", 1, (0, 3)))
+    return [s for s in out if s[0] != "svc-05"]
+
+
+def cli_script(args, direction):
+    aws = f"{args.aws} --endpoint-url {args.endpoint} --output json"
+    lines = ["set -e"]
+    for name, desired, rng in fleet(args.services):
+        rid = f"service/fleet/{name}"
+        arn = f"arn:aws:ecs:eu-west-2:123456789012:service/fleet/{name}"
+        lines.append(f"{aws} ecs describe-services --cluster fleet --services {name} --include TAGS >/dev/null")
+        lines.append(f"{aws} application-autoscaling describe-scalable-targets --service-namespace ecs --resource-ids {rid} >/dev/null")
+        if direction == "down":
+            lines.append(f"{aws} ecs tag-resource --resource-arn {arn} --tags key=infra-park:record,value=v1 >/dev/null")
+            if rng:
+                lines.append(f"{aws} application-autoscaling register-scalable-target --service-namespace ecs --resource-id {rid} "
+                             "--scalable-dimension ecs:service:DesiredCount --min-capacity 0 --max-capacity 0 "
+                             "--suspended-state DynamicScalingInSuspended=true,DynamicScalingOutSuspended=true,ScheduledScalingSuspended=true >/dev/null")
+            lines.append(f"{aws} ecs update-service --cluster fleet --service {name} --desired-count 0 >/dev/null")
+        else:
+            if rng:
+                lines.append(f"{aws} application-autoscaling register-scalable-target --service-namespace ecs --resource-id {rid} "
+                             f"--scalable-dimension ecs:service:DesiredCount --min-capacity {rng[0]} --max-capacity {rng[1]} >/dev/null")
+            lines.append(f"{aws} ecs update-service --cluster fleet --service {name} --desired-count {desired} >/dev/null")
+            lines.append(f"{aws} ecs describe-services --cluster fleet --services {name} >/dev/null")
+            if rng:
+                lines.append(f"{aws} application-autoscaling register-scalable-target --service-namespace ecs --resource-id {rid} "
+                             f"--scalable-dimension ecs:service:DesiredCount --min-capacity {rng[0]} --max-capacity {rng[1]} "
+                             "--suspended-state DynamicScalingInSuspended=false,DynamicScalingOutSuspended=false,ScheduledScalingSuspended=false >/dev/null")
+            lines.append(f"{aws} ecs untag-resource --resource-arn {arn} --tag-keys infra-park:record >/dev/null")
+    return "\n".join(lines) + "\n"
+
+
+def boto3_run(args, direction):
+    kw = dict(endpoint_url=args.endpoint, region_name="eu-west-2")
+    ecs = boto3.client("ecs", **kw)
+    aas = boto3.client("application-autoscaling", **kw)
+    start = time.perf_counter()
+    for name, desired, rng in fleet(args.services):
+        rid = f"service/fleet/{name}"
+        arn = f"arn:aws:ecs:eu-west-2:123456789012:service/fleet/{name}"
+        ecs.describe_services(cluster="fleet", services=[name], include=["TAGS"])
+        aas.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[rid])
+        if direction == "down":
+            ecs.tag_resource(resourceArn=arn, tags=[{"key": "infra-park:record", "value": "v1"}])
+            if rng:
+                aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=rid, ScalableDimension="ecs:service:DesiredCount",
+                                             MinCapacity=0, MaxCapacity=0,
+                                             SuspendedState={"DynamicScalingInSuspended": True, "DynamicScalingOutSuspended": True,
+                                                             "ScheduledScalingSuspended": True})
+            ecs.update_service(cluster="fleet", service=name, desiredCount=0)
+        else:
+            if rng:
+                aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=rid, ScalableDimension="ecs:service:DesiredCount",
+                                             MinCapacity=rng[0], MaxCapacity=rng[1])
+            ecs.update_service(cluster="fleet", service=name, desiredCount=desired)
+            ecs.describe_services(cluster="fleet", services=[name])
+            if rng:
+                aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=rid, ScalableDimension="ecs:service:DesiredCount",
+                                             MinCapacity=rng[0], MaxCapacity=rng[1],
+                                             SuspendedState={"DynamicScalingInSuspended": False, "DynamicScalingOutSuspended": False,
+                                                             "ScheduledScalingSuspended": False})
+            ecs.untag_resource(resourceArn=arn, tagKeys=["infra-park:record"])
+    return time.perf_counter() - start
+
+
+def main():
+    p = argparse.ArgumentParser()
+    for a in ["endpoint", "env-file", "park", "harness", "aws", "out"]:
+        p.add_argument("--" + a, required=True)
+    p.add_argument("--services", type=int, required=True)
+    p.add_argument("--repeats", type=int, default=5)
+    args = p.parse_args()
+    assert args.endpoint.startswith("http://127.0.0.1:"), "benchmarks only talk to the local emulator"
+
+    park = {"down": [], "up": []}
+    for _ in range(args.repeats):
+        reset_and_seed(args)
+        for d in ["down", "up"]:
+            park[d].append(timed([args.park, d, "--env-file", args.env_file, "--poll-interval", "100ms"]))
+    b3 = {"down": [], "up": []}
+    for _ in range(args.repeats):
+        reset_and_seed(args)
+        for d in ["down", "up"]:
+            b3[d].append(boto3_run(args, d))
+    cli = {"down": [], "up": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(max(1, args.repeats // 5)):
+            reset_and_seed(args)
+            for d in ["down", "up"]:
+                script = os.path.join(tmp, f"{d}.sh")
+                with open(script, "w") as f:
+                    f.write(cli_script(args, d))
+                cli[d].append(timed(["bash", script]))
+
+    med = {k: {d: statistics.median(v[d]) for d in v} for k, v in [("park", park), ("boto3", b3), ("cli", cli)]}
+    rows = []
+    for d in ["down", "up"]:
+        rows.append(f"| `park {d}` | {med['park'][d]:.3f} s | {med['boto3'][d]:.3f} s | {med['cli'][d]:.2f} s "
+                    f"| {med['cli'][d] / med['park'][d]:.0f}x | {med['boto3'][d] / med['park'][d]:.1f}x |")
+    total_park = med["park"]["down"] + med["park"]["up"]
+    total_cli = med["cli"]["down"] + med["cli"]["up"]
+    total_b3 = med["boto3"]["down"] + med["boto3"]["up"]
+    rows.append(f"| down + up | {total_park:.3f} s | {total_b3:.3f} s | {total_cli:.2f} s | {total_cli / total_park:.0f}x | {total_b3 / total_park:.1f}x |")
+    cpu = platform.processor() or platform.machine()
+    text = f"""# Benchmarks
+
+Reproduce: `scripts/bench {args.services} {args.repeats}` (installs Debian's `awscli` if missing, builds
+release binaries, starts the local emulator; talks to 127.0.0.1 only). Numbers are medians
+of {args.repeats} runs for `park` and boto3 and of {len(cli['down'])} for the CLI script, each from a freshly
+reset and seeded emulator (moto_server), on this project's 2-core machine ({cpu}); the
+machine is shared, so treat them as ratios rather than absolutes.
+
+## park: {args.services} ECS services (mixed: with/without scalable targets, partial suspensions) + 2 Aurora clusters
+
+| operation | `park` (Rust, parallel) | boto3, one process, sequential | bash + `aws` CLI | CLI / park | boto3 / park |
+| --- | --- | --- | --- | --- | --- |
+{chr(10).join(rows)}
+
+What each column does, per parked service: read the service (with tags) and its scalable
+target; park: write the record tag, suspend the target at 0-0, desired count 0; unpark:
+restore the range, restore the count, check the service, restore the exact suspension
+flags, remove the record. `park` also reads and handles the two Aurora clusters, runs the
+account guard and waits for services to be stable (the emulator is stable at once). The
+CLI script and boto3 variant skip those extras, so the comparison favours them.
+`park` runs up to 16 resources at once (`--concurrency`).
+"""
+    with open(args.out, "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
