@@ -1,7 +1,30 @@
-//! `ecr-tags`: Find the newest immutable tag of an image family in ECR and rewrite pinned image locals byte-exactly.
+//! `ecr-tags`: find the newest immutable tag of an image family in ECR and rewrite the
+//! pinned `locals` value byte-exactly.
 //!
 //! # Brief overview
 //!
-//! This crate holds the library side of the `ecr-tags` binary. In this release the binary
-//! parses the shared options and validates the environment file; the engine itself is the
-//! work of the ecr-tags issue: tag discovery, pin listing, pin bump.
+//! - [`discover`]: every page of DescribeImages, the family's images (tags matching the
+//!   anchored pattern) newest first, tie detection, and the repository's tag mutability.
+//! - [`bump`]: the checks before a pin moves (exists, matches, immutable, not a downgrade,
+//!   built from a merged commit) and the byte-exact rewrite with its diff.
+//! - [`pins`]: every pinned image of the environment against ECR.
+//! - [`git`]: is a commit reachable from a ref.
+//!
+//! The `locals` reader/rewriter itself is `infra_core::locals`.
+//!
+//! ```
+//! use ecr_tags::discover::{newest, FamilyImage};
+//! let image = |tag: &str, digest: &str, at: i64| FamilyImage {
+//!     tag: tag.into(), digest: digest.into(), pushed_at: at, pushed_at_nanos: 0,
+//!     pushed_at_text: String::new(), sha: None, other_tags: vec![],
+//! };
+//! let images = vec![image("b-2", "sha256:2", 20), image("b-1", "sha256:1", 10)];
+//! assert_eq!(newest(&images).unwrap().tag, "b-2");
+//! ```
+
+pub mod bump;
+pub mod discover;
+pub mod error;
+pub mod git;
+pub mod pins;
+pub mod report;

@@ -11,6 +11,7 @@
 //! - [`output`]: text or versioned JSON reports, tables, TTY-aware progress.
 //! - [`logging`]: `tracing` to stderr.
 //! - [`fs`]: atomic, validated file writes.
+//! - [`locals`]: reading and byte-exactly rewriting image pins in Terraform `locals`.
 //!
 //! The library never prints, never exits and has no command-line parser; the optional `cli`
 //! feature adds the clap argument groups the binaries share.
@@ -25,6 +26,7 @@ pub mod environment;
 pub mod error;
 pub mod exit;
 pub mod fs;
+pub mod locals;
 pub mod logging;
 pub mod output;
 

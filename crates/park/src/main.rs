@@ -16,7 +16,7 @@ use std::time::Duration;
 /// the resource before anything changes, and restored from it. Never stops or deletes
 /// anything; Aurora is only scaled (policy `scale-to-zero`) or checked (`keep`).
 #[derive(Debug, Parser)]
-#[command(name = "park", version, after_help = EXIT_CODES_HELP, args_conflicts_with_subcommands = true)]
+#[command(name = "park", version, after_help = EXIT_CODES_HELP)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,

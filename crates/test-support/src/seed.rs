@@ -59,6 +59,9 @@ pub struct SeedOptions {
     pub daemon_services: Vec<String>,
     /// Aurora clusters (by name) to create without deletion protection.
     pub unprotected_clusters: Vec<String>,
+    /// Push each image in a later second than the one before. The emulator records push
+    /// times in whole seconds, so images pushed quickly tie.
+    pub distinct_push_times: bool,
 }
 
 /// Creates every ECS cluster, task definition and service, scalable target, Aurora cluster
@@ -193,7 +196,10 @@ pub async fn seed_with(
             .map_err(|e| sdk("ecr:CreateRepository", e))?;
         report.repositories += 1;
     }
-    for image in images {
+    for (i, image) in images.iter().enumerate() {
+        if options.distinct_push_times && i > 0 {
+            sleep_to_next_second().await;
+        }
         ecr.put_image()
             .repository_name(&image.repository)
             .image_tag(&image.tag)
@@ -205,6 +211,13 @@ pub async fn seed_with(
         report.images += 1;
     }
     Ok(report)
+}
+
+/// Sleeps until just after the next whole second of the clock.
+pub async fn sleep_to_next_second() {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let wait = std::time::Duration::from_millis(1_020) - std::time::Duration::from_nanos(u64::from(now.subsec_nanos()));
+    tokio::time::sleep(wait).await;
 }
 
 /// A Docker image manifest whose config digest is derived from `tag`, so every tag has a

@@ -1,0 +1,167 @@
+//! `ecr-tags bump`: move a pin to the newest tag (or a given one), after every check.
+
+use crate::discover::{family_images, newest, RepositoryInfo};
+use crate::error::EcrTagsError;
+use infra_core::environment::PinnedImage;
+use infra_core::locals::{find_pin, rewrite_pin, ImagePin};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// What the user asked for.
+#[derive(Debug, Clone, Default)]
+pub struct BumpOptions {
+    /// `--to TAG`: this tag instead of the newest.
+    pub to: Option<String>,
+    /// `--allow-downgrade`: permit a tag pushed before the current pin.
+    pub allow_downgrade: bool,
+    /// `--allow-mutable`: permit a tag that can be overwritten.
+    pub allow_mutable: bool,
+    /// `--git-repo`/`--git-ref`: require the tag's `sha` to be reachable from the ref.
+    pub git: Option<(PathBuf, String)>,
+}
+
+/// The outcome of a bump (or of its dry run).
+#[derive(Debug, Clone, Serialize)]
+pub struct BumpReport {
+    /// The image (the local's name).
+    pub image: String,
+    /// The Terraform file.
+    pub file: PathBuf,
+    /// Line of the local.
+    pub line: usize,
+    /// The pinned tag before.
+    pub from: String,
+    /// The tag after.
+    pub to: String,
+    /// Whether the file changes.
+    pub changed: bool,
+    /// Whether only the plan was computed.
+    pub dry_run: bool,
+    /// Unified diff of the change (empty when unchanged).
+    pub diff: String,
+    /// Warnings (e.g. the current pin is not in ECR).
+    pub warnings: Vec<String>,
+    /// The new file content, when changed.
+    #[serde(skip)]
+    pub new_text: Option<String>,
+}
+
+/// Reads a Terraform file and the pin of `image` in it.
+pub fn read_pin(image: &PinnedImage) -> Result<(String, ImagePin), EcrTagsError> {
+    let text = std::fs::read_to_string(&image.file)
+        .map_err(|source| EcrTagsError::ReadFile { path: image.file.clone(), source })?;
+    let pin = find_pin(&text, &image.local).map_err(|source| EcrTagsError::Locals { path: image.file.clone(), source })?;
+    check_repository(&image.file, &pin, &image.repository)?;
+    Ok((text, pin))
+}
+
+/// A plain pin must point at the environment file's repository.
+fn check_repository(file: &Path, pin: &ImagePin, repository: &str) -> Result<(), EcrTagsError> {
+    if pin.image.contains("${") {
+        return Ok(());
+    }
+    if pin.image == repository || pin.image.ends_with(&format!("/{repository}")) {
+        return Ok(());
+    }
+    Err(EcrTagsError::Usage(format!(
+        "{}:{}: `{}` points at {}, but the environment file says repository {repository}",
+        file.display(),
+        pin.at,
+        pin.local,
+        pin.image
+    )))
+}
+
+/// Plans the bump: every check, then the new file content and its diff.
+pub async fn plan_bump(
+    ecr: &aws_sdk_ecr::Client,
+    repo: &RepositoryInfo,
+    image: &PinnedImage,
+    options: &BumpOptions,
+    dry_run: bool,
+) -> Result<BumpReport, EcrTagsError> {
+    let (text, pin) = read_pin(image)?;
+    if let Some(to) = &options.to {
+        if !image.tag_pattern.matches(to) {
+            return Err(EcrTagsError::Usage(format!(
+                "--to `{to}` is not a tag of image `{}` (pattern `{}`)",
+                image.local,
+                image.tag_pattern.as_str()
+            )));
+        }
+    }
+    let images = family_images(ecr, &image.repository, &image.tag_pattern).await?;
+    if images.is_empty() {
+        return Err(EcrTagsError::NoTags { repository: image.repository.clone(), pattern: image.tag_pattern.as_str().to_owned() });
+    }
+    let target = match &options.to {
+        Some(to) => images.iter().find(|i| &i.tag == to || i.other_tags.contains(to)).ok_or_else(|| {
+            EcrTagsError::Refused(format!("tag `{to}` does not exist in ECR repository {}", image.repository))
+        })?,
+        None => newest(&images)?,
+    };
+    let target_tag = options.to.clone().unwrap_or_else(|| target.tag.clone());
+    if !options.allow_mutable {
+        repo.check_immutable(&target_tag)?;
+    }
+    let mut warnings = Vec::new();
+    let current = images.iter().find(|i| i.tag == pin.tag || i.other_tags.contains(&pin.tag));
+    let when = |i: &crate::discover::FamilyImage| (i.pushed_at, i.pushed_at_nanos);
+    match current {
+        Some(current) if when(target) == when(current) && target.digest != current.digest && !options.allow_downgrade => {
+            return Err(EcrTagsError::Refused(format!(
+                "`{target_tag}` was pushed at the same time as the current pin `{}` ({}), so which is newer cannot be told; pass --allow-downgrade to pin it anyway",
+                pin.tag, current.pushed_at_text
+            )));
+        }
+        Some(current) if when(target) < when(current) && !options.allow_downgrade => {
+            return Err(EcrTagsError::Refused(format!(
+                "`{target_tag}` (pushed {}) is older than the current pin `{}` (pushed {}); pass --allow-downgrade to move back",
+                target.pushed_at_text, pin.tag, current.pushed_at_text
+            )));
+        }
+        Some(_) => {}
+        None => warnings.push(format!("the current pin `{}` is not in ECR repository {}", pin.tag, image.repository)),
+    }
+    if let Some((repo_path, git_ref)) = &options.git {
+        let sha = image.tag_pattern.sha(&target_tag).ok_or_else(|| {
+            EcrTagsError::Refused(format!("`{target_tag}` has no `sha` part to check against {git_ref}"))
+        })?;
+        crate::git::check_reachable(repo_path, git_ref, sha)?;
+    }
+    let line = pin.at.line;
+    if target_tag == pin.tag {
+        return Ok(BumpReport {
+            image: image.local.clone(),
+            file: image.file.clone(),
+            line,
+            from: pin.tag.clone(),
+            to: target_tag,
+            changed: false,
+            dry_run,
+            diff: String::new(),
+            warnings,
+            new_text: None,
+        });
+    }
+    let new_text =
+        rewrite_pin(&text, &pin, &target_tag).map_err(|source| EcrTagsError::Locals { path: image.file.clone(), source })?;
+    let name = image.file.display().to_string();
+    let diff = similar::TextDiff::from_lines(&text, &new_text)
+        .unified_diff()
+        .context_radius(2)
+        .header(&format!("a/{name}"), &format!("b/{name}"))
+        .to_string();
+    Ok(BumpReport {
+        image: image.local.clone(),
+        file: image.file.clone(),
+        line,
+        from: pin.tag.clone(),
+        to: target_tag,
+        changed: true,
+        dry_run,
+        diff,
+        warnings,
+        new_text: Some(new_text),
+    })
+}
