@@ -67,10 +67,10 @@ fn invalid_environment_file_is_exit_2_with_its_location_for_every_tool() {
         + 1;
     let endpoint = closed_endpoint();
     for tool in TOOLS {
-        let args: &[&str] = if *tool == "park" {
-            &["status", "--env-file"]
-        } else {
-            &["--env-file"]
+        let args: &[&str] = match *tool {
+            "park" => &["status", "--env-file"],
+            "ecr-tags" => &["pins", "--env-file"],
+            _ => &["--env-file"],
         };
         let mut args = args.to_vec();
         let path = bad.to_str().unwrap();
@@ -135,7 +135,7 @@ fn usage_errors_are_exit_2() {
 fn tools_without_an_engine_yet_fail_instead_of_pretending() {
     let endpoint = closed_endpoint();
     let env_file = reference_env_file();
-    for tool in ["ecr-tags", "verify-endpoints", "tf-wrap"] {
+    for tool in ["verify-endpoints", "tf-wrap"] {
         let r = run(tool, &["--env-file", env_file.to_str().unwrap()], &endpoint);
         assert_eq!(r.code, 1, "{tool}");
         assert!(r.stderr.contains("did nothing"), "{tool}: {}", r.stderr);

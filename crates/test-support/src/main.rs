@@ -73,13 +73,9 @@ async fn main() -> ExitCode {
                 ))
                 .load()
                 .await;
-            match infra_test_support::seed(
-                &config,
-                &env,
-                &infra_test_support::seed::reference_images(),
-            )
-            .await
-            {
+            let options = infra_test_support::SeedOptions { distinct_push_times: true, ..Default::default() };
+            let images = infra_test_support::seed::reference_images();
+            match infra_test_support::seed_with(&config, &env, &images, &options).await {
                 Ok(r) => {
                     println!(
                         "seeded {endpoint}: {} ECS cluster(s), {} service(s), {} scalable target(s), {} Aurora cluster(s), {} ECR repositor(ies), {} image(s)",
