@@ -48,9 +48,14 @@ pub struct BumpReport {
 
 /// Reads a Terraform file and the pin of `image` in it.
 pub fn read_pin(image: &PinnedImage) -> Result<(String, ImagePin), EcrTagsError> {
-    let text = std::fs::read_to_string(&image.file)
-        .map_err(|source| EcrTagsError::ReadFile { path: image.file.clone(), source })?;
-    let pin = find_pin(&text, &image.local).map_err(|source| EcrTagsError::Locals { path: image.file.clone(), source })?;
+    let text = std::fs::read_to_string(&image.file).map_err(|source| EcrTagsError::ReadFile {
+        path: image.file.clone(),
+        source,
+    })?;
+    let pin = find_pin(&text, &image.local).map_err(|source| EcrTagsError::Locals {
+        path: image.file.clone(),
+        source,
+    })?;
     check_repository(&image.file, &pin, &image.repository)?;
     Ok((text, pin))
 }
@@ -92,12 +97,21 @@ pub async fn plan_bump(
     }
     let images = family_images(ecr, &image.repository, &image.tag_pattern).await?;
     if images.is_empty() {
-        return Err(EcrTagsError::NoTags { repository: image.repository.clone(), pattern: image.tag_pattern.as_str().to_owned() });
+        return Err(EcrTagsError::NoTags {
+            repository: image.repository.clone(),
+            pattern: image.tag_pattern.as_str().to_owned(),
+        });
     }
     let target = match &options.to {
-        Some(to) => images.iter().find(|i| &i.tag == to || i.other_tags.contains(to)).ok_or_else(|| {
-            EcrTagsError::Refused(format!("tag `{to}` does not exist in ECR repository {}", image.repository))
-        })?,
+        Some(to) => images
+            .iter()
+            .find(|i| &i.tag == to || i.other_tags.contains(to))
+            .ok_or_else(|| {
+                EcrTagsError::Refused(format!(
+                    "tag `{to}` does not exist in ECR repository {}",
+                    image.repository
+                ))
+            })?,
         None => newest(&images)?,
     };
     let target_tag = options.to.clone().unwrap_or_else(|| target.tag.clone());
@@ -105,10 +119,16 @@ pub async fn plan_bump(
         repo.check_immutable(&target_tag)?;
     }
     let mut warnings = Vec::new();
-    let current = images.iter().find(|i| i.tag == pin.tag || i.other_tags.contains(&pin.tag));
+    let current = images
+        .iter()
+        .find(|i| i.tag == pin.tag || i.other_tags.contains(&pin.tag));
     let when = |i: &crate::discover::FamilyImage| (i.pushed_at, i.pushed_at_nanos);
     match current {
-        Some(current) if when(target) == when(current) && target.digest != current.digest && !options.allow_downgrade => {
+        Some(current)
+            if when(target) == when(current)
+                && target.digest != current.digest
+                && !options.allow_downgrade =>
+        {
             return Err(EcrTagsError::Refused(format!(
                 "`{target_tag}` was pushed at the same time as the current pin `{}` ({}), so which is newer cannot be told; pass --allow-downgrade to pin it anyway",
                 pin.tag, current.pushed_at_text
@@ -121,11 +141,16 @@ pub async fn plan_bump(
             )));
         }
         Some(_) => {}
-        None => warnings.push(format!("the current pin `{}` is not in ECR repository {}", pin.tag, image.repository)),
+        None => warnings.push(format!(
+            "the current pin `{}` is not in ECR repository {}",
+            pin.tag, image.repository
+        )),
     }
     if let Some((repo_path, git_ref)) = &options.git {
         let sha = image.tag_pattern.sha(&target_tag).ok_or_else(|| {
-            EcrTagsError::Refused(format!("`{target_tag}` has no `sha` part to check against {git_ref}"))
+            EcrTagsError::Refused(format!(
+                "`{target_tag}` has no `sha` part to check against {git_ref}"
+            ))
         })?;
         crate::git::check_reachable(repo_path, git_ref, sha)?;
     }
@@ -145,7 +170,10 @@ pub async fn plan_bump(
         });
     }
     let new_text =
-        rewrite_pin(&text, &pin, &target_tag).map_err(|source| EcrTagsError::Locals { path: image.file.clone(), source })?;
+        rewrite_pin(&text, &pin, &target_tag).map_err(|source| EcrTagsError::Locals {
+            path: image.file.clone(),
+            source,
+        })?;
     let name = image.file.display().to_string();
     let diff = similar::TextDiff::from_lines(&text, &new_text)
         .unified_diff()

@@ -36,7 +36,10 @@ pub enum Mutability {
 impl RepositoryInfo {
     /// Whether `tag` could be overwritten in this repository.
     pub fn is_mutable(&self, tag: &str) -> bool {
-        let excluded = self.exclusion_filters.iter().any(|f| wildcard_match(f, tag));
+        let excluded = self
+            .exclusion_filters
+            .iter()
+            .any(|f| wildcard_match(f, tag));
         match self.mutability {
             Mutability::Immutable => false,
             Mutability::Mutable => true,
@@ -75,7 +78,10 @@ pub fn wildcard_match(filter: &str, tag: &str) -> bool {
         return filter == tag;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !tag.starts_with(first) || !tag[first.len()..].ends_with(last) || tag.len() < first.len() + last.len() {
+    if !tag.starts_with(first)
+        || !tag[first.len()..].ends_with(last)
+        || tag.len() < first.len() + last.len()
+    {
         return false;
     }
     let mut rest = &tag[first.len()..tag.len() - last.len()];
@@ -115,14 +121,20 @@ impl FamilyImage {
 }
 
 /// Reads the repository's settings.
-pub async fn describe_repository(ecr: &aws_sdk_ecr::Client, name: &str) -> Result<RepositoryInfo, EcrTagsError> {
+pub async fn describe_repository(
+    ecr: &aws_sdk_ecr::Client,
+    name: &str,
+) -> Result<RepositoryInfo, EcrTagsError> {
     let out = ecr
         .describe_repositories()
         .repository_names(name)
         .send()
         .await
         .map_err(AwsCallError::on("ecr:DescribeRepositories", name))?;
-    let repo = out.repositories().first().ok_or_else(|| EcrTagsError::Usage(format!("repository {name} not found")))?;
+    let repo = out
+        .repositories()
+        .first()
+        .ok_or_else(|| EcrTagsError::Usage(format!("repository {name} not found")))?;
     let mutability = match repo.image_tag_mutability() {
         Some(ImageTagMutability::Immutable) => Mutability::Immutable,
         Some(ImageTagMutability::ImmutableWithExclusion) => Mutability::ImmutableWithExclusion,
@@ -134,7 +146,11 @@ pub async fn describe_repository(ecr: &aws_sdk_ecr::Client, name: &str) -> Resul
         name: name.to_owned(),
         uri: repo.repository_uri().unwrap_or(name).to_owned(),
         mutability,
-        exclusion_filters: repo.image_tag_mutability_exclusion_filters().iter().map(|f| f.filter().to_owned()).collect(),
+        exclusion_filters: repo
+            .image_tag_mutability_exclusion_filters()
+            .iter()
+            .map(|f| f.filter().to_owned())
+            .collect(),
     })
 }
 
@@ -151,14 +167,23 @@ pub async fn family_images(
         let out = ecr
             .describe_images()
             .repository_name(repository)
-            .filter(DescribeImagesFilter::builder().tag_status(TagStatus::Tagged).build())
+            .filter(
+                DescribeImagesFilter::builder()
+                    .tag_status(TagStatus::Tagged)
+                    .build(),
+            )
             .max_results(1000)
             .set_next_token(next.take())
             .send()
             .await
             .map_err(AwsCallError::on("ecr:DescribeImages", repository))?;
         for detail in out.image_details() {
-            let mut tags: Vec<&str> = detail.image_tags().iter().map(String::as_str).filter(|t| pattern.matches(t)).collect();
+            let mut tags: Vec<&str> = detail
+                .image_tags()
+                .iter()
+                .map(String::as_str)
+                .filter(|t| pattern.matches(t))
+                .collect();
             if tags.is_empty() {
                 continue;
             }
@@ -189,14 +214,25 @@ pub async fn family_images(
 /// The newest image of a family sorted by [`family_images`]. Several images with different
 /// digests at the newest push time are an error listing them: never a silent pick.
 pub fn newest(images: &[FamilyImage]) -> Result<&FamilyImage, EcrTagsError> {
-    let first = images.first().ok_or_else(|| EcrTagsError::NoTags { repository: String::new(), pattern: String::new() })?;
-    let tied: Vec<&FamilyImage> = images.iter().take_while(|i| i.when() == first.when()).collect();
-    let digests: std::collections::BTreeSet<&str> = tied.iter().map(|i| i.digest.as_str()).collect();
+    let first = images.first().ok_or_else(|| EcrTagsError::NoTags {
+        repository: String::new(),
+        pattern: String::new(),
+    })?;
+    let tied: Vec<&FamilyImage> = images
+        .iter()
+        .take_while(|i| i.when() == first.when())
+        .collect();
+    let digests: std::collections::BTreeSet<&str> =
+        tied.iter().map(|i| i.digest.as_str()).collect();
     if digests.len() > 1 {
         return Err(EcrTagsError::Tie {
             count: tied.len(),
             at: first.pushed_at_text.clone(),
-            candidates: tied.iter().map(|i| format!("{} ({})", i.tag, i.digest)).collect::<Vec<_>>().join(", "),
+            candidates: tied
+                .iter()
+                .map(|i| format!("{} ({})", i.tag, i.digest))
+                .collect::<Vec<_>>()
+                .join(", "),
         });
     }
     Ok(first)
@@ -241,6 +277,9 @@ mod tests {
         let mwe = repo(Mutability::MutableWithExclusion, &["prod-*"]);
         assert!(!mwe.is_mutable("prod-1") && mwe.is_mutable("dev-1"));
         let err = iwe.check_immutable("dev-1").unwrap_err().to_string();
-        assert!(err.contains("exclusion filter `dev-*`") && err.contains("--allow-mutable"), "{err}");
+        assert!(
+            err.contains("exclusion filter `dev-*`") && err.contains("--allow-mutable"),
+            "{err}"
+        );
     }
 }

@@ -73,9 +73,9 @@ impl EcrTagsError {
     /// The exit status for this error.
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            EcrTagsError::UnknownImage { .. } | EcrTagsError::Usage(_) | EcrTagsError::Locals { .. } => {
-                ExitStatus::InvalidInput
-            }
+            EcrTagsError::UnknownImage { .. }
+            | EcrTagsError::Usage(_)
+            | EcrTagsError::Locals { .. } => ExitStatus::InvalidInput,
             EcrTagsError::ReadFile { .. } => ExitStatus::InvalidInput,
             EcrTagsError::Refused(_) => ExitStatus::Refused,
             EcrTagsError::Aws(_)

@@ -18,7 +18,12 @@ pub fn check_reachable(repo: &Path, git_ref: &str, sha: &str) -> Result<(), EcrT
             .output()
             .map_err(|e| EcrTagsError::Git(format!("cannot run git: {e}")))
     };
-    let resolved = git(&["rev-parse", "--verify", "--quiet", &format!("{sha}^{{commit}}")])?;
+    let resolved = git(&[
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        &format!("{sha}^{{commit}}"),
+    ])?;
     if !resolved.status.success() {
         return Err(EcrTagsError::Refused(format!(
             "commit {sha} of the image's tag is not in the git repository {}; fetch it, or check the tag",
@@ -26,9 +31,17 @@ pub fn check_reachable(repo: &Path, git_ref: &str, sha: &str) -> Result<(), EcrT
         )));
     }
     let full = String::from_utf8_lossy(&resolved.stdout).trim().to_owned();
-    let reference = git(&["rev-parse", "--verify", "--quiet", &format!("{git_ref}^{{commit}}")])?;
+    let reference = git(&[
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        &format!("{git_ref}^{{commit}}"),
+    ])?;
     if !reference.status.success() {
-        return Err(EcrTagsError::Usage(format!("--git-ref `{git_ref}` is not a commit in {}", repo.display())));
+        return Err(EcrTagsError::Usage(format!(
+            "--git-ref `{git_ref}` is not a commit in {}",
+            repo.display()
+        )));
     }
     let ancestor = git(&["merge-base", "--is-ancestor", &full, git_ref])?;
     match ancestor.status.code() {

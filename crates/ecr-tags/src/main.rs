@@ -73,7 +73,12 @@ struct BumpArgs {
     #[arg(long, value_name = "PATH")]
     git_repo: Option<PathBuf>,
     /// The ref the commit must be reachable from.
-    #[arg(long, value_name = "REF", default_value = "main", requires = "git_repo")]
+    #[arg(
+        long,
+        value_name = "REF",
+        default_value = "main",
+        requires = "git_repo"
+    )]
     git_ref: String,
 }
 
@@ -84,36 +89,74 @@ fn main() -> ExitCode {
     }
     cli.global.init_logging();
     let Some(command) = cli.command else {
-        eprintln!("error: a subcommand is required\n\n{}", <Cli as clap::CommandFactory>::command().render_help());
+        eprintln!(
+            "error: a subcommand is required\n\n{}",
+            <Cli as clap::CommandFactory>::command().render_help()
+        );
         return ExitStatus::InvalidInput.into();
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return report_error(&e, ExitStatus::Failure).into(),
     };
     runtime.block_on(run(&cli.global, command)).into()
 }
 
-fn image<'a>(env: &'a Environment, name: &str) -> Result<&'a PinnedImage, EcrTagsError> {
+fn image<'a>(env: Option<&'a Environment>, name: &str) -> Result<&'a PinnedImage, EcrTagsError> {
+    let env = env.ok_or_else(|| {
+        EcrTagsError::Usage(format!(
+            "image `{name}` needs an environment file (--env-file)"
+        ))
+    })?;
     env.image(name).ok_or_else(|| EcrTagsError::UnknownImage {
         name: name.to_owned(),
-        known: env.images.iter().map(|i| i.local.as_str()).collect::<Vec<_>>().join(", "),
+        known: env
+            .images
+            .iter()
+            .map(|i| i.local.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
     })
 }
 
 async fn run(global: &GlobalArgs, command: Command) -> ExitStatus {
+    // `latest --repository R --pattern P` is a read-only query that needs no environment.
+    if let Command::Latest {
+        image: None,
+        repository: Some(_),
+        pattern: Some(_),
+        ..
+    } = &command
+    {
+        if global.env_file.is_none() {
+            let config = match global.aws_without_environment().await {
+                Ok(config) => config,
+                Err(e) => return report_error(&e, e.exit_status()),
+            };
+            let ecr = aws_sdk_ecr::Client::new(&config);
+            return match execute(None, &ecr, command, global).await {
+                Ok(status) => status,
+                Err(e) => report_error(&e, e.exit_status()),
+            };
+        }
+    }
     let env = match global.environment() {
         Ok(env) => env,
         Err(e) => return report_error(&e, e.exit_status()),
     };
     // Check names before any AWS call, so a typo is exit 2 with nothing done.
     let named = match &command {
-        Command::Latest { image: Some(name), .. } => Some(name.as_str()),
+        Command::Latest {
+            image: Some(name), ..
+        } => Some(name.as_str()),
         Command::Bump(args) => Some(args.image.as_str()),
         _ => None,
     };
     if let Some(name) = named {
-        if let Err(e) = image(&env, name) {
+        if let Err(e) = image(Some(&env), name) {
             return report_error(&e, e.exit_status());
         }
     }
@@ -122,42 +165,73 @@ async fn run(global: &GlobalArgs, command: Command) -> ExitStatus {
         Err(e) => return report_error(&e, e.exit_status()),
     };
     let ecr = aws_sdk_ecr::Client::new(&config);
-    match execute(&env, &ecr, command, global).await {
+    match execute(Some(&env), &ecr, command, global).await {
         Ok(status) => status,
         Err(e) => report_error(&e, e.exit_status()),
     }
 }
 
-async fn execute(env: &Environment, ecr: &aws_sdk_ecr::Client, command: Command, global: &GlobalArgs) -> Result<ExitStatus, EcrTagsError> {
+async fn execute(
+    env: Option<&Environment>,
+    ecr: &aws_sdk_ecr::Client,
+    command: Command,
+    global: &GlobalArgs,
+) -> Result<ExitStatus, EcrTagsError> {
     match command {
-        Command::Latest { image: name, repository, pattern, allow_mutable } => {
+        Command::Latest {
+            image: name,
+            repository,
+            pattern,
+            allow_mutable,
+        } => {
             let (repository, pattern) = match (name, repository, pattern) {
                 (Some(name), _, _) => {
                     let i = image(env, &name)?;
                     (i.repository.clone(), i.tag_pattern.clone())
                 }
                 (None, Some(r), Some(p)) => {
-                    let pattern = TagPattern::new(&p).map_err(|e| EcrTagsError::Usage(format!("--pattern `{p}` is not a valid regular expression: {e}")))?;
+                    let pattern = TagPattern::new(&p).map_err(|e| {
+                        EcrTagsError::Usage(format!(
+                            "--pattern `{p}` is not a valid regular expression: {e}"
+                        ))
+                    })?;
                     (r, pattern)
                 }
-                _ => return Err(EcrTagsError::Usage("give IMAGE, or --repository with --pattern".into())),
+                _ => {
+                    return Err(EcrTagsError::Usage(
+                        "give IMAGE, or --repository with --pattern".into(),
+                    ))
+                }
             };
             let repo = describe_repository(ecr, &repository).await?;
             let images = family_images(ecr, &repository, &pattern).await?;
             if images.is_empty() {
-                return Err(EcrTagsError::NoTags { repository, pattern: pattern.as_str().to_owned() });
+                return Err(EcrTagsError::NoTags {
+                    repository,
+                    pattern: pattern.as_str().to_owned(),
+                });
             }
             let chosen = newest(&images)?.clone();
             if !allow_mutable {
                 repo.check_immutable(&chosen.tag)?;
             }
-            let report = LatestReport { uri: format!("{}:{}", repo.uri, chosen.tag), repository, pattern: pattern.as_str().to_owned(), image: chosen };
+            let report = LatestReport {
+                uri: format!("{}:{}", repo.uri, chosen.tag),
+                repository,
+                pattern: pattern.as_str().to_owned(),
+                image: chosen,
+            };
             Ok(emit(&report, global.format(), ExitStatus::Success))
         }
         Command::Pins { check } => {
+            let env = env.ok_or_else(|| {
+                EcrTagsError::Usage("pins needs an environment file (--env-file)".into())
+            })?;
             let rows = pins(ecr, env).await;
             let error = first_error(&rows);
-            let stale = rows.iter().any(|r| r.status == "behind" || r.status == "missing");
+            let stale = rows
+                .iter()
+                .any(|r| r.status == "behind" || r.status == "missing");
             let ambiguous = rows.iter().any(|r| r.status == "ambiguous");
             let report = PinsReport { pins: rows };
             let status = match (&error, ambiguous, check && stale) {

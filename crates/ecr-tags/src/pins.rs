@@ -58,7 +58,9 @@ pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
         row.location = format!("{}:{}", image.file.display(), pin.at.line);
         row.current = Some(pin.tag.clone());
         if !repos.contains_key(&image.repository) {
-            let info = describe_repository(ecr, &image.repository).await.map_err(|e| e.to_string());
+            let info = describe_repository(ecr, &image.repository)
+                .await
+                .map_err(|e| e.to_string());
             repos.insert(image.repository.clone(), info);
         }
         let repo = match &repos[&image.repository] {
@@ -76,16 +78,20 @@ pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
             ));
         }
         if repo.is_mutable(&pin.tag) {
-            row.notes.push(format!("`{}` can be overwritten in repository {} (tag mutability)", pin.tag, repo.name));
+            row.notes.push(format!(
+                "`{}` can be overwritten in repository {} (tag mutability)",
+                pin.tag, repo.name
+            ));
         }
-        let images: Vec<FamilyImage> = match family_images(ecr, &image.repository, &image.tag_pattern).await {
-            Ok(images) => images,
-            Err(e) => {
-                row.notes.push(e.to_string());
-                rows.push(row);
-                continue;
-            }
-        };
+        let images: Vec<FamilyImage> =
+            match family_images(ecr, &image.repository, &image.tag_pattern).await {
+                Ok(images) => images,
+                Err(e) => {
+                    row.notes.push(e.to_string());
+                    rows.push(row);
+                    continue;
+                }
+            };
         let ambiguous = match newest(&images) {
             Ok(n) => {
                 row.newest = Some(n.tag.clone());
@@ -96,12 +102,18 @@ pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
                 true
             }
         };
-        let position = images.iter().position(|i| i.tag == pin.tag || i.other_tags.contains(&pin.tag));
+        let position = images
+            .iter()
+            .position(|i| i.tag == pin.tag || i.other_tags.contains(&pin.tag));
         match position {
             Some(p) => {
                 row.digest = Some(images[p].digest.clone());
                 let at = (images[p].pushed_at, images[p].pushed_at_nanos);
-                let newer = images.iter().take(p).filter(|i| (i.pushed_at, i.pushed_at_nanos) > at).count();
+                let newer = images
+                    .iter()
+                    .take(p)
+                    .filter(|i| (i.pushed_at, i.pushed_at_nanos) > at)
+                    .count();
                 row.behind = Some(newer);
                 row.status = match (ambiguous, newer) {
                     (true, _) => "ambiguous",
@@ -112,7 +124,10 @@ pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
             }
             None => {
                 row.status = "missing".into();
-                row.notes.push(format!("the pinned tag `{}` is not in ECR repository {}", pin.tag, image.repository));
+                row.notes.push(format!(
+                    "the pinned tag `{}` is not in ECR repository {}",
+                    pin.tag, image.repository
+                ));
             }
         }
         rows.push(row);

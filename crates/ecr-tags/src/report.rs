@@ -47,13 +47,22 @@ impl Report for PinsReport {
                 p.image.clone(),
                 p.location.clone(),
                 dash(&p.current),
-                p.digest.as_deref().map_or("-".to_owned(), |d| d.chars().take(19).collect()),
+                p.digest
+                    .as_deref()
+                    .map_or("-".to_owned(), |d| d.chars().take(19).collect()),
                 dash(&p.newest),
                 p.behind.map_or("-".to_owned(), |b| b.to_string()),
                 p.status.clone(),
             ]
         });
-        write!(out, "{}", table(["IMAGE", "LOCATION", "PINNED", "DIGEST", "NEWEST", "BEHIND", "STATUS"], rows))?;
+        write!(
+            out,
+            "{}",
+            table(
+                ["IMAGE", "LOCATION", "PINNED", "DIGEST", "NEWEST", "BEHIND", "STATUS"],
+                rows
+            )
+        )?;
         for p in &self.pins {
             for note in &p.notes {
                 writeln!(out, "{}: {note}", p.image)?;
@@ -71,10 +80,25 @@ impl Report for BumpReport {
             writeln!(out, "warning: {w}")?;
         }
         if !self.changed {
-            return writeln!(out, "{} is already up to date at {} ({}:{})", self.image, self.to, self.file.display(), self.line);
+            return writeln!(
+                out,
+                "{} is already up to date at {} ({}:{})",
+                self.image,
+                self.to,
+                self.file.display(),
+                self.line
+            );
         }
         write!(out, "{}", self.diff)?;
         let verb = if self.dry_run { "would bump" } else { "bumped" };
-        writeln!(out, "{verb} {}: {} -> {} ({}:{})", self.image, self.from, self.to, self.file.display(), self.line)
+        writeln!(
+            out,
+            "{verb} {}: {} -> {} ({}:{})",
+            self.image,
+            self.from,
+            self.to,
+            self.file.display(),
+            self.line
+        )
     }
 }

@@ -192,6 +192,14 @@ impl GlobalArgs {
         Ok(Environment::load(path)?)
     }
 
+    /// The SDK configuration for a read-only command run without an environment file:
+    /// region from `--region` or the SDK's chain; no account guard, since there is no
+    /// `account_id` to compare with.
+    pub async fn aws_without_environment(&self) -> Result<aws_config::SdkConfig, SetupError> {
+        tracing::info!("no environment file: read-only, no account guard");
+        Ok(crate::aws::sdk_config(&AwsOptions::from(&self.aws), None).await?)
+    }
+
     /// Builds the SDK configuration and runs the account guard (unless skipped).
     pub async fn aws(
         &self,

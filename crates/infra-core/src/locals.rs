@@ -97,21 +97,36 @@ pub fn find_pin(text: &str, local: &str) -> Result<ImagePin, LocalsError> {
         }
     }
     let attr = match found.as_slice() {
-        [] => return Err(LocalsError::NotFound { local: local.to_owned() }),
+        [] => {
+            return Err(LocalsError::NotFound {
+                local: local.to_owned(),
+            })
+        }
         [one] => *one,
         many => {
             return Err(LocalsError::Duplicate {
                 local: local.to_owned(),
-                places: many.iter().map(|a| at(a.span().map_or(0, |s| s.start))).collect(),
+                places: many
+                    .iter()
+                    .map(|a| at(a.span().map_or(0, |s| s.start)))
+                    .collect(),
             })
         }
     };
     let def_at = at(attr.span().map_or(0, |s| s.start));
-    let unsupported = |reason: &str| LocalsError::Unsupported { local: local.to_owned(), at: def_at, reason: reason.to_owned() };
+    let unsupported = |reason: &str| LocalsError::Unsupported {
+        local: local.to_owned(),
+        at: def_at,
+        reason: reason.to_owned(),
+    };
     let span = match &attr.value {
         Expression::String(s) => s.span(),
         Expression::StringTemplate(t) => t.span(),
-        Expression::HeredocTemplate(_) => return Err(unsupported("the value is a heredoc; write it as a quoted string")),
+        Expression::HeredocTemplate(_) => {
+            return Err(unsupported(
+                "the value is a heredoc; write it as a quoted string",
+            ))
+        }
         _ => return Err(unsupported("the value is not a quoted string")),
     }
     .ok_or_else(|| unsupported("the parser gave no position for the value"))?;
@@ -122,7 +137,9 @@ pub fn find_pin(text: &str, local: &str) -> Result<ImagePin, LocalsError> {
     let inner_start = span.start + 1;
     let value = &quoted[1..quoted.len() - 1];
     if value.contains('\\') {
-        return Err(unsupported("the value contains escape sequences; a byte-exact rewrite cannot be guaranteed"));
+        return Err(unsupported(
+            "the value contains escape sequences; a byte-exact rewrite cannot be guaranteed",
+        ));
     }
     // The tag is after the last `:` of the final literal: after any interpolation and after
     // the last `/` (a registry port such as `host:5000/` is not a tag separator).
@@ -133,9 +150,14 @@ pub fn find_pin(text: &str, local: &str) -> Result<ImagePin, LocalsError> {
     }
     let slash = literal.rfind('/').map_or(0, |i| i + 1);
     if literal.contains('@') {
-        return Err(unsupported("the image is pinned by digest (`@sha256:...`), not by tag"));
+        return Err(unsupported(
+            "the image is pinned by digest (`@sha256:...`), not by tag",
+        ));
     }
-    let Some(colon) = literal[slash..].rfind(':').map(|i| literal_start + slash + i) else {
+    let Some(colon) = literal[slash..]
+        .rfind(':')
+        .map(|i| literal_start + slash + i)
+    else {
         return Err(unsupported("the value has no `:TAG` at its end"));
     };
     let tag = &value[colon + 1..];
@@ -164,7 +186,9 @@ pub fn is_valid_tag(tag: &str) -> bool {
 /// is parsed again and checked to differ from the original only in that value.
 pub fn rewrite_pin(text: &str, pin: &ImagePin, new_tag: &str) -> Result<String, LocalsError> {
     if !is_valid_tag(new_tag) {
-        return Err(LocalsError::InvalidTag { tag: new_tag.to_owned() });
+        return Err(LocalsError::InvalidTag {
+            tag: new_tag.to_owned(),
+        });
     }
     let mut out = String::with_capacity(text.len() + new_tag.len());
     out.push_str(&text[..pin.tag_span.start]);
@@ -181,14 +205,19 @@ pub fn rewrite_pin(text: &str, pin: &ImagePin, new_tag: &str) -> Result<String, 
     let before = without_local(text, &pin.local)?;
     let after = without_local(&out, &pin.local)?;
     if before != after {
-        return Err(LocalsError::Verification("something other than the pinned value changed".into()));
+        return Err(LocalsError::Verification(
+            "something other than the pinned value changed".into(),
+        ));
     }
     Ok(out)
 }
 
 fn parse(text: &str) -> Result<Body, LocalsError> {
     hcl_edit::parser::parse_body(text).map_err(|e| LocalsError::Syntax {
-        at: LineColumn { line: e.location().line(), column: e.location().column() },
+        at: LineColumn {
+            line: e.location().line(),
+            column: e.location().column(),
+        },
         message: e.message().to_owned(),
     })
 }
@@ -212,16 +241,40 @@ mod tests {
         assert_eq!((pin.tag.as_str(), pin.image.as_str()), (tag, image));
         assert_eq!(&text[pin.tag_span.clone()], tag);
         let out = rewrite_pin(text, &pin, "new-tag_1.0").unwrap();
-        let expected = format!("{}new-tag_1.0{}", &text[..pin.tag_span.start], &text[pin.tag_span.end..]);
+        let expected = format!(
+            "{}new-tag_1.0{}",
+            &text[..pin.tag_span.start],
+            &text[pin.tag_span.end..]
+        );
         assert_eq!(out, expected);
     }
 
     #[test]
     fn plain_template_and_port() {
-        check("locals {\n  a = \"r.example/app:v1\"\n}\n", "a", "v1", "r.example/app");
-        check("locals {\n  a = \"${local.repo}:v1\"\n}\n", "a", "v1", "${local.repo}");
-        check("locals {\n  a = \"host:5000/app:v1\"\n}", "a", "v1", "host:5000/app");
-        check("locals {\r\n  a   = \"r/app:v1\" # c\r\n  b = 1\r\n}\r\n", "a", "v1", "r/app");
+        check(
+            "locals {\n  a = \"r.example/app:v1\"\n}\n",
+            "a",
+            "v1",
+            "r.example/app",
+        );
+        check(
+            "locals {\n  a = \"${local.repo}:v1\"\n}\n",
+            "a",
+            "v1",
+            "${local.repo}",
+        );
+        check(
+            "locals {\n  a = \"host:5000/app:v1\"\n}",
+            "a",
+            "v1",
+            "host:5000/app",
+        );
+        check(
+            "locals {\r\n  a   = \"r/app:v1\" # c\r\n  b = 1\r\n}\r\n",
+            "a",
+            "v1",
+            "r/app",
+        );
     }
 
     #[test]
@@ -235,10 +288,19 @@ mod tests {
         refuse("locals {\n  a = \"r/app:v1\\n\"\n}\n", "escape sequences");
         refuse("locals {\n  a = \"r/app\"\n}\n", "no `:TAG`");
         refuse("locals {\n  a = \"host:5000/app\"\n}\n", "no `:TAG`");
-        refuse("locals {\n  a = \"r/app@sha256:abc\"\n}\n", "pinned by digest");
+        refuse(
+            "locals {\n  a = \"r/app@sha256:abc\"\n}\n",
+            "pinned by digest",
+        );
         refuse("locals {\n  a = \"r/app:${var.tag}\"\n}\n", "no `:TAG`");
-        refuse("locals {\n  b = \"x:y\"\n}\n", "no `locals` block defines `a`");
-        refuse("locals {\n  a = \"r:1\"\n}\nlocals {\n  a = \"r:2\"\n}\n", "defined 2 times, at 2:3, 5:3");
+        refuse(
+            "locals {\n  b = \"x:y\"\n}\n",
+            "no `locals` block defines `a`",
+        );
+        refuse(
+            "locals {\n  a = \"r:1\"\n}\nlocals {\n  a = \"r:2\"\n}\n",
+            "defined 2 times, at 2:3, 5:3",
+        );
         refuse("locals {\n  a = \n", "not valid HCL");
     }
 
@@ -247,7 +309,13 @@ mod tests {
         let text = "locals {\n  a = \"r/app:v1\"\n}\n";
         let pin = find_pin(text, "a").unwrap();
         for bad in ["", "-x", "a b", "a\"", "x:y", &"a".repeat(129)] {
-            assert!(matches!(rewrite_pin(text, &pin, bad), Err(LocalsError::InvalidTag { .. })), "{bad:?}");
+            assert!(
+                matches!(
+                    rewrite_pin(text, &pin, bad),
+                    Err(LocalsError::InvalidTag { .. })
+                ),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -2,3 +2,4 @@
 
 mod account_guard;
 mod envfile;
+mod locals;

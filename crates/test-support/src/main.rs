@@ -73,7 +73,10 @@ async fn main() -> ExitCode {
                 ))
                 .load()
                 .await;
-            let options = infra_test_support::SeedOptions { distinct_push_times: true, ..Default::default() };
+            let options = infra_test_support::SeedOptions {
+                distinct_push_times: true,
+                ..Default::default()
+            };
             let images = infra_test_support::seed::reference_images();
             match infra_test_support::seed_with(&config, &env, &images, &options).await {
                 Ok(r) => {

@@ -215,8 +215,11 @@ pub async fn seed_with(
 
 /// Sleeps until just after the next whole second of the clock.
 pub async fn sleep_to_next_second() {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let wait = std::time::Duration::from_millis(1_020) - std::time::Duration::from_nanos(u64::from(now.subsec_nanos()));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let wait = std::time::Duration::from_millis(1_020)
+        - std::time::Duration::from_nanos(u64::from(now.subsec_nanos()));
     tokio::time::sleep(wait).await;
 }
 

@@ -1,0 +1,306 @@
+//! `ecr-tags pins` and `ecr-tags bump` on a working copy of the reference environment.
+
+use crate::support::{Ecr, WorkingCopy};
+
+const OLD: &str = "prefect-deployer-3-python3.12-1a2b3c4";
+const PINNED: &str = "prefect-deployer-3-python3.12-4f2a9c1";
+const NEWEST: &str = "prefect-deployer-3-python3.12-9e8d7c6";
+
+#[test]
+fn pins_report_where_each_pin_stands() {
+    let ecr = Ecr::new();
+    let wc = WorkingCopy::seeded(&ecr);
+    let r = ecr.run(Some(&wc.env_file), &["pins", "--output", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    let deployer = &v["pins"][1];
+    assert_eq!(deployer["image"], "prefect_deployer_image");
+    assert!(
+        deployer["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("main.tf:36"),
+        "{deployer}"
+    );
+    assert_eq!(deployer["current"], PINNED);
+    assert_eq!(deployer["newest"], NEWEST);
+    assert_eq!(deployer["behind"], 1);
+    assert_eq!(deployer["status"], "behind");
+    assert!(deployer["digest"].as_str().unwrap().starts_with("sha256:"));
+    let base = &v["pins"][0];
+    assert_eq!(base["status"], "up-to-date");
+    assert!(
+        base["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("ImageTagAlreadyExistsException"),
+        "fixed tag warning: {base}"
+    );
+
+    let r = ecr.run(Some(&wc.env_file), &["pins", "--check"]);
+    assert_eq!(r.code, 3, "a pin is behind: {}", r.stdout);
+
+    // A pin to a tag that is not in ECR.
+    let text = std::fs::read_to_string(&wc.main_tf)
+        .unwrap()
+        .replace(PINNED, "prefect-deployer-3-python3.12-0000000");
+    std::fs::write(&wc.main_tf, text).unwrap();
+    let r = ecr.run(Some(&wc.env_file), &["pins", "--check", "--output", "json"]);
+    assert_eq!(r.code, 3);
+    assert_eq!(r.json()["pins"][1]["status"], "missing");
+}
+
+#[test]
+fn bump_rewrites_only_the_tag_and_is_idempotent() {
+    let ecr = Ecr::new();
+    let wc = WorkingCopy::seeded(&ecr);
+    let original = std::fs::read(&wc.main_tf).unwrap();
+
+    let r = ecr.run(
+        Some(&wc.env_file),
+        &["bump", "prefect_deployer_image", "--dry-run"],
+    );
+    assert_eq!(r.code, 3, "dry run with a change: {}", r.stderr);
+    assert!(r.stdout.contains(&format!("-  prefect_deployer_image = \"123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data:{PINNED}\"")), "{}", r.stdout);
+    assert!(r.stdout.contains(&format!("+  prefect_deployer_image = \"123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data:{NEWEST}\"")), "{}", r.stdout);
+    assert_eq!(
+        std::fs::read(&wc.main_tf).unwrap(),
+        original,
+        "dry run writes nothing"
+    );
+
+    let r = ecr.run(Some(&wc.env_file), &["bump", "prefect_deployer_image"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "bumped prefect_deployer_image: {PINNED} -> {NEWEST}"
+        )),
+        "{}",
+        r.stdout
+    );
+    let expected = String::from_utf8(original.clone())
+        .unwrap()
+        .replacen(PINNED, NEWEST, 1);
+    assert_eq!(
+        std::fs::read_to_string(&wc.main_tf).unwrap(),
+        expected,
+        "exactly the tag changed"
+    );
+
+    let r = ecr.run(
+        Some(&wc.env_file),
+        &["bump", "prefect_deployer_image", "--output", "json"],
+    );
+    assert_eq!(r.code, 0);
+    assert_eq!(r.json()["changed"], false);
+    let r = ecr.run(Some(&wc.env_file), &["bump", "prefect_deployer_image"]);
+    assert!(r.stdout.contains("already up to date"), "{}", r.stdout);
+    assert_eq!(std::fs::read_to_string(&wc.main_tf).unwrap(), expected);
+}
+
+#[test]
+fn bump_refusals() {
+    let ecr = Ecr::new();
+    let wc = WorkingCopy::seeded(&ecr);
+    let original = std::fs::read(&wc.main_tf).unwrap();
+    let run = |args: &[&str]| ecr.run(Some(&wc.env_file), args);
+
+    let r = run(&["bump", "prefect_deployer_image", "--to", OLD]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("is older than the current pin")
+            && r.stderr.contains("--allow-downgrade"),
+        "{}",
+        r.stderr
+    );
+
+    let r = run(&[
+        "bump",
+        "prefect_deployer_image",
+        "--to",
+        "prefect-deployer-3-python3.12-abcdef0",
+    ]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("does not exist in ECR repository blog-data"),
+        "{}",
+        r.stderr
+    );
+
+    let r = run(&[
+        "bump",
+        "prefect_deployer_image",
+        "--to",
+        "prefect-3-python3.12-ecs",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("is not a tag of image `prefect_deployer_image`"),
+        "{}",
+        r.stderr
+    );
+
+    let r = run(&["bump", "no_such_image"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("no image `no_such_image`"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        std::fs::read(&wc.main_tf).unwrap(),
+        original,
+        "nothing written by any refusal"
+    );
+
+    let r = run(&[
+        "bump",
+        "prefect_deployer_image",
+        "--to",
+        OLD,
+        "--allow-downgrade",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(std::fs::read_to_string(&wc.main_tf).unwrap().contains(OLD));
+}
+
+#[test]
+fn broken_terraform_files_are_exit_2_with_the_place() {
+    let ecr = Ecr::new();
+    let wc = WorkingCopy::seeded(&ecr);
+    let original = std::fs::read_to_string(&wc.main_tf).unwrap();
+    let cases: Vec<(String, &str)> = vec![
+        (format!("locals {{\n  prefect_deployer_image = \"x/blog-data:a\"\n}}\n{original}"), "`prefect_deployer_image` is defined 2 times, at 2:3, 39:3"),
+        (original.replacen("locals {", "locals {\n  prefect_deployer_image = \"x/blog-data:a\"", 1), "main.tf:37:3: not valid HCL: invalid attribute; expected unique attribute key; found redefined attribute"),
+        (original.replace("  prefect_deployer_image =", "  prefect_deployer_imag ="), "no `locals` block defines `prefect_deployer_image`"),
+        (original.replacen("locals {", "locals {{", 1), "not valid HCL"),
+        (
+            original.replace(&format!("blog-data:{PINNED}\""), &format!("blog-data:{PINNED}\\n\"")),
+            "escape sequences",
+        ),
+        (original.replace("/blog-data:prefect-deployer", "/other-repo:prefect-deployer"), "but the environment file says repository blog-data"),
+    ];
+    for (text, message) in cases {
+        std::fs::write(&wc.main_tf, &text).unwrap();
+        let r = ecr.run(Some(&wc.env_file), &["bump", "prefect_deployer_image"]);
+        assert_eq!(r.code, 2, "{message}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(message),
+            "expected {message:?} in {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("main.tf:"),
+            "names the file: {}",
+            r.stderr
+        );
+        assert_eq!(
+            std::fs::read_to_string(&wc.main_tf).unwrap(),
+            text,
+            "nothing written"
+        );
+    }
+}
+
+#[test]
+fn only_commits_reachable_from_the_ref_are_pinned() {
+    let ecr = Ecr::new();
+    let wc = WorkingCopy::seeded(&ecr);
+    // A git repository whose main has one commit; the image tags name other commits.
+    let repo = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(repo.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.com",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "one",
+    ]);
+    let repo_arg = repo.path().to_str().unwrap();
+    let r = ecr.run(
+        Some(&wc.env_file),
+        &[
+            "bump",
+            "prefect_deployer_image",
+            "--git-repo",
+            repo_arg,
+            "--git-ref",
+            "main",
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("commit 9e8d7c6 of the image's tag is not in the git repository"),
+        "{}",
+        r.stderr
+    );
+
+    // Push an image whose tag names main's commit, and one on an unmerged branch.
+    let head = git(&["rev-parse", "HEAD"]);
+    git(&["checkout", "-q", "-b", "feature"]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.com",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "two",
+    ]);
+    let feature = git(&["rev-parse", "HEAD"]);
+    let merged_tag = format!("prefect-deployer-3-python3.12-{}", &head[..7]);
+    let unmerged_tag = format!("prefect-deployer-3-python3.12-{}", &feature[..7]);
+    ecr.next_second();
+    ecr.push("blog-data", "merged", &[&merged_tag]);
+    ecr.next_second();
+    ecr.push("blog-data", "unmerged", &[&unmerged_tag]);
+    let r = ecr.run(
+        Some(&wc.env_file),
+        &["bump", "prefect_deployer_image", "--git-repo", repo_arg],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("is not reachable from `main`: the image was built from an unmerged branch"),
+        "{}",
+        r.stderr
+    );
+    let r = ecr.run(
+        Some(&wc.env_file),
+        &[
+            "bump",
+            "prefect_deployer_image",
+            "--to",
+            &merged_tag,
+            "--git-repo",
+            repo_arg,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(std::fs::read_to_string(&wc.main_tf)
+        .unwrap()
+        .contains(&merged_tag));
+}

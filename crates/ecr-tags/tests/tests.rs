@@ -1,0 +1,6 @@
+//! Integration tests of `ecr-tags`: the built binary against the emulator.
+
+mod support;
+
+mod bump;
+mod discovery;
