@@ -146,15 +146,7 @@ def main():
     total_b3 = med["boto3"]["down"] + med["boto3"]["up"]
     rows.append(f"| down + up | {total_park:.3f} s | {total_b3:.3f} s | {total_cli:.2f} s | {total_cli / total_park:.0f}x | {total_b3 / total_park:.1f}x |")
     cpu = platform.processor() or platform.machine()
-    text = f"""# Benchmarks
-
-Reproduce: `scripts/bench {args.services} {args.repeats}` (installs Debian's `awscli` if missing, builds
-release binaries, starts the local emulator; talks to 127.0.0.1 only). Numbers are medians
-of {args.repeats} runs for `park` and boto3 and of {len(cli['down'])} for the CLI script, each from a freshly
-reset and seeded emulator (moto_server), on this project's 2-core machine ({cpu}); the
-machine is shared, so treat them as ratios rather than absolutes.
-
-## park: {args.services} ECS services (mixed: with/without scalable targets, partial suspensions) + 2 Aurora clusters
+    text = f"""## park: {args.services} ECS services (mixed: with/without scalable targets, partial suspensions) + 2 Aurora clusters
 
 | operation | `park` (Rust, parallel) | boto3, one process, sequential | bash + `aws` CLI | CLI / park | boto3 / park |
 | --- | --- | --- | --- | --- | --- |
@@ -166,7 +158,9 @@ restore the range, restore the count, check the service, restore the exact suspe
 flags, remove the record. `park` also reads and handles the two Aurora clusters, runs the
 account guard and waits for services to be stable (the emulator is stable at once). The
 CLI script and boto3 variant skip those extras, so the comparison favours them.
-`park` runs up to 16 resources at once (`--concurrency`).
+`park` runs up to 16 resources at once (`--concurrency`). Medians of {args.repeats} runs for
+`park` and boto3 and of {len(cli['down'])} for the CLI script, each from a freshly reset and
+seeded emulator, on {cpu}.
 """
     with open(args.out, "w") as f:
         f.write(text)

@@ -1,0 +1,25 @@
+//! Times the byte-exact rewrite alone (find the pin, splice, re-parse and verify) on a
+//! Terraform file: `cargo run --release --example rewrite_bench -- main.tf`. Used by
+//! `scripts/bench`; prints the median of 50 runs.
+
+use infra_core::locals::{find_pin, rewrite_pin};
+use std::time::Instant;
+
+fn main() {
+    let path = std::env::args().nth(1).expect("usage: rewrite_bench FILE");
+    let text = std::fs::read_to_string(&path).expect("readable file");
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        let start = Instant::now();
+        let pin = find_pin(&text, "prefect_deployer_image").expect("pin");
+        let out =
+            rewrite_pin(&text, &pin, "prefect-deployer-3-python3.12-0123456").expect("rewrite");
+        times.push(start.elapsed());
+        assert_eq!(
+            out.len(),
+            text.len() - pin.tag.len() + "prefect-deployer-3-python3.12-0123456".len()
+        );
+    }
+    times.sort();
+    println!("{:.2} ms", times[times.len() / 2].as_secs_f64() * 1000.0);
+}
