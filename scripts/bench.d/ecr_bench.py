@@ -79,8 +79,8 @@ def main():
     shutil.copy(os.path.join(args.root, "examples/prod/prod.env.hcl"), work)
     shutil.copy(os.path.join(args.root, "examples/prod/backend.hcl"), work)
     main_tf = open(os.path.join(args.root, "examples/prod/main.tf")).read()
-    filler = "".join(f'resource "aws_ssm_parameter" "p{i}" {{\n  name  = "/blog/p{i}"\n  type  = "String"\n  value = "v{i}" # {i}\n}}\n\n' for i in range(830))
-    big = filler[: len(filler) // 2] + main_tf + filler[len(filler) // 2:]
+    blocks = [f'resource "aws_ssm_parameter" "p{i}" {{\n  name  = "/blog/p{i}"\n  type  = "String"\n  value = "v{i}" # {i}\n}}\n\n' for i in range(830)]
+    big = "".join(blocks[:415]) + main_tf + "\n" + "".join(blocks[415:])
     lines = big.count("\n")
     bump_times = []
     for i in range(args.repeats):

@@ -4,28 +4,10 @@
 mod cli;
 mod park_status;
 
-use std::process::Output;
-
 /// The four tools.
 pub const TOOLS: &[&str] = &["park", "ecr-tags", "verify-endpoints", "tf-wrap"];
 
-/// A finished run of a tool.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl From<Output> for Run {
-    fn from(out: Output) -> Self {
-        Run {
-            code: out.status.code().expect("exited, not killed"),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-}
+pub use infra_test_support::Run;
 
 /// Runs `tool` with `args` against `endpoint` (the emulator, or a closed port).
 pub fn run(tool: &str, args: &[&str], endpoint: &str) -> Run {

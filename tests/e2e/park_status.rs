@@ -36,7 +36,7 @@ fn shows_the_live_state_as_text() {
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(
         lines[0],
-        "environment prod (account 123456789012, eu-west-2)"
+        "environment prod (account 123456789012, eu-west-2): unparked"
     );
     let portal = lines
         .iter()
@@ -48,13 +48,13 @@ fn shows_the_live_state_as_text() {
         [
             "blog-prod",
             "portal",
-            "ACTIVE",
+            "unparked",
             "2/2",
             "2",
             "1-4",
             "1-4",
             "none",
-            "yes"
+            "-"
         ]
     );
     let worker = lines.iter().find(|l| l.contains("prefect-worker")).unwrap();
@@ -63,19 +63,28 @@ fn shows_the_live_state_as_text() {
         [
             "blog-prod",
             "prefect-worker",
-            "ACTIVE",
+            "unparked",
             "1/1",
             "1",
             "-",
             "-",
             "-",
-            "yes"
+            "-"
         ]
     );
     let aurora = lines.iter().find(|l| l.starts_with("blog-aurora")).unwrap();
     assert_eq!(
         aurora.split_whitespace().collect::<Vec<_>>(),
-        ["blog-aurora", "available", "0.5-4", "-", "on", "keep"]
+        [
+            "blog-aurora",
+            "kept",
+            "available",
+            "0.5-4",
+            "-",
+            "on",
+            "keep",
+            "-"
+        ]
     );
 }
 
@@ -99,7 +108,7 @@ fn shows_the_live_state_as_versioned_json() {
     assert_eq!(services[0]["scalable_target"]["min"], 1);
     assert_eq!(services[0]["scalable_target"]["max"], 4);
     assert_eq!(
-        services[0]["scalable_target"]["dynamic_scaling_in_suspended"],
+        services[0]["scalable_target"]["suspended"]["dynamic_in"],
         false
     );
     assert_eq!(services[2]["scalable_target"], serde_json::Value::Null);

@@ -6,7 +6,7 @@ use ecr_tags::discover::{describe_repository, family_images, newest};
 use ecr_tags::error::EcrTagsError;
 use ecr_tags::pins::{first_error, pins};
 use ecr_tags::report::{LatestReport, PinsReport};
-use infra_core::cli::{emit, generate, report_error, GlobalArgs};
+use infra_core::cli::{emit, report_error, run_command, GlobalArgs};
 use infra_core::environment::{Environment, PinnedImage, TagPattern};
 use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
 use std::path::PathBuf;
@@ -83,26 +83,8 @@ struct BumpArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Some(status) = generate::<Cli>(&cli.global.generate) {
-        return status.into();
-    }
-    cli.global.init_logging();
-    let Some(command) = cli.command else {
-        eprintln!(
-            "error: a subcommand is required\n\n{}",
-            <Cli as clap::CommandFactory>::command().render_help()
-        );
-        return ExitStatus::InvalidInput.into();
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return report_error(&e, ExitStatus::Failure).into(),
-    };
-    runtime.block_on(run(&cli.global, command)).into()
+    let Cli { global, command } = Cli::parse();
+    run_command::<Cli, _, _, _>(&global, command, |command| run(&global, command)).into()
 }
 
 fn image<'a>(env: Option<&'a Environment>, name: &str) -> Result<&'a PinnedImage, EcrTagsError> {

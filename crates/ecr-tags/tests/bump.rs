@@ -181,6 +181,20 @@ fn broken_terraform_files_are_exit_2_with_the_place() {
             "escape sequences",
         ),
         (original.replace("/blog-data:prefect-deployer", "/other-repo:prefect-deployer"), "but the environment file says repository blog-data"),
+        (
+            original.replace(
+                &format!("\"123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data:{PINNED}\""),
+                &format!("<<EOT\n123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data:{PINNED}\nEOT"),
+            ),
+            "the value is a heredoc",
+        ),
+        (
+            original.replace(
+                &format!("\"123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data:{PINNED}\""),
+                "local.ecr_repository",
+            ),
+            "the value is not a quoted string",
+        ),
     ];
     for (text, message) in cases {
         std::fs::write(&wc.main_tf, &text).unwrap();

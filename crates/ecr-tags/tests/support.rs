@@ -5,6 +5,7 @@ use aws_sdk_ecr::types::{
     ImageTagMutability, ImageTagMutabilityExclusionFilter, ImageTagMutabilityExclusionFilterType,
 };
 use infra_test_support::seed::{manifest_for, reference_images, sleep_to_next_second};
+pub use infra_test_support::Run;
 use infra_test_support::{command, reference_env_file, seed_with, Moto, MotoSession, SeedOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,20 +14,6 @@ pub struct Ecr {
     pub session: MotoSession,
     pub client: aws_sdk_ecr::Client,
     pub rt: tokio::runtime::Runtime,
-}
-
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
-    }
 }
 
 impl Ecr {
@@ -133,12 +120,7 @@ impl Ecr {
         if let Some(file) = env_file {
             cmd.arg("--env-file").arg(file);
         }
-        let out = cmd.args(args).output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-9),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        cmd.args(args).output().unwrap().into()
     }
 }
 

@@ -263,3 +263,31 @@ pub fn emit<R: Report>(report: &R, format: OutputFormat, success: ExitStatus) ->
         Err(e) => report_error(&e, ExitStatus::Failure),
     }
 }
+
+/// The common start of every binary: completions or man page when asked, logging, the
+/// subcommand (exit 2 with the help when missing), a Tokio runtime, then `run`.
+pub fn run_command<C, S, F, Fut>(global: &GlobalArgs, command: Option<S>, run: F) -> ExitStatus
+where
+    C: CommandFactory,
+    F: FnOnce(S) -> Fut,
+    Fut: std::future::Future<Output = ExitStatus>,
+{
+    if let Some(status) = generate::<C>(&global.generate) {
+        return status;
+    }
+    global.init_logging();
+    let Some(command) = command else {
+        eprintln!(
+            "error: a subcommand is required\n\n{}",
+            C::command().render_help()
+        );
+        return ExitStatus::InvalidInput;
+    };
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run(command)),
+        Err(e) => report_error(&e, ExitStatus::Failure),
+    }
+}

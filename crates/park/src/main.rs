@@ -1,7 +1,7 @@
 //! `park`: park and unpark the environment's compute; show its state; print its IAM policy.
 
 use clap::{Args, Parser, Subcommand};
-use infra_core::cli::{emit, generate, parse_duration, report_error, GlobalArgs};
+use infra_core::cli::{emit, parse_duration, report_error, run_command, GlobalArgs};
 use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
 use park::engine::{self, RunOptions};
 use park::observe::{observe, Clients};
@@ -72,26 +72,8 @@ struct RunArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Some(status) = generate::<Cli>(&cli.global.generate) {
-        return status.into();
-    }
-    cli.global.init_logging();
-    let Some(command) = cli.command else {
-        eprintln!(
-            "error: a subcommand is required\n\n{}",
-            <Cli as clap::CommandFactory>::command().render_help()
-        );
-        return ExitStatus::InvalidInput.into();
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return report_error(&e, ExitStatus::Failure).into(),
-    };
-    runtime.block_on(run(&cli.global, command)).into()
+    let Cli { global, command } = Cli::parse();
+    run_command::<Cli, _, _, _>(&global, command, |command| run(&global, command)).into()
 }
 
 async fn run(global: &GlobalArgs, command: Command) -> ExitStatus {

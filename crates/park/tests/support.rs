@@ -4,6 +4,7 @@
 use aws_config::SdkConfig;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace, SuspendedState};
 use infra_core::Environment;
+pub use infra_test_support::Run;
 use infra_test_support::{
     command, fleet_environment, seed_with, Moto, MotoSession, Proxy, SeedOptions,
 };
@@ -18,20 +19,6 @@ pub struct Fleet {
     pub env_file: PathBuf,
     _dir: tempfile::TempDir,
     rt: tokio::runtime::Runtime,
-}
-
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
-    }
 }
 
 /// Live state of one service: desired, target (min, max, in, out, sched), record tag.
@@ -144,12 +131,7 @@ impl Fleet {
     /// Runs `park ARGS --env-file FILE` through the proxy.
     pub fn park(&self, args: &[&str]) -> Run {
         let child = self.spawn(args);
-        let out = child.wait_with_output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-9),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        child.wait_with_output().unwrap().into()
     }
 
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
