@@ -178,7 +178,10 @@ pub async fn plan_bump(
     let diff = similar::TextDiff::from_lines(&text, &new_text)
         .unified_diff()
         .context_radius(2)
-        .header(&format!("a/{name}"), &format!("b/{name}"))
+        .header(
+            &format!("a/{}", name.trim_start_matches('/')),
+            &format!("b/{}", name.trim_start_matches('/')),
+        )
         .to_string();
     Ok(BumpReport {
         image: image.local.clone(),

@@ -126,7 +126,11 @@ fn reference_environment_loads() {
             .sha("prefect-deployer-3-python3.12-4f2a9c1"),
         Some("4f2a9c1")
     );
-    assert!(deployer.file.ends_with("examples/prod/./main.tf"));
+    assert!(
+        deployer.file.ends_with("examples/prod/main.tf"),
+        "{}",
+        deployer.file.display()
+    );
     let base = env.image("prefect_base_image").unwrap();
     assert!(!base.require_sha);
     assert_eq!(
@@ -153,7 +157,7 @@ fn reference_environment_loads() {
 fn defaults_apply_when_optional_keys_are_absent() {
     let env = Environment::parse(VALID, Path::new("/srv/envs/prod.env.hcl")).unwrap();
     assert_eq!(env.terraform.binary, "terraform");
-    assert_eq!(env.terraform.root, Path::new("/srv/envs/."));
+    assert_eq!(env.terraform.root, Path::new("/srv/envs"));
     assert_eq!(env.endpoints[0].expect_status, 200);
     assert!(env.images[0].require_sha);
 }

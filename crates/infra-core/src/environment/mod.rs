@@ -585,7 +585,7 @@ impl Validator<'_, '_> {
             };
             if let Some(tag_pattern) = tag_pattern {
                 images.push(PinnedImage {
-                    file: terraform.root.join(&raw.file),
+                    file: normalize(&terraform.root.join(&raw.file)),
                     local,
                     repository: raw.repository,
                     tag_pattern,
@@ -677,7 +677,7 @@ impl Validator<'_, '_> {
             binary: None,
         });
         let p = ["environment", env, "terraform"];
-        let root = base.join(raw.root.as_deref().unwrap_or("."));
+        let root = normalize(&base.join(raw.root.as_deref().unwrap_or(".")));
         let lock_timeout = match raw.lock_timeout.as_deref() {
             None => Duration::from_secs(300),
             Some(text) => match humantime::parse_duration(text) {
@@ -699,12 +699,30 @@ impl Validator<'_, '_> {
             );
         }
         TerraformSettings {
-            backend_config: raw.backend_config.map(|b| root.join(b)),
-            var_files: raw.var_files.iter().map(|v| root.join(v)).collect(),
+            backend_config: raw.backend_config.map(|b| normalize(&root.join(b))),
+            var_files: raw
+                .var_files
+                .iter()
+                .map(|v| normalize(&root.join(v)))
+                .collect(),
             root,
             lock_timeout,
             binary,
         }
+    }
+}
+
+/// Drops `.` components, so `dir/./main.tf` reads `dir/main.tf` in messages. (`..` is kept:
+/// resolving it lexically would be wrong across symlinks.)
+fn normalize(path: &Path) -> PathBuf {
+    let out: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
     }
 }
 
