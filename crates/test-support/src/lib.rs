@@ -15,10 +15,12 @@
 //!
 //! Nothing here sends traffic anywhere but 127.0.0.1.
 
+pub mod http_stub;
 pub mod moto;
 pub mod proxy;
 pub mod seed;
 
+pub use http_stub::{Answer, HttpStub};
 pub use moto::{Moto, MotoSession};
 pub use proxy::Proxy;
 pub use seed::{fleet_environment, seed, seed_with, ImageSeed, SeedOptions, SeedReport};

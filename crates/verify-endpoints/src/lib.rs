@@ -1,7 +1,23 @@
-//! `verify-endpoints`: Smoke-check the environment's public endpoints behind CloudFront.
+//! `verify-endpoints`: smoke checks of an environment's public endpoints, built for CI.
 //!
 //! # Brief overview
 //!
-//! This crate holds the library side of the `verify-endpoints` binary. In this release the binary
-//! parses the shared options and validates the environment file; the engine itself is the
-//! work of the verify-endpoints issue: CloudFront preflight and HTTP checks.
+//! - [`http`]: one request, step by step (DNS, connect, TLS, first byte, body) so each
+//!   phase is timed and each failure is classified as transient or not.
+//! - [`expect`]: what a healthy answer is: the status, then the body (exact text, a JSON
+//!   subset); an HTML page where JSON was expected is a fallback page, not a pass.
+//! - [`runner`]: every endpoint in parallel (bounded), each retried on transient failures
+//!   only, with backoff, inside one overall deadline.
+//! - [`report`]: a table, JSON (schema `verify-endpoints/run` v1) and JUnit.
+//!
+//! ```
+//! use verify_endpoints::expect::json_contains;
+//! use serde_json::json;
+//! assert!(json_contains(&json!({"status": "ok", "x": 1}), &json!({"status": "ok"})));
+//! ```
+
+pub mod expect;
+pub mod http;
+pub mod redact;
+pub mod report;
+pub mod runner;

@@ -1,22 +1,138 @@
-//! `verify-endpoints`: Smoke-check the environment's public endpoints behind CloudFront.
+//! `verify-endpoints`: smoke-check the environment's public endpoints.
 
-use clap::Parser;
-use infra_core::cli::{generate, not_built_yet, GlobalArgs};
-use infra_core::exit::EXIT_CODES_HELP;
+use clap::{Args, Parser};
+use infra_core::cli::{emit, parse_duration, report_error, run_command, GlobalArgs};
+use infra_core::environment::Endpoint;
+use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+use verify_endpoints::report::{junit, RunReport};
+use verify_endpoints::runner::{run, RunOptions};
 
-/// Smoke-check the environment's public endpoints behind CloudFront.
+/// Smoke-check the environment's public endpoints: strict status and body expectations,
+/// retries on transient failures only, one overall deadline, JUnit for CI. Exit 0 when all
+/// are healthy, 1 when any failed, 2 on bad input.
 #[derive(Debug, Parser)]
 #[command(name = "verify-endpoints", version, after_help = EXIT_CODES_HELP)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
+    #[command(flatten)]
+    checks: CheckArgs,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// Check only these endpoints of the environment file.
+    #[arg(long, value_name = "NAME", num_args = 1..)]
+    only: Vec<String>,
+    /// Also check these URLs (expecting status 200).
+    #[arg(long, value_name = "URL", num_args = 1..)]
+    url: Vec<String>,
+    /// Everything must be healthy within this.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    deadline: Duration,
+    /// One attempt may take at most this.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    timeout: Duration,
+    /// Endpoints checked at once.
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+    /// Write a JUnit XML report here (one test case per endpoint).
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Extra CA certificates (PEM) to trust besides the system's.
+    #[arg(long, value_name = "PATH")]
+    ca_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Some(status) = generate::<Cli>(&cli.global.generate) {
-        return status.into();
+    let Cli { global, checks } = Cli::parse();
+    run_command::<Cli, _, _, _>(&global, Some(checks), |checks| verify(&global, checks)).into()
+}
+
+async fn verify(global: &GlobalArgs, args: CheckArgs) -> ExitStatus {
+    let bad =
+        |message: String| report_error(&std::io::Error::other(message), ExitStatus::InvalidInput);
+    let mut endpoints: Vec<Endpoint> = Vec::new();
+    if global.env_file.is_some() || args.url.is_empty() {
+        let env = match global.environment() {
+            Ok(env) => env,
+            Err(e) => return report_error(&e, e.exit_status()),
+        };
+        for name in &args.only {
+            if env.endpoint(name).is_none() {
+                let known: Vec<&str> = env.endpoints.iter().map(|e| e.name.as_str()).collect();
+                return bad(format!(
+                    "--only {name}: no such endpoint in {} (known: {})",
+                    env.file.display(),
+                    known.join(", ")
+                ));
+            }
+        }
+        endpoints.extend(
+            env.endpoints
+                .into_iter()
+                .filter(|e| args.only.is_empty() || args.only.contains(&e.name)),
+        );
     }
-    not_built_yet(&cli.global, "verify-endpoints").into()
+    for (i, raw) in args.url.iter().enumerate() {
+        match url::Url::parse(raw) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => endpoints
+                .push(Endpoint {
+                    name: format!("url-{}", i + 1),
+                    url: u,
+                    cloudfront_distribution: None,
+                    expect_status: 200,
+                    expect_json: None,
+                    expect_body: None,
+                }),
+            _ => {
+                return bad(format!(
+                    "--url {raw}: not an http:// or https:// URL with a host"
+                ))
+            }
+        }
+    }
+    let extra_ca = match &args.ca_file {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) => return bad(format!("--ca-file {}: {e}", path.display())),
+        },
+        None => Vec::new(),
+    };
+    let tls = match verify_endpoints::http::tls_config(&extra_ca) {
+        Ok(tls) => tls,
+        Err(e) => return bad(format!("--ca-file: {e}")),
+    };
+    let options = RunOptions {
+        deadline: args.deadline,
+        attempt_timeout: args.timeout,
+        concurrency: usize::from(args.concurrency),
+        initial_backoff: Duration::from_millis(250),
+        max_backoff: Duration::from_secs(4),
+        tls,
+    };
+    let results = run(endpoints, options).await;
+    let report = RunReport {
+        healthy: results.iter().all(|r| r.passed),
+        endpoints: results,
+    };
+    if let Some(path) = &args.junit {
+        let written = junit(&report)
+            .map_err(std::io::Error::other)
+            .and_then(|xml| {
+                infra_core::fs::write_atomic(path, xml.as_bytes()).map_err(std::io::Error::other)
+            });
+        if let Err(e) = written {
+            return report_error(&e, ExitStatus::Failure);
+        }
+    }
+    let status = if report.healthy {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    };
+    emit(&report, global.format(), status)
 }

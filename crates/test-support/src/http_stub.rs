@@ -1,0 +1,129 @@
+//! A scripted HTTP server on 127.0.0.1 for endpoint checks: each path answers from its
+//! script in order (the last answer repeats), after an optional delay, and counts requests.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: String,
+    /// Body.
+    pub body: String,
+    /// Wait this long before answering.
+    pub delay: Duration,
+}
+
+impl Answer {
+    /// A JSON answer.
+    pub fn json(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            content_type: "application/json".into(),
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// An HTML answer.
+    pub fn html(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            content_type: "text/html; charset=utf-8".into(),
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// This answer after `delay`.
+    pub fn after(mut self, delay: Duration) -> Answer {
+        self.delay = delay;
+        self
+    }
+}
+
+/// The running server; stops when dropped.
+#[derive(Debug)]
+pub struct HttpStub {
+    addr: SocketAddr,
+    counts: Arc<Mutex<HashMap<String, usize>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl HttpStub {
+    /// Serves `routes` (path → script) on a free loopback port.
+    pub fn start(routes: Vec<(&str, Vec<Answer>)>) -> HttpStub {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let routes: Arc<HashMap<String, Vec<Answer>>> =
+            Arc::new(routes.into_iter().map(|(p, a)| (p.to_owned(), a)).collect());
+        let counts = Arc::new(Mutex::new(HashMap::new()));
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("address");
+        let c = Arc::clone(&counts);
+        runtime.spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else { continue };
+                let (routes, counts) = (Arc::clone(&routes), Arc::clone(&c));
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&head);
+                    let path = text.split_whitespace().nth(1).unwrap_or("/").split('?').next().unwrap_or("/").to_owned();
+                    let index = {
+                        let mut counts = counts.lock().unwrap();
+                        let n = counts.entry(path.clone()).or_insert(0);
+                        *n += 1;
+                        *n - 1
+                    };
+                    let answer = match routes.get(&path) {
+                        Some(script) if !script.is_empty() => script[index.min(script.len() - 1)].clone(),
+                        _ => Answer { status: 404, content_type: "text/plain".into(), body: "not found".into(), delay: Duration::ZERO },
+                    };
+                    tokio::time::sleep(answer.delay).await;
+                    let response = format!(
+                        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                        answer.status,
+                        answer.content_type,
+                        answer.body.len(),
+                        answer.body
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        HttpStub {
+            addr,
+            counts,
+            _runtime: runtime,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Requests served for `path`.
+    pub fn count(&self, path: &str) -> usize {
+        self.counts.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+}

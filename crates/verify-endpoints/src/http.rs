@@ -1,0 +1,271 @@
+//! One HTTP(S) request, phase by phase, each phase timed.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::rt::TokioIo;
+use rustls_pki_types::ServerName;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
+
+/// The largest body read; more is cut (a health check has no reason to be larger).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// How long each phase took, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Timings {
+    /// Name resolution.
+    pub dns_ms: f64,
+    /// TCP connect.
+    pub connect_ms: f64,
+    /// TLS handshake (0 for plain HTTP).
+    pub tls_ms: f64,
+    /// From sending the request to the response head.
+    pub ttfb_ms: f64,
+    /// The whole request, body included.
+    pub total_ms: f64,
+}
+
+/// An answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// `Content-Type`, when sent.
+    pub content_type: Option<String>,
+    /// The body (at most [`MAX_BODY`] bytes).
+    pub body: Bytes,
+    /// Phase timings.
+    pub timings: Timings,
+}
+
+/// Why no answer came.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FetchError {
+    /// The host name did not resolve.
+    #[error("DNS lookup of {host} failed: {message}")]
+    Dns {
+        /// The host.
+        host: String,
+        /// The resolver's message.
+        message: String,
+    },
+    /// The TCP connection failed.
+    #[error("connection to {addr} failed: {message}")]
+    Connect {
+        /// The address.
+        addr: String,
+        /// Why.
+        message: String,
+        /// Refused or reset: worth retrying.
+        transient: bool,
+    },
+    /// The TLS handshake failed (certificate, host name, protocol).
+    #[error("TLS handshake with {host} failed: {message}")]
+    Tls {
+        /// The host.
+        host: String,
+        /// Why.
+        message: String,
+    },
+    /// A phase did not finish in time.
+    #[error("timed out during {phase} after {after_ms:.0} ms")]
+    Timeout {
+        /// `dns`, `connect`, `tls`, `response` or `body`.
+        phase: &'static str,
+        /// Time spent before giving up.
+        after_ms: f64,
+    },
+    /// The HTTP exchange failed (reset mid-response, bad framing).
+    #[error("HTTP exchange failed: {0}")]
+    Protocol(String),
+}
+
+impl FetchError {
+    /// Whether another attempt may succeed: refused/reset connections, timeouts and broken
+    /// exchanges are; DNS failures and TLS errors are not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FetchError::Connect { transient, .. } => *transient,
+            FetchError::Timeout { .. } | FetchError::Protocol(_) => true,
+            FetchError::Dns { .. } | FetchError::Tls { .. } => false,
+        }
+    }
+}
+
+/// TLS settings: the system's roots plus any extra CA certificates (PEM).
+pub fn tls_config(extra_ca_pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if !extra_ca_pem.is_empty() {
+        use rustls_pki_types::pem::PemObject;
+        let mut added = 0;
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(extra_ca_pem) {
+            let cert = cert.map_err(|e| format!("invalid PEM certificate: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("unusable CA certificate: {e}"))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err("no certificate found in the CA file".into());
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// GETs `url`, all phases together bounded by `deadline`.
+pub async fn get(
+    url: &url::Url,
+    tls: &Arc<rustls::ClientConfig>,
+    deadline: Instant,
+) -> Result<Response, FetchError> {
+    let start = Instant::now();
+    let elapsed = || ms(start.elapsed());
+    let host = url
+        .host_str()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let timeout = |phase| {
+        move |_| FetchError::Timeout {
+            phase,
+            after_ms: ms(start.elapsed()),
+        }
+    };
+
+    let addrs: Vec<std::net::SocketAddr> =
+        timeout_at(deadline, tokio::net::lookup_host((host.as_str(), port)))
+            .await
+            .map_err(timeout("dns"))?
+            .map_err(|e| FetchError::Dns {
+                host: host.clone(),
+                message: e.to_string(),
+            })?
+            .collect();
+    let addr = *addrs.first().ok_or_else(|| FetchError::Dns {
+        host: host.clone(),
+        message: "no address".into(),
+    })?;
+    let dns_ms = elapsed();
+
+    let tcp = timeout_at(deadline, TcpStream::connect(addr))
+        .await
+        .map_err(timeout("connect"))?
+        .map_err(|e| {
+            let transient = matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+            );
+            FetchError::Connect {
+                addr: addr.to_string(),
+                message: e.to_string(),
+                transient,
+            }
+        })?;
+    let _ = tcp.set_nodelay(true);
+    let connect_ms = elapsed() - dns_ms;
+
+    let io: Box<dyn Io> = if url.scheme() == "https" {
+        let name = ServerName::try_from(host.clone()).map_err(|e| FetchError::Tls {
+            host: host.clone(),
+            message: e.to_string(),
+        })?;
+        let stream = timeout_at(
+            deadline,
+            tokio_rustls::TlsConnector::from(Arc::clone(tls)).connect(name, tcp),
+        )
+        .await
+        .map_err(timeout("tls"))?
+        .map_err(|e| FetchError::Tls {
+            host: host.clone(),
+            message: e.to_string(),
+        })?;
+        Box::new(stream)
+    } else {
+        Box::new(tcp)
+    };
+    let tls_ms = elapsed() - dns_ms - connect_ms;
+
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(io))
+            .await
+            .map_err(|e| FetchError::Protocol(e.to_string()))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let host_header = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.clone(),
+    };
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let request = hyper::Request::get(path)
+        .header(hyper::header::HOST, host_header)
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("verify-endpoints/", env!("CARGO_PKG_VERSION")),
+        )
+        .header(
+            hyper::header::ACCEPT,
+            "application/json, text/plain;q=0.9, */*;q=0.1",
+        )
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| FetchError::Protocol(e.to_string()))?;
+    let sent = elapsed();
+    let response = timeout_at(deadline, sender.send_request(request))
+        .await
+        .map_err(timeout("response"))?
+        .map_err(|e| FetchError::Protocol(e.to_string()))?;
+    let ttfb_ms = elapsed() - sent;
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = timeout_at(
+        deadline,
+        Limited::new(response.into_body(), MAX_BODY).collect(),
+    )
+    .await
+    .map_err(timeout("body"))?
+    .map_err(|e| FetchError::Protocol(format!("reading the body: {e}")))?
+    .to_bytes();
+    Ok(Response {
+        status,
+        content_type,
+        body,
+        timings: Timings {
+            dns_ms,
+            connect_ms,
+            tls_ms,
+            ttfb_ms,
+            total_ms: elapsed(),
+        },
+    })
+}

@@ -1,0 +1,141 @@
+//! Every endpoint in parallel (bounded), each retried on transient failures only, with
+//! backoff, inside one overall deadline.
+
+use crate::expect::{evaluate, Verdict};
+use crate::http::{get, Timings};
+use infra_core::environment::Endpoint;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How to run the checks.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Everything must finish within this.
+    pub deadline: Duration,
+    /// One attempt may take at most this.
+    pub attempt_timeout: Duration,
+    /// Endpoints checked at once.
+    pub concurrency: usize,
+    /// First backoff; doubles up to `max_backoff`.
+    pub initial_backoff: Duration,
+    /// Longest backoff.
+    pub max_backoff: Duration,
+    /// TLS settings.
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
+/// The result for one endpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointResult {
+    /// The endpoint's name.
+    pub name: String,
+    /// The method.
+    pub method: String,
+    /// The URL, secrets redacted.
+    pub url: String,
+    /// Whether it was healthy.
+    pub passed: bool,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last status seen.
+    pub status: Option<u16>,
+    /// What was expected (when it failed).
+    pub expected: Option<String>,
+    /// What came instead (when it failed).
+    pub actual: Option<String>,
+    /// Why it stopped: `healthy`, `failed` (not retried), `deadline`.
+    pub outcome: String,
+    /// Timings of the last attempt that got an answer.
+    pub timings: Option<Timings>,
+    /// Time spent on this endpoint, retries included.
+    pub elapsed_ms: f64,
+}
+
+/// Checks every endpoint.
+pub async fn run(endpoints: Vec<Endpoint>, options: RunOptions) -> Vec<EndpointResult> {
+    let deadline = Instant::now() + options.deadline;
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
+    let options = Arc::new(options);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, endpoint) in endpoints.into_iter().enumerate() {
+        let (semaphore, options) = (Arc::clone(&semaphore), Arc::clone(&options));
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            (index, check(&endpoint, &options, deadline).await)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok(pair) = joined {
+            results.push(pair);
+        }
+    }
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> EndpointResult {
+    let started = Instant::now();
+    let mut result = EndpointResult {
+        name: endpoint.name.clone(),
+        method: "GET".into(),
+        url: crate::redact::url(&endpoint.url),
+        passed: false,
+        attempts: 0,
+        status: None,
+        expected: None,
+        actual: None,
+        outcome: "failed".into(),
+        timings: None,
+        elapsed_ms: 0.0,
+    };
+    let mut backoff = options.initial_backoff;
+    loop {
+        result.attempts += 1;
+        let attempt_deadline = deadline.min(Instant::now() + options.attempt_timeout);
+        let transient = match get(&endpoint.url, &options.tls, attempt_deadline).await {
+            Ok(response) => {
+                result.status = Some(response.status);
+                result.timings = Some(response.timings);
+                match evaluate(endpoint, &response) {
+                    Verdict::Pass => {
+                        result.passed = true;
+                        result.outcome = "healthy".into();
+                        result.expected = None;
+                        result.actual = None;
+                        break;
+                    }
+                    Verdict::Fail {
+                        expected,
+                        actual,
+                        transient,
+                    } => {
+                        result.expected = Some(expected);
+                        result.actual = Some(actual);
+                        transient
+                    }
+                }
+            }
+            Err(e) => {
+                result.expected = Some(format!("status {}", endpoint.expect_status));
+                result.actual = Some(e.to_string());
+                e.is_transient()
+            }
+        };
+        tracing::info!(endpoint = %endpoint.name, attempt = result.attempts, transient, actual = ?result.actual, "check failed");
+        if !transient {
+            result.outcome = "failed".into();
+            break;
+        }
+        if Instant::now() + backoff >= deadline {
+            result.outcome = "deadline".into();
+            break;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(options.max_backoff);
+    }
+    result.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    result
+}
