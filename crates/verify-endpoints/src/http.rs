@@ -163,28 +163,47 @@ pub async fn get(
                 message: e.to_string(),
             })?
             .collect();
-    let addr = *addrs.first().ok_or_else(|| FetchError::Dns {
-        host: host.clone(),
-        message: "no address".into(),
-    })?;
+    if addrs.is_empty() {
+        return Err(FetchError::Dns {
+            host: host.clone(),
+            message: "no address".into(),
+        });
+    }
     let dns_ms = elapsed();
 
-    let tcp = timeout_at(deadline, TcpStream::connect(addr))
-        .await
-        .map_err(timeout("connect"))?
-        .map_err(|e| {
-            let transient = matches!(
-                e.kind(),
-                std::io::ErrorKind::ConnectionRefused
-                    | std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-            );
-            FetchError::Connect {
-                addr: addr.to_string(),
-                message: e.to_string(),
-                transient,
+    // Every resolved address in turn (`localhost` may list ::1 before 127.0.0.1).
+    let mut last_error = None;
+    let mut connected = None;
+    for addr in &addrs {
+        match timeout_at(deadline, TcpStream::connect(addr))
+            .await
+            .map_err(timeout("connect"))?
+        {
+            Ok(stream) => {
+                connected = Some(stream);
+                break;
             }
-        })?;
+            Err(e) => {
+                let transient = matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionAborted
+                );
+                last_error = Some(FetchError::Connect {
+                    addr: addr.to_string(),
+                    message: e.to_string(),
+                    transient,
+                });
+            }
+        }
+    }
+    let Some(tcp) = connected else {
+        return Err(last_error.unwrap_or(FetchError::Dns {
+            host: host.clone(),
+            message: "no address".into(),
+        }));
+    };
     let _ = tcp.set_nodelay(true);
     let connect_ms = elapsed() - dns_ms;
 

@@ -16,6 +16,7 @@
 //! assert!(json_contains(&json!({"status": "ok", "x": 1}), &json!({"status": "ok"})));
 //! ```
 
+pub mod cloudfront;
 pub mod expect;
 pub mod http;
 pub mod redact;

@@ -56,11 +56,13 @@ async fn verify(global: &GlobalArgs, args: CheckArgs) -> ExitStatus {
     let bad =
         |message: String| report_error(&std::io::Error::other(message), ExitStatus::InvalidInput);
     let mut endpoints: Vec<Endpoint> = Vec::new();
+    let mut environment = None;
     if global.env_file.is_some() || args.url.is_empty() {
         let env = match global.environment() {
             Ok(env) => env,
             Err(e) => return report_error(&e, e.exit_status()),
         };
+        environment = Some(env.clone());
         for name in &args.only {
             if env.endpoint(name).is_none() {
                 let known: Vec<&str> = env.endpoints.iter().map(|e| e.name.as_str()).collect();
@@ -106,6 +108,20 @@ async fn verify(global: &GlobalArgs, args: CheckArgs) -> ExitStatus {
         Ok(tls) => tls,
         Err(e) => return bad(format!("--ca-file: {e}")),
     };
+    // The preflight needs AWS (and so the account guard) only when a checked endpoint is
+    // behind a distribution.
+    let cloudfront = match (
+        &environment,
+        endpoints
+            .iter()
+            .any(|e| e.cloudfront_distribution.is_some()),
+    ) {
+        (Some(env), true) => match global.aws(env).await {
+            Ok((config, _)) => Some(aws_sdk_cloudfront::Client::new(&config)),
+            Err(e) => return report_error(&e, e.exit_status()),
+        },
+        _ => None,
+    };
     let options = RunOptions {
         deadline: args.deadline,
         attempt_timeout: args.timeout,
@@ -113,6 +129,7 @@ async fn verify(global: &GlobalArgs, args: CheckArgs) -> ExitStatus {
         initial_backoff: Duration::from_millis(250),
         max_backoff: Duration::from_secs(4),
         tls,
+        cloudfront,
     };
     let results = run(endpoints, options).await;
     let report = RunReport {

@@ -24,6 +24,8 @@ pub struct RunOptions {
     pub max_backoff: Duration,
     /// TLS settings.
     pub tls: Arc<rustls::ClientConfig>,
+    /// CloudFront client for the preflight of endpoints behind a distribution.
+    pub cloudfront: Option<aws_sdk_cloudfront::Client>,
 }
 
 /// The result for one endpoint.
@@ -45,7 +47,8 @@ pub struct EndpointResult {
     pub expected: Option<String>,
     /// What came instead (when it failed).
     pub actual: Option<String>,
-    /// Why it stopped: `healthy`, `failed` (not retried), `deadline`.
+    /// Why it stopped: `healthy`, `failed` (not retried), `deadline`, `preflight` (the
+    /// CloudFront distribution is not ready; no request was made).
     pub outcome: String,
     /// Timings of the last attempt that got an answer.
     pub timings: Option<Timings>,
@@ -91,6 +94,20 @@ async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> 
         timings: None,
         elapsed_ms: 0.0,
     };
+    if let (Some(id), Some(cf)) = (&endpoint.cloudfront_distribution, &options.cloudfront) {
+        let host = endpoint.url.host_str().unwrap_or_default();
+        if let Err(e) =
+            crate::cloudfront::preflight(cf, id, host, deadline, options.max_backoff).await
+        {
+            result.outcome = "preflight".into();
+            result.expected = Some(format!(
+                "CloudFront distribution {id} enabled, deployed and serving {host}"
+            ));
+            result.actual = Some(e.to_string());
+            result.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+            return result;
+        }
+    }
     let mut backoff = options.initial_backoff;
     loop {
         result.attempts += 1;

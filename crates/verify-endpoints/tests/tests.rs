@@ -263,3 +263,185 @@ fn bad_input_is_exit_2() {
         r.stderr
     );
 }
+
+mod cloudfront {
+    //! The CloudFront preflight against the emulator.
+    use super::*;
+    use aws_sdk_cloudfront::types::{
+        Aliases, CookiePreference, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig,
+        ForwardedValues, ItemSelection, Origin, OriginProtocolPolicy, Origins,
+        ViewerProtocolPolicy,
+    };
+    use infra_test_support::{Moto, MotoSession};
+
+    // The legacy ForwardedValues/MinTTL cache settings are deprecated in favour of cache
+    // policies, but they are the smallest valid configuration and the emulator accepts them.
+    #[allow(deprecated)]
+    fn distribution(session: &MotoSession, alias: &str, enabled: bool) -> (String, String) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let cf = aws_sdk_cloudfront::Client::new(&session.sdk_config().await);
+            let origin = Origin::builder()
+                .id("o")
+                .domain_name("origin.internal.example")
+                .custom_origin_config(
+                    CustomOriginConfig::builder()
+                        .http_port(80)
+                        .https_port(443)
+                        .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap();
+            let behavior = DefaultCacheBehavior::builder()
+                .target_origin_id("o")
+                .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+                .forwarded_values(
+                    ForwardedValues::builder()
+                        .query_string(false)
+                        .cookies(
+                            CookiePreference::builder()
+                                .forward(ItemSelection::None)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .min_ttl(0)
+                .build()
+                .unwrap();
+            let config = DistributionConfig::builder()
+                .caller_reference(format!("ref-{alias}-{enabled}"))
+                .origins(
+                    Origins::builder()
+                        .quantity(1)
+                        .items(origin)
+                        .build()
+                        .unwrap(),
+                )
+                .default_cache_behavior(behavior)
+                .comment("test")
+                .enabled(enabled)
+                .aliases(Aliases::builder().quantity(1).items(alias).build().unwrap())
+                .build()
+                .unwrap();
+            let out = cf
+                .create_distribution()
+                .distribution_config(config)
+                .send()
+                .await
+                .unwrap();
+            let d = out.distribution().unwrap();
+            (d.id().to_owned(), d.domain_name().to_owned())
+        })
+    }
+
+    fn verify_via(session: &MotoSession, env: &std::path::Path, args: &[&str]) -> Run {
+        let mut cmd = command(env!("CARGO_BIN_EXE_verify-endpoints"), session.endpoint());
+        cmd.arg("--env-file")
+            .arg(env)
+            .args(args)
+            .output()
+            .unwrap()
+            .into()
+    }
+
+    #[test]
+    fn preflight_enabled_disabled_and_alias_mismatch() {
+        let session = Moto::session();
+        let stub = HttpStub::start(vec![(
+            "/health",
+            vec![Answer::json(200, r#"{"status":"ok"}"#)],
+        )]);
+        let url = stub.url("/health").replace("127.0.0.1", "localhost");
+        let (good, _) = distribution(&session, "localhost", true);
+        let (disabled, _) = distribution(&session, "localhost", false);
+        let (other, domain) = distribution(&session, "portal.blog.example.com", true);
+        let dir = tempfile::tempdir().unwrap();
+        let line = |id: &str| format!("cloudfront_distribution = \"{id}\"\n    {OK_JSON}");
+        let (l1, l2, l3, l4) = (
+            line(&good),
+            line(&disabled),
+            line(&other),
+            line("E0000000000000"),
+        );
+        let env = env_file(
+            &dir,
+            &[
+                ("good", url.clone(), &l1),
+                ("disabled", url.clone(), &l2),
+                ("mismatch", url.clone(), &l3),
+                ("unknown", url.clone(), &l4),
+            ],
+        );
+        let r = verify_via(&session, &env, &["--output", "json", "--deadline", "10s"]);
+        assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+        let v = r.json();
+        let by_name = |n: &str| {
+            v["endpoints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == n)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(by_name("good")["passed"], true, "{}", by_name("good"));
+        let d = by_name("disabled");
+        assert_eq!(
+            (d["outcome"].as_str(), d["attempts"].as_u64()),
+            (Some("preflight"), Some(0)),
+            "{d}"
+        );
+        assert!(
+            d["actual"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("CloudFront distribution {disabled} is disabled")),
+            "{d}"
+        );
+        let m = by_name("mismatch");
+        assert!(
+            m["actual"]
+                .as_str()
+                .unwrap()
+                .contains("host localhost is not an alias"),
+            "{m}"
+        );
+        assert!(m["actual"].as_str().unwrap().contains(&domain), "{m}");
+        let u = by_name("unknown");
+        assert!(
+            u["actual"]
+                .as_str()
+                .unwrap()
+                .contains("CloudFront distribution E0000000000000 not found"),
+            "{u}"
+        );
+        assert_eq!(
+            stub.count("/health"),
+            1,
+            "only the endpoint whose preflight passed was requested"
+        );
+    }
+
+    #[test]
+    fn preflight_runs_the_account_guard() {
+        let session = Moto::session();
+        let (id, _) = distribution(&session, "localhost", true);
+        let dir = tempfile::tempdir().unwrap();
+        let line = format!("cloudfront_distribution = \"{id}\"");
+        let env = env_file(&dir, &[("good", "http://localhost:9/health".into(), &line)]);
+        let text = std::fs::read_to_string(&env)
+            .unwrap()
+            .replace("123456789012", "210987654321");
+        std::fs::write(&env, text).unwrap();
+        let r = verify_via(&session, &env, &[]);
+        assert_eq!(r.code, 4, "{}", r.stderr);
+        assert!(r.stderr.contains("refusing to act"), "{}", r.stderr);
+    }
+}
