@@ -135,7 +135,11 @@ fn usage_errors_are_exit_2() {
 fn a_tool_without_an_engine_yet_fails_instead_of_pretending() {
     let endpoint = closed_endpoint();
     let env_file = reference_env_file();
-    let r = run("tf-wrap", &["--env-file", env_file.to_str().unwrap()], &endpoint);
+    let r = run(
+        "tf-wrap",
+        &["--env-file", env_file.to_str().unwrap()],
+        &endpoint,
+    );
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("did nothing"), "{}", r.stderr);
 }
