@@ -1,4 +1,4 @@
-//! A scripted HTTP server on 127.0.0.1 for endpoint checks: each path answers from its
+//! A scripted HTTP or HTTPS server on 127.0.0.1 for endpoint checks: each path answers from its
 //! script in order (the last answer repeats), after an optional delay, and counts requests.
 
 use std::collections::HashMap;
@@ -57,8 +57,20 @@ pub struct HttpStub {
 }
 
 impl HttpStub {
-    /// Serves `routes` (path → script) on a free loopback port.
+    /// Serves `routes` (path → script) on a free loopback port, plain HTTP.
     pub fn start(routes: Vec<(&str, Vec<Answer>)>) -> HttpStub {
+        HttpStub::serve(routes, None)
+    }
+
+    /// Serves `routes` over TLS with `config` (certificates made by the test).
+    pub fn start_tls(
+        routes: Vec<(&str, Vec<Answer>)>,
+        config: std::sync::Arc<rustls::ServerConfig>,
+    ) -> HttpStub {
+        HttpStub::serve(routes, Some(tokio_rustls::TlsAcceptor::from(config)))
+    }
+
+    fn serve(routes: Vec<(&str, Vec<Answer>)>, tls: Option<tokio_rustls::TlsAcceptor>) -> HttpStub {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -74,39 +86,20 @@ impl HttpStub {
         let c = Arc::clone(&counts);
         runtime.spawn(async move {
             loop {
-                let Ok((mut stream, _)) = listener.accept().await else { continue };
-                let (routes, counts) = (Arc::clone(&routes), Arc::clone(&c));
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (routes, counts, tls) = (Arc::clone(&routes), Arc::clone(&c), tls.clone());
                 tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                    match tls {
+                        // A failed handshake (the client refused the certificate) just ends.
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                answer(stream, &routes, &counts).await;
+                            }
                         }
+                        None => answer(stream, &routes, &counts).await,
                     }
-                    let text = String::from_utf8_lossy(&head);
-                    let path = text.split_whitespace().nth(1).unwrap_or("/").split('?').next().unwrap_or("/").to_owned();
-                    let index = {
-                        let mut counts = counts.lock().unwrap();
-                        let n = counts.entry(path.clone()).or_insert(0);
-                        *n += 1;
-                        *n - 1
-                    };
-                    let answer = match routes.get(&path) {
-                        Some(script) if !script.is_empty() => script[index.min(script.len() - 1)].clone(),
-                        _ => Answer { status: 404, content_type: "text/plain".into(), body: "not found".into(), delay: Duration::ZERO },
-                    };
-                    tokio::time::sleep(answer.delay).await;
-                    let response = format!(
-                        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-                        answer.status,
-                        answer.content_type,
-                        answer.body.len(),
-                        answer.body
-                    );
-                    let _ = stream.write_all(response.as_bytes()).await;
-                    let _ = stream.shutdown().await;
                 });
             }
         });
@@ -126,4 +119,55 @@ impl HttpStub {
     pub fn count(&self, path: &str) -> usize {
         self.counts.lock().unwrap().get(path).copied().unwrap_or(0)
     }
+}
+
+async fn answer<S>(
+    mut stream: S,
+    routes: &HashMap<String, Vec<Answer>>,
+    counts: &Mutex<HashMap<String, usize>>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    let path = text
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .split('?')
+        .next()
+        .unwrap_or("/")
+        .to_owned();
+    let index = {
+        let mut counts = counts.lock().unwrap();
+        let n = counts.entry(path.clone()).or_insert(0);
+        *n += 1;
+        *n - 1
+    };
+    let answer = match routes.get(&path) {
+        Some(script) if !script.is_empty() => script[index.min(script.len() - 1)].clone(),
+        _ => Answer {
+            status: 404,
+            content_type: "text/plain".into(),
+            body: "not found".into(),
+            delay: Duration::ZERO,
+        },
+    };
+    tokio::time::sleep(answer.delay).await;
+    let response = format!(
+        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        answer.status,
+        answer.content_type,
+        answer.body.len(),
+        answer.body
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
 }

@@ -40,6 +40,8 @@ pub struct Response {
     pub body: Bytes,
     /// Phase timings.
     pub timings: Timings,
+    /// The server certificate's `notAfter` (seconds since the epoch), for HTTPS.
+    pub cert_not_after: Option<i64>,
 }
 
 /// Why no answer came.
@@ -207,6 +209,7 @@ pub async fn get(
     let _ = tcp.set_nodelay(true);
     let connect_ms = elapsed() - dns_ms;
 
+    let mut cert_not_after = None;
     let io: Box<dyn Io> = if url.scheme() == "https" {
         let name = ServerName::try_from(host.clone()).map_err(|e| FetchError::Tls {
             host: host.clone(),
@@ -222,6 +225,13 @@ pub async fn get(
             host: host.clone(),
             message: e.to_string(),
         })?;
+        cert_not_after = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|certs| certs.first())
+            .and_then(|der| x509_parser::parse_x509_certificate(der).ok())
+            .map(|(_, cert)| cert.validity().not_after.timestamp());
         Box::new(stream)
     } else {
         Box::new(tcp)
@@ -286,5 +296,6 @@ pub async fn get(
             ttfb_ms,
             total_ms: elapsed(),
         },
+        cert_not_after,
     })
 }

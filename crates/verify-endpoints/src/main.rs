@@ -42,6 +42,12 @@ struct CheckArgs {
     /// Write a JUnit XML report here (one test case per endpoint).
     #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
+    /// Warn when a server certificate expires within this many days.
+    #[arg(long, default_value_t = 21, value_name = "DAYS")]
+    cert_warn_days: i64,
+    /// Fail when a server certificate expires within this many days.
+    #[arg(long, default_value_t = 7, value_name = "DAYS")]
+    cert_fail_days: i64,
     /// Extra CA certificates (PEM) to trust besides the system's.
     #[arg(long, value_name = "PATH")]
     ca_file: Option<PathBuf>,
@@ -130,8 +136,13 @@ async fn verify(global: &GlobalArgs, args: CheckArgs) -> ExitStatus {
         max_backoff: Duration::from_secs(4),
         tls,
         cloudfront,
+        cert_warn_days: args.cert_warn_days,
+        cert_fail_days: args.cert_fail_days,
     };
     let results = run(endpoints, options).await;
+    for warning in results.iter().flat_map(|r| &r.warnings) {
+        tracing::warn!("{warning}");
+    }
     let report = RunReport {
         healthy: results.iter().all(|r| r.passed),
         endpoints: results,

@@ -26,6 +26,10 @@ pub struct RunOptions {
     pub tls: Arc<rustls::ClientConfig>,
     /// CloudFront client for the preflight of endpoints behind a distribution.
     pub cloudfront: Option<aws_sdk_cloudfront::Client>,
+    /// A certificate expiring within this many days is a warning.
+    pub cert_warn_days: i64,
+    /// A certificate expiring within this many days fails the check.
+    pub cert_fail_days: i64,
 }
 
 /// The result for one endpoint.
@@ -54,6 +58,10 @@ pub struct EndpointResult {
     pub timings: Option<Timings>,
     /// Time spent on this endpoint, retries included.
     pub elapsed_ms: f64,
+    /// Days until the server certificate expires, for HTTPS.
+    pub cert_days_left: Option<i64>,
+    /// Warnings that do not fail the check (a certificate near expiry).
+    pub warnings: Vec<String>,
 }
 
 /// Checks every endpoint.
@@ -93,6 +101,8 @@ async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> 
         outcome: "failed".into(),
         timings: None,
         elapsed_ms: 0.0,
+        cert_days_left: None,
+        warnings: Vec::new(),
     };
     if let (Some(id), Some(cf)) = (&endpoint.cloudfront_distribution, &options.cloudfront) {
         let host = endpoint.url.host_str().unwrap_or_default();
@@ -116,7 +126,27 @@ async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> 
             Ok(response) => {
                 result.status = Some(response.status);
                 result.timings = Some(response.timings);
-                match evaluate(endpoint, &response) {
+                result.cert_days_left = response.cert_not_after.map(days_left);
+                let host = endpoint.url.host_str().unwrap_or_default();
+                let verdict = match result.cert_days_left {
+                    Some(days) if days < options.cert_fail_days => Verdict::Fail {
+                        expected: format!(
+                            "a certificate valid for at least {} more days",
+                            options.cert_fail_days
+                        ),
+                        actual: format!("the certificate for {host} expires in {days} days"),
+                        transient: false,
+                    },
+                    Some(days) if days < options.cert_warn_days => {
+                        let warning = format!("the certificate for {host} expires in {days} days");
+                        if !result.warnings.contains(&warning) {
+                            result.warnings.push(warning);
+                        }
+                        evaluate(endpoint, &response)
+                    }
+                    _ => evaluate(endpoint, &response),
+                };
+                match verdict {
                     Verdict::Pass => {
                         result.passed = true;
                         result.outcome = "healthy".into();
@@ -155,4 +185,12 @@ async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> 
     }
     result.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     result
+}
+
+/// Whole days from now until `not_after` (seconds since the epoch); negative once expired.
+fn days_left(not_after: i64) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    (not_after - now).div_euclid(86_400)
 }
