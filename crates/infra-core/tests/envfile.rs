@@ -421,3 +421,48 @@ fn corpus_files_never_panic() {
     }
     assert!(count > 700, "corpus has {count} files");
 }
+
+#[test]
+fn endpoint_expectations_are_checked() {
+    check(
+        &edit(
+            "    expect_json = { status = \"ok\" }",
+            "    expect_regex = \"(unclosed\"",
+        ),
+        &[(
+            27,
+            5,
+            "`expect_regex` of endpoint `portal` is not a valid regular expression",
+        )],
+    );
+    check(
+        &edit(
+            "    expect_json = { status = \"ok\" }",
+            "    latency_warn_ms = 900\n    latency_fail_ms = 500",
+        ),
+        &[(
+            27,
+            5,
+            "`latency_warn_ms` (900) is greater than `latency_fail_ms` (500)",
+        )],
+    );
+    check(
+        &edit(
+            "    expect_json = { status = \"ok\" }",
+            "    latency_fail_ms = 0",
+        ),
+        &[(27, 5, "must be a positive number of milliseconds")],
+    );
+    let ok = edit(
+        "    expect_json = { status = \"ok\" }",
+        "    expect_regex = \"^ok\"\n    expect_content_type = \"application/json\"\n    expect_headers = { \"x-served-by\" = \"portal\" }",
+    );
+    let env = Environment::parse(&ok, Path::new("env.hcl")).unwrap();
+    assert_eq!(
+        env.endpoints[0]
+            .expect_headers
+            .get("x-served-by")
+            .map(String::as_str),
+        Some("portal")
+    );
+}

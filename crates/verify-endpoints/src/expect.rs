@@ -59,6 +59,36 @@ pub fn evaluate(endpoint: &Endpoint, response: &Response) -> Verdict {
             transient: matches!(response.status, 502..=504),
         };
     }
+    if let Some(prefix) = &endpoint.expect_content_type {
+        let actual = response.content_type.as_deref().unwrap_or("");
+        if !actual
+            .to_ascii_lowercase()
+            .starts_with(&prefix.to_ascii_lowercase())
+        {
+            return Verdict::Fail {
+                expected: format!("Content-Type {prefix}"),
+                actual: format!("Content-Type {actual:?}"),
+                transient: false,
+            };
+        }
+    }
+    for (name, value) in &endpoint.expect_headers {
+        let actual = response
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str());
+        if actual != Some(value.as_str()) {
+            return Verdict::Fail {
+                expected: format!("header {name}: {value}"),
+                actual: match actual {
+                    Some(v) => format!("header {name}: {v}"),
+                    None => format!("no {name} header"),
+                },
+                transient: false,
+            };
+        }
+    }
     if let Some(expected) = &endpoint.expect_json {
         if looks_like_html(response) {
             return Verdict::Fail {
@@ -93,6 +123,18 @@ pub fn evaluate(endpoint: &Endpoint, response: &Response) -> Verdict {
         if actual.trim() != expected.trim() {
             return Verdict::Fail {
                 expected: format!("body {expected:?}"),
+                actual: format!("body {:?}", snippet(&response.body)),
+                transient: false,
+            };
+        }
+    }
+    if let Some(pattern) = &endpoint.expect_regex {
+        // Validated when the environment file was loaded.
+        let matched = regex::Regex::new(pattern)
+            .is_ok_and(|re| re.is_match(&String::from_utf8_lossy(&response.body)));
+        if !matched {
+            return Verdict::Fail {
+                expected: format!("a body matching /{pattern}/"),
                 actual: format!("body {:?}", snippet(&response.body)),
                 transient: false,
             };

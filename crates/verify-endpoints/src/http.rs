@@ -36,6 +36,8 @@ pub struct Response {
     pub status: u16,
     /// `Content-Type`, when sent.
     pub content_type: Option<String>,
+    /// Every response header, names lowercase.
+    pub headers: Vec<(String, String)>,
     /// The body (at most [`MAX_BODY`] bytes).
     pub body: Bytes,
     /// Phase timings.
@@ -272,6 +274,16 @@ pub async fn get(
         .map_err(|e| FetchError::Protocol(e.to_string()))?;
     let ttfb_ms = elapsed() - sent;
     let status = response.status().as_u16();
+    let headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
     let content_type = response
         .headers()
         .get(hyper::header::CONTENT_TYPE)
@@ -288,6 +300,7 @@ pub async fn get(
     Ok(Response {
         status,
         content_type,
+        headers,
         body,
         timings: Timings {
             dns_ms,

@@ -95,6 +95,11 @@ async fn verify(global: &GlobalArgs, args: CheckArgs) -> ExitStatus {
                     expect_status: 200,
                     expect_json: None,
                     expect_body: None,
+                    expect_regex: None,
+                    expect_content_type: None,
+                    expect_headers: Default::default(),
+                    latency_warn_ms: None,
+                    latency_fail_ms: None,
                 }),
             _ => {
                 return bad(format!(

@@ -146,6 +146,22 @@ async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> 
                     }
                     _ => evaluate(endpoint, &response),
                 };
+                let total = response.timings.total_ms;
+                let verdict = match (verdict, endpoint.latency_fail_ms, endpoint.latency_warn_ms) {
+                    (Verdict::Pass, Some(fail), _) if total > fail as f64 => Verdict::Fail {
+                        expected: format!("an answer within {fail} ms"),
+                        actual: format!("an answer after {total:.0} ms"),
+                        transient: true,
+                    },
+                    (Verdict::Pass, _, Some(warn)) if total > warn as f64 => {
+                        result.warnings.push(format!(
+                            "{} answered after {total:.0} ms (warning budget {warn} ms)",
+                            endpoint.name
+                        ));
+                        Verdict::Pass
+                    }
+                    (verdict, _, _) => verdict,
+                };
                 match verdict {
                     Verdict::Pass => {
                         result.passed = true;

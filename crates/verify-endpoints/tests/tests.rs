@@ -570,3 +570,78 @@ mod tls {
         }
     }
 }
+
+#[test]
+fn content_type_header_regex_and_latency_expectations() {
+    let stub = HttpStub::start(vec![
+        (
+            "/text",
+            vec![Answer {
+                status: 200,
+                content_type: "text/plain".into(),
+                body: "version 1.2.3".into(),
+                delay: Duration::ZERO,
+            }],
+        ),
+        (
+            "/slow",
+            vec![Answer::json(200, r#"{"status":"ok"}"#).after(Duration::from_millis(300))],
+        ),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_file(
+        &dir,
+        &[
+            (
+                "regex-ok",
+                stub.url("/text"),
+                "expect_regex = \"^version [0-9]+\\\\.[0-9]+\"",
+            ),
+            ("regex-bad", stub.url("/text"), "expect_regex = \"^build\""),
+            (
+                "content-type",
+                stub.url("/text"),
+                "expect_content_type = \"application/json\"",
+            ),
+            (
+                "header",
+                stub.url("/text"),
+                "expect_headers = { \"x-served-by\" = \"portal\" }",
+            ),
+            ("slow-warn", stub.url("/slow"), "latency_warn_ms = 100"),
+            ("slow-fail", stub.url("/slow"), "latency_fail_ms = 100"),
+        ],
+    );
+    let r = verify(&env, &["--output", "json", "--deadline", "2s"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v = r.json();
+    let e = |n: &str| {
+        v["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(e("regex-ok")["passed"], true, "{}", e("regex-ok"));
+    assert_eq!(e("regex-bad")["expected"], "a body matching /^build/");
+    assert_eq!(e("content-type")["actual"], "Content-Type \"text/plain\"");
+    assert_eq!(e("header")["actual"], "no x-served-by header");
+    assert_eq!(e("slow-warn")["passed"], true);
+    assert!(
+        e("slow-warn")["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("(warning budget 100 ms)"),
+        "{}",
+        e("slow-warn")
+    );
+    let slow = e("slow-fail");
+    assert_eq!(
+        (slow["passed"].as_bool(), slow["outcome"].as_str()),
+        (Some(false), Some("deadline")),
+        "{slow}"
+    );
+    assert_eq!(slow["expected"], "an answer within 100 ms");
+}

@@ -208,6 +208,17 @@ pub struct Endpoint {
     pub expect_json: Option<serde_json::Value>,
     /// The exact body text expected.
     pub expect_body: Option<String>,
+    /// A regular expression the body must match (anywhere), validated at load.
+    pub expect_regex: Option<String>,
+    /// The `Content-Type` must start with this (case-insensitive).
+    pub expect_content_type: Option<String>,
+    /// Response headers that must be present with exactly these values (names
+    /// case-insensitive).
+    pub expect_headers: indexmap::IndexMap<String, String>,
+    /// A check slower than this (total milliseconds) passes with a warning.
+    pub latency_warn_ms: Option<u64>,
+    /// A check slower than this (total milliseconds) fails.
+    pub latency_fail_ms: Option<u64>,
 }
 
 fn serialize_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -638,6 +649,44 @@ impl Validator<'_, '_> {
                     );
                 }
             }
+            if let Some(pattern) = &raw.expect_regex {
+                if let Err(e) = Regex::new(pattern) {
+                    let detail = e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned();
+                    self.problem(
+                        &[&p[..], &["expect_regex"]].concat(),
+                        format!("`expect_regex` of endpoint `{name}` is not a valid regular expression: {detail}"),
+                    );
+                }
+            }
+            let mut budget = |key: &str, value: Option<i64>| match value {
+                None => None,
+                Some(ms) if ms > 0 => Some(ms as u64),
+                Some(ms) => {
+                    self.problem(
+                        &[&p[..], &[key]].concat(),
+                        format!("`{key}` must be a positive number of milliseconds, found {ms}"),
+                    );
+                    None
+                }
+            };
+            let latency_warn_ms = budget("latency_warn_ms", raw.latency_warn_ms);
+            let latency_fail_ms = budget("latency_fail_ms", raw.latency_fail_ms);
+            if let (Some(warn), Some(fail)) = (latency_warn_ms, latency_fail_ms) {
+                if warn > fail {
+                    self.problem(
+                        &[&p[..], &["latency_warn_ms"]].concat(),
+                        format!(
+                            "`latency_warn_ms` ({warn}) is greater than `latency_fail_ms` ({fail})"
+                        ),
+                    );
+                }
+            }
             if let Some(url) = url {
                 endpoints.push(Endpoint {
                     name,
@@ -646,6 +695,11 @@ impl Validator<'_, '_> {
                     expect_status,
                     expect_json: raw.expect_json,
                     expect_body: raw.expect_body,
+                    expect_regex: raw.expect_regex,
+                    expect_content_type: raw.expect_content_type,
+                    expect_headers: raw.expect_headers,
+                    latency_warn_ms,
+                    latency_fail_ms,
                 });
             }
         }

@@ -100,4 +100,14 @@ pub(crate) struct RawEndpoint {
     pub expect_json: Option<serde_json::Value>,
     #[serde(default)]
     pub expect_body: Option<String>,
+    #[serde(default)]
+    pub expect_regex: Option<String>,
+    #[serde(default)]
+    pub expect_content_type: Option<String>,
+    #[serde(default)]
+    pub expect_headers: IndexMap<String, String>,
+    #[serde(default)]
+    pub latency_warn_ms: Option<i64>,
+    #[serde(default)]
+    pub latency_fail_ms: Option<i64>,
 }
