@@ -18,6 +18,8 @@ pub struct Answer {
     pub body: String,
     /// Wait this long before answering.
     pub delay: Duration,
+    /// Extra response headers.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Answer {
@@ -28,6 +30,7 @@ impl Answer {
             content_type: "application/json".into(),
             body: body.into(),
             delay: Duration::ZERO,
+            headers: Vec::new(),
         }
     }
 
@@ -38,7 +41,15 @@ impl Answer {
             content_type: "text/html; charset=utf-8".into(),
             body: body.into(),
             delay: Duration::ZERO,
+            headers: Vec::new(),
         }
+    }
+
+    /// A redirect to `location`.
+    pub fn redirect(status: u16, location: &str) -> Answer {
+        let mut a = Answer::html(status, "moved");
+        a.headers.push(("Location".into(), location.into()));
+        a
     }
 
     /// This answer after `delay`.
@@ -158,11 +169,17 @@ async fn answer<S>(
             content_type: "text/plain".into(),
             body: "not found".into(),
             delay: Duration::ZERO,
+            headers: Vec::new(),
         },
     };
     tokio::time::sleep(answer.delay).await;
+    let extra: String = answer
+        .headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let response = format!(
-        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{}",
         answer.status,
         answer.content_type,
         answer.body.len(),

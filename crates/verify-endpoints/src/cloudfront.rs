@@ -46,14 +46,15 @@ pub enum PreflightError {
     Aws(String),
 }
 
-/// Runs the preflight for `host` on distribution `id`.
+/// Runs the preflight for `host` on distribution `id`; returns the distribution's own
+/// domain name (for route pinning).
 pub async fn preflight(
     cf: &aws_sdk_cloudfront::Client,
     id: &str,
     host: &str,
     deadline: Instant,
     poll: Duration,
-) -> Result<(), PreflightError> {
+) -> Result<String, PreflightError> {
     loop {
         let out = match cf.get_distribution().id(id).send().await {
             Ok(out) => out,
@@ -93,7 +94,7 @@ pub async fn preflight(
             });
         }
         if dist.status() == "Deployed" {
-            return Ok(());
+            return Ok(dist.domain_name().to_owned());
         }
         if Instant::now() + poll >= deadline {
             return Err(PreflightError::NotDeployed {

@@ -86,6 +86,9 @@ pub enum FetchError {
     /// The HTTP exchange failed (reset mid-response, bad framing).
     #[error("HTTP exchange failed: {0}")]
     Protocol(String),
+    /// A redirect could not be followed (no Location, a loop, too many).
+    #[error("{0}")]
+    Redirect(String),
 }
 
 impl FetchError {
@@ -95,7 +98,7 @@ impl FetchError {
         match self {
             FetchError::Connect { transient, .. } => *transient,
             FetchError::Timeout { .. } | FetchError::Protocol(_) => true,
-            FetchError::Dns { .. } | FetchError::Tls { .. } => false,
+            FetchError::Dns { .. } | FetchError::Tls { .. } | FetchError::Redirect(_) => false,
         }
     }
 }
@@ -137,8 +140,38 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// GETs `url`, all phases together bounded by `deadline`.
+/// Where to connect instead of the URL's host: route pinning and `--resolve` overrides.
+/// TLS SNI and the `Host` header stay the URL's host either way.
+#[derive(Debug, Clone, Default)]
+pub struct Route {
+    /// Resolve this name instead of the URL's host (a CloudFront distribution's domain).
+    pub connect_host: Option<String>,
+    /// `host:port` → address overrides, like curl's `--resolve`.
+    pub resolve: Vec<(String, u16, std::net::IpAddr)>,
+}
+
+/// GETs `url` through `route`, all phases together bounded by `deadline`.
+pub async fn get_via(
+    url: &url::Url,
+    route: &Route,
+    tls: &Arc<rustls::ClientConfig>,
+    deadline: Instant,
+) -> Result<Response, FetchError> {
+    fetch(url, route, tls, deadline).await
+}
+
+/// GETs `url` directly.
 pub async fn get(
     url: &url::Url,
+    tls: &Arc<rustls::ClientConfig>,
+    deadline: Instant,
+) -> Result<Response, FetchError> {
+    fetch(url, &Route::default(), tls, deadline).await
+}
+
+async fn fetch(
+    url: &url::Url,
+    route: &Route,
     tls: &Arc<rustls::ClientConfig>,
     deadline: Instant,
 ) -> Result<Response, FetchError> {
@@ -158,15 +191,28 @@ pub async fn get(
         }
     };
 
-    let addrs: Vec<std::net::SocketAddr> =
-        timeout_at(deadline, tokio::net::lookup_host((host.as_str(), port)))
-            .await
-            .map_err(timeout("dns"))?
-            .map_err(|e| FetchError::Dns {
-                host: host.clone(),
-                message: e.to_string(),
-            })?
-            .collect();
+    let connect_host = route.connect_host.clone().unwrap_or_else(|| host.clone());
+    let overridden: Vec<std::net::SocketAddr> = route
+        .resolve
+        .iter()
+        .filter(|(h, p, _)| h.eq_ignore_ascii_case(&connect_host) && *p == port)
+        .map(|(_, p, ip)| std::net::SocketAddr::new(*ip, *p))
+        .collect();
+    let addrs: Vec<std::net::SocketAddr> = if overridden.is_empty() {
+        timeout_at(
+            deadline,
+            tokio::net::lookup_host((connect_host.as_str(), port)),
+        )
+        .await
+        .map_err(timeout("dns"))?
+        .map_err(|e| FetchError::Dns {
+            host: connect_host.clone(),
+            message: e.to_string(),
+        })?
+        .collect()
+    } else {
+        overridden
+    };
     if addrs.is_empty() {
         return Err(FetchError::Dns {
             host: host.clone(),
@@ -311,4 +357,55 @@ pub async fn get(
         },
         cert_not_after,
     })
+}
+
+/// The most redirects followed for one check.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// GETs `url` and, when `follow` is set, follows up to [`MAX_REDIRECTS`] redirects (the
+/// route applies to the first request only); the URLs followed are pushed to `followed`.
+pub async fn get_following(
+    url: &url::Url,
+    route: &Route,
+    follow: bool,
+    tls: &Arc<rustls::ClientConfig>,
+    deadline: Instant,
+    followed: &mut Vec<String>,
+) -> Result<Response, FetchError> {
+    let mut response = fetch(url, route, tls, deadline).await?;
+    let mut current = url.clone();
+    let plain = Route {
+        connect_host: None,
+        resolve: route.resolve.clone(),
+    };
+    while follow && matches!(response.status, 301 | 302 | 303 | 307 | 308) {
+        if followed.len() >= MAX_REDIRECTS {
+            return Err(FetchError::Redirect(format!(
+                "more than {MAX_REDIRECTS} redirects (last to {current})"
+            )));
+        }
+        let location = response
+            .headers
+            .iter()
+            .find(|(k, _)| k == "location")
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| {
+                FetchError::Redirect(format!(
+                    "status {} without a Location header",
+                    response.status
+                ))
+            })?;
+        let next = current.join(&location).map_err(|e| {
+            FetchError::Redirect(format!("redirect to an invalid URL `{location}`: {e}"))
+        })?;
+        if current.scheme() == "https" && next.scheme() != "https" {
+            return Err(FetchError::Redirect(format!(
+                "refusing a redirect from HTTPS to {next}"
+            )));
+        }
+        followed.push(crate::redact::url(&next));
+        response = fetch(&next, &plain, tls, deadline).await?;
+        current = next;
+    }
+    Ok(response)
 }

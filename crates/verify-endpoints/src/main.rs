@@ -42,6 +42,14 @@ struct CheckArgs {
     /// Write a JUnit XML report here (one test case per endpoint).
     #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
+    /// Connect to each endpoint's CloudFront distribution domain (from the preflight) while
+    /// sending SNI and Host for the endpoint's own host: tells a DNS problem from a
+    /// distribution problem.
+    #[arg(long)]
+    via_cloudfront: bool,
+    /// Connect to ADDR for HOST:PORT instead of resolving it (like curl's --resolve).
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = parse_resolve)]
+    resolve: Vec<(String, u16, std::net::IpAddr)>,
     /// Warn when a server certificate expires within this many days.
     #[arg(long, default_value_t = 21, value_name = "DAYS")]
     cert_warn_days: i64,
@@ -100,6 +108,7 @@ async fn verify(global: &GlobalArgs, args: CheckArgs) -> ExitStatus {
                     expect_headers: Default::default(),
                     latency_warn_ms: None,
                     latency_fail_ms: None,
+                    follow_redirects: false,
                 }),
             _ => {
                 return bad(format!(
@@ -143,6 +152,8 @@ async fn verify(global: &GlobalArgs, args: CheckArgs) -> ExitStatus {
         cloudfront,
         cert_warn_days: args.cert_warn_days,
         cert_fail_days: args.cert_fail_days,
+        via_cloudfront: args.via_cloudfront,
+        resolve: args.resolve.clone(),
     };
     let results = run(endpoints, options).await;
     for warning in results.iter().flat_map(|r| &r.warnings) {
@@ -168,4 +179,20 @@ async fn verify(global: &GlobalArgs, args: CheckArgs) -> ExitStatus {
         ExitStatus::Failure
     };
     emit(&report, global.format(), status)
+}
+
+fn parse_resolve(text: &str) -> Result<(String, u16, std::net::IpAddr), String> {
+    let mut parts = text.splitn(3, ':');
+    let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("`{text}` is not HOST:PORT:ADDR"));
+    };
+    let port = port
+        .parse()
+        .map_err(|_| format!("`{port}` is not a port"))?;
+    let addr = addr
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| format!("`{addr}` is not an IP address"))?;
+    Ok((host.to_owned(), port, addr))
 }

@@ -2,7 +2,7 @@
 //! backoff, inside one overall deadline.
 
 use crate::expect::{evaluate, Verdict};
-use crate::http::{get, Timings};
+use crate::http::{get_following, Timings};
 use infra_core::environment::Endpoint;
 use serde::Serialize;
 use std::sync::Arc;
@@ -30,6 +30,11 @@ pub struct RunOptions {
     pub cert_warn_days: i64,
     /// A certificate expiring within this many days fails the check.
     pub cert_fail_days: i64,
+    /// Connect to the CloudFront distribution's own domain, sending SNI and Host for the
+    /// alias (`--via-cloudfront`), to tell a DNS problem from a distribution problem.
+    pub via_cloudfront: bool,
+    /// `host:port` → address overrides (`--resolve`).
+    pub resolve: Vec<(String, u16, std::net::IpAddr)>,
 }
 
 /// The result for one endpoint.
@@ -41,6 +46,10 @@ pub struct EndpointResult {
     pub method: String,
     /// The URL, secrets redacted.
     pub url: String,
+    /// Redirects followed by the last attempt.
+    pub redirects: Vec<String>,
+    /// Where it connected when pinned to a CloudFront distribution's domain.
+    pub connected_via: Option<String>,
     /// Whether it was healthy.
     pub passed: bool,
     /// Attempts made.
@@ -93,6 +102,8 @@ async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> 
         name: endpoint.name.clone(),
         method: "GET".into(),
         url: crate::redact::url(&endpoint.url),
+        connected_via: None,
+        redirects: Vec::new(),
         passed: false,
         attempts: 0,
         status: None,
@@ -104,25 +115,46 @@ async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> 
         cert_days_left: None,
         warnings: Vec::new(),
     };
+    let mut route = crate::http::Route {
+        connect_host: None,
+        resolve: options.resolve.clone(),
+    };
     if let (Some(id), Some(cf)) = (&endpoint.cloudfront_distribution, &options.cloudfront) {
         let host = endpoint.url.host_str().unwrap_or_default();
-        if let Err(e) =
-            crate::cloudfront::preflight(cf, id, host, deadline, options.max_backoff).await
-        {
-            result.outcome = "preflight".into();
-            result.expected = Some(format!(
-                "CloudFront distribution {id} enabled, deployed and serving {host}"
-            ));
-            result.actual = Some(e.to_string());
-            result.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-            return result;
+        match crate::cloudfront::preflight(cf, id, host, deadline, options.max_backoff).await {
+            Ok(domain) => {
+                if options.via_cloudfront {
+                    route.connect_host = Some(domain);
+                }
+            }
+            Err(e) => {
+                result.outcome = "preflight".into();
+                result.expected = Some(format!(
+                    "CloudFront distribution {id} enabled, deployed and serving {host}"
+                ));
+                result.actual = Some(e.to_string());
+                result.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+                return result;
+            }
         }
     }
+    result.connected_via = route.connect_host.clone();
     let mut backoff = options.initial_backoff;
     loop {
         result.attempts += 1;
         let attempt_deadline = deadline.min(Instant::now() + options.attempt_timeout);
-        let transient = match get(&endpoint.url, &options.tls, attempt_deadline).await {
+        let mut followed = Vec::new();
+        let fetched = get_following(
+            &endpoint.url,
+            &route,
+            endpoint.follow_redirects,
+            &options.tls,
+            attempt_deadline,
+            &mut followed,
+        )
+        .await;
+        result.redirects = followed;
+        let transient = match fetched {
             Ok(response) => {
                 result.status = Some(response.status);
                 result.timings = Some(response.timings);

@@ -429,6 +429,41 @@ mod cloudfront {
         );
     }
 
+    /// `--via-cloudfront` connects to the distribution's own domain (mapped to the stub by
+    /// `--resolve`, so nothing is looked up in DNS) while Host and SNI name the alias.
+    #[test]
+    fn route_pinning_connects_through_the_distribution() {
+        let session = Moto::session();
+        let stub = HttpStub::start(vec![(
+            "/health",
+            vec![Answer::json(200, r#"{"status":"ok"}"#)],
+        )]);
+        let port = stub.url("").rsplit(':').next().unwrap().to_owned();
+        let (id, domain) = distribution(&session, "portal.test", true);
+        let dir = tempfile::tempdir().unwrap();
+        let line = format!("cloudfront_distribution = \"{id}\"\n    {OK_JSON}");
+        let env = env_file(
+            &dir,
+            &[("portal", format!("http://portal.test:{port}/health"), &line)],
+        );
+        let resolve = format!("{domain}:{port}:127.0.0.1");
+        let r = verify_via(
+            &session,
+            &env,
+            &[
+                "--output",
+                "json",
+                "--via-cloudfront",
+                "--resolve",
+                &resolve,
+            ],
+        );
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        let e = &r.json()["endpoints"][0];
+        assert_eq!(e["connected_via"], domain.as_str(), "{e}");
+        assert_eq!(stub.count("/health"), 1);
+    }
+
     #[test]
     fn preflight_runs_the_account_guard() {
         let session = Moto::session();
@@ -581,6 +616,7 @@ fn content_type_header_regex_and_latency_expectations() {
                 content_type: "text/plain".into(),
                 body: "version 1.2.3".into(),
                 delay: Duration::ZERO,
+                headers: vec![],
             }],
         ),
         (
@@ -644,4 +680,63 @@ fn content_type_header_regex_and_latency_expectations() {
         "{slow}"
     );
     assert_eq!(slow["expected"], "an answer within 100 ms");
+}
+
+#[test]
+fn redirects_are_followed_only_when_configured() {
+    let stub = HttpStub::start(vec![
+        ("/old", vec![Answer::redirect(301, "/new")]),
+        ("/new", vec![Answer::json(200, r#"{"status":"ok"}"#)]),
+        ("/loop", vec![Answer::redirect(302, "/loop")]),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_file(
+        &dir,
+        &[
+            ("strict", stub.url("/old"), OK_JSON),
+            (
+                "follows",
+                stub.url("/old"),
+                &format!("{OK_JSON}\n    follow_redirects = true"),
+            ),
+            (
+                "loops",
+                stub.url("/loop"),
+                &format!("{OK_JSON}\n    follow_redirects = true"),
+            ),
+        ],
+    );
+    let r = verify(&env, &["--output", "json"]);
+    assert_eq!(r.code, 1);
+    let v = r.json();
+    let e = |n: &str| {
+        v["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert!(
+        e("strict")["actual"]
+            .as_str()
+            .unwrap()
+            .starts_with("status 301"),
+        "{}",
+        e("strict")
+    );
+    assert_eq!(e("follows")["passed"], true, "{}", e("follows"));
+    assert_eq!(
+        e("follows")["redirects"],
+        serde_json::json!([stub.url("/new")])
+    );
+    assert!(
+        e("loops")["actual"]
+            .as_str()
+            .unwrap()
+            .contains("more than 5 redirects"),
+        "{}",
+        e("loops")
+    );
 }

@@ -219,6 +219,8 @@ pub struct Endpoint {
     pub latency_warn_ms: Option<u64>,
     /// A check slower than this (total milliseconds) fails.
     pub latency_fail_ms: Option<u64>,
+    /// Follow redirects (up to 5); otherwise a 3xx is judged as the status it is.
+    pub follow_redirects: bool,
 }
 
 fn serialize_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -700,6 +702,7 @@ impl Validator<'_, '_> {
                     expect_headers: raw.expect_headers,
                     latency_warn_ms,
                     latency_fail_ms,
+                    follow_redirects: raw.follow_redirects.unwrap_or(false),
                 });
             }
         }

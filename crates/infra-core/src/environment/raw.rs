@@ -110,4 +110,6 @@ pub(crate) struct RawEndpoint {
     pub latency_warn_ms: Option<i64>,
     #[serde(default)]
     pub latency_fail_ms: Option<i64>,
+    #[serde(default)]
+    pub follow_redirects: Option<bool>,
 }
