@@ -96,12 +96,6 @@ pub async fn plan_bump(
         }
     }
     let images = family_images(ecr, &image.repository, &image.tag_pattern).await?;
-    if images.is_empty() {
-        return Err(EcrTagsError::NoTags {
-            repository: image.repository.clone(),
-            pattern: image.tag_pattern.as_str().to_owned(),
-        });
-    }
     let target = match &options.to {
         Some(to) => images
             .iter()
@@ -112,7 +106,8 @@ pub async fn plan_bump(
                     image.repository
                 ))
             })?,
-        None => newest(&images)?,
+        None => newest(&images)?
+            .ok_or_else(|| EcrTagsError::no_tags(&image.repository, &image.tag_pattern))?,
     };
     let target_tag = options.to.clone().unwrap_or_else(|| target.tag.clone());
     if !options.allow_mutable {

@@ -154,13 +154,25 @@ pub async fn describe_repository(
     })
 }
 
-/// Every tagged image of `repository` with a tag in the family, newest first (ties in push
-/// time ordered by tag so the order is stable). Reads every page, 1,000 images a page.
-pub async fn family_images(
+/// A tagged image of a repository, as DescribeImages reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedImage {
+    /// Every tag of the image.
+    pub tags: Vec<String>,
+    /// The image digest.
+    pub digest: String,
+    /// Push time: seconds since the epoch and the sub-second part.
+    pub pushed_at: (i64, u32),
+    /// Push time, RFC 3339.
+    pub pushed_at_text: String,
+}
+
+/// Every tagged image of `repository`: every page of DescribeImages, 1,000 images a page.
+/// One pass serves every family of the repository (see [`family`]).
+pub async fn repository_images(
     ecr: &aws_sdk_ecr::Client,
     repository: &str,
-    pattern: &TagPattern,
-) -> Result<Vec<FamilyImage>, EcrTagsError> {
+) -> Result<Vec<TaggedImage>, EcrTagsError> {
     let mut images = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -178,25 +190,11 @@ pub async fn family_images(
             .await
             .map_err(AwsCallError::on("ecr:DescribeImages", repository))?;
         for detail in out.image_details() {
-            let mut tags: Vec<&str> = detail
-                .image_tags()
-                .iter()
-                .map(String::as_str)
-                .filter(|t| pattern.matches(t))
-                .collect();
-            if tags.is_empty() {
-                continue;
-            }
-            tags.sort_unstable();
-            let tag = tags.pop().unwrap_or_default().to_owned();
             let pushed = detail.image_pushed_at();
-            images.push(FamilyImage {
-                sha: pattern.sha(&tag).map(str::to_owned),
-                other_tags: tags.iter().map(|t| (*t).to_owned()).collect(),
-                tag,
+            images.push(TaggedImage {
+                tags: detail.image_tags().to_vec(),
                 digest: detail.image_digest().unwrap_or_default().to_owned(),
-                pushed_at: pushed.map_or(0, |d| d.secs()),
-                pushed_at_nanos: pushed.map_or(0, |d| d.subsec_nanos()),
+                pushed_at: pushed.map_or((0, 0), |d| (d.secs(), d.subsec_nanos())),
                 pushed_at_text: pushed
                     .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
                     .unwrap_or_default(),
@@ -207,17 +205,54 @@ pub async fn family_images(
             _ => break,
         }
     }
-    images.sort_by(|a, b| b.when().cmp(&a.when()).then_with(|| b.tag.cmp(&a.tag)));
     Ok(images)
 }
 
-/// The newest image of a family sorted by [`family_images`]. Several images with different
-/// digests at the newest push time are an error listing them: never a silent pick.
-pub fn newest(images: &[FamilyImage]) -> Result<&FamilyImage, EcrTagsError> {
-    let first = images.first().ok_or_else(|| EcrTagsError::NoTags {
-        repository: String::new(),
-        pattern: String::new(),
-    })?;
+/// The images with a tag in the family, newest first (ties in push time ordered by tag so
+/// the order is stable).
+pub fn family(images: &[TaggedImage], pattern: &TagPattern) -> Vec<FamilyImage> {
+    let mut family: Vec<FamilyImage> = images
+        .iter()
+        .filter_map(|image| {
+            let mut tags: Vec<&str> = image
+                .tags
+                .iter()
+                .map(String::as_str)
+                .filter(|t| pattern.matches(t))
+                .collect();
+            tags.sort_unstable();
+            let tag = tags.pop()?.to_owned();
+            Some(FamilyImage {
+                sha: pattern.sha(&tag).map(str::to_owned),
+                other_tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+                tag,
+                digest: image.digest.clone(),
+                pushed_at: image.pushed_at.0,
+                pushed_at_nanos: image.pushed_at.1,
+                pushed_at_text: image.pushed_at_text.clone(),
+            })
+        })
+        .collect();
+    family.sort_by(|a, b| b.when().cmp(&a.when()).then_with(|| b.tag.cmp(&a.tag)));
+    family
+}
+
+/// [`repository_images`] reduced to one family: for commands that need one family only.
+pub async fn family_images(
+    ecr: &aws_sdk_ecr::Client,
+    repository: &str,
+    pattern: &TagPattern,
+) -> Result<Vec<FamilyImage>, EcrTagsError> {
+    Ok(family(&repository_images(ecr, repository).await?, pattern))
+}
+
+/// The newest image of a family sorted by [`family`] (`None` when it has none). Several
+/// images with different digests at the newest push time are an error listing them: never
+/// a silent pick.
+pub fn newest(images: &[FamilyImage]) -> Result<Option<&FamilyImage>, EcrTagsError> {
+    let Some(first) = images.first() else {
+        return Ok(None);
+    };
     let tied: Vec<&FamilyImage> = images
         .iter()
         .take_while(|i| i.when() == first.when())
@@ -235,7 +270,7 @@ pub fn newest(images: &[FamilyImage]) -> Result<&FamilyImage, EcrTagsError> {
                 .join(", "),
         });
     }
-    Ok(first)
+    Ok(Some(first))
 }
 
 #[cfg(test)]

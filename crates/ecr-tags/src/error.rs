@@ -70,6 +70,14 @@ pub enum EcrTagsError {
 }
 
 impl EcrTagsError {
+    /// No tag of `repository` matches `pattern`.
+    pub fn no_tags(repository: &str, pattern: &infra_core::environment::TagPattern) -> Self {
+        EcrTagsError::NoTags {
+            repository: repository.to_owned(),
+            pattern: pattern.as_str().to_owned(),
+        }
+    }
+
     /// The exit status for this error.
     pub fn exit_status(&self) -> ExitStatus {
         match self {

@@ -3,8 +3,9 @@
 //!
 //! # Brief overview
 //!
-//! - [`discover`]: every page of DescribeImages, the family's images (tags matching the
-//!   anchored pattern) newest first, tie detection, and the repository's tag mutability.
+//! - [`discover`]: every page of DescribeImages (one pass per repository), the family's
+//!   images (tags matching the anchored pattern) newest first, tie detection, and the
+//!   repository's tag mutability.
 //! - [`bump`]: the checks before a pin moves (exists, matches, immutable, not a downgrade,
 //!   built from a merged commit) and the byte-exact rewrite with its diff.
 //! - [`pins`]: every pinned image of the environment against ECR.
@@ -19,7 +20,8 @@
 //!     pushed_at_text: String::new(), sha: None, other_tags: vec![],
 //! };
 //! let images = vec![image("b-2", "sha256:2", 20), image("b-1", "sha256:1", 10)];
-//! assert_eq!(newest(&images).unwrap().tag, "b-2");
+//! assert_eq!(newest(&images).unwrap().unwrap().tag, "b-2");
+//! assert!(newest(&[]).unwrap().is_none());
 //! ```
 
 pub mod bump;

@@ -187,13 +187,9 @@ async fn execute(
             };
             let repo = describe_repository(ecr, &repository).await?;
             let images = family_images(ecr, &repository, &pattern).await?;
-            if images.is_empty() {
-                return Err(EcrTagsError::NoTags {
-                    repository,
-                    pattern: pattern.as_str().to_owned(),
-                });
-            }
-            let chosen = newest(&images)?.clone();
+            let chosen = newest(&images)?
+                .cloned()
+                .ok_or_else(|| EcrTagsError::no_tags(&repository, &pattern))?;
             if !allow_mutable {
                 repo.check_immutable(&chosen.tag)?;
             }

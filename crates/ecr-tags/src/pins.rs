@@ -1,6 +1,9 @@
 //! `ecr-tags pins`: every pinned image of the environment against ECR.
 
-use crate::discover::{describe_repository, family_images, newest, FamilyImage, RepositoryInfo};
+use crate::discover::{
+    describe_repository, family, newest, repository_images, FamilyImage, RepositoryInfo,
+    TaggedImage,
+};
 use crate::error::EcrTagsError;
 use infra_core::environment::Environment;
 use serde::Serialize;
@@ -30,10 +33,11 @@ pub struct PinRow {
     pub notes: Vec<String>,
 }
 
-/// Reads every pin and compares it with its repository, one DescribeImages pass per
-/// image family.
+/// Reads every pin and compares it with its repository: one DescribeRepositories and one
+/// DescribeImages pass per repository, however many images it holds pins for.
 pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
-    let mut repos: HashMap<String, Result<RepositoryInfo, String>> = HashMap::new();
+    let mut repos: HashMap<String, Result<(RepositoryInfo, Vec<TaggedImage>), String>> =
+        HashMap::new();
     let mut rows = Vec::new();
     for image in &env.images {
         let mut row = PinRow {
@@ -58,13 +62,20 @@ pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
         row.location = format!("{}:{}", image.file.display(), pin.at.line);
         row.current = Some(pin.tag.clone());
         if !repos.contains_key(&image.repository) {
-            let info = describe_repository(ecr, &image.repository)
-                .await
-                .map_err(|e| e.to_string());
-            repos.insert(image.repository.clone(), info);
+            let read = async {
+                let info = describe_repository(ecr, &image.repository).await?;
+                Ok::<_, crate::error::EcrTagsError>((
+                    info,
+                    repository_images(ecr, &image.repository).await?,
+                ))
+            };
+            repos.insert(
+                image.repository.clone(),
+                read.await.map_err(|e| e.to_string()),
+            );
         }
-        let repo = match &repos[&image.repository] {
-            Ok(repo) => repo,
+        let (repo, tagged) = match &repos[&image.repository] {
+            Ok((repo, tagged)) => (repo, tagged),
             Err(e) => {
                 row.notes.push(e.clone());
                 rows.push(row);
@@ -83,18 +94,10 @@ pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
                 pin.tag, repo.name
             ));
         }
-        let images: Vec<FamilyImage> =
-            match family_images(ecr, &image.repository, &image.tag_pattern).await {
-                Ok(images) => images,
-                Err(e) => {
-                    row.notes.push(e.to_string());
-                    rows.push(row);
-                    continue;
-                }
-            };
+        let images: Vec<FamilyImage> = family(tagged, &image.tag_pattern);
         let ambiguous = match newest(&images) {
             Ok(n) => {
-                row.newest = Some(n.tag.clone());
+                row.newest = n.map(|n| n.tag.clone());
                 false
             }
             Err(e) => {

@@ -40,6 +40,18 @@ fn pins_report_where_each_pin_stands() {
     let r = ecr.run(Some(&wc.env_file), &["pins", "--check"]);
     assert_eq!(r.code, 3, "a pin is behind: {}", r.stdout);
 
+    // Both pins live in one repository: it is read once, not once per pin.
+    let proxy = infra_test_support::Proxy::start(ecr.session.endpoint());
+    let r = ecr.run_via(proxy.endpoint(), Some(&wc.env_file), &["pins"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let calls: Vec<String> = proxy
+        .calls()
+        .iter()
+        .map(|c| c.iam_action())
+        .filter(|a| a.starts_with("ecr:"))
+        .collect();
+    assert_eq!(calls, ["ecr:DescribeRepositories", "ecr:DescribeImages"]);
+
     // A pin to a tag that is not in ECR.
     let text = std::fs::read_to_string(&wc.main_tf)
         .unwrap()

@@ -116,7 +116,12 @@ impl Ecr {
 
     /// Runs `ecr-tags ARGS` (with `--env-file FILE` when given).
     pub fn run(&self, env_file: Option<&PathBuf>, args: &[&str]) -> Run {
-        let mut cmd = command(env!("CARGO_BIN_EXE_ecr-tags"), self.session.endpoint());
+        self.run_via(self.session.endpoint(), env_file, args)
+    }
+
+    /// Like [`Ecr::run`], through another endpoint (a recording proxy).
+    pub fn run_via(&self, endpoint: &str, env_file: Option<&PathBuf>, args: &[&str]) -> Run {
+        let mut cmd = command(env!("CARGO_BIN_EXE_ecr-tags"), endpoint);
         if let Some(file) = env_file {
             cmd.arg("--env-file").arg(file);
         }

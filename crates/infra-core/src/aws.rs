@@ -201,11 +201,6 @@ impl AwsCallError {
         let resource = resource.into();
         move |err| AwsCallError::new(operation, Some(resource), err)
     }
-
-    /// Whether AWS said the resource does not exist.
-    pub fn is_not_found(&self) -> bool {
-        self.code.as_deref().is_some_and(|c| c.contains("NotFound"))
-    }
 }
 
 /// The error and its causes, each once, joined with ": " (Display only, never Debug, so

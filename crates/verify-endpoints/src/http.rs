@@ -151,24 +151,6 @@ pub struct Route {
 }
 
 /// GETs `url` through `route`, all phases together bounded by `deadline`.
-pub async fn get_via(
-    url: &url::Url,
-    route: &Route,
-    tls: &Arc<rustls::ClientConfig>,
-    deadline: Instant,
-) -> Result<Response, FetchError> {
-    fetch(url, route, tls, deadline).await
-}
-
-/// GETs `url` directly.
-pub async fn get(
-    url: &url::Url,
-    tls: &Arc<rustls::ClientConfig>,
-    deadline: Instant,
-) -> Result<Response, FetchError> {
-    fetch(url, &Route::default(), tls, deadline).await
-}
-
 async fn fetch(
     url: &url::Url,
     route: &Route,

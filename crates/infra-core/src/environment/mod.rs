@@ -582,13 +582,7 @@ impl Validator<'_, '_> {
                     Some(pattern)
                 }
                 Err(e) => {
-                    let detail = e
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned();
+                    let detail = regex_error(&e);
                     self.problem(
                         &[&p[..], &["tag_pattern"]].concat(),
                         format!("`tag_pattern` of image `{local}` is not a valid regular expression: {detail}"),
@@ -653,13 +647,7 @@ impl Validator<'_, '_> {
             }
             if let Some(pattern) = &raw.expect_regex {
                 if let Err(e) = Regex::new(pattern) {
-                    let detail = e
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned();
+                    let detail = regex_error(&e);
                     self.problem(
                         &[&p[..], &["expect_regex"]].concat(),
                         format!("`expect_regex` of endpoint `{name}` is not a valid regular expression: {detail}"),
@@ -781,6 +769,16 @@ fn normalize(path: &Path) -> PathBuf {
     } else {
         out
     }
+}
+
+/// The last line of a regex error: the reason, without the pattern echoed above it.
+fn regex_error(e: &regex::Error) -> String {
+    e.to_string()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 fn valid_name(name: &str) -> bool {
