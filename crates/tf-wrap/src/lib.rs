@@ -1,7 +1,51 @@
-//! `tf-wrap`: Run the terraform-prod plan, approve and apply workflow with a verified plan bundle and safety gates.
+//! `tf-wrap`: the terraform-prod plan, approve and apply workflow with a verified plan
+//! bundle and safety gates.
 //!
 //! # Brief overview
 //!
-//! This crate holds the library side of the `tf-wrap` binary. In this release the binary
-//! parses the shared options and validates the environment file; the engine itself is the
-//! work of the tf-wrap issue: terraform runner, plan bundle, safety gates.
+//! - [`runner`]: one consistent Terraform invocation (`-chdir`, `-input=false`,
+//!   `TF_IN_AUTOMATION`, no `TF_CLI_ARGS*`), output streamed live and kept, signals
+//!   forwarded with a grace period.
+//! - [`version`]: the binary's version and the root's `required_version`.
+//! - [`plan`]: `show -json` of a saved plan (format 0.1 to 1.x) and its summary (text,
+//!   JSON, Markdown).
+//! - [`gates`]: the destroy gate and the park guard, on the plan's JSON.
+//! - [`bundle`]: the plan bundle the apply job verifies before applying.
+//! - [`diagnose`]: transient errors, lock holders and stale plans from Terraform's text.
+//! - [`workflow`]: `init`, `plan`, `apply` put together.
+//! - [`parked`]: which resources park has recorded, read through the park library.
+
+pub mod bundle;
+pub mod diagnose;
+pub mod error;
+pub mod gates;
+pub mod plan;
+pub mod report;
+pub mod runner;
+pub mod version;
+pub mod workflow;
+
+pub use error::TfWrapError;
+
+/// The resources of the environment that park has recorded (a record tag is present, valid
+/// or not): while any exist, the environment counts as parked for the park guard.
+pub fn parked(live: &park::observe::LiveEnvironment) -> Vec<gates::Parked> {
+    let mut out: Vec<gates::Parked> = live
+        .services
+        .iter()
+        .filter(|s| !matches!(s.record, park::record::Found::None))
+        .map(|s| gates::Parked::Service {
+            cluster: s.cluster.clone(),
+            service: s.service.clone(),
+        })
+        .collect();
+    out.extend(
+        live.aurora
+            .iter()
+            .filter(|a| !matches!(a.record, park::record::Found::None))
+            .map(|a| gates::Parked::Aurora {
+                cluster: a.cluster.clone(),
+            }),
+    );
+    out
+}

@@ -80,7 +80,24 @@ pub struct TerraformSettings {
     pub lock_timeout: Duration,
     /// The binary: `terraform`, `tofu`, or a path.
     pub binary: String,
+    /// Resource types whose deletion or replacement a plan must be explicitly allowed for.
+    pub protected_types: Vec<String>,
+    /// How old a plan bundle may be when it is applied.
+    #[serde(serialize_with = "serialize_duration")]
+    pub max_plan_age: Duration,
 }
+
+/// The resource types protected from deletion and replacement unless a file says otherwise:
+/// the ones that hold data.
+pub const DEFAULT_PROTECTED_TYPES: &[&str] = &[
+    "aws_rds_cluster",
+    "aws_rds_cluster_instance",
+    "aws_db_instance",
+    "aws_s3_bucket",
+    "aws_ecr_repository",
+    "aws_dynamodb_table",
+    "aws_efs_file_system",
+];
 
 /// An ECS cluster and the services of it that the toolkit manages.
 #[derive(Debug, Clone, Serialize)]
@@ -720,21 +737,56 @@ impl Validator<'_, '_> {
             var_files: Vec::new(),
             lock_timeout: None,
             binary: None,
+            protected_types: None,
+            max_plan_age: None,
         });
         let p = ["environment", env, "terraform"];
         let root = normalize(&base.join(raw.root.as_deref().unwrap_or(".")));
-        let lock_timeout = match raw.lock_timeout.as_deref() {
-            None => Duration::from_secs(300),
-            Some(text) => match humantime::parse_duration(text) {
-                Ok(d) => d,
-                Err(e) => {
-                    self.problem(
-                        &[&p[..], &["lock_timeout"]].concat(),
-                        format!("`lock_timeout` \"{text}\" is not a duration such as \"5m\" or \"90s\": {e}"),
+        let mut duration = |key: &str, value: Option<&str>, default: Duration| match value {
+            None => default,
+            Some(text) => {
+                match humantime::parse_duration(text) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        self.problem(
+                        &[&p[..], &[key]].concat(),
+                        format!("`{key}` \"{text}\" is not a duration such as \"5m\" or \"90s\": {e}"),
                     );
-                    Duration::from_secs(300)
+                        default
+                    }
                 }
-            },
+            }
+        };
+        let lock_timeout = duration(
+            "lock_timeout",
+            raw.lock_timeout.as_deref(),
+            Duration::from_secs(300),
+        );
+        let max_plan_age = duration(
+            "max_plan_age",
+            raw.max_plan_age.as_deref(),
+            Duration::from_secs(24 * 3600),
+        );
+        let protected_types = match raw.protected_types {
+            None => DEFAULT_PROTECTED_TYPES
+                .iter()
+                .map(|t| (*t).to_owned())
+                .collect(),
+            Some(types) => {
+                for t in &types {
+                    if t.is_empty()
+                        || !t
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                    {
+                        self.problem(
+                            &[&p[..], &["protected_types"]].concat(),
+                            format!("`protected_types` entry \"{t}\" is not a resource type such as \"aws_rds_cluster\""),
+                        );
+                    }
+                }
+                types
+            }
         };
         let binary = raw.binary.unwrap_or_else(|| "terraform".to_owned());
         if binary.trim().is_empty() {
@@ -753,6 +805,8 @@ impl Validator<'_, '_> {
             root,
             lock_timeout,
             binary,
+            protected_types,
+            max_plan_age,
         }
     }
 }

@@ -43,6 +43,10 @@ pub(crate) struct RawTerraform {
     pub lock_timeout: Option<String>,
     #[serde(default)]
     pub binary: Option<String>,
+    #[serde(default)]
+    pub protected_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub max_plan_age: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,381 @@
+//! The plan bundle: what the plan job hands to the apply job.
+//!
+//! A bundle directory holds the saved plan (`plan.tfplan`), its JSON (`plan.json`), the
+//! summary (`summary.md`, for a CI artifact or PR comment) and `manifest.json`, which binds
+//! them to what made them: sha256 of the plan file and of its JSON, the Terraform version,
+//! the sha256 of `.terraform.lock.hcl`, the git commit, the environment, the creation time,
+//! the summary's digest and the gate allowances the plan was accepted with.
+//!
+//! `apply` re-checks every one of these against the apply job's checkout before Terraform
+//! runs, and lists every mismatch at once.
+
+use crate::plan::{PlanJson, Summary};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// The manifest's schema name.
+pub const MANIFEST_SCHEMA: &str = "tf-wrap/bundle";
+/// The manifest's schema version.
+pub const MANIFEST_VERSION: u32 = 1;
+/// The saved plan's file name in a bundle.
+pub const PLAN_FILE: &str = "plan.tfplan";
+/// The plan's JSON in a bundle.
+pub const PLAN_JSON: &str = "plan.json";
+/// The manifest in a bundle.
+pub const MANIFEST: &str = "manifest.json";
+/// The Markdown summary in a bundle.
+pub const SUMMARY_MD: &str = "summary.md";
+/// Terraform's dependency lock file in the root.
+pub const LOCK_FILE: &str = ".terraform.lock.hcl";
+/// How far in the future a bundle's creation time may be (clock skew between CI runners).
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
+
+/// Lower-case hex sha256.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Always [`MANIFEST_SCHEMA`].
+    pub schema: String,
+    /// Always [`MANIFEST_VERSION`].
+    pub schema_version: u32,
+    /// The environment file's environment name.
+    pub environment: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// `tf-wrap VERSION`.
+    pub created_by: String,
+    /// The Terraform version that made the plan.
+    pub terraform_version: String,
+    /// sha256 of `plan.tfplan`.
+    pub plan_sha256: String,
+    /// sha256 of `plan.json`.
+    pub plan_json_sha256: String,
+    /// sha256 of the root's `.terraform.lock.hcl`; `None` when the root has none.
+    pub lock_file_sha256: Option<String>,
+    /// The checkout's `HEAD`; `None` outside a git repository.
+    pub git_commit: Option<String>,
+    /// Whether the checkout had uncommitted changes to tracked files.
+    pub git_dirty: bool,
+    /// Digest of the summary, see [`Summary::digest`].
+    pub summary_digest: String,
+    /// Whether the plan changes anything.
+    pub has_changes: bool,
+    /// Addresses whose destruction the plan was accepted with.
+    pub allow_destroy: Vec<String>,
+    /// Whether the plan was accepted with `--allow-unpark`.
+    pub allow_unpark: bool,
+}
+
+/// What the apply job's checkout looks like now, for [`verify`].
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    /// The environment name in the environment file.
+    pub environment: String,
+    /// The Terraform binary's version.
+    pub terraform_version: String,
+    /// sha256 of the lock file, if any.
+    pub lock_file_sha256: Option<String>,
+    /// `HEAD`, if a git repository.
+    pub git_commit: Option<String>,
+    /// The current time.
+    pub now: OffsetDateTime,
+    /// The oldest a bundle may be.
+    pub max_age: Duration,
+}
+
+/// A bundle that was read and checked.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// Its plan's JSON, parsed.
+    pub plan: PlanJson,
+    /// The summary recomputed from it.
+    pub summary: Summary,
+    /// The saved plan's path.
+    pub plan_file: PathBuf,
+}
+
+/// Why a bundle cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// The directory or a file in it cannot be read.
+    #[error("{path}: {message}")]
+    Unreadable {
+        /// The path.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The bundle does not match the checkout, or was changed.
+    #[error("the plan bundle {dir} is refused:\n{}", .reasons.iter().map(|r| format!("  - {r}")).collect::<Vec<_>>().join("\n"))]
+    Mismatch {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// Every failed check.
+        reasons: Vec<String>,
+    },
+    /// The bundle could not be written.
+    #[error("cannot write the plan bundle {path}: {source}")]
+    Write {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The lock file's sha256, if the root has one.
+pub fn lock_file_hash(root: &Path) -> Result<Option<String>, BundleError> {
+    let path = root.join(LOCK_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some(sha256_hex(&bytes))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(BundleError::Unreadable {
+            path,
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// `HEAD` of the git repository holding `root`, and whether tracked files are changed;
+/// `(None, false)` outside a repository.
+pub async fn git_state(root: &Path) -> (Option<String>, bool) {
+    let git = |args: &'static [&'static str]| {
+        tokio::process::Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+    };
+    let (head, status) = tokio::join!(
+        git(&["rev-parse", "--verify", "--quiet", "HEAD"]),
+        git(&["status", "--porcelain", "--untracked-files=no"])
+    );
+    let commit = match head {
+        Ok(out) if out.status.success() => {
+            Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()).filter(|c| !c.is_empty())
+        }
+        _ => None,
+    };
+    let dirty = commit.is_some()
+        && matches!(status, Ok(out) if out.status.success() && !out.stdout.is_empty());
+    (commit, dirty)
+}
+
+/// A bundle being written: a sibling directory of the final one, renamed into place by
+/// [`Staging::commit`], removed when dropped uncommitted. The final directory therefore
+/// never holds a half-written or refused bundle.
+#[derive(Debug)]
+pub struct Staging {
+    dir: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    /// Creates the staging directory beside `target`.
+    pub fn new(target: &Path) -> Result<Staging, BundleError> {
+        let target = crate::runner::absolute(target);
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "bundle".into());
+        let parent = target
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_else(|| PathBuf::from("."));
+        std::fs::create_dir_all(&parent).map_err(|source| BundleError::Write {
+            path: parent.clone(),
+            source,
+        })?;
+        let dir = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).map_err(|source| BundleError::Write {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Staging {
+            dir,
+            target,
+            committed: false,
+        })
+    }
+
+    /// A path inside the staging directory.
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
+    /// Writes a file into the staging directory.
+    pub fn write(&self, file: &str, bytes: &[u8]) -> Result<(), BundleError> {
+        let path = self.path(file);
+        std::fs::write(&path, bytes).map_err(|source| BundleError::Write { path, source })
+    }
+
+    /// Moves the staged bundle to its final place, replacing an older bundle there.
+    pub fn commit(mut self) -> Result<PathBuf, BundleError> {
+        let err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| BundleError::Write { path, source }
+        };
+        for file in [PLAN_FILE, PLAN_JSON, MANIFEST, SUMMARY_MD] {
+            if let Ok(f) = std::fs::File::open(self.path(file)) {
+                f.sync_all().map_err(err(&self.path(file)))?;
+            }
+        }
+        let old = self.dir.with_extension("old");
+        if self.target.exists() {
+            std::fs::rename(&self.target, &old).map_err(err(&self.target))?;
+        }
+        std::fs::rename(&self.dir, &self.target).map_err(err(&self.target))?;
+        let _ = std::fs::remove_dir_all(&old);
+        self.committed = true;
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The current time as RFC 3339.
+pub fn now_rfc3339() -> String {
+    OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn read(dir: &Path, file: &str) -> Result<Vec<u8>, BundleError> {
+    let path = dir.join(file);
+    std::fs::read(&path).map_err(|e| BundleError::Unreadable {
+        message: if e.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "not found: is {} a bundle written by `tf-wrap plan`?",
+                dir.display()
+            )
+        } else {
+            e.to_string()
+        },
+        path,
+    })
+}
+
+/// Reads a bundle and checks it against `checkout`; every failed check is listed.
+pub fn verify(dir: &Path, checkout: &Checkout) -> Result<Verified, BundleError> {
+    let manifest_bytes = read(dir, MANIFEST)?;
+    let mismatch = |reasons: Vec<String>| BundleError::Mismatch {
+        dir: dir.to_owned(),
+        reasons,
+    };
+    let manifest: Manifest = serde_json::from_slice(&manifest_bytes).map_err(|e| {
+        mismatch(vec![format!(
+            "{MANIFEST} is not a tf-wrap manifest (line {}, column {}: {e})",
+            e.line(),
+            e.column()
+        )])
+    })?;
+    if manifest.schema != MANIFEST_SCHEMA || manifest.schema_version != MANIFEST_VERSION {
+        return Err(mismatch(vec![format!(
+            "{MANIFEST} has schema {} v{}; this tf-wrap reads {MANIFEST_SCHEMA} v{MANIFEST_VERSION}",
+            manifest.schema, manifest.schema_version
+        )]));
+    }
+    let plan_bytes = read(dir, PLAN_FILE)?;
+    let json_bytes = read(dir, PLAN_JSON)?;
+    let mut reasons = Vec::new();
+    if sha256_hex(&plan_bytes) != manifest.plan_sha256 {
+        reasons.push(format!(
+            "{PLAN_FILE} was changed after it was planned: its sha256 differs from the manifest's"
+        ));
+    }
+    if sha256_hex(&json_bytes) != manifest.plan_json_sha256 {
+        reasons.push(format!(
+            "{PLAN_JSON} was changed after it was planned: its sha256 differs from the manifest's"
+        ));
+    }
+    let text = String::from_utf8_lossy(&json_bytes);
+    let plan = PlanJson::parse(&text).map_err(|e| mismatch(vec![format!("{PLAN_JSON}: {e}")]))?;
+    let summary = Summary::of(&plan);
+    if summary.digest() != manifest.summary_digest {
+        reasons.push("the plan's summary differs from the one recorded at plan time".into());
+    }
+    if manifest.environment != checkout.environment {
+        reasons.push(format!(
+            "the bundle was planned for environment `{}`, the environment file is `{}`",
+            manifest.environment, checkout.environment
+        ));
+    }
+    if manifest.terraform_version != checkout.terraform_version {
+        reasons.push(format!(
+            "the bundle was planned with Terraform {}, this job has {}",
+            manifest.terraform_version, checkout.terraform_version
+        ));
+    }
+    if manifest.lock_file_sha256 != checkout.lock_file_sha256 {
+        reasons.push(
+            match (&manifest.lock_file_sha256, &checkout.lock_file_sha256) {
+                (Some(_), None) => format!("{LOCK_FILE} existed at plan time and is missing now"),
+                (None, Some(_)) => format!("{LOCK_FILE} did not exist at plan time and does now"),
+                _ => format!(
+                    "{LOCK_FILE} changed since the plan (provider versions or hashes differ)"
+                ),
+            },
+        );
+    }
+    if manifest.git_commit != checkout.git_commit {
+        let show = |c: &Option<String>| c.clone().unwrap_or_else(|| "no git repository".into());
+        reasons.push(format!(
+            "the bundle was planned at commit {}, this checkout is at {}",
+            show(&manifest.git_commit),
+            show(&checkout.git_commit)
+        ));
+    }
+    match OffsetDateTime::parse(
+        &manifest.created_at,
+        &time::format_description::well_known::Rfc3339,
+    ) {
+        Err(e) => reasons.push(format!(
+            "created_at `{}` is not an RFC 3339 time: {e}",
+            manifest.created_at
+        )),
+        Ok(created) => {
+            let age = checkout.now - created;
+            if age > checkout.max_age {
+                reasons.push(format!(
+                    "the bundle is {} old; at most {} is allowed (max_plan_age / --max-age): re-plan",
+                    humantime::format_duration(Duration::from_secs(age.whole_seconds().max(0) as u64)),
+                    humantime::format_duration(checkout.max_age)
+                ));
+            } else if -age > MAX_CLOCK_SKEW {
+                reasons.push(format!(
+                    "the bundle's creation time {} is in the future",
+                    manifest.created_at
+                ));
+            }
+        }
+    }
+    if !reasons.is_empty() {
+        return Err(mismatch(reasons));
+    }
+    Ok(Verified {
+        plan_file: dir.join(PLAN_FILE),
+        manifest,
+        plan,
+        summary,
+    })
+}

@@ -1,0 +1,242 @@
+//! Running Terraform: one consistent invocation, output streamed live, signals forwarded.
+//!
+//! Every run is `BINARY -chdir=ROOT SUBCOMMAND …` with `TF_IN_AUTOMATION=1` and `TF_INPUT=0`,
+//! and without `TF_CLI_ARGS*` / `TF_WORKSPACE` (which would silently change what runs).
+//! Terraform's stdout and stderr are copied to our stderr as they arrive (stdout is kept
+//! for the tool's own result) and kept, so a failure can be diagnosed from the text.
+//!
+//! Terraform runs in its own process group, so a Ctrl-C in a terminal reaches it once,
+//! through us: SIGINT/SIGTERM are forwarded, Terraform gets a grace period to stop cleanly
+//! and release its state lock, and only then is it killed.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+/// How much of Terraform's output is kept for diagnosis (the tail).
+const KEEP_BYTES: usize = 8 * 1024 * 1024;
+
+/// The variables removed from Terraform's environment when set: they inject arguments or
+/// pick another workspace behind the wrapper's back.
+pub fn overriding_variables() -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| k.starts_with("TF_CLI_ARGS") || k == "TF_WORKSPACE")
+        .collect()
+}
+
+/// How to run Terraform for one root module.
+#[derive(Debug, Clone)]
+pub struct Terraform {
+    /// `terraform`, `tofu`, or a path.
+    pub binary: String,
+    /// The root module (`-chdir`).
+    pub root: PathBuf,
+    /// Colour on (a TTY); otherwise `-no-color` is passed where Terraform accepts it.
+    pub color: bool,
+    /// How long Terraform may take to stop after a forwarded signal before it is killed.
+    pub grace: Duration,
+}
+
+/// A finished Terraform run.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// The exit code; `None` when it was killed by a signal.
+    pub code: Option<i32>,
+    /// Its stdout and stderr as they arrived (the last 8 MiB).
+    pub output: String,
+    /// The signal we forwarded, if the run was interrupted.
+    pub interrupted: Option<&'static str>,
+    /// Whether it had to be killed after the grace period.
+    pub killed: bool,
+}
+
+/// Terraform could not be started or waited for.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot run `{binary}`: {source}")]
+pub struct SpawnError {
+    /// The binary.
+    pub binary: String,
+    /// The cause.
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl Terraform {
+    /// The base command: binary, `-chdir`, environment.
+    pub fn command(&self, args: &[OsString]) -> Command {
+        let mut cmd = Command::new(&self.binary);
+        let mut chdir = OsString::from("-chdir=");
+        chdir.push(self.root.as_os_str());
+        cmd.arg(chdir).args(args);
+        for name in overriding_variables() {
+            cmd.env_remove(name);
+        }
+        cmd.env("TF_IN_AUTOMATION", "1").env("TF_INPUT", "0");
+        cmd.stdin(Stdio::null()).kill_on_drop(true);
+        cmd
+    }
+
+    /// `-no-color` unless on a TTY.
+    pub fn color_args(&self) -> Vec<OsString> {
+        if self.color {
+            Vec::new()
+        } else {
+            vec!["-no-color".into()]
+        }
+    }
+
+    /// Runs a command whose stdout is data (`version -json`, `show -json`): stdout captured,
+    /// stderr passed through.
+    pub async fn capture(
+        &self,
+        args: &[OsString],
+    ) -> Result<(Option<i32>, Vec<u8>, String), SpawnError> {
+        let mut cmd = self.command(args);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let out = cmd
+            .output()
+            .await
+            .map_err(|source| self.spawn_error(source))?;
+        Ok((
+            out.status.code(),
+            out.stdout,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+
+    fn spawn_error(&self, source: std::io::Error) -> SpawnError {
+        SpawnError {
+            binary: self.binary.clone(),
+            source,
+        }
+    }
+
+    /// Runs a long command (`init`, `plan`, `apply`) with its output streamed to stderr,
+    /// forwarding SIGINT/SIGTERM.
+    pub async fn stream(&self, args: &[OsString]) -> Result<Finished, SpawnError> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut cmd = self.command(args);
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        tracing::info!(binary = %self.binary, root = %self.root.display(), ?args, "running terraform");
+        let mut child = cmd.spawn().map_err(|source| self.spawn_error(source))?;
+        let pid = child
+            .id()
+            .and_then(|id| rustix::process::Pid::from_raw(id as i32));
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let copiers = [
+            child
+                .stdout
+                .take()
+                .map(|s| tokio::spawn(copy(s, Arc::clone(&kept)))),
+            child
+                .stderr
+                .take()
+                .map(|s| tokio::spawn(copy(s, Arc::clone(&kept)))),
+        ];
+        let mut sigint =
+            signal(SignalKind::interrupt()).map_err(|source| self.spawn_error(source))?;
+        let mut sigterm =
+            signal(SignalKind::terminate()).map_err(|source| self.spawn_error(source))?;
+        let mut interrupted = None;
+        let mut killed = false;
+        let mut deadline: Option<tokio::time::Instant> = None;
+        let status = loop {
+            let grace_over = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                status = child.wait() => break status,
+                _ = sigint.recv() => {
+                    forward(pid, rustix::process::Signal::INT, "SIGINT", self.grace);
+                    interrupted.get_or_insert("SIGINT");
+                    deadline.get_or_insert(tokio::time::Instant::now() + self.grace);
+                }
+                _ = sigterm.recv() => {
+                    forward(pid, rustix::process::Signal::TERM, "SIGTERM", self.grace);
+                    interrupted.get_or_insert("SIGTERM");
+                    deadline.get_or_insert(tokio::time::Instant::now() + self.grace);
+                }
+                () = grace_over => {
+                    eprintln!("tf-wrap: Terraform did not stop within {}; killing it. Its state lock may be left behind: check with the team before `terraform force-unlock`.", humantime::format_duration(self.grace));
+                    let _ = child.start_kill();
+                    killed = true;
+                    deadline = Some(tokio::time::Instant::now() + Duration::from_secs(3600));
+                }
+            }
+        };
+        let status = status.map_err(|source| self.spawn_error(source))?;
+        for c in copiers.into_iter().flatten() {
+            let _ = c.await;
+        }
+        let output =
+            String::from_utf8_lossy(&kept.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
+        Ok(Finished {
+            code: status.code(),
+            output,
+            interrupted,
+            killed,
+        })
+    }
+}
+
+fn forward(
+    pid: Option<rustix::process::Pid>,
+    signal: rustix::process::Signal,
+    name: &str,
+    grace: Duration,
+) {
+    eprintln!(
+        "tf-wrap: {name} received; passing it to Terraform, which has {} to stop and release its state lock",
+        humantime::format_duration(grace)
+    );
+    if let Some(pid) = pid {
+        if let Err(e) = rustix::process::kill_process(pid, signal) {
+            tracing::warn!(
+                "cannot signal terraform (pid {}): {e}",
+                pid.as_raw_nonzero()
+            );
+        }
+    }
+}
+
+async fn copy(mut from: impl AsyncRead + Unpin, kept: Arc<Mutex<Vec<u8>>>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut stderr = tokio::io::stderr();
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        // Echo failures (a closed stderr) must not stop Terraform or the capture.
+        let _ = stderr.write_all(&buf[..n]).await;
+        let _ = stderr.flush().await;
+        let mut k = kept.lock().unwrap_or_else(|e| e.into_inner());
+        k.extend_from_slice(&buf[..n]);
+        if k.len() > KEEP_BYTES * 2 {
+            let cut = k.len() - KEEP_BYTES;
+            k.drain(..cut);
+        }
+    }
+}
+
+/// `path` made absolute against the current directory, for arguments Terraform would
+/// otherwise resolve against `-chdir`.
+pub fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_owned())
+    }
+}

@@ -1,0 +1,374 @@
+//! The three commands that run Terraform: `init`, `plan` (into a bundle) and `apply` (from
+//! a verified bundle), plus reading a bundle's summary.
+
+use crate::bundle::{self, Checkout, Manifest, Staging, Verified};
+use crate::diagnose;
+use crate::error::TfWrapError;
+use crate::gates::{self, GateOptions, Parked};
+use crate::plan::{PlanJson, Summary};
+use crate::runner::{absolute, Finished, Terraform};
+use crate::version::{self, Version};
+use std::ffi::OsString;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Everything a command needs to run Terraform for the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How to run the binary.
+    pub terraform: Terraform,
+    /// The environment's name, recorded in and checked against bundles.
+    pub environment: String,
+    /// `-lock-timeout`.
+    pub lock_timeout: Duration,
+    /// `-backend-config` for `init`.
+    pub backend_config: Option<PathBuf>,
+    /// `-var-file`s for `plan`.
+    pub var_files: Vec<PathBuf>,
+    /// Attempts for `init` and `plan` on transient errors, the first included.
+    pub attempts: u32,
+    /// The first backoff; doubled each retry, at most 30 s.
+    pub retry_base: Duration,
+    /// The oldest bundle `apply` accepts.
+    pub max_age: Duration,
+}
+
+/// What `plan` produced.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The summary.
+    pub summary: Summary,
+    /// The manifest written.
+    pub manifest: Manifest,
+    /// The bundle directory.
+    pub bundle: PathBuf,
+    /// Terraform's `-detailed-exitcode` said there are changes.
+    pub changes: bool,
+    /// `--allow-destroy` addresses that the plan does not destroy.
+    pub unused_allowances: Vec<String>,
+}
+
+fn duration_arg(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+fn flag(name: &str, value: &Path) -> OsString {
+    let mut s = OsString::from(format!("-{name}="));
+    s.push(absolute(value).as_os_str());
+    s
+}
+
+impl Settings {
+    /// Reads the binary's version (`version -json`, falling back to the plain text).
+    pub async fn version(&self) -> Result<Version, TfWrapError> {
+        let tf = &self.terraform;
+        let (code, out, err) = tf.capture(&["version".into(), "-json".into()]).await?;
+        let text = String::from_utf8_lossy(&out);
+        if code == Some(0) {
+            if let Some(v) = Version::from_output(&text) {
+                return Ok(v);
+            }
+        }
+        // Terraform before 0.13 has no -json.
+        let (_, out, err2) = tf.capture(&["version".into()]).await?;
+        let plain = String::from_utf8_lossy(&out);
+        Version::from_output(&plain).ok_or_else(|| TfWrapError::VersionUnreadable {
+            binary: tf.binary.clone(),
+            output: format!("{}{}{}", plain.trim(), err.trim(), err2.trim()),
+        })
+    }
+
+    /// Reads the version and checks it against the root's `required_version`.
+    pub async fn checked_version(&self) -> Result<Version, TfWrapError> {
+        let version = self.version().await?;
+        let requirements = version::requirements(&self.terraform.root)?;
+        version::check(&self.terraform.binary, &version, &requirements)?;
+        Ok(version)
+    }
+
+    /// Runs a retryable command: up to `attempts` times while the failure is transient.
+    async fn retried(&self, command: &str, args: &[OsString]) -> Result<Finished, TfWrapError> {
+        let mut delay = self.retry_base;
+        let mut attempt = 1;
+        loop {
+            let done = self.terraform.stream(args).await?;
+            interrupted(&done)?;
+            if done.code == Some(0) || done.code == Some(2) && command == "plan" {
+                return Ok(done);
+            }
+            if let Some(info) = diagnose::lock_conflict(&done.output) {
+                return Err(TfWrapError::Locked(info));
+            }
+            match diagnose::transient(&done.output) {
+                Some(pattern) if attempt < self.attempts => {
+                    eprintln!(
+                        "tf-wrap: `terraform {command}` failed with a transient error (matched \"{pattern}\"); attempt {} of {} in {}",
+                        attempt + 1,
+                        self.attempts,
+                        humantime::format_duration(delay)
+                    );
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                    attempt += 1;
+                }
+                _ => return Err(failed(command, &done)),
+            }
+        }
+    }
+
+    /// `terraform init` with the backend configuration; retried on transient errors.
+    /// (`init` takes no `-lock-timeout` in Terraform 1.0; it locks only to migrate state,
+    /// which `-input=false` refuses anyway.)
+    pub async fn init(&self) -> Result<(), TfWrapError> {
+        self.checked_version().await?;
+        let mut args: Vec<OsString> = vec!["init".into(), "-input=false".into()];
+        if let Some(b) = &self.backend_config {
+            args.push(flag("backend-config", b));
+        }
+        args.extend(self.terraform.color_args());
+        self.retried("init", &args).await.map(drop)
+    }
+
+    /// `terraform plan -out -detailed-exitcode`, `show -json`, gates, bundle.
+    ///
+    /// The version check, the park records (`parked`), the git state and the lock file are
+    /// read while Terraform plans; a failed check discards the plan, and no bundle is
+    /// written unless every check and gate passed.
+    pub async fn plan<P>(
+        &self,
+        bundle_dir: &Path,
+        gate_options: &GateOptions,
+        parked: P,
+    ) -> Result<Planned, TfWrapError>
+    where
+        P: Future<Output = Result<Vec<Parked>, TfWrapError>>,
+    {
+        let staging = Staging::new(bundle_dir)?;
+        let plan_path = staging.path(bundle::PLAN_FILE);
+        let mut args: Vec<OsString> = vec![
+            "plan".into(),
+            "-input=false".into(),
+            format!("-lock-timeout={}", duration_arg(self.lock_timeout)).into(),
+            "-detailed-exitcode".into(),
+            flag("out", &plan_path),
+        ];
+        for v in &self.var_files {
+            args.push(flag("var-file", v));
+        }
+        args.extend(self.terraform.color_args());
+        let root = self.terraform.root.clone();
+        let (planned, version, parked, git, lock) = tokio::join!(
+            async {
+                let done = self.retried("plan", &args).await?;
+                let (code, json, err) = self
+                    .terraform
+                    .capture(&["show".into(), "-json".into(), plan_path.clone().into()])
+                    .await?;
+                if code != Some(0) {
+                    return Err(TfWrapError::Terraform {
+                        command: "show -json".into(),
+                        code: code.map_or("signal".into(), |c| c.to_string()),
+                        hint: format!(": {}", err.trim()),
+                    });
+                }
+                Ok((done.code == Some(2), json))
+            },
+            self.checked_version(),
+            parked,
+            bundle::git_state(&root),
+            async { bundle::lock_file_hash(&root) }
+        );
+        let (changes, json) = planned?;
+        let version = version?;
+        let parked = parked?;
+        let (git_commit, git_dirty) = git;
+        let lock_file_sha256 = lock?;
+        let plan = PlanJson::parse(&String::from_utf8_lossy(&json))?;
+        let summary = Summary::of(&plan);
+        if let Some(tv) = &plan.terraform_version {
+            if *tv != version.text {
+                return Err(TfWrapError::VersionUnreadable {
+                    binary: self.terraform.binary.clone(),
+                    output: format!("`version` says {version} but the plan was made by {tv}"),
+                });
+            }
+        }
+        let refusals = gates::evaluate(&plan, &parked, gate_options);
+        if !refusals.is_empty() {
+            return Err(TfWrapError::Refused {
+                refusals,
+                summary: Box::new(summary),
+            });
+        }
+        if git_dirty {
+            eprintln!("tf-wrap: warning: the checkout has uncommitted changes; the bundle records commit {} but the plan includes them", git_commit.as_deref().unwrap_or("-"));
+        }
+        let plan_bytes =
+            std::fs::read(&plan_path).map_err(|e| bundle::BundleError::Unreadable {
+                path: plan_path.clone(),
+                message: e.to_string(),
+            })?;
+        let manifest = Manifest {
+            schema: bundle::MANIFEST_SCHEMA.into(),
+            schema_version: bundle::MANIFEST_VERSION,
+            environment: self.environment.clone(),
+            created_at: bundle::now_rfc3339(),
+            created_by: format!("tf-wrap {}", env!("CARGO_PKG_VERSION")),
+            terraform_version: version.text.clone(),
+            plan_sha256: bundle::sha256_hex(&plan_bytes),
+            plan_json_sha256: bundle::sha256_hex(&json),
+            lock_file_sha256,
+            git_commit,
+            git_dirty,
+            summary_digest: summary.digest(),
+            has_changes: changes,
+            allow_destroy: gate_options.allow_destroy.clone(),
+            allow_unpark: gate_options.allow_unpark,
+        };
+        staging.write(bundle::PLAN_JSON, &json)?;
+        staging.write(bundle::SUMMARY_MD, summary.to_markdown().as_bytes())?;
+        let manifest_json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+        staging.write(bundle::MANIFEST, &manifest_json)?;
+        let bundle = staging.commit()?;
+        Ok(Planned {
+            unused_allowances: gates::unused_allowances(&plan, gate_options),
+            summary,
+            manifest,
+            bundle,
+            changes,
+        })
+    }
+
+    /// Verifies a bundle against this checkout (without running Terraform apply).
+    pub async fn verify(&self, bundle_dir: &Path) -> Result<Verified, TfWrapError> {
+        let root = self.terraform.root.clone();
+        let (version, git) = tokio::join!(self.checked_version(), bundle::git_state(&root));
+        let checkout = Checkout {
+            environment: self.environment.clone(),
+            terraform_version: version?.text,
+            lock_file_sha256: bundle::lock_file_hash(&root)?,
+            git_commit: git.0,
+            now: time::OffsetDateTime::now_utc(),
+            max_age: self.max_age,
+        };
+        Ok(bundle::verify(bundle_dir, &checkout)?)
+    }
+
+    /// `terraform apply PLANFILE` of a verified bundle, after the gates are evaluated again
+    /// against the live park state (the environment may have been parked since the plan).
+    /// Never retried.
+    pub async fn apply<P>(
+        &self,
+        verified: &Verified,
+        protected_types: &[String],
+        parked: P,
+    ) -> Result<(), TfWrapError>
+    where
+        P: Future<Output = Result<Vec<Parked>, TfWrapError>>,
+    {
+        let options = GateOptions {
+            protected_types: protected_types.to_vec(),
+            allow_destroy: verified.manifest.allow_destroy.clone(),
+            allow_unpark: verified.manifest.allow_unpark,
+        };
+        let parked = parked.await?;
+        let refusals = gates::evaluate(&verified.plan, &parked, &options);
+        if !refusals.is_empty() {
+            return Err(TfWrapError::Refused {
+                refusals,
+                summary: Box::new(verified.summary.clone()),
+            });
+        }
+        let mut args: Vec<OsString> = vec![
+            "apply".into(),
+            "-input=false".into(),
+            format!("-lock-timeout={}", duration_arg(self.lock_timeout)).into(),
+        ];
+        args.extend(self.terraform.color_args());
+        args.push(absolute(&verified.plan_file).into());
+        let done = self.terraform.stream(&args).await?;
+        interrupted(&done)?;
+        if done.code == Some(0) {
+            return Ok(());
+        }
+        if diagnose::stale_plan(&done.output) {
+            return Err(TfWrapError::Stale);
+        }
+        if let Some(info) = diagnose::lock_conflict(&done.output) {
+            return Err(TfWrapError::Locked(info));
+        }
+        Err(failed("apply", &done))
+    }
+}
+
+fn interrupted(done: &Finished) -> Result<(), TfWrapError> {
+    match done.interrupted {
+        None => Ok(()),
+        Some(signal) => Err(TfWrapError::Interrupted {
+            signal,
+            outcome: if done.killed {
+                "did not stop in time and was killed; its state lock may remain".into()
+            } else {
+                format!(
+                    "stopped cleanly (exit {})",
+                    done.code.map_or("signal".into(), |c| c.to_string())
+                )
+            },
+        }),
+    }
+}
+
+fn failed(command: &str, done: &Finished) -> TfWrapError {
+    let hint = if done.output.contains("Backend initialization required")
+        || done.output.contains("Backend configuration changed")
+        || done.output.contains("Please run \"terraform init\"")
+    {
+        "; the working directory is not initialised for this backend: run `tf-wrap init`".into()
+    } else {
+        "; Terraform's own message is above".into()
+    };
+    TfWrapError::Terraform {
+        command: command.into(),
+        code: done.code.map_or("signal".into(), |c| c.to_string()),
+        hint,
+    }
+}
+
+/// Reads a bundle's summary for `tf-wrap summary`; the JSON must match the manifest.
+pub fn read_summary(bundle_dir: &Path) -> Result<Summary, TfWrapError> {
+    let read = |file: &str| {
+        let path = bundle_dir.join(file);
+        std::fs::read(&path).map_err(|e| bundle::BundleError::Unreadable {
+            path,
+            message: e.to_string(),
+        })
+    };
+    let manifest: Manifest = serde_json::from_slice(&read(bundle::MANIFEST)?).map_err(|e| {
+        bundle::BundleError::Mismatch {
+            dir: bundle_dir.to_owned(),
+            reasons: vec![format!(
+                "{} is not a tf-wrap manifest: {e}",
+                bundle::MANIFEST
+            )],
+        }
+    })?;
+    let json = read(bundle::PLAN_JSON)?;
+    if bundle::sha256_hex(&json) != manifest.plan_json_sha256 {
+        return Err(bundle::BundleError::Mismatch {
+            dir: bundle_dir.to_owned(),
+            reasons: vec![format!(
+                "{} was changed after it was planned",
+                bundle::PLAN_JSON
+            )],
+        }
+        .into());
+    }
+    Ok(Summary::of(&PlanJson::parse(&String::from_utf8_lossy(
+        &json,
+    ))?))
+}
