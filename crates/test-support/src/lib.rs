@@ -75,6 +75,58 @@ pub fn terraform_binary() -> Result<PathBuf, String> {
     ))
 }
 
+/// Creates what Terraform's `s3` backend needs on the emulator: a bucket for the state and a
+/// DynamoDB table (`LockID` hash key) for the lock, through boto3 from the project's
+/// `.venv` (installed with moto).
+pub fn terraform_backend(
+    endpoint: &str,
+    region: &str,
+    bucket: &str,
+    table: &str,
+) -> Result<(), String> {
+    let script = r#"
+import sys, boto3
+endpoint, region, bucket, table = sys.argv[1:5]
+kw = dict(endpoint_url=endpoint, region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing")
+boto3.client("s3", **kw).create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+boto3.client("dynamodb", **kw).create_table(
+    TableName=table,
+    KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+    AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+    BillingMode="PAY_PER_REQUEST",
+)
+"#;
+    let out = std::process::Command::new(venv().join("bin/python"))
+        .args(["-c", script, endpoint, region, bucket, table])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .map_err(|e| format!("cannot run the .venv python (run scripts/setup): {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A Terraform backend configuration file for the `s3` backend on the emulator at
+/// `endpoint`, with DynamoDB locking.
+pub fn terraform_backend_config(endpoint: &str, bucket: &str, table: &str, key: &str) -> String {
+    format!(
+        "bucket                      = \"{bucket}\"\n\
+         key                         = \"{key}\"\n\
+         region                      = \"eu-west-2\"\n\
+         dynamodb_table              = \"{table}\"\n\
+         endpoint                    = \"{endpoint}\"\n\
+         dynamodb_endpoint           = \"{endpoint}\"\n\
+         force_path_style            = true\n\
+         skip_credentials_validation = true\n\
+         skip_metadata_api_check     = true\n\
+         skip_region_validation      = true\n"
+    )
+}
+
 /// Environment variables for a tool's child process: the emulator endpoint, dummy
 /// credentials, no instance-metadata probing, no shared config files from the developer's
 /// home, and a region.
@@ -88,6 +140,8 @@ pub fn child_env(endpoint: &str) -> Vec<(&'static str, String)> {
         ("AWS_CONFIG_FILE", "/dev/null".into()),
         ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
         ("AWS_REGION", "eu-west-2".into()),
+        // Terraform's upgrade check would call out of the machine.
+        ("CHECKPOINT_DISABLE", "1".into()),
     ]
 }
 

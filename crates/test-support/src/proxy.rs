@@ -44,6 +44,7 @@ struct State {
     kill_after: AtomicUsize,
     target_pid: AtomicU32,
     killed: AtomicBool,
+    delay: Mutex<Option<(String, Duration)>>,
 }
 
 /// The running proxy; stops when dropped.
@@ -123,6 +124,14 @@ impl Proxy {
         self.state.killed.load(Ordering::SeqCst)
     }
 
+    /// Holds every request that matches for `delay` before forwarding it; `None` stops
+    /// delaying. The match is a signing name (`s3`) or `service:Action`
+    /// (`dynamodb:DeleteItem`). Makes a fast operation slow enough to overlap with another
+    /// (a state lock held during a plan).
+    pub fn delay(&self, delay: Option<(&str, Duration)>) {
+        *self.state.delay.lock().unwrap() = delay.map(|(s, d)| (s.to_owned(), d));
+    }
+
     /// How many mutating calls were carried out.
     pub fn mutations(&self) -> usize {
         self.state.mutations.load(Ordering::SeqCst)
@@ -167,6 +176,14 @@ fn handle(client: TcpStream, upstream: SocketAddr, state: &State) -> std::io::Re
     reader.read_exact(&mut body)?;
 
     let call = identify(header("authorization"), header("x-amz-target"), &body);
+    let delay = state.delay.lock().unwrap().clone();
+    if let Some((service, pause)) = delay {
+        let matches = signing_service(header("authorization")).as_deref() == Some(service.as_str())
+            || call.as_ref().is_some_and(|c| c.iam_action() == service);
+        if matches {
+            std::thread::sleep(pause);
+        }
+    }
     head.extend_from_slice(request_line.as_bytes());
     for (k, v) in &headers {
         if !k.eq_ignore_ascii_case("connection") {
@@ -220,14 +237,18 @@ fn kill_target(state: &State) {
     }
 }
 
-fn identify(authorization: Option<&str>, target: Option<&str>, body: &[u8]) -> Option<Call> {
-    // Credential=AKID/20261122/eu-west-2/ecs/aws4_request
+/// The SigV4 signing name of a request: `Credential=AKID/20261122/eu-west-2/ecs/aws4_request`.
+fn signing_service(authorization: Option<&str>) -> Option<String> {
     let scope = authorization?
         .split("Credential=")
         .nth(1)?
         .split(',')
         .next()?;
-    let service = scope.split('/').nth(3)?.to_owned();
+    Some(scope.split('/').nth(3)?.to_owned())
+}
+
+fn identify(authorization: Option<&str>, target: Option<&str>, body: &[u8]) -> Option<Call> {
+    let service = signing_service(authorization)?;
     let action = match target {
         Some(t) => t.rsplit('.').next()?.to_owned(),
         None => {

