@@ -70,6 +70,7 @@ fn invalid_environment_file_is_exit_2_with_its_location_for_every_tool() {
         let args: &[&str] = match *tool {
             "park" => &["status", "--env-file"],
             "ecr-tags" => &["pins", "--env-file"],
+            "tf-wrap" => &["plan", "--env-file"],
             _ => &["--env-file"],
         };
         let mut args = args.to_vec();
@@ -132,14 +133,17 @@ fn usage_errors_are_exit_2() {
 }
 
 #[test]
-fn a_tool_without_an_engine_yet_fails_instead_of_pretending() {
+fn tf_wrap_summary_of_a_missing_bundle_is_exit_2_and_needs_no_environment() {
     let endpoint = closed_endpoint();
-    let env_file = reference_env_file();
     let r = run(
         "tf-wrap",
-        &["--env-file", env_file.to_str().unwrap()],
+        &["summary", "--bundle", "/nonexistent/bundle"],
         &endpoint,
     );
-    assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("did nothing"), "{}", r.stderr);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/nonexistent/bundle/manifest.json"),
+        "{}",
+        r.stderr
+    );
 }

@@ -242,18 +242,6 @@ pub fn report_error(err: &(dyn std::error::Error + 'static), status: ExitStatus)
     status
 }
 
-/// The run of a tool whose engine is not in this release yet: it still validates the
-/// environment file (so `--env-file` problems surface with exit 2), then says plainly that
-/// it did nothing and fails, so no CI job mistakes it for a pass.
-pub fn not_built_yet(global: &GlobalArgs, tool: &str) -> ExitStatus {
-    global.init_logging();
-    if let Err(e) = global.environment() {
-        return report_error(&e, e.exit_status());
-    }
-    eprintln!("error: {tool} has no engine in this release yet; it validated the environment file and did nothing else");
-    ExitStatus::Failure
-}
-
 /// Writes `report` to stdout in the chosen format. A closed pipe (`| head`) is not an
 /// error: the reader has what it wanted.
 pub fn emit<R: Report>(report: &R, format: OutputFormat, success: ExitStatus) -> ExitStatus {

@@ -466,3 +466,48 @@ fn endpoint_expectations_are_checked() {
         Some("portal")
     );
 }
+
+#[test]
+fn terraform_gate_settings_default_and_are_validated() {
+    let env = Environment::parse(VALID, Path::new("/srv/envs/prod.env.hcl")).unwrap();
+    assert_eq!(
+        env.terraform.max_plan_age,
+        std::time::Duration::from_secs(86_400)
+    );
+    assert!(env
+        .terraform
+        .protected_types
+        .iter()
+        .any(|t| t == "aws_rds_cluster"));
+    assert_eq!(env.terraform.protected_types.len(), 7);
+
+    let text = VALID.replacen(
+        "  region     = \"eu-west-2\"\n",
+        "  region     = \"eu-west-2\"\n  terraform {\n    protected_types = [\"aws_rds_cluster\", \"AWS S3\"]\n    max_plan_age    = \"a while\"\n  }\n",
+        1,
+    );
+    assert_ne!(text, VALID, "the edit applied");
+    let err = Environment::parse(&text, Path::new("prod.env.hcl"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`protected_types` entry \"AWS S3\" is not a resource type"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`max_plan_age` \"a while\" is not a duration"),
+        "{err}"
+    );
+
+    let text = VALID.replacen(
+        "  region     = \"eu-west-2\"\n",
+        "  region     = \"eu-west-2\"\n  terraform {\n    protected_types = [\"aws_efs_file_system\"]\n    max_plan_age    = \"2h\"\n  }\n",
+        1,
+    );
+    let env = Environment::parse(&text, Path::new("prod.env.hcl")).unwrap();
+    assert_eq!(env.terraform.protected_types, ["aws_efs_file_system"]);
+    assert_eq!(
+        env.terraform.max_plan_age,
+        std::time::Duration::from_secs(7200)
+    );
+}

@@ -75,9 +75,9 @@ pub fn destroy_gate(plan: &PlanJson, options: &GateOptions) -> Vec<Refusal> {
     plan.resource_changes
         .iter()
         .filter(|rc| rc.mode.as_deref() != Some("data"))
-        .filter(|rc| options.protected_types.iter().any(|t| *t == rc.kind))
+        .filter(|rc| options.protected_types.contains(&rc.kind))
         .filter(|rc| rc.action().destroys())
-        .filter(|rc| !options.allow_destroy.iter().any(|a| *a == rc.address))
+        .filter(|rc| !options.allow_destroy.contains(&rc.address))
         .map(|rc| {
             let verb = if rc.action() == Action::Replace {
                 "replaces"

@@ -102,7 +102,7 @@ impl Settings {
                 return Ok(done);
             }
             if let Some(info) = diagnose::lock_conflict(&done.output) {
-                return Err(TfWrapError::Locked(info));
+                return Err(TfWrapError::Locked(Box::new(info)));
             }
             match diagnose::transient(&done.output) {
                 Some(pattern) if attempt < self.attempts => {
@@ -300,7 +300,7 @@ impl Settings {
             return Err(TfWrapError::Stale);
         }
         if let Some(info) = diagnose::lock_conflict(&done.output) {
-            return Err(TfWrapError::Locked(info));
+            return Err(TfWrapError::Locked(Box::new(info)));
         }
         Err(failed("apply", &done))
     }

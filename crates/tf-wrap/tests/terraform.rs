@@ -47,6 +47,11 @@ impl Root {
     }
 
     fn with(proxied: bool, main_tf: &str) -> Root {
+        Root::full(proxied, main_tf, "")
+    }
+
+    /// `extra` goes into the environment block (ECS clusters for the park guard).
+    fn full(proxied: bool, main_tf: &str, extra: &str) -> Root {
         let session = Moto::session();
         let endpoint = session.endpoint().to_owned();
         terraform_backend(&endpoint, "eu-west-2", BUCKET, TABLE).expect("backend on the emulator");
@@ -92,6 +97,7 @@ impl Root {
     lock_timeout   = "2s"
     binary         = "{}"
   }}
+{extra}
 }}
 "#,
                 terraform_binary()
@@ -574,4 +580,147 @@ fn plan_is_retried_on_transient_errors_and_apply_never_is() {
         ["plan", "plan", "apply"],
         "apply ran once"
     );
+}
+
+/// A wrapper around the real Terraform whose `show -json` prints `plan_json` instead: the
+/// only way to put AWS resource changes into a real plan run here, since the AWS provider
+/// plugin cannot be downloaded on this machine. Everything else is the real Terraform.
+fn terraform_showing(dir: &Path, real: &Path, plan_json: &str) -> PathBuf {
+    let json = dir.join("shown-plan.json");
+    std::fs::write(&json, plan_json).unwrap();
+    let path = dir.join("showing-terraform");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = show ] && exec cat \"{}\"; done\nexec \"{}\" \"$@\"\n",
+            json.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&path)
+        .status()
+        .unwrap();
+    path
+}
+
+fn aws_plan(changes: serde_json::Value) -> String {
+    serde_json::json!({
+        "format_version": "0.2",
+        "terraform_version": "1.0.3",
+        "resource_changes": changes,
+        "resource_drift": [],
+        "output_changes": {"image": {"actions": ["create"], "before": null, "after": "x", "after_unknown": false}}
+    })
+    .to_string()
+}
+
+#[test]
+fn a_plan_refused_by_the_destroy_gate_writes_no_bundle() {
+    let root = Root::new();
+    root.init();
+    let shown = aws_plan(serde_json::json!([{
+        "address": "module.aurora.aws_rds_cluster.this", "mode": "managed", "type": "aws_rds_cluster", "name": "this",
+        "change": {"actions": ["delete", "create"], "before": {"cluster_identifier": "blog-aurora"}, "after": {"cluster_identifier": "blog-aurora"}, "after_unknown": {}},
+        "action_reason": "replace_because_cannot_update"
+    }]));
+    let fake = terraform_showing(root.dir.path(), &terraform_binary().unwrap(), &shown);
+    let binary = fake.to_str().unwrap();
+    let r = root.plan("bundle", &["--binary", binary, "--output", "json"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert_eq!(r.json()["outcome"], "refused");
+    assert_eq!(
+        r.json()["refusals"][0]["address"],
+        "module.aurora.aws_rds_cluster.this"
+    );
+    assert!(r.stderr.contains("replaces module.aurora.aws_rds_cluster.this of protected type aws_rds_cluster (replace because cannot update)"), "{}", r.stderr);
+    assert!(
+        !root.path("bundle").exists(),
+        "no bundle for a refused plan"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(root.dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "staging removed: {leftovers:?}");
+
+    let r = root.plan(
+        "bundle",
+        &[
+            "--binary",
+            binary,
+            "--allow-destroy",
+            "module.aurora.aws_rds_cluster.this",
+        ],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let manifest = std::fs::read_to_string(root.path("bundle/manifest.json")).unwrap();
+    assert!(
+        manifest.contains("module.aurora.aws_rds_cluster.this"),
+        "the allowance is recorded: {manifest}"
+    );
+}
+
+#[test]
+fn apply_refuses_a_plan_that_would_unpark_an_environment_parked_since_the_plan() {
+    let extra = r#"
+  ecs_cluster "blog-prod" {
+    service "portal" {
+      desired_count = 2
+      autoscaling {
+        min = 1
+        max = 4
+      }
+    }
+  }"#;
+    let root = Root::full(false, MAIN_TF, extra);
+    let env = infra_core::Environment::load(&root.path("prod.env.hcl")).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let config = runtime.block_on(root._session.sdk_config());
+    runtime
+        .block_on(infra_test_support::seed(&config, &env, &[]))
+        .unwrap();
+    root.init();
+    let shown = aws_plan(serde_json::json!([{
+        "address": "module.ecs.aws_ecs_service.portal", "mode": "managed", "type": "aws_ecs_service", "name": "portal",
+        "change": {"actions": ["update"], "before": {"name": "portal", "cluster": "blog-prod", "desired_count": 0}, "after": {"name": "portal", "cluster": "blog-prod", "desired_count": 2}, "after_unknown": {}}
+    }]));
+    let fake = terraform_showing(root.dir.path(), &terraform_binary().unwrap(), &shown);
+    let binary = fake.to_str().unwrap();
+    let r = root.plan("bundle", &["--binary", binary]);
+    assert_eq!(r.code, 3, "not parked yet: {}", r.stderr);
+
+    let out = command(workspace_binary("park"), &root.endpoint)
+        .arg("--env-file")
+        .arg(root.path("prod.env.hcl"))
+        .args(["down", "--no-wait"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let r = root.tf_wrap(&["apply", "--bundle", "bundle", "--binary", binary]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("ECS service blog-prod/portal is parked"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("Apply complete"),
+        "Terraform never ran: {}",
+        r.stderr
+    );
+
+    let r = root.plan("bundle2", &["--binary", binary]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let r = root.plan("bundle2", &["--binary", binary, "--allow-unpark"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
 }
