@@ -3,6 +3,7 @@
 
 mod cli;
 mod park_status;
+mod workflows;
 
 /// The four tools.
 pub const TOOLS: &[&str] = &["park", "ecr-tags", "verify-endpoints", "tf-wrap"];

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! harness seed --env-file examples/prod/prod.env.hcl --endpoint http://127.0.0.1:5000
+//! harness tf-backend --endpoint http://127.0.0.1:5000 --bucket STATE --table LOCKS
 //! harness terraform   # prints the path of the PyPI Terraform binary
 //! ```
 
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: harness seed --env-file PATH --endpoint http://127.0.0.1:PORT\n       harness fleet-env SERVICES\n       harness terraform"
+        "usage: harness seed --env-file PATH --endpoint http://127.0.0.1:PORT\n       harness tf-backend --endpoint http://127.0.0.1:PORT --bucket NAME --table NAME\n       harness fleet-env SERVICES\n       harness terraform"
     );
     ExitCode::from(2)
 }
@@ -31,6 +32,32 @@ async fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Some("tf-backend") => {
+            let value = |flag: &str| {
+                args.iter()
+                    .position(|a| a == flag)
+                    .and_then(|i| args.get(i + 1))
+                    .cloned()
+            };
+            let (Some(endpoint), Some(bucket), Some(table)) =
+                (value("--endpoint"), value("--bucket"), value("--table"))
+            else {
+                return usage();
+            };
+            if !(endpoint.starts_with("http://127.0.0.1:")
+                || endpoint.starts_with("http://localhost:"))
+            {
+                eprintln!("error: the harness only talks to an emulator on 127.0.0.1 or localhost, not {endpoint}");
+                return ExitCode::from(2);
+            }
+            match infra_test_support::terraform_backend(&endpoint, "eu-west-2", &bucket, &table) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Some("fleet-env") => match args.get(1).and_then(|n| n.parse::<usize>().ok()) {
             Some(n) => {
                 print!("{}", infra_test_support::fleet_environment(n));

@@ -136,9 +136,11 @@ impl Settings {
 
     /// `terraform plan -out -detailed-exitcode`, `show -json`, gates, bundle.
     ///
-    /// The version check, the park records (`parked`), the git state and the lock file are
-    /// read while Terraform plans; a failed check discards the plan, and no bundle is
-    /// written unless every check and gate passed.
+    /// The root's `required_version`, the park records (`parked`, after the account guard),
+    /// the git state and the lock file are read while Terraform plans; the version that
+    /// made the plan (from its JSON) is checked against the requirements afterwards. A
+    /// failed check discards the plan: no bundle is written unless every check and gate
+    /// passed.
     pub async fn plan<P>(
         &self,
         bundle_dir: &Path,
@@ -162,7 +164,7 @@ impl Settings {
         }
         args.extend(self.terraform.color_args());
         let root = self.terraform.root.clone();
-        let (planned, version, parked, git, lock) = tokio::join!(
+        let (planned, requirements, parked, git, lock) = tokio::join!(
             async {
                 let done = self.retried("plan", &args).await?;
                 let (code, json, err) = self
@@ -178,26 +180,25 @@ impl Settings {
                 }
                 Ok((done.code == Some(2), json))
             },
-            self.checked_version(),
+            async { version::requirements(&root) },
             parked,
             bundle::git_state(&root),
             async { bundle::lock_file_hash(&root) }
         );
         let (changes, json) = planned?;
-        let version = version?;
+        let requirements = requirements?;
         let parked = parked?;
         let (git_commit, git_dirty) = git;
         let lock_file_sha256 = lock?;
         let plan = PlanJson::parse(&String::from_utf8_lossy(&json))?;
         let summary = Summary::of(&plan);
-        if let Some(tv) = &plan.terraform_version {
-            if *tv != version.text {
-                return Err(TfWrapError::VersionUnreadable {
-                    binary: self.terraform.binary.clone(),
-                    output: format!("`version` says {version} but the plan was made by {tv}"),
-                });
-            }
-        }
+        // The version that made the plan is in its JSON (every format since 0.1); asking
+        // the binary separately would cost a second Terraform process per plan.
+        let version = match plan.terraform_version.as_deref().and_then(Version::parse) {
+            Some(v) => v,
+            None => self.version().await?,
+        };
+        version::check(&self.terraform.binary, &version, &requirements)?;
         let refusals = gates::evaluate(&plan, &parked, gate_options);
         if !refusals.is_empty() {
             return Err(TfWrapError::Refused {

@@ -1,0 +1,129 @@
+"""tf-wrap plan vs the same Terraform commands run directly by a careful script
+(`terraform plan -out -detailed-exitcode` then `terraform show -json`), on the same root
+with an s3 backend and DynamoDB locking on the local emulator. Only 127.0.0.1 is contacted."""
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+
+import boto3
+
+
+def timed(cmd, ok=(0, 2, 3), **kw):
+    start = time.perf_counter()
+    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+    elapsed = time.perf_counter() - start
+    if r.returncode not in ok:
+        raise SystemExit(f"{cmd[0]} failed ({r.returncode}): {r.stderr.decode()[-2000:]}")
+    return elapsed
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--endpoint", required=True)
+    p.add_argument("--tf-wrap", required=True)
+    p.add_argument("--harness", required=True)
+    p.add_argument("--terraform", required=True)
+    p.add_argument("--reference-env", required=True)
+    p.add_argument("--outputs", type=int, default=300)
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--out", required=True)
+    args = p.parse_args()
+
+    kw = dict(endpoint_url=args.endpoint, region_name="eu-west-2")
+    boto3.client("s3", **kw).create_bucket(
+        Bucket="bench-tf-state", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+    boto3.client("dynamodb", **kw).create_table(
+        TableName="bench-tf-locks",
+        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST")
+
+    work = tempfile.mkdtemp()
+    root = os.path.join(work, "infra")
+    os.makedirs(root)
+    with open(os.path.join(root, "main.tf"), "w") as f:
+        f.write('terraform {\n  required_version = ">= 1.0.0"\n  backend "s3" {}\n}\n')
+        for i in range(args.outputs):
+            f.write(f'variable "v{i}" {{\n  type    = string\n  default = "value-{i}"\n}}\n')
+            f.write(f'locals {{\n  l{i} = "${{var.v{i}}}-{i}"\n}}\n')
+            f.write(f'output "o{i}" {{\n  value = local.l{i}\n}}\n')
+    with open(os.path.join(root, "backend.hcl"), "w") as f:
+        f.write(f'bucket = "bench-tf-state"\nkey = "prod/terraform.tfstate"\nregion = "eu-west-2"\n'
+                f'dynamodb_table = "bench-tf-locks"\nendpoint = "{args.endpoint}"\n'
+                f'dynamodb_endpoint = "{args.endpoint}"\nforce_path_style = true\n'
+                'skip_credentials_validation = true\nskip_metadata_api_check = true\n'
+                'skip_region_validation = true\n')
+    # The reference environment (its ECS services are read for the park guard), with the
+    # terraform block pointed at this root.
+    text = open(args.reference_env).read()
+    text = re.sub(r"  terraform \{.*?\n  \}\n", (
+        '  terraform {\n    root = "infra"\n    backend_config = "backend.hcl"\n'
+        f'    binary = "{args.terraform}"\n  }}\n'), text, count=1, flags=re.S)
+    env_file = os.path.join(work, "prod.env.hcl")
+    with open(env_file, "w") as f:
+        f.write(text)
+    subprocess.run([args.harness, "seed", "--env-file", env_file, "--endpoint", args.endpoint],
+                   check=True, stdout=subprocess.DEVNULL)
+    git = ["git", "-C", work, "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
+    with open(os.path.join(work, ".gitignore"), "w") as f:
+        f.write(".terraform/\nbundle/\ndirect.*\n")
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-qm", "bench root"], check=True)
+
+    tf = [args.terraform, f"-chdir={root}"]
+    env = dict(os.environ, TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1")
+    timed(tf + ["init", "-input=false", f"-backend-config={os.path.join(root, 'backend.hcl')}", "-no-color"], env=env)
+    plan_out = os.path.join(work, "direct.tfplan")
+
+    def direct():
+        t = timed(tf + ["plan", "-input=false", "-lock-timeout=5m", f"-out={plan_out}",
+                        "-detailed-exitcode", "-no-color"], env=env)
+        start = time.perf_counter()
+        with open(os.path.join(work, "direct.json"), "wb") as f:
+            r = subprocess.run(tf + ["show", "-json", plan_out], stdout=f, env=env)
+        if r.returncode != 0:
+            raise SystemExit("terraform show -json failed")
+        return t + time.perf_counter() - start
+
+    def wrapped():
+        return timed([args.tf_wrap, "--env-file", env_file, "plan", "--bundle", os.path.join(work, "bundle")],
+                     cwd=work, env=env)
+
+    direct()
+    wrapped()  # warm both
+    d, w = [], []
+    for i in range(args.repeats):
+        if i % 2:
+            d.append(direct()); w.append(wrapped())
+        else:
+            w.append(wrapped()); d.append(direct())
+    shutil.rmtree(work)
+    md, mw = statistics.median(d), statistics.median(w)
+    over = mw - md
+    text = f"""## tf-wrap: plan of a root with {args.outputs} variables/locals/outputs, s3 backend + DynamoDB lock
+
+Median of {args.repeats} alternating runs each, same root and state (the emulator's S3 and
+DynamoDB), Terraform 1.0.3:
+
+| run | median | min | max |
+| --- | ---: | ---: | ---: |
+| `terraform plan -out -detailed-exitcode` then `terraform show -json` (a careful script) | {md*1000:.0f} ms | {min(d)*1000:.0f} ms | {max(d)*1000:.0f} ms |
+| `tf-wrap plan --bundle` (the same two commands, plus version check, account guard, park records of 3 ECS services, git state, lock-file hash, gates, bundle) | {mw*1000:.0f} ms | {min(w)*1000:.0f} ms | {max(w)*1000:.0f} ms |
+
+Wrapper overhead: **{over*1000:+.0f} ms ({over/md*100:+.1f}%)**; target: under 5% and under 100 ms.
+The checks run while Terraform plans (they are independent of it), so they add little
+to the wall time; what remains is hashing and writing the bundle.
+"""
+    with open(args.out, "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

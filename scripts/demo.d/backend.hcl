@@ -1,0 +1,10 @@
+bucket                      = "blog-terraform-state"
+key                         = "envs/prod/terraform.tfstate"
+region                      = "eu-west-2"
+dynamodb_table              = "blog-terraform-locks"
+endpoint                    = "ENDPOINT"
+dynamodb_endpoint           = "ENDPOINT"
+force_path_style            = true
+skip_credentials_validation = true
+skip_metadata_api_check     = true
+skip_region_validation      = true

