@@ -3,6 +3,7 @@
 
 mod cli;
 mod park_status;
+mod secrets;
 mod workflows;
 
 /// The four tools.

@@ -1,0 +1,240 @@
+//! Secrets never reach output. Every tool runs with a secret access key and a session token
+//! in its environment (the SDK signs with them; Terraform's s3 backend uses them too), with
+//! maximum logging (`-vvv`), against endpoint URLs that carry basic-auth credentials and
+//! secret query values; successful runs and failing ones (the emulator down, a wrong
+//! account, an invalid URL in the environment file). Nothing any of them prints on stdout
+//! or stderr, and nothing they write (JSON reports, JUnit, the plan bundle) may contain a
+//! secret.
+
+use crate::run_with;
+use infra_test_support::seed::reference_images;
+use infra_test_support::{
+    reference_env_file, seed, terraform_backend, terraform_backend_config, terraform_binary,
+    Answer, HttpStub, Moto, Run,
+};
+
+const SECRET_KEY: &str = "wJalrXUtnFEMIK7MDENGbPxRfiCYSECRETKEY01";
+const SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjSESSIONTOKENsecret0123456789";
+const URL_PASSWORD: &str = "p4ssw0rdInTheUrl";
+const QUERY_SECRET: &str = "querySecretValue42";
+
+fn secrets() -> [&'static str; 4] {
+    [SECRET_KEY, SESSION_TOKEN, URL_PASSWORD, QUERY_SECRET]
+}
+
+fn vars() -> Vec<(&'static str, Option<&'static str>)> {
+    vec![
+        ("AWS_SECRET_ACCESS_KEY", Some(SECRET_KEY)),
+        ("AWS_SESSION_TOKEN", Some(SESSION_TOKEN)),
+        ("RUST_LOG", Some("trace")),
+    ]
+}
+
+fn assert_clean(what: &str, text: &str) {
+    for secret in secrets() {
+        assert!(
+            !text.contains(secret),
+            "{what} contains a secret ({secret}):\n{text}"
+        );
+    }
+}
+
+fn assert_run_clean(what: &str, r: &Run) {
+    assert_clean(&format!("{what} stdout"), &r.stdout);
+    assert_clean(&format!("{what} stderr"), &r.stderr);
+}
+
+#[test]
+fn no_tool_prints_or_writes_a_secret() {
+    let session = Moto::session();
+    let endpoint = session.endpoint().to_owned();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let env = infra_core::Environment::load(&reference_env_file()).unwrap();
+    let sdk = runtime.block_on(session.sdk_config());
+    runtime
+        .block_on(seed(&sdk, &env, &reference_images()))
+        .unwrap();
+    terraform_backend(
+        &endpoint,
+        "eu-west-2",
+        "blog-terraform-state",
+        "blog-terraform-locks",
+    )
+    .unwrap();
+
+    let stub = HttpStub::start(vec![
+        ("/health", vec![Answer::json(200, r#"{"status":"ok"}"#)]),
+        ("/down", vec![Answer::json(503, "no")]),
+    ]);
+    let with_secrets = |path: &str| {
+        stub.url(path)
+            .replace("http://", &format!("http://deploy:{URL_PASSWORD}@"))
+            + &format!("?token={QUERY_SECRET}&region=eu")
+    };
+
+    // A working copy of the reference environment: the Terraform root of the demo, the
+    // backend on the emulator, endpoints with credentials.
+    let dir = tempfile::tempdir().unwrap();
+    let root = workspace_root();
+    std::fs::copy(
+        root.join("examples/demo/main.tf"),
+        dir.path().join("main.tf"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("backend.hcl"),
+        terraform_backend_config(
+            &endpoint,
+            "blog-terraform-state",
+            "blog-terraform-locks",
+            "prod.tfstate",
+        ),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(reference_env_file())
+        .unwrap()
+        .replace(
+            "binary         = \"terraform\"",
+            &format!(
+                "binary         = \"{}\"",
+                terraform_binary().unwrap().display()
+            ),
+        )
+        .replace(
+            "https://portal.blog.example.com/.backstage/health/v1/readiness",
+            &with_secrets("/health"),
+        )
+        .replace(
+            "https://pipelines.blog.example.com/api/health",
+            &with_secrets("/down"),
+        )
+        .replace("expect_body             = \"true\"", "")
+        .lines()
+        .filter(|l| !l.contains("cloudfront_distribution"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let env_file = dir.path().join("prod.env.hcl");
+    std::fs::write(&env_file, &text).unwrap();
+    let env_arg = env_file.to_str().unwrap().to_owned();
+    let junit = dir.path().join("junit.xml");
+    let bundle = dir.path().join("bundle");
+
+    let runs: Vec<(&str, Vec<String>)> = vec![
+        (
+            "park",
+            vec!["status".into(), "--output".into(), "json".into()],
+        ),
+        ("park", vec!["down".into(), "--dry-run".into()]),
+        (
+            "ecr-tags",
+            vec!["pins".into(), "--output".into(), "json".into()],
+        ),
+        (
+            "ecr-tags",
+            vec![
+                "bump".into(),
+                "prefect_deployer_image".into(),
+                "--dry-run".into(),
+            ],
+        ),
+        (
+            "verify-endpoints",
+            vec![
+                "--deadline".into(),
+                "2s".into(),
+                "--junit".into(),
+                junit.display().to_string(),
+                "--output".into(),
+                "json".into(),
+            ],
+        ),
+        ("verify-endpoints", vec!["--deadline".into(), "2s".into()]),
+        ("tf-wrap", vec!["init".into()]),
+        (
+            "tf-wrap",
+            vec![
+                "plan".into(),
+                "--bundle".into(),
+                bundle.display().to_string(),
+                "--output".into(),
+                "json".into(),
+            ],
+        ),
+        (
+            "tf-wrap",
+            vec![
+                "apply".into(),
+                "--bundle".into(),
+                bundle.display().to_string(),
+            ],
+        ),
+    ];
+    let mut logged = 0;
+    for (tool, args) in &runs {
+        let mut all: Vec<&str> = vec!["-vvv", "--env-file", &env_arg];
+        all.extend(args.iter().map(String::as_str));
+        let r = run_with(tool, &all, &endpoint, &vars());
+        assert!(r.code != 2, "{tool} {args:?} should have run: {}", r.stderr);
+        assert_run_clean(&format!("{tool} {args:?}"), &r);
+        logged += r
+            .stderr
+            .lines()
+            .filter(|l| l.contains("TRACE") || l.contains("DEBUG"))
+            .count();
+        if *tool == "verify-endpoints" {
+            assert!(
+                r.stdout.contains("***"),
+                "the URLs were printed, redacted: {}",
+                r.stdout
+            );
+        }
+    }
+    assert!(logged > 100, "trace logging was on ({logged} lines)");
+    let junit_text = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        junit_text.contains("<failure"),
+        "the /down endpoint failed: {junit_text}"
+    );
+    assert_clean("JUnit", &junit_text);
+    for file in ["manifest.json", "plan.json", "summary.md"] {
+        assert_clean(file, &std::fs::read_to_string(bundle.join(file)).unwrap());
+    }
+
+    // Failures: the emulator down, a wrong account.
+    drop(session);
+    let closed = crate::closed_endpoint();
+    for (tool, args) in [
+        ("park", vec!["status"]),
+        ("ecr-tags", vec!["pins"]),
+        ("tf-wrap", vec!["plan", "--bundle", "b2"]),
+    ] {
+        let mut all: Vec<&str> = vec!["-vvv", "--env-file", &env_arg, "--max-attempts", "1"];
+        all.extend(args.iter());
+        let r = run_with(tool, &all, &closed, &vars());
+        assert_ne!(r.code, 0, "{tool} against a closed port");
+        assert_run_clean(&format!("{tool} {args:?} (emulator down)"), &r);
+    }
+
+    // An invalid URL with credentials in the environment file is reported without them.
+    let bad = dir.path().join("bad.env.hcl");
+    std::fs::write(
+        &bad,
+        text.replace(
+            &with_secrets("/health"),
+            &format!("http://deploy:{URL_PASSWORD}@bad host/?token={QUERY_SECRET}"),
+        ),
+    )
+    .unwrap();
+    let r = run_with(
+        "verify-endpoints",
+        &["--env-file", bad.to_str().unwrap()],
+        &closed,
+        &vars(),
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_run_clean("invalid URL", &r);
+}
+
+fn workspace_root() -> std::path::PathBuf {
+    infra_test_support::workspace_root()
+}
