@@ -199,6 +199,7 @@ impl Staging {
             path: parent.clone(),
             source,
         })?;
+        remove_abandoned(&parent, &name);
         let dir = parent.join(format!(".{name}.partial-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir(&dir).map_err(|source| BundleError::Write {
@@ -234,12 +235,22 @@ impl Staging {
                 f.sync_all().map_err(err(&self.path(file)))?;
             }
         }
-        let old = self.dir.with_extension("old");
         if self.target.exists() {
-            std::fs::rename(&self.target, &old).map_err(err(&self.target))?;
+            // One atomic step: the old bundle and the new one trade places, so the target
+            // always holds a whole bundle, even if we are killed right here.
+            rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                &self.dir,
+                rustix::fs::CWD,
+                &self.target,
+                rustix::fs::RenameFlags::EXCHANGE,
+            )
+            .map_err(|e| err(&self.target)(e.into()))?;
+            // The staging path now holds the old bundle; Drop removes it.
+            self.committed = false;
+            return Ok(self.target.clone());
         }
         std::fs::rename(&self.dir, &self.target).map_err(err(&self.target))?;
-        let _ = std::fs::remove_dir_all(&old);
         self.committed = true;
         Ok(self.target.clone())
     }
@@ -249,6 +260,24 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Removes staging directories of `name` left by runs that were killed (their process is
+/// gone); a live run's staging directory is left alone.
+fn remove_abandoned(parent: &Path, name: &str) {
+    let prefix = format!(".{name}.partial-");
+    for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file
+            .strip_prefix(&prefix)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }

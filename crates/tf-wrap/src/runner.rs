@@ -3,8 +3,10 @@
 //! Every run is `BINARY -chdir=ROOT SUBCOMMAND …` with `TF_IN_AUTOMATION=1`, `TF_INPUT=0` and
 //! `CHECKPOINT_DISABLE=1` (no version check calling out),
 //! and without `TF_CLI_ARGS*` / `TF_WORKSPACE` (which would silently change what runs).
-//! Terraform's stdout and stderr are copied to our stderr as they arrive (stdout is kept
-//! for the tool's own result) and kept, so a failure can be diagnosed from the text.
+//! Terraform's stdout and stderr go to one log file that is copied to our stderr as it
+//! grows (every 50 ms; stdout is kept for the tool's own result) and kept, so a failure
+//! can be diagnosed from the text. A file rather than pipes, so Terraform survives our death
+//! and still releases its lock.
 //!
 //! Terraform runs in its own process group, so a Ctrl-C in a terminal reaches it once,
 //! through us: SIGINT/SIGTERM are forwarded, Terraform gets a grace period to stop cleanly
@@ -13,9 +15,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
 /// How much of Terraform's output is kept for diagnosis (the tail).
@@ -81,7 +82,8 @@ impl Terraform {
         cmd.env("TF_IN_AUTOMATION", "1")
             .env("TF_INPUT", "0")
             .env("CHECKPOINT_DISABLE", "1");
-        cmd.stdin(Stdio::null()).kill_on_drop(true);
+        // No kill_on_drop: killing Terraform mid-operation is what leaves locks behind.
+        cmd.stdin(Stdio::null());
         cmd
     }
 
@@ -124,30 +126,36 @@ impl Terraform {
     /// forwarding SIGINT/SIGTERM.
     pub async fn stream(&self, args: &[OsString]) -> Result<Finished, SpawnError> {
         use tokio::signal::unix::{signal, SignalKind};
+        let err = |source| self.spawn_error(source);
+        // Terraform writes to a file, not to pipes: if this process dies (SIGKILL, OOM),
+        // Terraform is not killed by a broken pipe at its next line of output, half-way
+        // through and holding the state lock; it finishes and unlocks. One file for both
+        // streams (append mode) keeps their order. A run that was killed leaves the file
+        // in the temporary directory.
+        let log = tempfile::Builder::new()
+            .prefix("tf-wrap-terraform-")
+            .suffix(".log")
+            .tempfile()
+            .map_err(err)?;
+        let writer = std::fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .map_err(err)?;
+        let writer2 = writer.try_clone().map_err(err)?;
+        let mut reader = tokio::fs::File::open(log.path()).await.map_err(err)?;
         let mut cmd = self.command(args);
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+        cmd.stdout(Stdio::from(writer))
+            .stderr(Stdio::from(writer2))
             .process_group(0);
         tracing::info!(binary = %self.binary, root = %self.root.display(), ?args, "running terraform");
-        let mut child = cmd.spawn().map_err(|source| self.spawn_error(source))?;
+        let mut child = cmd.spawn().map_err(err)?;
         let pid = child
             .id()
             .and_then(|id| rustix::process::Pid::from_raw(id as i32));
-        let kept = Arc::new(Mutex::new(Vec::new()));
-        let copiers = [
-            child
-                .stdout
-                .take()
-                .map(|s| tokio::spawn(copy(s, Arc::clone(&kept)))),
-            child
-                .stderr
-                .take()
-                .map(|s| tokio::spawn(copy(s, Arc::clone(&kept)))),
-        ];
-        let mut sigint =
-            signal(SignalKind::interrupt()).map_err(|source| self.spawn_error(source))?;
-        let mut sigterm =
-            signal(SignalKind::terminate()).map_err(|source| self.spawn_error(source))?;
+        let mut kept = Vec::new();
+        let mut sigint = signal(SignalKind::interrupt()).map_err(err)?;
+        let mut sigterm = signal(SignalKind::terminate()).map_err(err)?;
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
         let mut interrupted = None;
         let mut killed = false;
         let mut deadline: Option<tokio::time::Instant> = None;
@@ -160,6 +168,7 @@ impl Terraform {
             };
             tokio::select! {
                 status = child.wait() => break status,
+                _ = tick.tick() => echo(&mut reader, &mut kept).await,
                 _ = sigint.recv() => {
                     forward(pid, rustix::process::Signal::INT, "SIGINT", self.grace);
                     interrupted.get_or_insert("SIGINT");
@@ -178,19 +187,35 @@ impl Terraform {
                 }
             }
         };
-        let status = status.map_err(|source| self.spawn_error(source))?;
-        for c in copiers.into_iter().flatten() {
-            let _ = c.await;
-        }
-        let output =
-            String::from_utf8_lossy(&kept.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
+        let status = status.map_err(err)?;
+        echo(&mut reader, &mut kept).await;
         Ok(Finished {
             code: status.code(),
-            output,
+            output: String::from_utf8_lossy(&kept).into_owned(),
             interrupted,
             killed,
         })
     }
+}
+
+/// Copies what Terraform wrote since the last call to our stderr and keeps it (the tail).
+async fn echo(reader: &mut tokio::fs::File, kept: &mut Vec<u8>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut stderr = tokio::io::stderr();
+    loop {
+        let n = match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        // Echo failures (a closed stderr) must not stop Terraform or the capture.
+        let _ = stderr.write_all(&buf[..n]).await;
+        kept.extend_from_slice(&buf[..n]);
+        if kept.len() > KEEP_BYTES * 2 {
+            let cut = kept.len() - KEEP_BYTES;
+            kept.drain(..cut);
+        }
+    }
+    let _ = stderr.flush().await;
 }
 
 fn forward(
@@ -209,26 +234,6 @@ fn forward(
                 "cannot signal terraform (pid {}): {e}",
                 pid.as_raw_nonzero()
             );
-        }
-    }
-}
-
-async fn copy(mut from: impl AsyncRead + Unpin, kept: Arc<Mutex<Vec<u8>>>) {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut stderr = tokio::io::stderr();
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        // Echo failures (a closed stderr) must not stop Terraform or the capture.
-        let _ = stderr.write_all(&buf[..n]).await;
-        let _ = stderr.flush().await;
-        let mut k = kept.lock().unwrap_or_else(|e| e.into_inner());
-        k.extend_from_slice(&buf[..n]);
-        if k.len() > KEEP_BYTES * 2 {
-            let cut = k.len() - KEEP_BYTES;
-            k.drain(..cut);
         }
     }
 }

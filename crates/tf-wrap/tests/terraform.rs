@@ -724,3 +724,75 @@ fn apply_refuses_a_plan_that_would_unpark_an_environment_parked_since_the_plan()
     let r = root.plan("bundle2", &["--binary", binary, "--allow-unpark"]);
     assert_eq!(r.code, 3, "{}", r.stderr);
 }
+
+/// Every file of a bundle is present and the manifest's hashes match: a whole bundle.
+fn assert_whole_bundle(dir: &Path) {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let plan = std::fs::read(dir.join("plan.tfplan")).unwrap();
+    let json = std::fs::read(dir.join("plan.json")).unwrap();
+    assert_eq!(manifest["plan_sha256"], tf_wrap::bundle::sha256_hex(&plan));
+    assert_eq!(
+        manifest["plan_json_sha256"],
+        tf_wrap::bundle::sha256_hex(&json)
+    );
+    assert!(dir.join("summary.md").is_file());
+}
+
+/// Crash safety of the bundle: `tf-wrap plan` is SIGKILLed at 20 moments over its run, over
+/// an existing bundle; every time the bundle directory holds a whole bundle (the old one
+/// or the new one), the orphaned Terraform finishes and releases the state lock (a plan
+/// that does not wait for the lock succeeds), and a later plan cleans up what the killed
+/// ones left behind.
+#[test]
+fn a_killed_plan_never_leaves_a_half_written_bundle() {
+    let root = Root::new();
+    root.init();
+    assert_eq!(root.plan("bundle", &[]).code, 3);
+    let first = std::fs::read(root.path("bundle/manifest.json")).unwrap();
+    let mut replaced = 0;
+    for step in 0..20u64 {
+        let mut child = root.spawn(&["plan", "--bundle", "bundle", "--lock-timeout", "30s"]);
+        std::thread::sleep(Duration::from_millis(step * 20));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_whole_bundle(&root.path("bundle"));
+        if std::fs::read(root.path("bundle/manifest.json")).unwrap() != first {
+            replaced += 1;
+        }
+        // The orphaned Terraform may still hold the state lock: wait for it to finish.
+        wait_for("the killed plan's terraform to exit", || {
+            !std::process::Command::new("pgrep")
+                .args([
+                    "-f",
+                    "--",
+                    &format!("-chdir={}", root.path("infra").display()),
+                ])
+                .status()
+                .unwrap()
+                .success()
+        });
+        let probe = root.plan("probe", &["--lock-timeout", "0s"]);
+        assert_eq!(
+            probe.code,
+            3,
+            "kill after {} ms left the lock: {}",
+            step * 20,
+            probe.stderr
+        );
+    }
+    let r = root.plan("bundle", &[]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_whole_bundle(&root.path("bundle"));
+    let leftovers: Vec<String> = std::fs::read_dir(root.dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "abandoned staging directories were removed: {leftovers:?}"
+    );
+    eprintln!("{replaced} of 20 killed plans had already replaced the bundle");
+}
