@@ -330,3 +330,42 @@ fn only_commits_reachable_from_the_ref_are_pinned() {
         .unwrap()
         .contains(&merged_tag));
 }
+
+/// Crash safety of the rewrite: `ecr-tags bump` is SIGKILLed at 30 moments over its run;
+/// every time `main.tf` is either exactly the old file or exactly the bumped one, never
+/// truncated or half-written.
+#[test]
+fn a_killed_bump_leaves_the_old_file_or_the_new_one() {
+    let ecr = Ecr::new();
+    let wc = WorkingCopy::seeded(&ecr);
+    let original = std::fs::read_to_string(&wc.main_tf).unwrap();
+    let bumped = original.replacen(PINNED, NEWEST, 1);
+    let (mut old, mut new) = (0, 0);
+    for step in 0..30u64 {
+        std::fs::write(&wc.main_tf, &original).unwrap();
+        let mut child =
+            infra_test_support::command(env!("CARGO_BIN_EXE_ecr-tags"), ecr.session.endpoint())
+                .arg("--env-file")
+                .arg(&wc.env_file)
+                .args(["bump", "prefect_deployer_image"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(step * 15));
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = std::fs::read_to_string(&wc.main_tf).unwrap();
+        if now == original {
+            old += 1;
+        } else {
+            assert_eq!(now, bumped, "killed after {} ms: a partial file", step * 15);
+            new += 1;
+        }
+    }
+    eprintln!("{old} kills left the old file, {new} the bumped one");
+    assert!(
+        old > 0 && new > 0,
+        "the kills covered both sides of the write ({old} old, {new} new)"
+    );
+}
