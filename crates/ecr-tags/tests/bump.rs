@@ -369,3 +369,57 @@ fn a_killed_bump_leaves_the_old_file_or_the_new_one() {
         "the kills covered both sides of the write ({old} old, {new} new)"
     );
 }
+
+/// Fault suite: `latest` and `pins` through the proxy injecting a seeded schedule of
+/// throttling (`ThrottlingException`, STS `Throttling`), 5xx and closed connections: the
+/// answers are the same as without faults. `ECR_FAULT_SEED` (default 5) reproduces a run.
+#[test]
+fn latest_and_pins_answer_the_same_under_faults() {
+    let seed: u64 = std::env::var("ECR_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let ecr = Ecr::new();
+    let wc = WorkingCopy::seeded(&ecr);
+    let clean = ecr.run(Some(&wc.env_file), &["pins", "--output", "json"]);
+    assert_eq!(clean.code, 0, "{}", clean.stderr);
+    let proxy = infra_test_support::Proxy::start(ecr.session.endpoint());
+    let mut total = infra_test_support::FaultCounts::default();
+    for round in 0..5u64 {
+        proxy.faults(Some(infra_test_support::Faults {
+            seed: seed.wrapping_add(round),
+            throttle: 0.30,
+            server_error: 0.05,
+            reset: 0.02,
+            max_latency: std::time::Duration::from_millis(20),
+        }));
+        let r = ecr.run_via(
+            proxy.endpoint(),
+            Some(&wc.env_file),
+            &["latest", "prefect_deployer_image", "--output", "json"],
+        );
+        assert_eq!(r.code, 0, "latest, seed {}: {}", seed + round, r.stderr);
+        assert_eq!(r.json()["tag"], NEWEST);
+        let r = ecr.run_via(
+            proxy.endpoint(),
+            Some(&wc.env_file),
+            &["pins", "--output", "json"],
+        );
+        assert_eq!(r.code, 0, "pins, seed {}: {}", seed + round, r.stderr);
+        assert_eq!(r.json(), clean.json());
+        let c = proxy.fault_counts();
+        total.requests += c.requests;
+        total.throttled += c.throttled;
+        total.server_errors += c.server_errors;
+        total.resets += c.resets;
+    }
+    assert!(total.throttled > 0, "{total:?}");
+    eprintln!(
+        "ecr-tags latest+pins x5, seeds {seed}..{}: {} requests, {} throttled, {} 5xx, {} resets",
+        seed + 4,
+        total.requests,
+        total.throttled,
+        total.server_errors,
+        total.resets
+    );
+}

@@ -4,6 +4,7 @@
 mod support;
 
 mod crash;
+mod faults;
 mod fleet;
 mod iam;
 mod wait;

@@ -22,7 +22,7 @@ pub mod seed;
 
 pub use http_stub::{Answer, HttpStub};
 pub use moto::{Moto, MotoSession};
-pub use proxy::Proxy;
+pub use proxy::{FaultCounts, Faults, Proxy};
 pub use seed::{fleet_environment, seed, seed_with, ImageSeed, SeedOptions, SeedReport};
 
 use std::path::{Path, PathBuf};

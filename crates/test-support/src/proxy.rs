@@ -45,6 +45,40 @@ struct State {
     target_pid: AtomicU32,
     killed: AtomicBool,
     delay: Mutex<Option<(String, Duration)>>,
+    faults: Mutex<Option<Faults>>,
+    requests: AtomicUsize,
+    injected: Mutex<FaultCounts>,
+}
+
+/// Faults to inject, each request drawing from a schedule fixed by `seed`: the `n`th
+/// request to arrive always gets the same fate for the same seed, so a failure reproduces.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Faults {
+    /// The schedule's seed.
+    pub seed: u64,
+    /// Share of requests answered with a throttling error in the service's protocol.
+    pub throttle: f64,
+    /// Share answered with HTTP 500/503 in the service's protocol.
+    pub server_error: f64,
+    /// Share whose connection is closed without an answer (before reaching the emulator).
+    pub reset: f64,
+    /// Up to this much latency added to the requests that are forwarded.
+    pub max_latency: Duration,
+}
+
+/// What the proxy did under [`Faults`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultCounts {
+    /// Requests seen.
+    pub requests: usize,
+    /// Throttling errors answered.
+    pub throttled: usize,
+    /// 500/503 answered.
+    pub server_errors: usize,
+    /// Connections closed without an answer.
+    pub resets: usize,
+    /// Requests forwarded to the emulator.
+    pub forwarded: usize,
 }
 
 /// The running proxy; stops when dropped.
@@ -132,6 +166,18 @@ impl Proxy {
         *self.state.delay.lock().unwrap() = delay.map(|(s, d)| (s.to_owned(), d));
     }
 
+    /// Starts (or, with `None`, stops) injecting faults; counters restart.
+    pub fn faults(&self, faults: Option<Faults>) {
+        *self.state.faults.lock().unwrap() = faults;
+        self.state.requests.store(0, Ordering::SeqCst);
+        *self.state.injected.lock().unwrap() = FaultCounts::default();
+    }
+
+    /// What was injected since [`Proxy::faults`].
+    pub fn fault_counts(&self) -> FaultCounts {
+        *self.state.injected.lock().unwrap()
+    }
+
     /// How many mutating calls were carried out.
     pub fn mutations(&self) -> usize {
         self.state.mutations.load(Ordering::SeqCst)
@@ -176,6 +222,38 @@ fn handle(client: TcpStream, upstream: SocketAddr, state: &State) -> std::io::Re
     reader.read_exact(&mut body)?;
 
     let call = identify(header("authorization"), header("x-amz-target"), &body);
+    let faults = *state.faults.lock().unwrap();
+    if let Some(f) = faults {
+        let n = state.requests.fetch_add(1, Ordering::SeqCst) as u64;
+        let draw = |k: u64| unit(mix(f.seed ^ mix(n.wrapping_mul(4).wrapping_add(k))));
+        let fate = draw(0);
+        let mut counts = state.injected.lock().unwrap();
+        counts.requests += 1;
+        let service = signing_service(header("authorization")).unwrap_or_default();
+        let json = header("x-amz-target").is_some();
+        if fate < f.reset {
+            counts.resets += 1;
+            drop(counts);
+            // Closed without a byte of answer; the emulator never saw the request.
+            return client.shutdown(std::net::Shutdown::Both);
+        } else if fate < f.reset + f.throttle {
+            counts.throttled += 1;
+            drop(counts);
+            let mut client = client;
+            return client.write_all(&fault_response(&service, json, true));
+        } else if fate < f.reset + f.throttle + f.server_error {
+            counts.server_errors += 1;
+            drop(counts);
+            let mut client = client;
+            return client.write_all(&fault_response(&service, json, false));
+        }
+        counts.forwarded += 1;
+        drop(counts);
+        let pause = f.max_latency.mul_f64(draw(1));
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
+    }
     let delay = state.delay.lock().unwrap().clone();
     if let Some((service, pause)) = delay {
         let matches = signing_service(header("authorization")).as_deref() == Some(service.as_str())
@@ -235,6 +313,99 @@ fn kill_target(state: &State) {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// SplitMix64's finaliser: a well-mixed 64-bit value from any input.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A value in [0, 1) from 64 random bits.
+fn unit(x: u64) -> f64 {
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// An error answer in the shape the service's protocol uses, so the SDK classifies it the
+/// way it would classify AWS's: awsJson (`x-amz-target`: ECS, Application Auto Scaling,
+/// ECR, DynamoDB) with `__type`; query/XML (RDS, STS) and CloudFront's REST/XML with an
+/// `ErrorResponse`; S3 with its `Error` document and `SlowDown`; anything else a bare 429/503.
+fn fault_response(service: &str, json: bool, throttle: bool) -> Vec<u8> {
+    let (status, reason) = if throttle {
+        (400, "Bad Request")
+    } else {
+        (503, "Service Unavailable")
+    };
+    let (status, reason, content_type, body) = if json {
+        let kind = if throttle {
+            "ThrottlingException"
+        } else {
+            "ServiceUnavailableException"
+        };
+        (
+            status,
+            reason,
+            "application/x-amz-json-1.1",
+            format!(r#"{{"__type":"{kind}","message":"injected by the test proxy"}}"#),
+        )
+    } else if service == "s3" {
+        let code = if throttle {
+            "SlowDown"
+        } else {
+            "ServiceUnavailable"
+        };
+        (
+            503,
+            "Slow Down",
+            "application/xml",
+            format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected by the test proxy</Message><RequestId>INJECTED</RequestId></Error>"),
+        )
+    } else if ["rds", "sts", "cloudfront"].contains(&service) {
+        let (code, kind) = if throttle {
+            ("Throttling", "Sender")
+        } else {
+            ("ServiceUnavailable", "Receiver")
+        };
+        (
+            status,
+            reason,
+            "text/xml",
+            format!("<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>injected by the test proxy</Message></Error><RequestId>INJECTED</RequestId></ErrorResponse>"),
+        )
+    } else if throttle {
+        (
+            429,
+            "Too Many Requests",
+            "text/plain",
+            "injected by the test proxy".to_owned(),
+        )
+    } else {
+        (
+            503,
+            "Service Unavailable",
+            "text/plain",
+            "injected by the test proxy".to_owned(),
+        )
+    };
+    let type_header = if json {
+        format!(
+            "x-amzn-ErrorType: {}\r\n",
+            if throttle {
+                "ThrottlingException"
+            } else {
+                "ServiceUnavailableException"
+            }
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n{type_header}x-amzn-RequestId: INJECTED\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 /// The SigV4 signing name of a request: `Credential=AKID/20261122/eu-west-2/ecs/aws4_request`.

@@ -796,3 +796,64 @@ fn a_killed_plan_never_leaves_a_half_written_bundle() {
     );
     eprintln!("{replaced} of 20 killed plans had already replaced the bundle");
 }
+
+/// Fault suite: init, plan and apply with the s3 backend and DynamoDB lock behind the proxy
+/// injecting a seeded schedule of throttling (S3 `SlowDown`, DynamoDB
+/// `ThrottlingException`), 5xx and closed connections. Terraform's own retries and tf-wrap's
+/// retry of init/plan on transient errors must carry every step through to the right
+/// state. `TF_FAULT_SEED` (default 11) reproduces a run.
+#[test]
+fn init_plan_apply_converge_under_backend_faults() {
+    let seed: u64 = std::env::var("TF_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(11);
+    let root = Root::with(true, MAIN_TF);
+    let proxy = root.proxy.as_ref().unwrap();
+    proxy.faults(Some(infra_test_support::Faults {
+        seed,
+        throttle: 0.30,
+        server_error: 0.05,
+        reset: 0.02,
+        max_latency: Duration::from_millis(20),
+    }));
+    let init = root.tf_wrap(&["init", "--retry-base", "100ms"]);
+    assert_eq!(
+        init.code, 0,
+        "init under faults (seed {seed}): {}",
+        init.stderr
+    );
+    let plan = root.plan(
+        "bundle",
+        &["--retry-base", "100ms", "--lock-timeout", "30s"],
+    );
+    assert_eq!(
+        plan.code, 3,
+        "plan under faults (seed {seed}): {}",
+        plan.stderr
+    );
+    let apply = root.tf_wrap(&["apply", "--bundle", "bundle", "--lock-timeout", "30s"]);
+    let counts = proxy.fault_counts();
+    proxy.faults(None);
+    assert_eq!(
+        apply.code, 0,
+        "apply under faults (seed {seed}): {}",
+        apply.stderr
+    );
+    assert!(
+        counts.throttled + counts.server_errors + counts.resets > 0,
+        "{counts:?}"
+    );
+    eprintln!(
+        "tf-wrap init+plan+apply, seed {seed}: {} requests, {} throttled, {} 5xx, {} resets, {} forwarded",
+        counts.requests, counts.throttled, counts.server_errors, counts.resets, counts.forwarded
+    );
+    let out = root.terraform(&["output", "-raw", "image"]);
+    assert_eq!(
+        out.stdout, "blog-data:prefect-deployer-3-python3.12-4f2a9c1",
+        "{}",
+        out.stderr
+    );
+    // Nothing left locked.
+    assert_eq!(root.plan("after", &["--lock-timeout", "0s"]).code, 0);
+}
