@@ -351,6 +351,68 @@ mod cloudfront {
             .into()
     }
 
+    /// Fault suite: the CloudFront preflight (and the account guard's STS call) through the
+    /// proxy injecting a seeded schedule of throttling (`Throttling` in CloudFront's and
+    /// STS's XML shapes), 5xx and closed connections: the check passes every time, as it
+    /// does without faults. `CF_FAULT_SEED` (default 3) reproduces a run.
+    #[test]
+    fn preflight_passes_under_throttling_5xx_and_resets() {
+        let seed: u64 = std::env::var("CF_FAULT_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(3);
+        let session = Moto::session();
+        let stub = HttpStub::start(vec![(
+            "/health",
+            vec![Answer::json(200, r#"{"status":"ok"}"#)],
+        )]);
+        let url = stub.url("/health").replace("127.0.0.1", "localhost");
+        let (id, _) = distribution(&session, "localhost", true);
+        let dir = tempfile::tempdir().unwrap();
+        let line = format!("cloudfront_distribution = \"{id}\"\n    {OK_JSON}");
+        let env = env_file(&dir, &[("portal", url, &line)]);
+        let proxy = infra_test_support::Proxy::start(session.endpoint());
+        let mut total = infra_test_support::FaultCounts::default();
+        for round in 0..10u64 {
+            proxy.faults(Some(infra_test_support::Faults {
+                seed: seed.wrapping_add(round),
+                throttle: 0.30,
+                server_error: 0.05,
+                reset: 0.02,
+                max_latency: std::time::Duration::from_millis(20),
+            }));
+            let r: Run = command(env!("CARGO_BIN_EXE_verify-endpoints"), proxy.endpoint())
+                .arg("--env-file")
+                .arg(&env)
+                .args(["--output", "json", "--deadline", "30s"])
+                .output()
+                .unwrap()
+                .into();
+            assert_eq!(
+                r.code,
+                0,
+                "seed {}: {}\n{}",
+                seed + round,
+                r.stdout,
+                r.stderr
+            );
+            let c = proxy.fault_counts();
+            total.requests += c.requests;
+            total.throttled += c.throttled;
+            total.server_errors += c.server_errors;
+            total.resets += c.resets;
+        }
+        assert!(total.throttled > 0, "{total:?}");
+        eprintln!(
+            "verify-endpoints preflight x10, seeds {seed}..{}: {} requests, {} throttled, {} 5xx, {} resets",
+            seed + 9,
+            total.requests,
+            total.throttled,
+            total.server_errors,
+            total.resets
+        );
+    }
+
     #[test]
     fn preflight_enabled_disabled_and_alias_mismatch() {
         let session = Moto::session();
