@@ -152,6 +152,35 @@ impl fmt::Display for AwsCallError {
 }
 
 impl AwsCallError {
+    /// Whether the failure is worth trying again later: throttling, AWS-side unavailability,
+    /// a connection that failed or timed out. Polls (waits) use this to keep polling after
+    /// the SDK's own retries gave up, until their deadline.
+    pub fn is_transient(&self) -> bool {
+        match self.kind {
+            AwsCallErrorKind::Dispatch | AwsCallErrorKind::Timeout | AwsCallErrorKind::Response => {
+                true
+            }
+            AwsCallErrorKind::Service => self.code.as_deref().is_some_and(|c| {
+                [
+                    "Throttling",
+                    "ThrottlingException",
+                    "ThrottledException",
+                    "RequestLimitExceeded",
+                    "TooManyRequestsException",
+                    "RequestThrottled",
+                    "SlowDown",
+                    "ServiceUnavailable",
+                    "ServiceUnavailableException",
+                    "InternalFailure",
+                    "InternalError",
+                    "ServerException",
+                ]
+                .contains(&c)
+            }),
+            AwsCallErrorKind::Construction | AwsCallErrorKind::Credentials => false,
+        }
+    }
+
     /// Wraps an SDK error, keeping AWS's code and message.
     pub fn new<E, R>(operation: &'static str, resource: Option<String>, err: SdkError<E, R>) -> Self
     where

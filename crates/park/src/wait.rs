@@ -21,6 +21,18 @@ pub enum WaitError {
     Aws(#[from] AwsCallError),
 }
 
+/// A poll that failed even after the SDK's retries: a transient failure (throttling, 5xx,
+/// a dropped connection) is one more "not yet" while the deadline allows another poll;
+/// anything else, or no time left, ends the wait with the error.
+async fn poll_again(e: AwsCallError, deadline: Instant, poll: Duration) -> Result<(), WaitError> {
+    if !e.is_transient() || Instant::now() + poll > deadline {
+        return Err(e.into());
+    }
+    tracing::warn!("{e}; polling again in {}", humantime::format_duration(poll));
+    tokio::time::sleep(poll).await;
+    Ok(())
+}
+
 /// Polls DescribeServices until the service runs its desired count with a single
 /// deployment. DRAINING or INACTIVE, or a FAILED rollout, fail at once.
 pub async fn service_stable(
@@ -43,7 +55,14 @@ pub async fn service_stable(
                     Some(format!("{cluster}/{service}")),
                     e,
                 )
-            })?;
+            });
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => {
+                poll_again(e, deadline, poll).await?;
+                continue;
+            }
+        };
         let Some(svc) = out.services().first() else {
             return Err(WaitError::Gone(format!(
                 "service {cluster}/{service} disappeared while waiting"
@@ -99,9 +118,14 @@ pub async fn aurora_available(
             .db_cluster_identifier(cluster)
             .send()
             .await
-            .map_err(|e| {
-                AwsCallError::new("rds:DescribeDBClusters", Some(cluster.to_owned()), e)
-            })?;
+            .map_err(|e| AwsCallError::new("rds:DescribeDBClusters", Some(cluster.to_owned()), e));
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => {
+                poll_again(e, deadline, poll).await?;
+                continue;
+            }
+        };
         let status = out
             .db_clusters()
             .first()

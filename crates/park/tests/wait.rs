@@ -168,3 +168,63 @@ async fn aurora_waits_until_available() {
         .unwrap_err();
     assert!(err.to_string().contains("is deleting"), "{err}");
 }
+
+/// A poll that fails with throttling even after the SDK's retries is one more "not yet";
+/// a non-transient error ends the wait at once.
+#[tokio::test]
+async fn throttled_polls_are_polled_again_other_errors_end_the_wait() {
+    use aws_sdk_ecs::error::ErrorMetadata;
+    use aws_sdk_ecs::operation::describe_services::DescribeServicesError;
+    let throttled = || {
+        DescribeServicesError::generic(
+            ErrorMetadata::builder()
+                .code("ThrottlingException")
+                .message("Rate exceeded")
+                .build(),
+        )
+    };
+    let rule = mock!(aws_sdk_ecs::Client::describe_services)
+        .sequence()
+        .error(throttled)
+        .error(throttled)
+        .output(|| service("ACTIVE", 2, 2, 1))
+        .build();
+    let ecs = mock_client!(aws_sdk_ecs, RuleMode::Sequential, [&rule]);
+    service_stable(
+        &ecs,
+        "c",
+        "web",
+        Instant::now() + Duration::from_secs(10),
+        POLL,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rule.num_calls(), 3);
+
+    let denied = mock!(aws_sdk_ecs::Client::describe_services)
+        .sequence()
+        .error(|| {
+            DescribeServicesError::generic(
+                ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .message("no")
+                    .build(),
+            )
+        })
+        .build();
+    let ecs = mock_client!(aws_sdk_ecs, RuleMode::Sequential, [&denied]);
+    let err = service_stable(
+        &ecs,
+        "c",
+        "web",
+        Instant::now() + Duration::from_secs(10),
+        POLL,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, WaitError::Aws(ref e) if e.code.as_deref() == Some("AccessDeniedException")),
+        "{err}"
+    );
+    assert_eq!(denied.num_calls(), 1);
+}
