@@ -1,6 +1,7 @@
 //! End-to-end tests across the built binaries, run the way CI runs them: as processes, with
 //! the environment pointing at the local emulator. `scripts/test` builds the binaries first.
 
+mod bad_input;
 mod cli;
 mod park_status;
 mod secrets;

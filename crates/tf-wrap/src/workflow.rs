@@ -185,9 +185,10 @@ impl Settings {
             bundle::git_state(&root),
             async { bundle::lock_file_hash(&root) }
         );
+        // A refusal (the account guard) outranks a Terraform failure.
+        let parked = parked?;
         let (changes, json) = planned?;
         let requirements = requirements?;
-        let parked = parked?;
         let (git_commit, git_dirty) = git;
         let lock_file_sha256 = lock?;
         let plan = PlanJson::parse(&String::from_utf8_lossy(&json))?;
