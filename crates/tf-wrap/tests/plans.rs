@@ -229,7 +229,6 @@ fn change(
         "mode": "managed",
         "type": kind,
         "name": address.rsplit('.').next().unwrap(),
-        "provider_name": "registry.terraform.io/hashicorp/aws",
         "change": {"actions": actions, "before": before, "after": after, "after_unknown": unknown}
     })
 }
