@@ -25,13 +25,38 @@ pub struct Clients {
     pub rds: aws_sdk_rds::Client,
 }
 
+/// Retry tokens per client and run. The SDK's standard quota (500: about 100 retried
+/// calls) is shared by every call of a client, so one park run of a large fleet under
+/// sustained throttling can empty it and see calls fail before their configured attempts;
+/// each call stays bounded by its attempts and backoff either way.
+pub const RETRY_QUOTA: usize = 5000;
+
 impl Clients {
-    /// Clients for every API the park engine calls.
+    /// Clients for every API the park engine calls, each with its own retry quota of
+    /// [`RETRY_QUOTA`] tokens.
     pub fn new(config: &SdkConfig) -> Self {
+        use aws_sdk_ecs::config::retry::{RetryPartition, TokenBucket};
+        let partition = |name: &'static str| {
+            RetryPartition::custom(name)
+                .token_bucket(TokenBucket::new(RETRY_QUOTA))
+                .build()
+        };
         Clients {
-            ecs: aws_sdk_ecs::Client::new(config),
-            autoscaling: aws_sdk_applicationautoscaling::Client::new(config),
-            rds: aws_sdk_rds::Client::new(config),
+            ecs: aws_sdk_ecs::Client::from_conf(
+                aws_sdk_ecs::config::Builder::from(config)
+                    .retry_partition(partition("park-ecs"))
+                    .build(),
+            ),
+            autoscaling: aws_sdk_applicationautoscaling::Client::from_conf(
+                aws_sdk_applicationautoscaling::config::Builder::from(config)
+                    .retry_partition(partition("park-application-autoscaling"))
+                    .build(),
+            ),
+            rds: aws_sdk_rds::Client::from_conf(
+                aws_sdk_rds::config::Builder::from(config)
+                    .retry_partition(partition("park-rds"))
+                    .build(),
+            ),
         }
     }
 }
