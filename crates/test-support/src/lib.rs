@@ -127,6 +127,51 @@ pub fn terraform_backend_config(endpoint: &str, bucket: &str, table: &str, key: 
     )
 }
 
+/// A runnable copy of the reference environment in `dir`, for tests that drive Terraform
+/// and the endpoints here: `main.tf` is `examples/demo/main.tf` (the same pins, no AWS
+/// provider, which cannot be downloaded), `backend.hcl` points the `s3` backend at the
+/// emulator (`terraform_backend` must have made its bucket and table), and `prod.env.hcl`
+/// names the PyPI Terraform and the two endpoints at `portal` and `pipelines`, without a
+/// CloudFront distribution (the emulator's IDs are random). Returns the environment file.
+pub fn local_reference_copy(dir: &Path, endpoint: &str, portal: &str, pipelines: &str) -> PathBuf {
+    let root = workspace_root();
+    std::fs::create_dir_all(dir).expect("working copy directory");
+    std::fs::copy(root.join("examples/demo/main.tf"), dir.join("main.tf")).expect("copy main.tf");
+    std::fs::write(
+        dir.join("backend.hcl"),
+        terraform_backend_config(
+            endpoint,
+            "blog-terraform-state",
+            "blog-terraform-locks",
+            "envs/prod/terraform.tfstate",
+        ),
+    )
+    .expect("write backend.hcl");
+    let terraform = terraform_binary().expect("terraform 1.0.3: run scripts/setup");
+    let text = std::fs::read_to_string(reference_env_file())
+        .expect("reference environment file")
+        .replace(
+            "binary         = \"terraform\"",
+            &format!("binary         = \"{}\"", terraform.display()),
+        )
+        .replace(
+            "https://portal.blog.example.com/.backstage/health/v1/readiness",
+            portal,
+        )
+        .replace("https://pipelines.blog.example.com/api/health", pipelines)
+        .lines()
+        .filter(|l| !l.contains("cloudfront_distribution"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains(&terraform.display().to_string()) && !text.contains("example.com"),
+        "the reference environment file changed; adapt local_reference_copy:\n{text}"
+    );
+    let env_file = dir.join("prod.env.hcl");
+    std::fs::write(&env_file, text + "\n").expect("write prod.env.hcl");
+    env_file
+}
+
 /// Environment variables for a tool's child process: the emulator endpoint, dummy
 /// credentials, no instance-metadata probing, no shared config files from the developer's
 /// home, and a region.

@@ -304,26 +304,52 @@ fn read(dir: &Path, file: &str) -> Result<Vec<u8>, BundleError> {
     })
 }
 
+/// Reads a bundle's manifest and checks it is one this tf-wrap understands.
+fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
+    let mismatch = |reason: String| BundleError::Mismatch {
+        dir: dir.to_owned(),
+        reasons: vec![reason],
+    };
+    let manifest: Manifest = serde_json::from_slice(&read(dir, MANIFEST)?).map_err(|e| {
+        mismatch(format!(
+            "{MANIFEST} is not a tf-wrap manifest (line {}, column {}: {e})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if manifest.schema != MANIFEST_SCHEMA || manifest.schema_version != MANIFEST_VERSION {
+        return Err(mismatch(format!(
+            "{MANIFEST} has schema {} v{}; this tf-wrap reads {MANIFEST_SCHEMA} v{MANIFEST_VERSION}",
+            manifest.schema, manifest.schema_version
+        )));
+    }
+    Ok(manifest)
+}
+
+/// A bundle's plan JSON, checked against its manifest (for `tf-wrap summary`, which needs
+/// no checkout to compare with).
+pub fn read_plan_json(dir: &Path) -> Result<PlanJson, BundleError> {
+    let manifest = read_manifest(dir)?;
+    let json = read(dir, PLAN_JSON)?;
+    if sha256_hex(&json) != manifest.plan_json_sha256 {
+        return Err(BundleError::Mismatch {
+            dir: dir.to_owned(),
+            reasons: vec![format!("{PLAN_JSON} was changed after it was planned")],
+        });
+    }
+    PlanJson::parse(&String::from_utf8_lossy(&json)).map_err(|e| BundleError::Mismatch {
+        dir: dir.to_owned(),
+        reasons: vec![format!("{PLAN_JSON}: {e}")],
+    })
+}
+
 /// Reads a bundle and checks it against `checkout`; every failed check is listed.
 pub fn verify(dir: &Path, checkout: &Checkout) -> Result<Verified, BundleError> {
-    let manifest_bytes = read(dir, MANIFEST)?;
+    let manifest = read_manifest(dir)?;
     let mismatch = |reasons: Vec<String>| BundleError::Mismatch {
         dir: dir.to_owned(),
         reasons,
     };
-    let manifest: Manifest = serde_json::from_slice(&manifest_bytes).map_err(|e| {
-        mismatch(vec![format!(
-            "{MANIFEST} is not a tf-wrap manifest (line {}, column {}: {e})",
-            e.line(),
-            e.column()
-        )])
-    })?;
-    if manifest.schema != MANIFEST_SCHEMA || manifest.schema_version != MANIFEST_VERSION {
-        return Err(mismatch(vec![format!(
-            "{MANIFEST} has schema {} v{}; this tf-wrap reads {MANIFEST_SCHEMA} v{MANIFEST_VERSION}",
-            manifest.schema, manifest.schema_version
-        )]));
-    }
     let plan_bytes = read(dir, PLAN_FILE)?;
     let json_bytes = read(dir, PLAN_JSON)?;
     let mut reasons = Vec::new();

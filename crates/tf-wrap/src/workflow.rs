@@ -343,34 +343,5 @@ fn failed(command: &str, done: &Finished) -> TfWrapError {
 
 /// Reads a bundle's summary for `tf-wrap summary`; the JSON must match the manifest.
 pub fn read_summary(bundle_dir: &Path) -> Result<Summary, TfWrapError> {
-    let read = |file: &str| {
-        let path = bundle_dir.join(file);
-        std::fs::read(&path).map_err(|e| bundle::BundleError::Unreadable {
-            path,
-            message: e.to_string(),
-        })
-    };
-    let manifest: Manifest = serde_json::from_slice(&read(bundle::MANIFEST)?).map_err(|e| {
-        bundle::BundleError::Mismatch {
-            dir: bundle_dir.to_owned(),
-            reasons: vec![format!(
-                "{} is not a tf-wrap manifest: {e}",
-                bundle::MANIFEST
-            )],
-        }
-    })?;
-    let json = read(bundle::PLAN_JSON)?;
-    if bundle::sha256_hex(&json) != manifest.plan_json_sha256 {
-        return Err(bundle::BundleError::Mismatch {
-            dir: bundle_dir.to_owned(),
-            reasons: vec![format!(
-                "{} was changed after it was planned",
-                bundle::PLAN_JSON
-            )],
-        }
-        .into());
-    }
-    Ok(Summary::of(&PlanJson::parse(&String::from_utf8_lossy(
-        &json,
-    ))?))
+    Ok(Summary::of(&bundle::read_plan_json(bundle_dir)?))
 }
