@@ -1,7 +1,8 @@
 # The prod root reduced to what Terraform can run on a machine without provider downloads:
 # the same s3 backend and the same pinned image locals, exposed as outputs, so a pin bump
 # is a real change that `tf-wrap plan` reports and `tf-wrap apply` writes to the state.
-# Used by scripts/demo and tests/e2e/workflows.rs in place of ../prod/main.tf.
+# services.tf beside it adds the ECS services' capacity through the demo AWS provider.
+# Used by scripts/demo and the end-to-end tests in place of ../prod/main.tf.
 terraform {
   required_version = ">= 1.0.0"
 

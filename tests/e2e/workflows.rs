@@ -387,6 +387,24 @@ impl Ci {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `terraform state list`: the resources the applied state holds.
+    fn terraform_state(&self) -> Vec<String> {
+        let out = command(terraform_binary().unwrap(), self.session.endpoint())
+            .arg(format!("-chdir={}", self.path("examples/prod").display()))
+            .args(["state", "list"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
     fn desired_counts(&self) -> Vec<(String, i64)> {
         let out = command(workspace_binary("park"), self.session.endpoint())
             .current_dir(self.dir.path())
@@ -429,6 +447,25 @@ fn terraform_prod_workflow_plans_applies_the_approved_bundle_and_verifies() {
     assert_eq!(
         ci.terraform_output("prefect_deployer_image"),
         "123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data:prefect-deployer-3-python3.12-4f2a9c1"
+    );
+    // The services' capacity is in the state (through the demo AWS provider), unchanged.
+    assert_eq!(
+        ci.terraform_state(),
+        [
+            "aws_appautoscaling_target.this[\"portal\"]",
+            "aws_appautoscaling_target.this[\"prefect-server\"]",
+            "aws_ecs_service.this[\"portal\"]",
+            "aws_ecs_service.this[\"prefect-server\"]",
+            "aws_ecs_service.this[\"prefect-worker\"]",
+        ]
+    );
+    assert_eq!(
+        ci.desired_counts(),
+        [
+            ("portal".to_owned(), 2),
+            ("prefect-server".to_owned(), 1),
+            ("prefect-worker".to_owned(), 1)
+        ]
     );
     ci.ok("verify-prod-endpoints");
     let junit = std::fs::read_to_string(ci.path("reports/junit/endpoints.xml")).unwrap();

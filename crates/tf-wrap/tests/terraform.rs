@@ -2,9 +2,10 @@
 //! locking on the local emulator: init / plan / apply through the bundle, exit codes, a
 //! real stale plan, a real lock conflict, refused bundles, SIGTERM during apply, retries.
 //!
-//! Provider plugins cannot be downloaded here, so the root module has variables and
-//! outputs only; output changes are real changes to Terraform (exit 2 from
-//! `-detailed-exitcode`, a state write on apply, a stale second plan).
+//! Provider plugins cannot be downloaded here, so most roots have variables and outputs
+//! only; output changes are real changes to Terraform (exit 2 from `-detailed-exitcode`, a
+//! state write on apply, a stale second plan). The park guard's test adds the ECS services
+//! through the demo AWS provider (examples/demo/provider).
 
 use infra_test_support::{
     command, terraform_backend, terraform_backend_config, terraform_binary, workspace_binary, Moto,
@@ -665,9 +666,8 @@ fn a_plan_refused_by_the_destroy_gate_writes_no_bundle() {
     );
 }
 
-#[test]
-fn apply_refuses_a_plan_that_would_unpark_an_environment_parked_since_the_plan() {
-    let extra = r#"
+/// The reference environment's ECS cluster, as `examples/demo/services.tf` declares it.
+const REFERENCE_SERVICES: &str = r#"
   ecs_cluster "blog-prod" {
     service "portal" {
       desired_count = 2
@@ -676,53 +676,158 @@ fn apply_refuses_a_plan_that_would_unpark_an_environment_parked_since_the_plan()
         max = 4
       }
     }
+    service "prefect-server" {
+      desired_count = 1
+      autoscaling {
+        min = 1
+        max = 2
+      }
+    }
+    service "prefect-worker" {
+      desired_count = 1
+    }
   }"#;
-    let root = Root::full(false, MAIN_TF, extra);
+
+fn park(root: &Root, args: &[&str]) {
+    let out = command(workspace_binary("park"), &root.endpoint)
+        .arg("--env-file")
+        .arg(root.path("prod.env.hcl"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "park {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The park guard on live plans: real Terraform, with the ECS services' capacity managed
+/// through the demo AWS provider (examples/demo/provider: boto3 against the emulator, because
+/// the real AWS provider cannot be downloaded here). After `park down`, Terraform refreshes
+/// the services at zero and plans them back up; `tf-wrap plan` refuses that plan, and
+/// `tf-wrap apply` refuses a bundle planned before the environment was parked.
+#[test]
+fn the_park_guard_stops_live_plans_and_applies_that_would_unpark() {
+    let root = Root::full(false, MAIN_TF, REFERENCE_SERVICES);
+    let services = std::fs::read_to_string(
+        infra_test_support::workspace_root().join("examples/demo/services.tf"),
+    )
+    .unwrap();
+    root.write("infra/services.tf", &services);
+    root.commit("services");
     let env = infra_core::Environment::load(&root.path("prod.env.hcl")).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let config = runtime.block_on(root._session.sdk_config());
     runtime
         .block_on(infra_test_support::seed(&config, &env, &[]))
         .unwrap();
-    root.init();
-    let shown = aws_plan(serde_json::json!([{
-        "address": "module.ecs.aws_ecs_service.portal", "mode": "managed", "type": "aws_ecs_service", "name": "portal",
-        "change": {"actions": ["update"], "before": {"name": "portal", "cluster": "blog-prod", "desired_count": 0}, "after": {"name": "portal", "cluster": "blog-prod", "desired_count": 2}, "after_unknown": {}}
-    }]));
-    let fake = terraform_showing(root.dir.path(), &terraform_binary().unwrap(), &shown);
-    let binary = fake.to_str().unwrap();
-    let r = root.plan("bundle", &["--binary", binary]);
-    assert_eq!(r.code, 3, "not parked yet: {}", r.stderr);
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let desired = |service: &str| -> i32 {
+        runtime
+            .block_on(
+                ecs.describe_services()
+                    .cluster("blog-prod")
+                    .services(service)
+                    .send(),
+            )
+            .unwrap()
+            .services()[0]
+            .desired_count()
+    };
 
-    let out = command(workspace_binary("park"), &root.endpoint)
-        .arg("--env-file")
-        .arg(root.path("prod.env.hcl"))
-        .args(["down", "--no-wait"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
+    root.init();
+    let r = root.plan("bundle", &["--output", "json"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(
+        r.json()["summary"]["create"].as_array().map(Vec::len),
+        Some(5),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        r.stdout
+    );
+    assert_eq!(root.apply("bundle").code, 0);
+    let r = root.plan("bundle", &[]);
+    assert_eq!(
+        r.code, 0,
+        "the services read back as configured: {}",
+        r.stderr
     );
 
-    let r = root.tf_wrap(&["apply", "--bundle", "bundle", "--binary", binary]);
+    // A change made before the environment is parked: portal from 2 to 3 tasks.
+    root.write(
+        "infra/services.tf",
+        &services.replace(
+            "portal         = { desired_count = 2",
+            "portal         = { desired_count = 3",
+        ),
+    );
+    root.commit("portal: 3 tasks");
+    let r = root.plan("before-park", &[]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+
+    park(&root, &["down"]);
+    assert_eq!(desired("portal"), 0);
+
+    // A live plan now: Terraform refreshes 0 and plans 3 / 1 / 1 back, with the targets.
+    let r = root.plan("after-park", &["--output", "json"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert_eq!(r.json()["outcome"], "refused");
+    let refused: Vec<String> = r.json()["refusals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["address"].as_str().unwrap().to_owned())
+        .collect();
+    for address in [
+        "aws_ecs_service.this[\"portal\"]",
+        "aws_ecs_service.this[\"prefect-server\"]",
+        "aws_ecs_service.this[\"prefect-worker\"]",
+        "aws_appautoscaling_target.this[\"portal\"]",
+        "aws_appautoscaling_target.this[\"prefect-server\"]",
+    ] {
+        assert!(
+            refused.iter().any(|a| a == address),
+            "{address} refused: {refused:?}"
+        );
+    }
+    assert!(
+        r.stderr.contains(
+            "ECS service blog-prod/portal is parked, and the plan changes desired_count 0 -> 3"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !root.path("after-park").exists(),
+        "no bundle for a refused plan"
+    );
+
+    // The bundle made before `park down` is refused at apply, before Terraform runs.
+    let r = root.apply("before-park");
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
         r.stderr.contains("ECS service blog-prod/portal is parked"),
         "{}",
         r.stderr
     );
-    assert!(
-        !r.stderr.contains("Apply complete"),
-        "Terraform never ran: {}",
-        r.stderr
-    );
+    assert!(!r.stderr.contains("Apply complete"), "{}", r.stderr);
+    assert_eq!(desired("portal"), 0, "still parked");
 
-    let r = root.plan("bundle2", &["--binary", binary]);
-    assert_eq!(r.code, 4, "{}", r.stderr);
-    let r = root.plan("bundle2", &["--binary", binary, "--allow-unpark"]);
+    // An explicit allowance lets the plan through; `park up` makes the guard moot.
+    let r = root.plan("allowed", &["--allow-unpark"]);
     assert_eq!(r.code, 3, "{}", r.stderr);
+    park(&root, &["up"]);
+    assert_eq!(desired("portal"), 2);
+    let r = root.plan("after-unpark", &["--output", "json"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(
+        r.json()["summary"]["update"],
+        serde_json::json!([{"address": "aws_ecs_service.this[\"portal\"]"}]),
+        "only portal 2 -> 3: {}",
+        r.stdout
+    );
+    assert_eq!(root.apply("after-unpark").code, 0);
+    assert_eq!(desired("portal"), 3, "applied through the provider");
 }
 
 /// Every file of a bundle is present and the manifest's hashes match: a whole bundle.
