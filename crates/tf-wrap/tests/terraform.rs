@@ -828,6 +828,20 @@ fn the_park_guard_stops_live_plans_and_applies_that_would_unpark() {
     );
     assert_eq!(root.apply("after-unpark").code, 0);
     assert_eq!(desired("portal"), 3, "applied through the provider");
+
+    // The demo provider refuses to talk to anything but a local emulator.
+    let out = command(terraform_binary().unwrap(), &root.endpoint)
+        .arg(format!("-chdir={}", root.path("infra").display()))
+        .args(["plan", "-input=false", "-lock=false", "-no-color"])
+        .env("AWS_ENDPOINT_URL", "https://emulator.invalid")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("AWS_ENDPOINT_URL must point at an emulator on 127.0.0.1 or localhost"),
+        "{stderr}"
+    );
 }
 
 /// Every file of a bundle is present and the manifest's hashes match: a whole bundle.
