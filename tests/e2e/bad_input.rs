@@ -291,7 +291,13 @@ fn every_tool_refuses_bad_input_cleanly() {
         );
         tried += 1;
     }
-    eprintln!(
-        "{tried} bad inputs tried: right exit code, message, no file and no AWS resource changed"
+    infra_test_support::report::record(
+        "bad-input",
+        "one table over every tool",
+        "cargo test -p workspace-tests --test e2e bad_input",
+        serde_json::json!({
+            "cases": tried,
+            "result": "right exit code, message naming the problem, no file and no AWS resource changed",
+        }),
     );
 }

@@ -67,7 +67,12 @@ fn run(target: &str, check: fn(&[u8]) -> usize, deep: usize) {
         files.len(),
         failed.join("\n")
     );
-    eprintln!("{target}: {} inputs, {reached} deep checks", files.len());
+    infra_test_support::report::record(
+        &format!("fuzz-corpus-{target}"),
+        &format!("the {target} fuzz target's seed corpus as a test"),
+        &format!("cargo test -p fuzz-checks --test corpus {target}"),
+        serde_json::json!({"inputs": files.len(), "deep_checks": reached, "failures": 0}),
+    );
     assert!(
         reached >= deep,
         "{target}: {reached} deep checks over {} inputs, expected at least {deep}",

@@ -73,6 +73,7 @@ fn park_down_survives_a_kill_after_every_mutating_call() {
         );
         assert_unparked(&before, &fleet.snapshot());
     }
+    crash_record("down", total);
 }
 
 #[test]
@@ -97,4 +98,18 @@ fn park_up_survives_a_kill_after_every_mutating_call() {
         );
         assert_unparked(&before, &fleet.snapshot());
     }
+    crash_record("up", total);
+}
+
+fn crash_record(direction: &str, kills: usize) {
+    infra_test_support::report::record(
+        &format!("park-crash-{direction}"),
+        &format!("park {direction}, {SERVICES} services + 2 Aurora clusters, SIGKILL after each mutating call"),
+        &format!("cargo test -p park --test tests park_{direction}_survives"),
+        serde_json::json!({
+            "kills": kills,
+            "reruns_exact": kills,
+            "result": "every rerun finished with the exact state and records",
+        }),
+    );
 }

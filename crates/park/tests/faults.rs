@@ -32,6 +32,7 @@ fn park_and_unpark_converge_under_throttling_5xx_and_resets() {
         max_latency: Duration::from_millis(20),
     };
     let mut report = Vec::new();
+    let mut figures = serde_json::Map::new();
     for (direction, args) in [("down", ["down"]), ("up", ["up"])] {
         fleet.proxy.faults(Some(faults));
         let start = Instant::now();
@@ -61,6 +62,10 @@ fn park_and_unpark_converge_under_throttling_5xx_and_resets() {
             faults_injected > 0,
             "the schedule injected nothing: {counts:?}"
         );
+        let mut fields = infra_test_support::report::faults(&counts);
+        fields["runs"] = runs.into();
+        fields["seconds"] = ((elapsed.as_secs_f64() * 10.0).round() / 10.0).into();
+        figures.insert(direction.to_owned(), fields);
         report.push(format!(
             "park {direction}, {services} services, seed {seed}: {} requests, {} throttled, {} 5xx, {} resets, {} forwarded, {:.1} s, exit 0 after {runs} run(s)",
             counts.requests, counts.throttled, counts.server_errors, counts.resets, counts.forwarded, elapsed.as_secs_f64()
@@ -75,4 +80,16 @@ fn park_and_unpark_converge_under_throttling_5xx_and_resets() {
     for line in &report {
         eprintln!("{line}");
     }
+    figures.insert("services".into(), services.into());
+    figures.insert("seed".into(), seed.into());
+    figures.insert(
+        "result".into(),
+        "exit 0; parked then unparked exactly; no park record lost or overwritten".into(),
+    );
+    infra_test_support::report::record(
+        &format!("park-faults-seed-{seed}"),
+        &format!("park down / up, {services} services, seed {seed}"),
+        &format!("PARK_FAULT_SEED={seed} PARK_FAULT_SERVICES={services} cargo test -p park --test tests faults"),
+        serde_json::Value::Object(figures),
+    );
 }

@@ -18,6 +18,7 @@
 pub mod http_stub;
 pub mod moto;
 pub mod proxy;
+pub mod report;
 pub mod seed;
 
 pub use http_stub::{Answer, HttpStub};

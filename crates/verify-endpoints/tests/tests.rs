@@ -397,19 +397,21 @@ mod cloudfront {
                 r.stderr
             );
             let c = proxy.fault_counts();
-            total.requests += c.requests;
-            total.throttled += c.throttled;
-            total.server_errors += c.server_errors;
-            total.resets += c.resets;
+            total = infra_test_support::report::total(&[total, c]);
         }
         assert!(total.throttled > 0, "{total:?}");
-        eprintln!(
-            "verify-endpoints preflight x10, seeds {seed}..{}: {} requests, {} throttled, {} 5xx, {} resets",
-            seed + 9,
-            total.requests,
-            total.throttled,
-            total.server_errors,
-            total.resets
+        let mut fields = infra_test_support::report::faults(&total);
+        fields["result"] = "every round passes".into();
+        infra_test_support::report::record(
+            &format!("verify-endpoints-faults-seed-{seed}"),
+            &format!(
+                "CloudFront preflight + account guard, 10 rounds, seeds {seed}-{}",
+                seed + 9
+            ),
+            &format!(
+                "CF_FAULT_SEED={seed} cargo test -p verify-endpoints --test tests under_throttling"
+            ),
+            fields,
         );
     }
 
