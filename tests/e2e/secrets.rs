@@ -1,7 +1,7 @@
 //! Secrets never reach output. Every tool runs with a secret access key and a session token
 //! in its environment (the SDK signs with them; Terraform's s3 backend uses them too), with
 //! maximum logging (`-vvv`), against endpoint URLs that carry basic-auth credentials and
-//! secret query values; successful runs and failing ones (the emulator down, a wrong
+//! secret query values, with an `Authorization` request header from the environment; successful runs and failing ones (the emulator down, a wrong
 //! account, an invalid URL in the environment file). Nothing any of them prints on stdout
 //! or stderr, and nothing they write (JSON reports, JUnit, the plan bundle) may contain a
 //! secret.
@@ -16,9 +16,16 @@ const SECRET_KEY: &str = "wJalrXUtnFEMIK7MDENGbPxRfiCYSECRETKEY01";
 const SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjSESSIONTOKENsecret0123456789";
 const URL_PASSWORD: &str = "p4ssw0rdInTheUrl";
 const QUERY_SECRET: &str = "querySecretValue42";
+const AUTH_HEADER: &str = "Bearer authHeaderSecret7731";
 
-fn secrets() -> [&'static str; 4] {
-    [SECRET_KEY, SESSION_TOKEN, URL_PASSWORD, QUERY_SECRET]
+fn secrets() -> [&'static str; 5] {
+    [
+        SECRET_KEY,
+        SESSION_TOKEN,
+        URL_PASSWORD,
+        QUERY_SECRET,
+        AUTH_HEADER,
+    ]
 }
 
 fn vars() -> Vec<(&'static str, Option<&'static str>)> {
@@ -26,6 +33,7 @@ fn vars() -> Vec<(&'static str, Option<&'static str>)> {
         ("AWS_SECRET_ACCESS_KEY", Some(SECRET_KEY)),
         ("AWS_SESSION_TOKEN", Some(SESSION_TOKEN)),
         ("RUST_LOG", Some("trace")),
+        ("PORTAL_SMOKE_AUTH", Some(AUTH_HEADER)),
     ]
 }
 
@@ -80,7 +88,15 @@ fn no_tool_prints_or_writes_a_secret() {
         &with_secrets("/health"),
         &with_secrets("/down"),
     );
-    let text = std::fs::read_to_string(&env_file).unwrap();
+    let url_line = format!("url                     = \"{}\"", with_secrets("/health"));
+    let text = std::fs::read_to_string(&env_file).unwrap().replace(
+        &url_line,
+        &format!(
+            "{url_line}\n    request_header_env      = {{ Authorization = \"PORTAL_SMOKE_AUTH\" }}"
+        ),
+    );
+    assert!(text.contains("PORTAL_SMOKE_AUTH"), "{text}");
+    std::fs::write(&env_file, &text).unwrap();
     let env_arg = env_file.to_str().unwrap().to_owned();
     let junit = dir.path().join("junit.xml");
     let bundle = dir.path().join("bundle");
@@ -156,6 +172,11 @@ fn no_tool_prints_or_writes_a_secret() {
         }
     }
     assert!(logged > 100, "trace logging was on ({logged} lines)");
+    let heads = stub.request_heads("/health");
+    assert!(
+        !heads.is_empty() && heads.iter().all(|h| h.contains(AUTH_HEADER)),
+        "the header was sent: {heads:?}"
+    );
     let junit_text = std::fs::read_to_string(&junit).unwrap();
     assert!(
         junit_text.contains("<failure"),

@@ -64,6 +64,7 @@ impl Answer {
 pub struct HttpStub {
     addr: SocketAddr,
     counts: Arc<Mutex<HashMap<String, usize>>>,
+    heads: Arc<Mutex<Vec<(String, String)>>>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -90,26 +91,29 @@ impl HttpStub {
         let routes: Arc<HashMap<String, Vec<Answer>>> =
             Arc::new(routes.into_iter().map(|(p, a)| (p.to_owned(), a)).collect());
         let counts = Arc::new(Mutex::new(HashMap::new()));
+        let heads = Arc::new(Mutex::new(Vec::new()));
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind loopback");
         let addr = listener.local_addr().expect("address");
         let c = Arc::clone(&counts);
+        let h = Arc::clone(&heads);
         runtime.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let (routes, counts, tls) = (Arc::clone(&routes), Arc::clone(&c), tls.clone());
+                let heads = Arc::clone(&h);
                 tokio::spawn(async move {
                     match tls {
                         // A failed handshake (the client refused the certificate) just ends.
                         Some(acceptor) => {
                             if let Ok(stream) = acceptor.accept(stream).await {
-                                answer(stream, &routes, &counts).await;
+                                answer(stream, &routes, &counts, &heads).await;
                             }
                         }
-                        None => answer(stream, &routes, &counts).await,
+                        None => answer(stream, &routes, &counts, &heads).await,
                     }
                 });
             }
@@ -117,6 +121,7 @@ impl HttpStub {
         HttpStub {
             addr,
             counts,
+            heads,
             _runtime: runtime,
         }
     }
@@ -124,6 +129,18 @@ impl HttpStub {
     /// `http://127.0.0.1:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The request heads (request line and headers, as received) of every request for
+    /// `path`, in order.
+    pub fn request_heads(&self, path: &str) -> Vec<String> {
+        self.heads
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, h)| h.clone())
+            .collect()
     }
 
     /// Requests served for `path`.
@@ -136,6 +153,7 @@ async fn answer<S>(
     mut stream: S,
     routes: &HashMap<String, Vec<Answer>>,
     counts: &Mutex<HashMap<String, usize>>,
+    heads: &Mutex<Vec<(String, String)>>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -156,6 +174,10 @@ async fn answer<S>(
         .next()
         .unwrap_or("/")
         .to_owned();
+    heads
+        .lock()
+        .unwrap()
+        .push((path.clone(), text.clone().into_owned()));
     let index = {
         let mut counts = counts.lock().unwrap();
         let n = counts.entry(path.clone()).or_insert(0);

@@ -150,10 +150,68 @@ pub struct Route {
     pub resolve: Vec<(String, u16, std::net::IpAddr)>,
 }
 
-/// GETs `url` through `route`, all phases together bounded by `deadline`.
+/// Extra request headers of one endpoint; their values are marked sensitive.
+pub type RequestHeaders = Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>;
+
+/// The request headers of `endpoint`: `Authorization: Basic …` from credentials in its URL
+/// (as curl does), then each `request_header_env` header with the value of its environment
+/// variable (`getenv`), which replaces a header of the same name. An unset, empty or invalid
+/// variable is an error naming the endpoint, the header and the variable, never the value.
+pub fn request_headers(
+    endpoint: &infra_core::environment::Endpoint,
+    getenv: impl Fn(&str) -> Option<String>,
+) -> Result<RequestHeaders, String> {
+    use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION};
+    let mut headers = RequestHeaders::new();
+    let url = &endpoint.url;
+    if !url.username().is_empty() || url.password().is_some() {
+        let decode = |s: &str| percent_encoding::percent_decode_str(s).collect::<Vec<u8>>();
+        let mut pair = decode(url.username());
+        pair.push(b':');
+        pair.extend(decode(url.password().unwrap_or_default()));
+        let mut value =
+            HeaderValue::try_from(format!("Basic {}", aws_smithy_types::base64::encode(pair)))
+                .map_err(|_| {
+                    format!(
+                        "endpoint `{}`: the credentials in its URL do not make a valid header",
+                        endpoint.name
+                    )
+                })?;
+        value.set_sensitive(true);
+        headers.push((AUTHORIZATION, value));
+    }
+    for (header, var) in &endpoint.request_header_env {
+        let name = HeaderName::try_from(header.as_str()).map_err(|_| {
+            format!(
+                "endpoint `{}`: `{header}` is not an HTTP header name",
+                endpoint.name
+            )
+        })?;
+        let text = getenv(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+            format!(
+                "endpoint `{}`: request header `{header}` takes its value from the environment variable `{var}`, which is not set (or empty)",
+                endpoint.name
+            )
+        })?;
+        let mut value = HeaderValue::try_from(text).map_err(|_| {
+            format!(
+                "endpoint `{}`: the value of `{var}` (request header `{header}`) is not a valid HTTP header value (control characters or line breaks)",
+                endpoint.name
+            )
+        })?;
+        value.set_sensitive(true);
+        headers.retain(|(n, _)| *n != name);
+        headers.push((name, value));
+    }
+    Ok(headers)
+}
+
+/// GETs `url` through `route` with `extra` headers, all phases together bounded by
+/// `deadline`.
 async fn fetch(
     url: &url::Url,
     route: &Route,
+    extra: &RequestHeaders,
     tls: &Arc<rustls::ClientConfig>,
     deadline: Instant,
 ) -> Result<Response, FetchError> {
@@ -283,7 +341,7 @@ async fn fetch(
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),
     };
-    let request = hyper::Request::get(path)
+    let mut request = hyper::Request::get(path)
         .header(hyper::header::HOST, host_header)
         .header(
             hyper::header::USER_AGENT,
@@ -295,6 +353,9 @@ async fn fetch(
         )
         .body(Empty::<Bytes>::new())
         .map_err(|e| FetchError::Protocol(e.to_string()))?;
+    for (name, value) in extra {
+        request.headers_mut().insert(name.clone(), value.clone());
+    }
     let sent = elapsed();
     let response = timeout_at(deadline, sender.send_request(request))
         .await
@@ -344,17 +405,21 @@ async fn fetch(
 /// The most redirects followed for one check.
 pub const MAX_REDIRECTS: usize = 5;
 
-/// GETs `url` and, when `follow` is set, follows up to [`MAX_REDIRECTS`] redirects (the
-/// route applies to the first request only); the URLs followed are pushed to `followed`.
+/// GETs `url` with `headers` and, when `follow` is set, follows up to [`MAX_REDIRECTS`]
+/// redirects (the route applies to the first request only; the headers go only to the
+/// same origin, so credentials never follow a redirect to another host); the URLs followed
+/// are pushed to `followed`.
 pub async fn get_following(
     url: &url::Url,
     route: &Route,
+    headers: &RequestHeaders,
     follow: bool,
     tls: &Arc<rustls::ClientConfig>,
     deadline: Instant,
     followed: &mut Vec<String>,
 ) -> Result<Response, FetchError> {
-    let mut response = fetch(url, route, tls, deadline).await?;
+    let mut response = fetch(url, route, headers, tls, deadline).await?;
+    let none = RequestHeaders::new();
     let mut current = url.clone();
     let plain = Route {
         connect_host: None,
@@ -386,7 +451,9 @@ pub async fn get_following(
             )));
         }
         followed.push(crate::redact::url(&next));
-        response = fetch(&next, &plain, tls, deadline).await?;
+        let same_origin = next.origin() == url.origin();
+        let carried = if same_origin { headers } else { &none };
+        response = fetch(&next, &plain, carried, tls, deadline).await?;
         current = next;
     }
     Ok(response)

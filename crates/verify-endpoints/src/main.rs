@@ -106,6 +106,7 @@ async fn verify(global: &GlobalArgs, args: CheckArgs) -> ExitStatus {
                     expect_regex: None,
                     expect_content_type: None,
                     expect_headers: Default::default(),
+                    request_header_env: Default::default(),
                     latency_warn_ms: None,
                     latency_fail_ms: None,
                     follow_redirects: false,
@@ -124,6 +125,17 @@ async fn verify(global: &GlobalArgs, args: CheckArgs) -> ExitStatus {
         },
         None => Vec::new(),
     };
+    // Request headers from the environment, before any AWS call or request: a missing
+    // variable is bad input (exit 2), named but never shown.
+    let mut request_headers = std::collections::HashMap::new();
+    for endpoint in &endpoints {
+        match verify_endpoints::http::request_headers(endpoint, |var| std::env::var(var).ok()) {
+            Ok(headers) => {
+                request_headers.insert(endpoint.name.clone(), headers);
+            }
+            Err(e) => return bad(e),
+        }
+    }
     let tls = match verify_endpoints::http::tls_config(&extra_ca) {
         Ok(tls) => tls,
         Err(e) => return bad(format!("--ca-file: {e}")),
@@ -154,6 +166,7 @@ async fn verify(global: &GlobalArgs, args: CheckArgs) -> ExitStatus {
         cert_fail_days: args.cert_fail_days,
         via_cloudfront: args.via_cloudfront,
         resolve: args.resolve.clone(),
+        request_headers,
     };
     let results = run(endpoints, options).await;
     for warning in results.iter().flat_map(|r| &r.warnings) {

@@ -35,6 +35,8 @@ pub struct RunOptions {
     pub via_cloudfront: bool,
     /// `host:port` → address overrides (`--resolve`).
     pub resolve: Vec<(String, u16, std::net::IpAddr)>,
+    /// Each endpoint's extra request headers, by endpoint name ([`crate::http::request_headers`]).
+    pub request_headers: std::collections::HashMap<String, crate::http::RequestHeaders>,
 }
 
 /// The result for one endpoint.
@@ -147,6 +149,10 @@ async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> 
         let fetched = get_following(
             &endpoint.url,
             &route,
+            options
+                .request_headers
+                .get(&endpoint.name)
+                .unwrap_or(&Vec::new()),
             endpoint.follow_redirects,
             &options.tls,
             attempt_deadline,

@@ -232,6 +232,9 @@ pub struct Endpoint {
     /// Response headers that must be present with exactly these values (names
     /// case-insensitive).
     pub expect_headers: indexmap::IndexMap<String, String>,
+    /// Request headers whose values come from environment variables: header name →
+    /// variable name (`Authorization = "PORTAL_SMOKE_AUTH"`). Values never live in the file.
+    pub request_header_env: indexmap::IndexMap<String, String>,
     /// A check slower than this (total milliseconds) passes with a warning.
     pub latency_warn_ms: Option<u64>,
     /// A check slower than this (total milliseconds) fails.
@@ -671,6 +674,37 @@ impl Validator<'_, '_> {
                     );
                 }
             }
+            for (header, var) in &raw.request_header_env {
+                let key = [&p[..], &["request_header_env", header.as_str()]].concat();
+                let token = |s: &str| {
+                    !s.is_empty()
+                        && s.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+                };
+                if !token(header) {
+                    self.problem(
+                        &key,
+                        format!("`request_header_env` of endpoint `{name}`: `{header}` is not an HTTP header name"),
+                    );
+                } else if header.eq_ignore_ascii_case("host") {
+                    self.problem(
+                        &key,
+                        format!("`request_header_env` of endpoint `{name}`: the `Host` header comes from the URL"),
+                    );
+                }
+                let env_name = var.chars().enumerate().all(|(i, c)| {
+                    c == '_'
+                        || c.is_ascii_uppercase()
+                        || c.is_ascii_lowercase()
+                        || (i > 0 && c.is_ascii_digit())
+                });
+                if var.is_empty() || !env_name {
+                    self.problem(
+                        &key,
+                        format!("`request_header_env` of endpoint `{name}`: `{header}` must name an environment variable (letters, digits, `_`), found \"{var}\"; the value itself never goes in this file"),
+                    );
+                }
+            }
             let mut budget = |key: &str, value: Option<i64>| match value {
                 None => None,
                 Some(ms) if ms > 0 => Some(ms as u64),
@@ -705,6 +739,7 @@ impl Validator<'_, '_> {
                     expect_regex: raw.expect_regex,
                     expect_content_type: raw.expect_content_type,
                     expect_headers: raw.expect_headers,
+                    request_header_env: raw.request_header_env,
                     latency_warn_ms,
                     latency_fail_ms,
                     follow_redirects: raw.follow_redirects.unwrap_or(false),

@@ -111,6 +111,8 @@ pub(crate) struct RawEndpoint {
     #[serde(default)]
     pub expect_headers: IndexMap<String, String>,
     #[serde(default)]
+    pub request_header_env: IndexMap<String, String>,
+    #[serde(default)]
     pub latency_warn_ms: Option<i64>,
     #[serde(default)]
     pub latency_fail_ms: Option<i64>,
