@@ -108,6 +108,12 @@ fn every_tool_refuses_bad_input_cleanly() {
     );
     assert_ne!(twice, main_tf);
     let invalid_hcl = main_tf.replacen("locals {", "locals {{", 1);
+    let header_from_env = env_text.replacen(
+        "    expect_status           = 200\n",
+        "    expect_status           = 200\n    request_header_env      = { Authorization = \"PORTAL_SMOKE_AUTH\" }\n",
+        1,
+    );
+    assert_ne!(header_from_env, env_text);
 
     let env_file_cases = |tool: &'static str, args: &[&str]| -> Vec<Case> {
         vec![
@@ -225,6 +231,15 @@ fn every_tool_refuses_bad_input_cleanly() {
             "nowhere",
         ),
         case("unknown subcommand", "park", &["sideways"], 2, "sideways"),
+        case(
+            "request header variable unset",
+            "verify-endpoints",
+            &["--deadline", "1s"],
+            2,
+            "environment variable `PORTAL_SMOKE_AUTH`, which is not set",
+        )
+        .file("prod.env.hcl", header_from_env.clone())
+        .var("PORTAL_SMOKE_AUTH", None),
     ]);
 
     let mut tried = 0;
