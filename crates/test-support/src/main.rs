@@ -19,32 +19,29 @@ fn usage() -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Prints a path on stdout (exit 0) or the error on stderr (exit 1).
+fn print_path(result: Result<PathBuf, String>) -> ExitCode {
+    match result {
+        Ok(path) => {
+            println!("{}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("terraform") => match infra_test_support::terraform_binary() {
-            Ok(path) => {
-                println!("{}", path.display());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
-            }
-        },
+        Some("terraform") => print_path(infra_test_support::terraform_binary()),
         Some("demo-provider") => match args.get(1) {
-            Some(dir) => match infra_test_support::install_demo_provider(std::path::Path::new(dir))
-            {
-                Ok(path) => {
-                    println!("{}", path.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
-            },
+            Some(dir) => print_path(infra_test_support::install_demo_provider(
+                std::path::Path::new(dir),
+            )),
             None => usage(),
         },
         Some("tf-backend") => {

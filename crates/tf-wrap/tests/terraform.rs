@@ -666,27 +666,16 @@ fn a_plan_refused_by_the_destroy_gate_writes_no_bundle() {
     );
 }
 
-/// The reference environment's ECS cluster, as `examples/demo/services.tf` declares it.
-const REFERENCE_SERVICES: &str = r#"
-  ecs_cluster "blog-prod" {
-    service "portal" {
-      desired_count = 2
-      autoscaling {
-        min = 1
-        max = 4
-      }
-    }
-    service "prefect-server" {
-      desired_count = 1
-      autoscaling {
-        min = 1
-        max = 2
-      }
-    }
-    service "prefect-worker" {
-      desired_count = 1
-    }
-  }"#;
+/// The reference environment's ECS cluster block (`examples/prod/prod.env.hcl`), which
+/// `examples/demo/services.tf` declares in Terraform.
+fn reference_services() -> String {
+    let text = std::fs::read_to_string(infra_test_support::reference_env_file()).unwrap();
+    let start = text
+        .find("  ecs_cluster \"blog-prod\"")
+        .expect("ecs_cluster block");
+    let end = text.find("  aurora_cluster").expect("aurora_cluster block");
+    format!("\n{}", &text[start..end])
+}
 
 fn park(root: &Root, args: &[&str]) {
     let out = command(workspace_binary("park"), &root.endpoint)
@@ -709,7 +698,7 @@ fn park(root: &Root, args: &[&str]) {
 /// `tf-wrap apply` refuses a bundle planned before the environment was parked.
 #[test]
 fn the_park_guard_stops_live_plans_and_applies_that_would_unpark() {
-    let root = Root::full(false, MAIN_TF, REFERENCE_SERVICES);
+    let root = Root::full(false, MAIN_TF, &reference_services());
     let services = std::fs::read_to_string(
         infra_test_support::workspace_root().join("examples/demo/services.tf"),
     )
