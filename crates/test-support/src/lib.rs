@@ -151,8 +151,11 @@ pub fn install_demo_provider(dir: &Path) -> Result<PathBuf, String> {
         .join(format!("{}_{arch}", std::env::consts::OS));
     let python = venv().join("bin/python");
     let script = workspace_root().join("examples/demo/provider/demo_aws_provider.py");
+    // HOME inside the mirror: the `tf` package caches its self-signed plugin certificate
+    // under ~/.cache, which must not be the user's.
     let launcher = format!(
-        "#!/bin/sh\nexec '{}' '{}' \"$@\"\n",
+        "#!/bin/sh\nHOME='{}'\nexport HOME\nexec '{}' '{}' \"$@\"\n",
+        dir.join("home").display(),
         python.display(),
         script.display()
     );
