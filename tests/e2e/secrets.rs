@@ -1,8 +1,9 @@
 //! Secrets never reach output. Every tool runs with a secret access key and a session token
 //! in its environment (the SDK signs with them; Terraform's s3 backend uses them too), with
-//! maximum logging (`-vvv`), against endpoint URLs that carry basic-auth credentials and
-//! secret query values, with an `Authorization` request header from the environment; successful runs and failing ones (the emulator down, a wrong
-//! account, an invalid URL in the environment file). Nothing any of them prints on stdout
+//! maximum logging (`-vvv`), against endpoint URLs that carry basic-auth credentials (sent
+//! as a `Basic` header) and secret query values, with an `Authorization` request header from
+//! the environment; successful runs and failing ones (the emulator down, a wrong account, an
+//! invalid URL in the environment file). Nothing any of them prints on stdout
 //! or stderr, and nothing they write (JSON reports, JUnit, the plan bundle) may contain a
 //! secret.
 
@@ -17,14 +18,17 @@ const SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjSESSIONTOKENsecret0123456789";
 const URL_PASSWORD: &str = "p4ssw0rdInTheUrl";
 const QUERY_SECRET: &str = "querySecretValue42";
 const AUTH_HEADER: &str = "Bearer authHeaderSecret7731";
+/// base64 of `deploy:URL_PASSWORD`, the basic-auth header the URL's credentials become.
+const BASIC_AUTH: &str = "ZGVwbG95OnA0c3N3MHJkSW5UaGVVcmw=";
 
-fn secrets() -> [&'static str; 5] {
+fn secrets() -> [&'static str; 6] {
     [
         SECRET_KEY,
         SESSION_TOKEN,
         URL_PASSWORD,
         QUERY_SECRET,
         AUTH_HEADER,
+        BASIC_AUTH,
     ]
 }
 
@@ -176,6 +180,11 @@ fn no_tool_prints_or_writes_a_secret() {
     assert!(
         !heads.is_empty() && heads.iter().all(|h| h.contains(AUTH_HEADER)),
         "the header was sent: {heads:?}"
+    );
+    let heads = stub.request_heads("/down");
+    assert!(
+        !heads.is_empty() && heads.iter().all(|h| h.contains(BASIC_AUTH)),
+        "basic auth was sent: {heads:?}"
     );
     let junit_text = std::fs::read_to_string(&junit).unwrap();
     assert!(

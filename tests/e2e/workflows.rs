@@ -378,28 +378,28 @@ impl Ci {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}\n{text}"))
     }
 
-    fn terraform_output(&self, name: &str) -> String {
+    /// Terraform itself on the working copy's root; its stdout, the run must succeed.
+    fn terraform(&self, args: &[&str]) -> String {
         let out = command(terraform_binary().unwrap(), self.session.endpoint())
             .arg(format!("-chdir={}", self.path("examples/prod").display()))
-            .args(["output", "-raw", name])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// `terraform state list`: the resources the applied state holds.
-    fn terraform_state(&self) -> Vec<String> {
-        let out = command(terraform_binary().unwrap(), self.session.endpoint())
-            .arg(format!("-chdir={}", self.path("examples/prod").display()))
-            .args(["state", "list"])
+            .args(args)
             .output()
             .unwrap();
         assert!(
             out.status.success(),
-            "{}",
+            "terraform {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn terraform_output(&self, name: &str) -> String {
+        self.terraform(&["output", "-raw", name])
+    }
+
+    /// `terraform state list`: the resources the applied state holds.
+    fn terraform_state(&self) -> Vec<String> {
+        self.terraform(&["state", "list"])
             .lines()
             .map(str::to_owned)
             .collect()

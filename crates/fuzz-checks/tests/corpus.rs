@@ -5,13 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// Every seed file of `target`, from `fuzz/seeds.txt`.
 fn seeds(target: &str) -> Vec<PathBuf> {
-    let list = std::fs::read_to_string(root().join("fuzz/seeds.txt")).expect("fuzz/seeds.txt");
+    let list = std::fs::read_to_string(infra_test_support::workspace_root().join("fuzz/seeds.txt"))
+        .expect("fuzz/seeds.txt");
     let mut files = Vec::new();
     for (n, line) in list.lines().enumerate() {
         let line = line.trim();
@@ -24,7 +21,7 @@ fn seeds(target: &str) -> Vec<PathBuf> {
         if name != target {
             continue;
         }
-        let path = root().join(path.trim());
+        let path = infra_test_support::workspace_root().join(path.trim());
         assert!(
             path.exists(),
             "fuzz/seeds.txt:{}: {} does not exist",

@@ -8,6 +8,17 @@ use std::path::Path;
 
 /// Writes `contents` to `path` atomically. The caller validates the contents first.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
+    write(path, contents, None)
+}
+
+/// [`write_atomic`] with the new file's permission bits set to `mode` before it appears
+/// (an executable is never seen without its execute bits).
+pub fn write_atomic_with_mode(path: &Path, contents: &[u8], mode: u32) -> Result<(), WriteError> {
+    write(path, contents, Some(mode))
+}
+
+fn write(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(), WriteError> {
+    use std::os::unix::fs::PermissionsExt;
     let fail = |source| WriteError {
         path: path.to_owned(),
         source,
@@ -21,8 +32,12 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
         .tempfile_in(dir)
         .map_err(fail)?;
     tmp.write_all(contents).map_err(fail)?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        std::fs::set_permissions(tmp.path(), meta.permissions()).map_err(fail)?;
+    let permissions = match mode {
+        Some(mode) => Some(std::fs::Permissions::from_mode(mode)),
+        None => std::fs::metadata(path).ok().map(|meta| meta.permissions()),
+    };
+    if let Some(permissions) = permissions {
+        std::fs::set_permissions(tmp.path(), permissions).map_err(fail)?;
     }
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
@@ -52,6 +67,18 @@ mod tests {
         );
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file may be left behind");
+    }
+
+    #[test]
+    fn with_mode_sets_the_permissions_of_a_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("launcher");
+        write_atomic_with_mode(&path, b"#!/bin/sh\n", 0o755).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
     }
 
     #[test]

@@ -186,26 +186,9 @@ pub fn demo_cli_config() -> PathBuf {
 }
 
 fn write_atomically(path: &Path, text: &str, mode: u32) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
     let parent = path.parent().expect("a file in a directory");
     std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-    let temp = parent.join(format!(".{}.{}", std::process::id(), rand_suffix()));
-    std::fs::write(&temp, text).map_err(|e| format!("{}: {e}", temp.display()))?;
-    std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("{}: {e}", temp.display()))?;
-    std::fs::rename(&temp, path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    h.finish()
+    infra_core::fs::write_atomic_with_mode(path, text.as_bytes(), mode).map_err(|e| e.to_string())
 }
 
 /// A runnable copy of the reference environment in `dir`, for tests that drive Terraform

@@ -81,6 +81,24 @@ pub struct FaultCounts {
     pub forwarded: usize,
 }
 
+impl FaultCounts {
+    /// Requests answered with a fault (throttled, 5xx or reset): each one the tool had to
+    /// retry.
+    pub fn injected(&self) -> usize {
+        self.throttled + self.server_errors + self.resets
+    }
+}
+
+impl std::ops::AddAssign for FaultCounts {
+    fn add_assign(&mut self, other: FaultCounts) {
+        self.requests += other.requests;
+        self.throttled += other.throttled;
+        self.server_errors += other.server_errors;
+        self.resets += other.resets;
+        self.forwarded += other.forwarded;
+    }
+}
+
 /// The running proxy; stops when dropped.
 #[derive(Debug)]
 pub struct Proxy {

@@ -42,21 +42,8 @@ pub fn faults(c: &FaultCounts) -> serde_json::Value {
         "server_errors": c.server_errors,
         "resets": c.resets,
         "forwarded": c.forwarded,
-        "faults_injected": c.throttled + c.server_errors + c.resets,
+        "faults_injected": c.injected(),
     })
-}
-
-/// The sum of several runs' counts.
-pub fn total(counts: &[FaultCounts]) -> FaultCounts {
-    counts
-        .iter()
-        .fold(FaultCounts::default(), |a, c| FaultCounts {
-            requests: a.requests + c.requests,
-            throttled: a.throttled + c.throttled,
-            server_errors: a.server_errors + c.server_errors,
-            resets: a.resets + c.resets,
-            forwarded: a.forwarded + c.forwarded,
-        })
 }
 
 fn humantime_now() -> String {

@@ -396,8 +396,7 @@ mod cloudfront {
                 r.stdout,
                 r.stderr
             );
-            let c = proxy.fault_counts();
-            total = infra_test_support::report::total(&[total, c]);
+            total += proxy.fault_counts();
         }
         assert!(total.throttled > 0, "{total:?}");
         let mut fields = infra_test_support::report::faults(&total);

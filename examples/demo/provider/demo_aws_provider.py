@@ -34,11 +34,6 @@ def _endpoint():
     return url if host in LOCAL_HOSTS else None
 
 
-def _error(ctx, action, err):
-    code = getattr(err, "response", {}).get("Error", {}).get("Code", type(err).__name__)
-    ctx.diagnostics.add_error(f"{ctx.type_name}: {action} failed: {code}", str(err))
-
-
 class DemoAws(p.Provider):
     def __init__(self):
         self.clients = {}
@@ -82,11 +77,34 @@ class DemoAws(p.Provider):
 
 
 class _Resource(p.Resource):
+    """Turns an AWS error of any operation into a Terraform diagnostic naming its code.
+    Subclasses implement `_create`, `_read`, `_update` and `_delete`."""
+
     def __init__(self, provider):
         self.provider = provider
 
     def upgrade(self, ctx, version, old):
         return old
+
+    def _attempt(self, ctx, action, call, on_error=None):
+        try:
+            return call()
+        except Exception as err:  # noqa: BLE001 - reported to Terraform as a diagnostic
+            code = getattr(err, "response", {}).get("Error", {}).get("Code", type(err).__name__)
+            ctx.diagnostics.add_error(f"{ctx.type_name}: {action} failed: {code}", str(err))
+            return on_error
+
+    def create(self, ctx, planned):
+        return self._attempt(ctx, "create", lambda: self._create(ctx, planned))
+
+    def read(self, ctx, current):
+        return self._attempt(ctx, "read", lambda: self._read(current), on_error=current)
+
+    def update(self, ctx, current, planned):
+        return self._attempt(ctx, "update", lambda: self._update(current, planned))
+
+    def delete(self, ctx, current):
+        self._attempt(ctx, "delete", lambda: self._delete(current))
 
 
 class EcsService(_Resource):
@@ -116,44 +134,30 @@ class EcsService(_Resource):
                 cluster=planned["cluster"], service=planned["name"], desiredCount=int(planned["desired_count"])
             )
 
-    def create(self, ctx, planned):
-        try:
-            service = self._describe(planned["cluster"], planned["name"])
-            if service is None:
-                ctx.diagnostics.add_error(
-                    f"aws_ecs_service: no service {planned['name']} in cluster {planned['cluster']}",
-                    "The demo provider adopts existing services; it does not create them.",
-                )
-                return None
-            self._set_count(planned)
-            return dict(planned, id=service["serviceArn"], desired_count=planned.get("desired_count") or service["desiredCount"])
-        except Exception as err:  # noqa: BLE001 - reported to Terraform as a diagnostic
-            _error(ctx, "create", err)
+    def _create(self, ctx, planned):
+        service = self._describe(planned["cluster"], planned["name"])
+        if service is None:
+            ctx.diagnostics.add_error(
+                f"aws_ecs_service: no service {planned['name']} in cluster {planned['cluster']}",
+                "The demo provider adopts existing services; it does not create them.",
+            )
             return None
+        self._set_count(planned)
+        count = planned.get("desired_count")
+        return dict(planned, id=service["serviceArn"], desired_count=service["desiredCount"] if count is None else count)
 
-    def read(self, ctx, current):
-        try:
-            service = self._describe(current["cluster"], current["name"])
-        except Exception as err:  # noqa: BLE001
-            _error(ctx, "read", err)
-            return current
+    def _read(self, current):
+        service = self._describe(current["cluster"], current["name"])
         if service is None:
             return None
         return dict(current, id=service["serviceArn"], desired_count=service["desiredCount"])
 
-    def update(self, ctx, current, planned):
-        try:
-            self._set_count(planned)
-        except Exception as err:  # noqa: BLE001
-            _error(ctx, "update", err)
-            return None
+    def _update(self, current, planned):
+        self._set_count(planned)
         return dict(planned, id=current["id"])
 
-    def delete(self, ctx, current):
-        try:
-            self.provider.client("ecs").delete_service(cluster=current["cluster"], service=current["name"], force=True)
-        except Exception as err:  # noqa: BLE001
-            _error(ctx, "delete", err)
+    def _delete(self, current):
+        self.provider.client("ecs").delete_service(cluster=current["cluster"], service=current["name"], force=True)
 
 
 class AppautoscalingTarget(_Resource):
@@ -174,54 +178,40 @@ class AppautoscalingTarget(_Resource):
             ]
         )
 
+    def _target(self, state):
+        return dict(
+            ServiceNamespace=state["service_namespace"],
+            ResourceId=state["resource_id"],
+            ScalableDimension=state["scalable_dimension"],
+        )
+
     def _register(self, planned):
         self.provider.client("application-autoscaling").register_scalable_target(
-            ServiceNamespace=planned["service_namespace"],
-            ResourceId=planned["resource_id"],
-            ScalableDimension=planned["scalable_dimension"],
+            **self._target(planned),
             MinCapacity=int(planned["min_capacity"]),
             MaxCapacity=int(planned["max_capacity"]),
         )
         return dict(planned, id=planned["resource_id"])
 
-    def create(self, ctx, planned):
-        try:
-            return self._register(planned)
-        except Exception as err:  # noqa: BLE001
-            _error(ctx, "create", err)
-            return None
+    def _create(self, ctx, planned):
+        return self._register(planned)
 
-    def read(self, ctx, current):
-        try:
-            out = self.provider.client("application-autoscaling").describe_scalable_targets(
-                ServiceNamespace=current["service_namespace"],
-                ResourceIds=[current["resource_id"]],
-                ScalableDimension=current["scalable_dimension"],
-            )
-        except Exception as err:  # noqa: BLE001
-            _error(ctx, "read", err)
-            return current
+    def _read(self, current):
+        out = self.provider.client("application-autoscaling").describe_scalable_targets(
+            ServiceNamespace=current["service_namespace"],
+            ResourceIds=[current["resource_id"]],
+            ScalableDimension=current["scalable_dimension"],
+        )
         targets = out["ScalableTargets"]
         if not targets:
             return None
         return dict(current, min_capacity=targets[0]["MinCapacity"], max_capacity=targets[0]["MaxCapacity"])
 
-    def update(self, ctx, current, planned):
-        try:
-            return self._register(planned)
-        except Exception as err:  # noqa: BLE001
-            _error(ctx, "update", err)
-            return None
+    def _update(self, current, planned):
+        return self._register(planned)
 
-    def delete(self, ctx, current):
-        try:
-            self.provider.client("application-autoscaling").deregister_scalable_target(
-                ServiceNamespace=current["service_namespace"],
-                ResourceId=current["resource_id"],
-                ScalableDimension=current["scalable_dimension"],
-            )
-        except Exception as err:  # noqa: BLE001
-            _error(ctx, "delete", err)
+    def _delete(self, current):
+        self.provider.client("application-autoscaling").deregister_scalable_target(**self._target(current))
 
 
 if __name__ == "__main__":
