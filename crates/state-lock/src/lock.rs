@@ -1,0 +1,403 @@
+//! Taking and releasing Terraform's state lock, in Terraform's own format, so the toolkit
+//! and Terraform exclude each other.
+//!
+//! - DynamoDB (`dynamodb_table`): an item `LockID = "bucket/key"` with the lock's JSON in
+//!   `Info`, written with `attribute_not_exists(LockID)`.
+//! - S3 lock file (`use_lockfile = true`): the object `key.tflock` holding the lock's JSON,
+//!   written with `If-None-Match: *`.
+//! - Both configured: both are taken (the file first), as Terraform does.
+//!
+//! `terraform force-unlock ID` releases a lock written here, and Terraform's "Error
+//! acquiring the state lock" shows its `Who`, `Operation` and `Created`.
+
+use crate::backend::S3Backend;
+use crate::error::LockError;
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
+use infra_core::aws::AwsCallError;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The lock's body, field for field Terraform's `statemgr.LockInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LockInfo {
+    /// A UUID, the ID `force-unlock` and `park unlock` take.
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// What holds the lock: `OperationTypeApply` for Terraform, `park down` for park.
+    pub operation: String,
+    /// Free text: for the toolkit, the tool and the CI job.
+    #[serde(default)]
+    pub info: String,
+    /// `user@host`, and the CircleCI job URL when run there.
+    #[serde(default)]
+    pub who: String,
+    /// The holder's version.
+    #[serde(default)]
+    pub version: String,
+    /// When the lock was taken (RFC 3339).
+    #[serde(default)]
+    pub created: String,
+    /// The state's path (`bucket/key`).
+    #[serde(default)]
+    pub path: String,
+}
+
+impl LockInfo {
+    /// A new lock body for `operation` (e.g. `park down`) by this process, for `backend`'s
+    /// state, with `version` (the tool's).
+    pub fn new(operation: &str, version: &str, backend: &S3Backend) -> LockInfo {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_default();
+        let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+            .iter()
+            .find_map(|p| std::fs::read_to_string(p).ok())
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_default();
+        let mut who = format!("{user}@{host}");
+        let mut info = format!("prod-environment toolkit: {operation}");
+        if let Ok(url) = std::env::var("CIRCLE_BUILD_URL") {
+            who.push_str(&format!(" ({url})"));
+            info.push_str(&format!("; CircleCI job {url}"));
+        }
+        let created = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            operation: operation.to_owned(),
+            info,
+            who,
+            version: version.to_owned(),
+            created,
+            path: backend.lock_path(),
+        }
+    }
+
+    /// One line naming the holder, for messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} (operation `{}`, since {}, lock ID {})",
+            if self.who.is_empty() {
+                "an unknown holder"
+            } else {
+                &self.who
+            },
+            self.operation,
+            if self.created.is_empty() {
+                "an unknown time"
+            } else {
+                &self.created
+            },
+            self.id
+        )
+    }
+}
+
+/// The environment lock of one `s3` backend.
+#[derive(Debug, Clone)]
+pub struct StateLock {
+    backend: S3Backend,
+    dynamodb: Option<aws_sdk_dynamodb::Client>,
+    s3: Option<aws_sdk_s3::Client>,
+}
+
+/// One try at the lock.
+enum Attempt {
+    Acquired,
+    Held(Option<LockInfo>),
+}
+
+impl StateLock {
+    /// The lock of `backend`, with clients made from `config` (the backend's region and
+    /// endpoint overrides applied per service, as Terraform applies them).
+    pub fn new(config: &SdkConfig, backend: S3Backend) -> StateLock {
+        let region = aws_config::Region::new(backend.region.clone());
+        let dynamodb = backend.dynamodb_table.as_ref().map(|_| {
+            let mut b = aws_sdk_dynamodb::config::Builder::from(config).region(region.clone());
+            if let Some(url) = &backend.dynamodb_endpoint {
+                b = b.endpoint_url(url);
+            }
+            aws_sdk_dynamodb::Client::from_conf(b.build())
+        });
+        let s3 = backend.use_lockfile.then(|| {
+            let mut b = aws_sdk_s3::config::Builder::from(config)
+                .region(region)
+                .force_path_style(backend.force_path_style);
+            if let Some(url) = &backend.s3_endpoint {
+                b = b.endpoint_url(url);
+            }
+            aws_sdk_s3::Client::from_conf(b.build())
+        });
+        StateLock {
+            backend,
+            dynamodb,
+            s3,
+        }
+    }
+
+    /// The backend this lock belongs to.
+    pub fn backend(&self) -> &S3Backend {
+        &self.backend
+    }
+
+    /// Takes the lock for `info`, waiting up to `timeout` for a holder to release it
+    /// (polling at 0.5 s, growing to 5 s). A lock still held then is
+    /// [`LockError::Held`], naming the holder.
+    pub async fn acquire(&self, info: &LockInfo, timeout: Duration) -> Result<(), LockError> {
+        let start = Instant::now();
+        let deadline = start + timeout;
+        let mut pause = Duration::from_millis(500);
+        let mut announced = false;
+        loop {
+            match self.try_lock(info).await? {
+                Attempt::Acquired => {
+                    tracing::info!(path = %info.path, id = %info.id, "environment lock taken");
+                    return Ok(());
+                }
+                Attempt::Held(holder) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(LockError::Held {
+                            path: self.backend.lock_path(),
+                            holder: holder.map(Box::new),
+                            waited: now - start,
+                        });
+                    }
+                    if !announced {
+                        announced = true;
+                        tracing::warn!(
+                            "the environment lock {} is held by {}; waiting up to {}",
+                            self.backend.lock_path(),
+                            holder
+                                .as_ref()
+                                .map_or("an unknown holder".to_owned(), LockInfo::describe),
+                            humantime_like(timeout)
+                        );
+                    }
+                    tokio::time::sleep(pause.min(deadline - now)).await;
+                    pause = (pause * 3 / 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    async fn try_lock(&self, info: &LockInfo) -> Result<Attempt, LockError> {
+        let body = serde_json::to_string(info).unwrap_or_default();
+        if let Some(s3) = &self.s3 {
+            let put = s3
+                .put_object()
+                .bucket(&self.backend.bucket)
+                .key(self.backend.lock_file_key())
+                .content_type("application/json")
+                .if_none_match("*")
+                .body(body.clone().into_bytes().into())
+                .send()
+                .await;
+            if let Err(e) = put {
+                let e = AwsCallError::new("s3:PutObject", Some(self.lock_file_uri()), e);
+                if is_held(&e) {
+                    return Ok(Attempt::Held(self.file_holder().await?));
+                }
+                return Err(e.into());
+            }
+        }
+        if let (Some(dynamodb), Some(table)) = (&self.dynamodb, &self.backend.dynamodb_table) {
+            let put = dynamodb
+                .put_item()
+                .table_name(table)
+                .item("LockID", AttributeValue::S(self.backend.lock_path()))
+                .item("Info", AttributeValue::S(body))
+                .condition_expression("attribute_not_exists(LockID)")
+                .send()
+                .await;
+            if let Err(e) = put {
+                let e = AwsCallError::new("dynamodb:PutItem", Some(self.item_name()), e);
+                // Terraform's rule with both: the file lock is given back when DynamoDB
+                // refuses.
+                if self.s3.is_some() {
+                    self.release_file(&info.id).await?;
+                }
+                if is_held(&e) {
+                    return Ok(Attempt::Held(self.item_holder().await?));
+                }
+                return Err(e.into());
+            }
+        }
+        Ok(Attempt::Acquired)
+    }
+
+    /// Who holds the lock now, if anyone (the DynamoDB item's holder first).
+    pub async fn holder(&self) -> Result<Option<LockInfo>, LockError> {
+        if self.dynamodb.is_some() {
+            if let Some(holder) = self.item_holder().await? {
+                return Ok(Some(holder));
+            }
+        }
+        if self.s3.is_some() {
+            return self.file_holder().await;
+        }
+        Ok(None)
+    }
+
+    /// Releases the lock this process took with `info`. A lock that is no longer `info`'s
+    /// (someone force-unlocked it, and perhaps another took it) is left alone:
+    /// [`LockError::Lost`].
+    pub async fn release(&self, info: &LockInfo) -> Result<(), LockError> {
+        if let (Some(dynamodb), Some(table)) = (&self.dynamodb, &self.backend.dynamodb_table) {
+            let body = serde_json::to_string(info).unwrap_or_default();
+            let deleted = dynamodb
+                .delete_item()
+                .table_name(table)
+                .key("LockID", AttributeValue::S(self.backend.lock_path()))
+                .condition_expression("Info = :info")
+                .expression_attribute_values(":info", AttributeValue::S(body))
+                .send()
+                .await;
+            if let Err(e) = deleted {
+                let e = AwsCallError::new("dynamodb:DeleteItem", Some(self.item_name()), e);
+                if e.code.as_deref() == Some("ConditionalCheckFailedException") {
+                    return Err(LockError::Lost {
+                        path: self.backend.lock_path(),
+                        id: info.id.clone(),
+                    });
+                }
+                return Err(e.into());
+            }
+        }
+        if self.s3.is_some() {
+            self.release_file(&info.id).await?;
+        }
+        tracing::info!(path = %info.path, id = %info.id, "environment lock released");
+        Ok(())
+    }
+
+    /// `park unlock ID`: removes a lock left behind by a run that was killed, after checking
+    /// that `id` is the lock's ID. Returns what was removed.
+    pub async fn force_unlock(&self, id: &str) -> Result<LockInfo, LockError> {
+        let holder = self.holder().await?.ok_or_else(|| LockError::NotLocked {
+            path: self.backend.lock_path(),
+        })?;
+        if holder.id != id {
+            return Err(LockError::Mismatch {
+                path: self.backend.lock_path(),
+                given: id.to_owned(),
+                holder: Box::new(holder),
+            });
+        }
+        self.release(&holder).await?;
+        Ok(holder)
+    }
+
+    async fn release_file(&self, id: &str) -> Result<(), LockError> {
+        let Some(s3) = &self.s3 else { return Ok(()) };
+        match self.file_holder().await? {
+            None => Ok(()),
+            Some(holder) if holder.id != id => Err(LockError::Lost {
+                path: self.backend.lock_path(),
+                id: id.to_owned(),
+            }),
+            Some(_) => s3
+                .delete_object()
+                .bucket(&self.backend.bucket)
+                .key(self.backend.lock_file_key())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsCallError::new("s3:DeleteObject", Some(self.lock_file_uri()), e).into()),
+        }
+    }
+
+    async fn item_holder(&self) -> Result<Option<LockInfo>, LockError> {
+        let (Some(dynamodb), Some(table)) = (&self.dynamodb, &self.backend.dynamodb_table) else {
+            return Ok(None);
+        };
+        let out = dynamodb
+            .get_item()
+            .table_name(table)
+            .key("LockID", AttributeValue::S(self.backend.lock_path()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsCallError::new("dynamodb:GetItem", Some(self.item_name()), e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        match item.get("Info") {
+            Some(AttributeValue::S(text)) => self.parse(text).map(Some),
+            _ => Err(LockError::Corrupt {
+                path: self.item_name(),
+                message: "the lock item has no `Info` string".into(),
+            }),
+        }
+    }
+
+    async fn file_holder(&self) -> Result<Option<LockInfo>, LockError> {
+        let Some(s3) = &self.s3 else { return Ok(None) };
+        let out = s3
+            .get_object()
+            .bucket(&self.backend.bucket)
+            .key(self.backend.lock_file_key())
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => {
+                let e = AwsCallError::new("s3:GetObject", Some(self.lock_file_uri()), e);
+                if matches!(e.code.as_deref(), Some("NoSuchKey" | "NotFound")) {
+                    return Ok(None);
+                }
+                return Err(e.into());
+            }
+        };
+        let bytes = out.body.collect().await.map_err(|e| LockError::Corrupt {
+            path: self.lock_file_uri(),
+            message: format!("cannot read the lock file: {e}"),
+        })?;
+        let text = String::from_utf8_lossy(&bytes.into_bytes()).into_owned();
+        self.parse(&text).map(Some)
+    }
+
+    fn parse(&self, text: &str) -> Result<LockInfo, LockError> {
+        serde_json::from_str(text).map_err(|e| LockError::Corrupt {
+            path: self.backend.lock_path(),
+            message: format!("the lock's body is not Terraform's lock JSON: {e}"),
+        })
+    }
+
+    fn item_name(&self) -> String {
+        format!(
+            "{}/{}",
+            self.backend.dynamodb_table.as_deref().unwrap_or_default(),
+            self.backend.lock_path()
+        )
+    }
+
+    fn lock_file_uri(&self) -> String {
+        format!(
+            "s3://{}/{}",
+            self.backend.bucket,
+            self.backend.lock_file_key()
+        )
+    }
+}
+
+/// Whether a conditional write failed because the lock exists.
+fn is_held(e: &AwsCallError) -> bool {
+    matches!(
+        e.code.as_deref(),
+        Some("ConditionalCheckFailedException" | "PreconditionFailed" | "ConditionalRequestConflict")
+    )
+}
+
+fn humantime_like(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 60 && secs % 60 == 0 {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
