@@ -21,7 +21,7 @@ pub fn init(verbosity: u8) {
     let default = if verbosity >= 3 {
         "trace".to_owned()
     } else {
-        format!("{others},infra_core={level},park={level},ecr_tags={level},verify_endpoints={level},tf_wrap={level}")
+        format!("{others},infra_core={level},park={level},ecr_tags={level},verify_endpoints={level},tf_wrap={level},state_lock={level}")
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()

@@ -71,14 +71,55 @@ pub enum ResultKind {
     Planned,
 }
 
+/// How long a step already in flight may go on after a stop was asked for (SIGINT/SIGTERM):
+/// long enough for an AWS call to answer, short enough for CircleCI's grace period before
+/// SIGKILL (10 s by default).
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// A request to stop a run (SIGINT/SIGTERM): no new step starts, a step in flight gets
+/// [`STOP_GRACE`] to finish, and every resource not finished is reported failed.
+#[derive(Debug, Clone)]
+pub struct Stop(tokio::sync::watch::Receiver<bool>);
+
+impl Stop {
+    /// A stop that never comes.
+    pub fn never() -> Stop {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        // The receiver keeps the last value after the sender is gone.
+        drop(tx);
+        Stop(rx)
+    }
+
+    /// A stop fired by `sender.send(true)`.
+    pub fn channel() -> (tokio::sync::watch::Sender<bool>, Stop) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        (tx, Stop(rx))
+    }
+
+    /// Whether a stop was asked for.
+    pub fn requested(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves when a stop is asked for (never, for [`Stop::never`]).
+    pub async fn wait(&self) {
+        let mut rx = self.0.clone();
+        if rx.wait_for(|stop| *stop).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// Runs every item of `plan`.
 ///
 /// `progress` advances once per finished resource; pass `ProgressBar::hidden()` for none.
+/// When `stop` fires, no new step starts and the unfinished resources are reported failed.
 pub async fn run(
     clients: &Clients,
     plan: &Plan,
     options: RunOptions,
     progress: &indicatif::ProgressBar,
+    stop: &Stop,
 ) -> Vec<Outcome> {
     let deadline = Instant::now() + options.deadline;
     let (aurora, services): (Vec<_>, Vec<_>) = plan
@@ -95,7 +136,7 @@ pub async fn run(
     };
     let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
     for phase in phases {
-        outcomes.extend(run_phase(clients, phase, options, deadline, progress).await);
+        outcomes.extend(run_phase(clients, phase, options, deadline, progress, stop).await);
     }
     outcomes.sort_by_key(|(i, _)| *i);
     outcomes.into_iter().map(|(_, o)| o).collect()
@@ -136,17 +177,19 @@ async fn run_phase(
     options: RunOptions,
     deadline: Instant,
     progress: &indicatif::ProgressBar,
+    stop: &Stop,
 ) -> Vec<(usize, Outcome)> {
     let semaphore = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for (index, item) in items {
         let clients = clients.clone();
         let semaphore = Arc::clone(&semaphore);
+        let stop = stop.clone();
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
             (
                 index,
-                run_item(&clients, item, options.poll_interval, deadline).await,
+                run_item(&clients, item, options.poll_interval, deadline, &stop).await,
             )
         });
     }
@@ -164,7 +207,13 @@ async fn run_phase(
     outcomes
 }
 
-async fn run_item(clients: &Clients, item: PlanItem, poll: Duration, deadline: Instant) -> Outcome {
+async fn run_item(
+    clients: &Clients,
+    item: PlanItem,
+    poll: Duration,
+    deadline: Instant,
+    stop: &Stop,
+) -> Outcome {
     if item.decision != Decision::Change {
         let result = static_result(item.decision);
         let error = matches!(result, ResultKind::Failed).then(|| item.reason.clone());
@@ -177,8 +226,31 @@ async fn run_item(clients: &Clients, item: PlanItem, poll: Duration, deadline: I
     }
     let mut completed = 0;
     for step in &item.steps {
-        let result =
-            tokio::time::timeout_at(deadline, run_step(clients, &item, step, poll, deadline)).await;
+        if stop.requested() {
+            return Outcome {
+                item: item.clone(),
+                result: ResultKind::Failed,
+                completed_steps: completed,
+                error: Some(format!("interrupted before step `{step}`")),
+            };
+        }
+        let in_flight =
+            tokio::time::timeout_at(deadline, run_step(clients, &item, step, poll, deadline));
+        let stopped = async {
+            stop.wait().await;
+            tokio::time::sleep(STOP_GRACE).await;
+        };
+        let result = tokio::select! {
+            result = in_flight => result,
+            () = stopped => {
+                return Outcome {
+                    item: item.clone(),
+                    result: ResultKind::Failed,
+                    completed_steps: completed,
+                    error: Some(format!("interrupted during step `{step}` (it may or may not have taken effect; the next run sees which)")),
+                };
+            }
+        };
         let error = match result {
             Ok(Ok(())) => {
                 completed += 1;

@@ -4,6 +4,7 @@
 
 use infra_core::environment::{AuroraParkPolicy, Environment};
 use serde_json::{json, Value};
+use state_lock::S3Backend;
 
 /// Read actions, on every resource the environment names.
 pub const READ_ACTIONS: &[&str] = &[
@@ -26,7 +27,15 @@ pub const RDS_WRITE_ACTIONS: &[&str] = &[
     "rds:RemoveTagsFromResource",
 ];
 
-/// Every action the park tool may call (sts:GetCallerIdentity needs no permission).
+/// The environment lock through DynamoDB: the item `bucket/key` of the lock table.
+pub const LOCK_DYNAMODB_ACTIONS: &[&str] =
+    &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"];
+
+/// The environment lock through the S3 lock file `key.tflock`.
+pub const LOCK_S3_ACTIONS: &[&str] = &["s3:DeleteObject", "s3:GetObject", "s3:PutObject"];
+
+/// Every action the park engine may call (sts:GetCallerIdentity needs no permission; the
+/// lock's actions are [`LOCK_DYNAMODB_ACTIONS`] and [`LOCK_S3_ACTIONS`]).
 pub fn all_actions() -> Vec<&'static str> {
     let mut all: Vec<&str> = [
         READ_ACTIONS,
@@ -39,8 +48,9 @@ pub fn all_actions() -> Vec<&'static str> {
     all
 }
 
-/// The policy document for `env`.
-pub fn policy(env: &Environment) -> Value {
+/// The policy document for `env`, with the actions of its environment lock (`lock`: the
+/// state's `s3` backend, when it has one).
+pub fn policy(env: &Environment, lock: Option<&S3Backend>) -> Value {
     let service_arn = |cluster: &str, service: &str| {
         format!(
             "arn:aws:ecs:{}:{}:service/{cluster}/{service}",
@@ -94,6 +104,24 @@ pub fn policy(env: &Environment) -> Value {
     }
     if !scaled_clusters.is_empty() {
         statements.push(json!({"Sid": "ScaleAurora", "Effect": "Allow", "Action": RDS_WRITE_ACTIONS, "Resource": scaled_clusters}));
+    }
+    if let Some(backend) = lock {
+        if let Some(table) = &backend.dynamodb_table {
+            statements.push(json!({
+                "Sid": "EnvironmentLockTable",
+                "Effect": "Allow",
+                "Action": LOCK_DYNAMODB_ACTIONS,
+                "Resource": format!("arn:aws:dynamodb:{}:{}:table/{table}", backend.region, env.account_id),
+            }));
+        }
+        if backend.use_lockfile {
+            statements.push(json!({
+                "Sid": "EnvironmentLockFile",
+                "Effect": "Allow",
+                "Action": LOCK_S3_ACTIONS,
+                "Resource": format!("arn:aws:s3:::{}/{}", backend.bucket, backend.lock_file_key()),
+            }));
+        }
     }
     json!({"Version": "2012-10-17", "Statement": statements})
 }

@@ -20,6 +20,7 @@
 pub mod engine;
 pub mod error;
 pub mod iam;
+pub mod lock;
 pub mod observe;
 pub mod plan;
 pub mod record;

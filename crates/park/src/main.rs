@@ -5,6 +5,7 @@ use infra_core::cli::{emit, parse_duration, report_error, run_command, GlobalArg
 use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
 use park::engine::{self, RunOptions};
 use park::observe::{observe, Clients};
+use state_lock::LockInfo;
 use park::plan::{plan, Direction, PlanOptions};
 use park::report::RunReport;
 use park::status::StatusReport;
@@ -38,8 +39,15 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Print the least-privilege IAM policy (JSON) this tool needs for the environment.
+    /// Print the least-privilege IAM policy (JSON) this tool needs for the environment,
+    /// the environment lock's actions included.
     IamPolicy,
+    /// Release the environment lock left behind by a run that was killed (like
+    /// `terraform force-unlock`): only when ID is the lock's ID; says what it removed.
+    Unlock {
+        /// The lock ID, as the refusal or Terraform's "Lock Info" shows it.
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -66,6 +74,14 @@ struct RunArgs {
     /// Do not wait for services to become stable after unparking.
     #[arg(long)]
     no_wait: bool,
+    /// How long to wait for the environment lock held by another run or by Terraform
+    /// (default: the environment file's terraform.lock_timeout). Then exit 4, nothing changed.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    lock_timeout: Option<Duration>,
+    /// Run without the environment lock (when the environment has no s3 backend to lock):
+    /// nothing then stops another park run or Terraform from changing it at the same time.
+    #[arg(long)]
+    no_lock: bool,
     /// How often to poll while waiting.
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
     poll_interval: Duration,
@@ -82,7 +98,12 @@ async fn run(global: &GlobalArgs, command: Command) -> ExitStatus {
         Err(e) => return report_error(&e, e.exit_status()),
     };
     if let Command::IamPolicy = command {
-        let policy = park::iam::policy(&env);
+        let lock = match state_lock::backend::read(&env) {
+            Ok(state_lock::Backend::S3(backend)) => Some(backend),
+            Ok(_) => None,
+            Err(e) => return report_error(&e, ExitStatus::InvalidInput),
+        };
+        let policy = park::iam::policy(&env, lock.as_ref());
         println!(
             "{}",
             serde_json::to_string_pretty(&policy).unwrap_or_default()
@@ -94,13 +115,13 @@ async fn run(global: &GlobalArgs, command: Command) -> ExitStatus {
         Err(e) => return report_error(&e, e.exit_status()),
     };
     let clients = Clients::new(&config);
-    let live = match observe(&clients, &env).await {
-        Ok(live) => live,
-        Err(e) => return report_error(&e, ExitStatus::Failure),
-    };
     match command {
         Command::IamPolicy => ExitStatus::Success,
         Command::Status { check } => {
+            let live = match observe(&clients, &env).await {
+                Ok(live) => live,
+                Err(e) => return report_error(&e, ExitStatus::Failure),
+            };
             let report = StatusReport::new(&env, live, caller);
             let status = if check {
                 report.check_status()
@@ -109,26 +130,116 @@ async fn run(global: &GlobalArgs, command: Command) -> ExitStatus {
             };
             emit(&report, global.format(), status)
         }
-        Command::Down(args) => park_run(&env, &clients, &live, Direction::Down, args, global).await,
-        Command::Up(args) => park_run(&env, &clients, &live, Direction::Up, args, global).await,
+        Command::Unlock { id } => {
+            let lock = match park::lock::environment_lock(&config, &env) {
+                Ok(lock) => lock,
+                Err(e) => return report_error(&e, ExitStatus::InvalidInput),
+            };
+            match lock.force_unlock(&id).await {
+                Ok(removed) => {
+                    println!(
+                        "removed the environment lock {} held by {}",
+                        lock.backend().lock_path(),
+                        removed.describe()
+                    );
+                    ExitStatus::Success
+                }
+                Err(e) => report_error(&e, e.exit_status()),
+            }
+        }
+        Command::Down(args) => park_run(env, clients, config, Direction::Down, args, global).await,
+        Command::Up(args) => park_run(env, clients, config, Direction::Up, args, global).await,
     }
 }
 
+/// `park down` / `park up`: under the environment lock (unless `--dry-run` or
+/// `--no-lock`), observe, plan, run, report; the lock is released on every way out
+/// (done, failed, deadline, SIGINT/SIGTERM, a panic).
 async fn park_run(
-    env: &infra_core::Environment,
-    clients: &Clients,
-    live: &park::observe::LiveEnvironment,
+    env: infra_core::Environment,
+    clients: Clients,
+    config: aws_config::SdkConfig,
     direction: Direction,
     args: RunArgs,
     global: &GlobalArgs,
 ) -> ExitStatus {
+    let (stop_tx, stop) = engine::Stop::channel();
+    tokio::spawn(async move {
+        let signal = wait_for_signal().await;
+        tracing::warn!("{signal}: stopping: no new step starts, steps in flight get {}s, then the report and the lock release", engine::STOP_GRACE.as_secs());
+        let _ = stop_tx.send(true);
+    });
+    let lock = if args.dry_run {
+        None
+    } else if args.no_lock {
+        tracing::warn!("--no-lock: running without the environment lock; another park run or Terraform may change the environment at the same time");
+        None
+    } else {
+        match park::lock::environment_lock(&config, &env) {
+            Ok(lock) => Some(lock),
+            Err(e) => return report_error(&e, ExitStatus::InvalidInput),
+        }
+    };
+    let held = match &lock {
+        None => None,
+        Some(lock) => {
+            let info = LockInfo::new(
+                park::lock::operation(direction),
+                env!("CARGO_PKG_VERSION"),
+                lock.backend(),
+            );
+            let timeout = args.lock_timeout.unwrap_or(env.terraform.lock_timeout);
+            tokio::select! {
+                taken = lock.acquire(&info, timeout) => {
+                    if let Err(e) = taken {
+                        return report_error(&e, e.exit_status());
+                    }
+                }
+                () = stop.wait() => {
+                    // A write that went through as the signal came is ours to remove; one
+                    // that did not is someone else's and left alone.
+                    let _ = lock.release(&info).await;
+                    eprintln!("error: interrupted while waiting for the environment lock; nothing was changed");
+                    return ExitStatus::Failure;
+                }
+            }
+            Some(info)
+        }
+    };
+    let format = global.format();
+    // In its own task, so even a panic comes back here and the lock is released.
+    let work = tokio::spawn(locked_run(env, clients, direction, args, format, stop));
+    let mut status = match work.await {
+        Ok(status) => status,
+        Err(e) => report_error(&e, ExitStatus::Failure),
+    };
+    if let (Some(lock), Some(info)) = (&lock, &held) {
+        if let Err(e) = lock.release(info).await {
+            status = status.worst(report_error(&e, ExitStatus::Failure));
+        }
+    }
+    status
+}
+
+async fn locked_run(
+    env: infra_core::Environment,
+    clients: Clients,
+    direction: Direction,
+    args: RunArgs,
+    format: infra_core::output::OutputFormat,
+    stop: engine::Stop,
+) -> ExitStatus {
+    let live = match observe(&clients, &env).await {
+        Ok(live) => live,
+        Err(e) => return report_error(&e, ExitStatus::Failure),
+    };
     let options = PlanOptions {
         force: args.force,
         allow_deploying: args.allow_deploying,
         from_model: args.from_model,
         no_wait: args.no_wait,
     };
-    let plan = plan(direction, env, live, options);
+    let plan = plan(direction, &env, &live, options);
     let outcomes = if args.dry_run {
         engine::dry_run(&plan)
     } else {
@@ -138,7 +249,7 @@ async fn park_run(
             deadline: args.deadline,
             poll_interval: args.poll_interval,
         };
-        let outcomes = engine::run(clients, &plan, run_options, &progress).await;
+        let outcomes = engine::run(&clients, &plan, run_options, &progress, &stop).await;
         progress.finish_and_clear();
         outcomes
     };
@@ -149,5 +260,20 @@ async fn park_run(
     }
     let report = RunReport::new(&env.name, direction, args.dry_run, outcomes);
     let status = report.exit_status();
-    emit(&report, global.format(), status)
+    emit(&report, format, status)
+}
+
+/// The first SIGINT or SIGTERM (CircleCI cancels a job with SIGTERM), by name.
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        },
+        _ => std::future::pending().await,
+    }
 }

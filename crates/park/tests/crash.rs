@@ -23,6 +23,30 @@ fn killed_run(fleet: &Fleet, args: &[&str], after: usize) {
     );
     assert_eq!(out.status.code(), None, "killed by a signal");
     fleet.proxy.clear();
+    release_abandoned_lock(fleet, after);
+}
+
+/// A run killed while it held the environment lock leaves the lock behind (nothing can
+/// release it after SIGKILL): the next run refuses, naming it, and changes nothing;
+/// `park unlock ID` releases it, as an operator would.
+fn release_abandoned_lock(fleet: &Fleet, after: usize) {
+    let Some(holder) = fleet.lock_holder() else {
+        return;
+    };
+    let before = fleet.snapshot();
+    let r = fleet.park(&["down", "--lock-timeout", "0s"]);
+    assert_eq!(r.code, 4, "kill at {after}: {}", r.stderr);
+    assert!(
+        r.stderr.contains(&holder.id) && r.stderr.contains("park unlock"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fleet.snapshot(), before, "a refused run changes nothing");
+    let r = fleet.park(&["unlock", &holder.id]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(&holder.id), "{}", r.stdout);
+    assert_eq!(fleet.lock_holder(), None);
+    fleet.proxy.clear();
 }
 
 fn count_mutations(fleet: &Fleet, args: &[&str]) -> usize {

@@ -16,6 +16,10 @@ fn the_policy_matches_the_calls_made() {
         let r = fleet.park(args);
         assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
     }
+    // A lock held by someone else is read to name its holder.
+    let holder = crate::lock::someone_else(&fleet);
+    assert_eq!(fleet.park(&["down", "--lock-timeout", "0s"]).code, 4);
+    fleet.block_on(fleet.lock().release(&holder)).unwrap();
     let called: BTreeSet<String> = fleet
         .proxy
         .calls()
@@ -34,12 +38,14 @@ fn the_policy_matches_the_calls_made() {
     );
     let code_actions: BTreeSet<String> = park::iam::all_actions()
         .into_iter()
+        .chain(park::iam::LOCK_DYNAMODB_ACTIONS.iter().copied())
         .map(str::to_owned)
         .collect();
     assert_eq!(code_actions, called);
 
-    // Scoped to the environment's resources.
+    // Scoped to the environment's resources, the lock to its table.
     let text = policy.to_string();
+    assert!(text.contains("arn:aws:dynamodb:eu-west-2:123456789012:table/fleet-locks"));
     assert!(text.contains("arn:aws:ecs:eu-west-2:123456789012:service/fleet/svc-00"));
     assert!(text.contains("arn:aws:rds:eu-west-2:123456789012:cluster:fleet-db-zero"));
     let scale = policy["Statement"]

@@ -6,13 +6,30 @@ use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace,
 use infra_core::Environment;
 pub use infra_test_support::Run;
 use infra_test_support::{
-    command, fleet_environment, seed_with, Moto, MotoSession, Proxy, SeedOptions,
+    command, fleet_environment, lock_table, seed_with, state_bucket, Moto, MotoSession, Proxy,
+    SeedOptions,
 };
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// How the fleet's environment is locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Terraform's DynamoDB lock table `fleet-locks`.
+    DynamoDb,
+    /// The S3 lock file in bucket `fleet-state`.
+    LockFile,
+    /// No backend: park needs `--no-lock`.
+    None,
+}
+
+pub const LOCK_TABLE: &str = "fleet-locks";
+pub const STATE_BUCKET: &str = "fleet-state";
+pub const STATE_KEY: &str = "envs/fleet/terraform.tfstate";
+
 pub struct Fleet {
     pub session: MotoSession,
+    pub lock_mode: LockMode,
     pub proxy: Proxy,
     pub config: SdkConfig,
     pub env: Environment,
@@ -53,10 +70,37 @@ impl Fleet {
     }
 
     pub fn with(services: usize, options: SeedOptions) -> Fleet {
+        Fleet::locked_with(services, options, LockMode::DynamoDb)
+    }
+
+    /// A fleet whose environment is locked as `lock_mode` says: the Terraform root (the
+    /// environment file's directory) declares `backend "s3" {}` and `backend.hcl` names
+    /// the state and its lock, without endpoints, so park's lock calls go through the
+    /// proxy like the others.
+    pub fn locked_with(services: usize, options: SeedOptions, lock_mode: LockMode) -> Fleet {
         let session = Moto::session();
         let dir = tempfile::tempdir().unwrap();
         let env_file = dir.path().join("fleet.env.hcl");
-        std::fs::write(&env_file, fleet_environment(services)).unwrap();
+        let mut text = fleet_environment(services);
+        if lock_mode != LockMode::None {
+            text = text.replacen(
+                "  ecs_cluster",
+                "  terraform {\n    root           = \".\"\n    backend_config = \"backend.hcl\"\n  }\n\n  ecs_cluster",
+                1,
+            );
+            std::fs::write(dir.path().join("main.tf"), "terraform {\n  backend \"s3\" {}\n}\n")
+                .unwrap();
+            let lock = match lock_mode {
+                LockMode::DynamoDb => format!("dynamodb_table = \"{LOCK_TABLE}\"\n"),
+                _ => "use_lockfile = true\nuse_path_style = true\n".to_owned(),
+            };
+            std::fs::write(
+                dir.path().join("backend.hcl"),
+                format!("bucket = \"{STATE_BUCKET}\"\nkey    = \"{STATE_KEY}\"\nregion = \"eu-west-2\"\n{lock}"),
+            )
+            .unwrap();
+        }
+        std::fs::write(&env_file, text).unwrap();
         let env = Environment::load(&env_file).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -66,6 +110,7 @@ impl Fleet {
         let proxy = Proxy::start(session.endpoint());
         let fleet = Fleet {
             session,
+            lock_mode,
             proxy,
             config,
             env,
@@ -83,6 +128,14 @@ impl Fleet {
         self.rt
             .block_on(seed_with(&self.config, &self.env, &[], options))
             .unwrap();
+        match self.lock_mode {
+            LockMode::DynamoDb => self.rt.block_on(lock_table(&self.config, LOCK_TABLE)).unwrap(),
+            LockMode::LockFile => self
+                .rt
+                .block_on(state_bucket(&self.config, STATE_BUCKET))
+                .unwrap(),
+            LockMode::None => {}
+        }
         for (name, flags) in [
             ("svc-01", IN_ONLY),
             ("svc-02", OUT_AND_SCHED),
@@ -157,6 +210,26 @@ impl Fleet {
             .filter(|c| c.is_mutating())
             .map(|c| c.iam_action())
             .collect()
+    }
+
+    /// The environment lock, read independently with the state-lock library on the
+    /// emulator (not through the proxy).
+    pub fn lock(&self) -> state_lock::StateLock {
+        let state_lock::Backend::S3(backend) = state_lock::backend::read(&self.env).unwrap()
+        else {
+            panic!("the fleet has no s3 backend")
+        };
+        state_lock::StateLock::new(&self.config, backend)
+    }
+
+    /// Who holds the environment lock now.
+    pub fn lock_holder(&self) -> Option<state_lock::LockInfo> {
+        self.rt.block_on(self.lock().holder()).unwrap()
+    }
+
+    /// Runs `f` on the fleet's runtime.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
     }
 
     pub fn snapshot(&self) -> Snapshot {

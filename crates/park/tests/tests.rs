@@ -7,4 +7,5 @@ mod crash;
 mod faults;
 mod fleet;
 mod iam;
+mod lock;
 mod wait;

@@ -24,7 +24,10 @@ pub mod seed;
 pub use http_stub::{Answer, HttpStub};
 pub use moto::{Moto, MotoSession};
 pub use proxy::{FaultCounts, Faults, Proxy};
-pub use seed::{fleet_environment, seed, seed_with, ImageSeed, SeedOptions, SeedReport};
+pub use seed::{
+    fleet_environment, lock_table, s3_client, seed, seed_with, state_bucket, ImageSeed, SeedOptions,
+    SeedReport,
+};
 
 use std::path::{Path, PathBuf};
 

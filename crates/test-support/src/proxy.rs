@@ -239,7 +239,9 @@ fn handle(client: TcpStream, upstream: SocketAddr, state: &State) -> std::io::Re
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
 
-    let call = identify(header("authorization"), header("x-amz-target"), &body);
+    let method = request_line.split(' ').next().unwrap_or_default().to_owned();
+    let call = identify(header("authorization"), header("x-amz-target"), &body)
+        .or_else(|| identify_s3(header("authorization"), &method));
     let faults = *state.faults.lock().unwrap();
     if let Some(f) = faults {
         let n = state.requests.fetch_add(1, Ordering::SeqCst) as u64;
@@ -434,6 +436,26 @@ fn signing_service(authorization: Option<&str>) -> Option<String> {
         .split(',')
         .next()?;
     Some(scope.split('/').nth(3)?.to_owned())
+}
+
+/// An S3 (REST) call by its method: the proxy only needs the object calls the lock makes
+/// (bucket-level calls by the same method get the object call's name).
+fn identify_s3(authorization: Option<&str>, method: &str) -> Option<Call> {
+    let service = signing_service(authorization)?;
+    if service != "s3" {
+        return None;
+    }
+    let action = match method {
+        "PUT" => "PutObject",
+        "GET" => "GetObject",
+        "DELETE" => "DeleteObject",
+        "HEAD" => "HeadObject",
+        _ => return None,
+    };
+    Some(Call {
+        service,
+        action: action.to_owned(),
+    })
 }
 
 fn identify(authorization: Option<&str>, target: Option<&str>, body: &[u8]) -> Option<Call> {

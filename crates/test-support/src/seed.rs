@@ -255,6 +255,63 @@ fn sdk<E: std::error::Error + 'static>(operation: &str, err: E) -> String {
     )
 }
 
+/// Creates a DynamoDB lock table as Terraform's `s3` backend expects it (`LockID` hash key).
+pub async fn lock_table(config: &SdkConfig, table: &str) -> Result<(), String> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    aws_sdk_dynamodb::Client::new(config)
+        .create_table()
+        .table_name(table)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("LockID")
+                .key_type(KeyType::Hash)
+                .build()
+                .map_err(|e| e.to_string())?,
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("LockID")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| e.to_string())?,
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("dynamodb:CreateTable {table}: {e:?}"))
+}
+
+/// An S3 client for the emulator (path-style addressing, which a loopback endpoint needs).
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// Creates a state bucket (for the S3 lock file mode).
+pub async fn state_bucket(config: &SdkConfig, bucket: &str) -> Result<(), String> {
+    let region = config.region().map(|r| r.to_string()).unwrap_or_default();
+    s3_client(config)
+        .create_bucket()
+        .bucket(bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                    region.as_str(),
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("s3:CreateBucket {bucket}: {e:?}"))
+}
+
 /// An environment file with `services` ECS services of mixed shapes in one cluster
 /// `fleet`, and two Aurora clusters (`fleet-db-keep` with `keep`, `fleet-db-zero` with
 /// `scale-to-zero`). Service `svc-NN`: NN % 4 == 0 has no scalable target; 1 is 1-4 at 2;

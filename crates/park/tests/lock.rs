@@ -1,0 +1,258 @@
+//! The environment lock: `park down` and `park up` hold Terraform's state lock for the
+//! whole run, so overlapping runs (and Terraform) never interleave.
+
+use crate::support::{Fleet, LockMode, Snapshot, STATE_BUCKET, STATE_KEY};
+use infra_test_support::{terraform_backend_config, terraform_binary, SeedOptions};
+use state_lock::LockInfo;
+use std::time::{Duration, Instant};
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn someone_else(fleet: &Fleet) -> LockInfo {
+    let lock = fleet.lock();
+    let mut info = LockInfo::new("OperationTypeApply", "1.9.0", lock.backend());
+    info.who = "alice@laptop".into();
+    fleet
+        .block_on(lock.acquire(&info, Duration::ZERO))
+        .expect("the test takes the lock");
+    info
+}
+
+/// The race of the issue: `park down` and `park up --no-wait` started a few milliseconds
+/// apart, round after round. Without the lock, `up` removed the record `down` had just
+/// written and `down` then scaled the services to 0: capacities lost for good. With it,
+/// one run waits for the other, and one final `park up` restores everything exactly.
+#[test]
+fn overlapping_down_and_up_never_lose_a_record() {
+    let services = 30;
+    let fleet = Fleet::new(services);
+    let before: Snapshot = fleet.snapshot();
+    let offsets_ms = [0u64, 5, 10, 20, 40, 80];
+    for offset in offsets_ms {
+        let down = fleet.spawn(&["down"]);
+        std::thread::sleep(Duration::from_millis(offset));
+        let up = fleet.spawn(&["up", "--no-wait"]);
+        let down = down.wait_with_output().unwrap();
+        let up = up.wait_with_output().unwrap();
+        for (name, out) in [("down", &down), ("up", &up)] {
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "offset {offset} ms, park {name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert_eq!(fleet.lock_holder(), None, "offset {offset} ms: a lock was left");
+    }
+    let r = fleet.park(&["up"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        fleet.snapshot(),
+        before,
+        "every capacity, suspension flag and record back exactly"
+    );
+    infra_test_support::report::record(
+        "park-lock-race",
+        &format!("park down & park up --no-wait started 0-80 ms apart, {services} services, {} rounds", offsets_ms.len()),
+        "cargo test -p park --test tests overlapping_down_and_up",
+        serde_json::json!({"rounds": offsets_ms.len(), "records_lost": 0}),
+    );
+}
+
+fn held_lock_refuses(mode: LockMode) {
+    let fleet = Fleet::locked_with(6, SeedOptions::default(), mode);
+    let before = fleet.snapshot();
+    let holder = someone_else(&fleet);
+    fleet.proxy.clear();
+    let r = fleet.park(&["down", "--lock-timeout", "1s"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    for part in [
+        "alice@laptop",
+        "OperationTypeApply",
+        holder.created.as_str(),
+        holder.id.as_str(),
+    ] {
+        assert!(r.stderr.contains(part), "{part} missing: {}", r.stderr);
+    }
+    assert_eq!(fleet.snapshot(), before, "nothing changed");
+    let lock_write = if mode == LockMode::DynamoDb {
+        "dynamodb:PutItem"
+    } else {
+        "s3:PutObject"
+    };
+    assert!(
+        fleet.mutations().iter().all(|m| m == lock_write),
+        "only the refused lock write: {:?}",
+        fleet.mutations()
+    );
+    assert_eq!(fleet.lock_holder().as_ref(), Some(&holder), "theirs, untouched");
+
+    // Another ID is refused; the right one removes the lock.
+    let r = fleet.park(&["unlock", "00000000-0000-0000-0000-000000000000"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains(&holder.id), "{}", r.stderr);
+    assert_eq!(fleet.lock_holder().as_ref(), Some(&holder));
+
+    // A run that waits gets the lock when the holder lets go.
+    let waiting = fleet.spawn(&["down", "--lock-timeout", "60s"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    fleet.block_on(fleet.lock().release(&holder)).unwrap();
+    let out = waiting.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("waiting up to 1m"), "{stderr}");
+    assert_eq!(fleet.lock_holder(), None, "released after the run");
+    assert_eq!(fleet.park(&["up"]).code, 0);
+    assert_eq!(fleet.lock_holder(), None);
+    assert_eq!(fleet.park(&["unlock", &holder.id]).code, 1, "nothing to unlock");
+}
+
+#[test]
+fn a_held_dynamodb_lock_refuses_then_is_waited_for() {
+    held_lock_refuses(LockMode::DynamoDb);
+}
+
+#[test]
+fn a_held_s3_lock_file_refuses_then_is_waited_for() {
+    held_lock_refuses(LockMode::LockFile);
+}
+
+#[test]
+fn without_a_backend_park_refuses_unless_no_lock() {
+    let fleet = Fleet::locked_with(3, SeedOptions::default(), LockMode::None);
+    let before = fleet.snapshot();
+    let r = fleet.park(&["down"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("declares no backend") && r.stderr.contains("--no-lock"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fleet.snapshot(), before);
+    assert!(fleet.mutations().is_empty(), "{:?}", fleet.mutations());
+    let r = fleet.park(&["down", "--no-lock"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("without the environment lock"), "{}", r.stderr);
+    assert_eq!(fleet.park(&["up", "--no-lock"]).code, 0);
+    // Read-only commands need no lock.
+    assert_eq!(fleet.park(&["status"]).code, 0);
+    assert_eq!(fleet.park(&["down", "--dry-run"]).code, 3);
+}
+
+/// SIGTERM (how CircleCI cancels a job) in the middle of a run: no new step starts, the
+/// report says what was interrupted, the lock is released, and the next runs converge.
+#[test]
+fn sigterm_stops_the_run_and_releases_the_lock() {
+    let fleet = Fleet::new(8);
+    let before = fleet.snapshot();
+    fleet
+        .proxy
+        .delay(Some(("ecs:UpdateService", Duration::from_millis(1500))));
+    let child = fleet.spawn(&["down", "--concurrency", "2", "--output", "json"]);
+    wait_for("park to change a service", || {
+        fleet
+            .proxy
+            .calls()
+            .iter()
+            .any(|c| c.iam_action() == "ecs:UpdateService")
+    });
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    fleet.proxy.delay(None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("SIGTERM: stopping"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    let text = report.to_string();
+    assert!(text.contains("interrupted"), "{text}");
+    assert_eq!(fleet.lock_holder(), None, "the lock was released");
+    assert_eq!(fleet.park(&["down"]).code, 0);
+    assert_eq!(fleet.park(&["up"]).code, 0);
+    assert_eq!(fleet.snapshot(), before);
+}
+
+/// The real Terraform and park exclude each other through the one lock: Terraform cannot
+/// take the state lock while park holds it (and names park as the holder); park waits
+/// for a lock Terraform holds, then refuses when it is held too long.
+#[test]
+fn terraform_and_park_exclude_each_other() {
+    let terraform = terraform_binary().expect("scripts/setup installs Terraform");
+    let fleet = Fleet::new(6);
+    fleet
+        .block_on(infra_test_support::state_bucket(&fleet.config, STATE_BUCKET))
+        .unwrap();
+    let root = fleet.env.terraform.root.clone();
+    // Terraform 1.0.3 needs the endpoints in its backend configuration; park reads them too.
+    std::fs::write(
+        root.join("backend.hcl"),
+        terraform_backend_config(
+            fleet.proxy.endpoint(),
+            STATE_BUCKET,
+            crate::support::LOCK_TABLE,
+            STATE_KEY,
+        ),
+    )
+    .unwrap();
+    let tf = |args: &[&str]| {
+        let mut cmd = infra_test_support::command(&terraform, fleet.proxy.endpoint());
+        cmd.arg(format!("-chdir={}", root.display()))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    };
+    let init = tf(&["init", "-input=false", "-no-color", "-backend-config=backend.hcl"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+
+    // park holds the lock (its service updates slowed); Terraform cannot take it.
+    fleet
+        .proxy
+        .delay(Some(("ecs:UpdateService", Duration::from_millis(800))));
+    let park = fleet.spawn(&["down"]);
+    wait_for("park to take the lock", || fleet.lock_holder().is_some());
+    let plan = tf(&["plan", "-input=false", "-no-color", "-lock-timeout=1s"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&plan.stderr);
+    assert!(!plan.status.success());
+    assert!(
+        stderr.contains("Error acquiring the state lock") && stderr.contains("park down"),
+        "Terraform names park as the holder: {stderr}"
+    );
+    let park = park.wait_with_output().unwrap();
+    fleet.proxy.delay(None);
+    assert_eq!(park.status.code(), Some(0), "{}", String::from_utf8_lossy(&park.stderr));
+
+    // Terraform holds the lock (its release slowed): park refuses, then waits for it.
+    fleet
+        .proxy
+        .delay(Some(("dynamodb:DeleteItem", Duration::from_secs(4))));
+    let plan = tf(&["plan", "-input=false", "-no-color"]).spawn().unwrap();
+    wait_for("Terraform to take the lock", || {
+        fleet
+            .lock_holder()
+            .is_some_and(|h| h.operation == "OperationTypePlan")
+    });
+    let r = fleet.park(&["up", "--lock-timeout", "1s"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("OperationTypePlan"), "{}", r.stderr);
+    let r = fleet.park(&["up", "--lock-timeout", "2m"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("waiting up to 2m"), "{}", r.stderr);
+    let plan = plan.wait_with_output().unwrap();
+    fleet.proxy.delay(None);
+    assert!(plan.status.success(), "{}", String::from_utf8_lossy(&plan.stderr));
+    assert_eq!(fleet.lock_holder(), None);
+}
