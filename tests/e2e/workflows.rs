@@ -530,3 +530,275 @@ fn bumping_the_deployer_image_rewrites_the_pin_and_plans_exactly_that_change() {
     let diff = std::fs::read_to_string(ci.path("reports/pin.diff")).unwrap();
     assert!(diff.contains(&format!("+  prefect_deployer_image = \"123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data:{to}\"")), "{diff}");
 }
+
+/// A pipeline as CircleCI starts it: its parameters (the config's defaults, overridden by
+/// the trigger's), branch and trigger source.
+struct Pipeline {
+    parameters: std::collections::BTreeMap<String, Value>,
+    branch: &'static str,
+    trigger_source: &'static str,
+}
+
+impl Pipeline {
+    fn new(
+        config: &Value,
+        branch: &'static str,
+        trigger_source: &'static str,
+        set: &[(&str, bool)],
+    ) -> Pipeline {
+        let mut parameters = std::collections::BTreeMap::new();
+        for (name, spec) in config["parameters"].as_mapping().unwrap() {
+            parameters.insert(name.as_str().unwrap().to_owned(), spec["default"].clone());
+        }
+        for (name, value) in set {
+            assert!(
+                parameters.contains_key(*name),
+                "the trigger sets {name}, which the config does not declare (CircleCI rejects the pipeline)"
+            );
+            parameters.insert((*name).to_owned(), Value::Bool(*value));
+        }
+        Pipeline {
+            parameters,
+            branch,
+            trigger_source,
+        }
+    }
+
+    /// A `<< pipeline.… >>` value, or the literal.
+    fn value(&self, v: &Value) -> Value {
+        let Some(text) = v.as_str() else {
+            return v.clone();
+        };
+        let Some(inner) = text
+            .trim()
+            .strip_prefix("<<")
+            .and_then(|t| t.strip_suffix(">>"))
+            .map(str::trim)
+        else {
+            return v.clone();
+        };
+        if let Some(name) = inner.strip_prefix("pipeline.parameters.") {
+            return self
+                .parameters
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| panic!("undeclared parameter {name}"));
+        }
+        match inner {
+            "pipeline.git.branch" => Value::String(self.branch.into()),
+            "pipeline.trigger_source" => Value::String(self.trigger_source.into()),
+            other => panic!("pipeline value {other} is not modelled"),
+        }
+    }
+
+    /// A `when` logic statement, as CircleCI evaluates it: and, or, not, equal, or a value
+    /// (true unless false, null, 0 or empty).
+    fn truthy(&self, when: &Value) -> bool {
+        if let Some(m) = when.as_mapping() {
+            let (op, arg) = m.iter().next().unwrap();
+            return match op.as_str().unwrap() {
+                "and" => arg.as_sequence().unwrap().iter().all(|a| self.truthy(a)),
+                "or" => arg.as_sequence().unwrap().iter().any(|a| self.truthy(a)),
+                "not" => !self.truthy(arg),
+                "equal" => {
+                    let values: Vec<Value> = arg
+                        .as_sequence()
+                        .unwrap()
+                        .iter()
+                        .map(|a| self.value(a))
+                        .collect();
+                    values.windows(2).all(|w| w[0] == w[1])
+                }
+                other => panic!("logic operator {other} is not modelled"),
+            };
+        }
+        match self.value(when) {
+            Value::Bool(b) => b,
+            Value::Null => false,
+            Value::String(s) => !s.is_empty(),
+            Value::Number(n) => n.as_f64() != Some(0.0),
+            _ => true,
+        }
+    }
+
+    /// Whether a workflow job entry's branch filter lets this pipeline's branch through.
+    fn passes_filters(&self, settings: &Value) -> bool {
+        let branches = &settings["filters"]["branches"];
+        let listed = |key: &str| -> Option<Vec<String>> {
+            match &branches[key] {
+                Value::String(s) => Some(vec![s.clone()]),
+                Value::Sequence(seq) => {
+                    Some(seq.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+                }
+                _ => None,
+            }
+        };
+        if let Some(only) = listed("only") {
+            return only.iter().any(|b| b == self.branch);
+        }
+        if let Some(ignore) = listed("ignore") {
+            return !ignore.iter().any(|b| b == self.branch);
+        }
+        true
+    }
+
+    /// The workflows this pipeline runs, each with the jobs that run in it: a job runs when
+    /// its filters pass and every job it requires runs.
+    fn runs(&self, config: &Value) -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut out = std::collections::BTreeMap::new();
+        for (name, wf) in config["workflows"].as_mapping().unwrap() {
+            let when = &wf["when"];
+            if !when.is_null() && !self.truthy(when) {
+                continue;
+            }
+            if !wf["unless"].is_null() && self.truthy(&wf["unless"]) {
+                continue;
+            }
+            let mut running: Vec<String> = Vec::new();
+            for (job, settings) in workflow_jobs(wf) {
+                let requires_ran = settings["requires"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .all(|r| running.iter().any(|j| j == r.as_str().unwrap()));
+                if self.passes_filters(&settings) && requires_ran {
+                    running.push(job);
+                }
+            }
+            if !running.is_empty() {
+                out.insert(name.as_str().unwrap().to_owned(), running);
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn workflows_run_only_when_asked() {
+    let c = config();
+    let expect = |p: Pipeline, expected: &[(&str, &[&str])]| {
+        let runs = p.runs(&c);
+        let expected: std::collections::BTreeMap<String, Vec<String>> = expected
+            .iter()
+            .map(|(w, jobs)| {
+                (
+                    (*w).to_owned(),
+                    jobs.iter().map(|j| (*j).to_owned()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            runs, expected,
+            "branch {}, trigger {}",
+            p.branch, p.trigger_source
+        );
+    };
+    // A push to a branch: the plan only.
+    expect(
+        Pipeline::new(&c, "feature/more-workers", "webhook", &[]),
+        &[("terraform-prod", &["terraform-prod-plan"])],
+    );
+    // A push to main: plan, approval, apply, verify.
+    expect(
+        Pipeline::new(&c, "main", "webhook", &[]),
+        &[(
+            "terraform-prod",
+            &[
+                "terraform-prod-plan",
+                "hold-terraform-prod",
+                "terraform-prod-apply",
+                "verify-prod-endpoints",
+            ],
+        )],
+    );
+    // The two schedules, as documented at the top of the config.
+    expect(
+        Pipeline::new(
+            &c,
+            "main",
+            "scheduled_pipeline",
+            &[("park-mode", true), ("terraform-prod-mode", false)],
+        ),
+        &[("park-infrastructure", &["park-prod-env"])],
+    );
+    expect(
+        Pipeline::new(
+            &c,
+            "main",
+            "scheduled_pipeline",
+            &[("unpark-mode", true), ("terraform-prod-mode", false)],
+        ),
+        &[(
+            "unpark-infrastructure",
+            &["unpark-prod-env", "verify-prod-endpoints"],
+        )],
+    );
+    // A schedule that forgot terraform-prod-mode: false still parks without planning.
+    expect(
+        Pipeline::new(&c, "main", "scheduled_pipeline", &[("park-mode", true)]),
+        &[("park-infrastructure", &["park-prod-env"])],
+    );
+    let config_text =
+        std::fs::read_to_string(workspace_root().join("examples/circleci/config.yml")).unwrap();
+    assert!(config_text.contains(
+        "park:   weekdays 19:00 UTC, parameters { park-mode: true,   terraform-prod-mode: false }"
+    ));
+    assert!(config_text.contains(
+        "unpark: weekdays 07:00 UTC, parameters { unpark-mode: true, terraform-prod-mode: false }"
+    ));
+
+    // Whatever a pipeline sets, park and unpark never run in the same pipeline.
+    let names: Vec<String> = c["parameters"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, spec)| spec["type"].as_str() == Some("boolean"))
+        .map(|(k, _)| k.as_str().unwrap().to_owned())
+        .collect();
+    for bits in 0..(1u32 << names.len()) {
+        let set: Vec<(&str, bool)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), bits & (1 << i) != 0))
+            .collect();
+        for branch in ["main", "feature/x"] {
+            let runs = Pipeline::new(&c, branch, "api", &set).runs(&c);
+            assert!(
+                !(runs.contains_key("park-infrastructure")
+                    && runs.contains_key("unpark-infrastructure")),
+                "{set:?}: park and unpark in one pipeline"
+            );
+        }
+    }
+
+    // Every job that changes production is in the one serial group, wherever it is used.
+    let mut groups = BTreeSet::new();
+    for (wf_name, wf) in c["workflows"].as_mapping().unwrap() {
+        for (job, settings) in workflow_jobs(wf) {
+            if ["terraform-prod-apply", "park-prod-env", "unpark-prod-env"].contains(&job.as_str())
+            {
+                let group = settings["serial-group"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{wf_name:?}: {job} has no serial-group"));
+                groups.insert(group.to_owned());
+            }
+        }
+    }
+    assert_eq!(groups.len(), 1, "one serial group: {groups:?}");
+
+    // The binaries are built once, by one cargo build, not installed one by one.
+    let install = run_commands(&c["commands"]["install-toolkit"]["steps"]);
+    let scripts: String = install.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(
+        scripts.matches("cargo build --release --locked").count(),
+        1,
+        "{scripts}"
+    );
+    assert!(!scripts.contains("cargo install"), "{scripts}");
+    for tool in TOOLS {
+        assert!(
+            scripts.contains(&format!("--bin {tool}")),
+            "{tool} is not built"
+        );
+    }
+}

@@ -28,8 +28,11 @@ pub const RDS_WRITE_ACTIONS: &[&str] = &[
 ];
 
 /// The environment lock through DynamoDB: the item `bucket/key` of the lock table.
-pub const LOCK_DYNAMODB_ACTIONS: &[&str] =
-    &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"];
+pub const LOCK_DYNAMODB_ACTIONS: &[&str] = &[
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+];
 
 /// The environment lock through the S3 lock file `key.tflock`.
 pub const LOCK_S3_ACTIONS: &[&str] = &["s3:DeleteObject", "s3:GetObject", "s3:PutObject"];

@@ -5,10 +5,10 @@ use infra_core::cli::{emit, parse_duration, report_error, run_command, GlobalArg
 use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
 use park::engine::{self, RunOptions};
 use park::observe::{observe, Clients};
-use state_lock::LockInfo;
 use park::plan::{plan, Direction, PlanOptions};
 use park::report::RunReport;
 use park::status::StatusReport;
+use state_lock::LockInfo;
 use std::process::ExitCode;
 use std::time::Duration;
 

@@ -65,7 +65,11 @@ fn park_then_unpark_restores_everything_exactly() {
     fleet.proxy.clear();
     let r = fleet.park(&["down"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(fleet.mutations(), Vec::<String>::new());
+    assert_eq!(
+        fleet.mutations(),
+        ["dynamodb:PutItem", "dynamodb:DeleteItem"],
+        "only the environment lock is taken and released"
+    );
     assert_eq!(fleet.snapshot(), parked);
     assert!(r.stdout.contains("already parked"), "{}", r.stdout);
 

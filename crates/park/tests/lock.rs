@@ -48,7 +48,11 @@ fn overlapping_down_and_up_never_lose_a_record() {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        assert_eq!(fleet.lock_holder(), None, "offset {offset} ms: a lock was left");
+        assert_eq!(
+            fleet.lock_holder(),
+            None,
+            "offset {offset} ms: a lock was left"
+        );
     }
     let r = fleet.park(&["up"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -59,7 +63,10 @@ fn overlapping_down_and_up_never_lose_a_record() {
     );
     infra_test_support::report::record(
         "park-lock-race",
-        &format!("park down & park up --no-wait started 0-80 ms apart, {services} services, {} rounds", offsets_ms.len()),
+        &format!(
+            "park down & park up --no-wait started 0-80 ms apart, {services} services, {} rounds",
+            offsets_ms.len()
+        ),
         "cargo test -p park --test tests overlapping_down_and_up",
         serde_json::json!({"rounds": offsets_ms.len(), "records_lost": 0}),
     );
@@ -91,7 +98,11 @@ fn held_lock_refuses(mode: LockMode) {
         "only the refused lock write: {:?}",
         fleet.mutations()
     );
-    assert_eq!(fleet.lock_holder().as_ref(), Some(&holder), "theirs, untouched");
+    assert_eq!(
+        fleet.lock_holder().as_ref(),
+        Some(&holder),
+        "theirs, untouched"
+    );
 
     // Another ID is refused; the right one removes the lock.
     let r = fleet.park(&["unlock", "00000000-0000-0000-0000-000000000000"]);
@@ -110,7 +121,11 @@ fn held_lock_refuses(mode: LockMode) {
     assert_eq!(fleet.lock_holder(), None, "released after the run");
     assert_eq!(fleet.park(&["up"]).code, 0);
     assert_eq!(fleet.lock_holder(), None);
-    assert_eq!(fleet.park(&["unlock", &holder.id]).code, 1, "nothing to unlock");
+    assert_eq!(
+        fleet.park(&["unlock", &holder.id]).code,
+        1,
+        "nothing to unlock"
+    );
 }
 
 #[test]
@@ -138,7 +153,11 @@ fn without_a_backend_park_refuses_unless_no_lock() {
     assert!(fleet.mutations().is_empty(), "{:?}", fleet.mutations());
     let r = fleet.park(&["down", "--no-lock"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("without the environment lock"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("without the environment lock"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(fleet.park(&["up", "--no-lock"]).code, 0);
     // Read-only commands need no lock.
     assert_eq!(fleet.park(&["status"]).code, 0);
@@ -189,7 +208,10 @@ fn terraform_and_park_exclude_each_other() {
     let terraform = terraform_binary().expect("scripts/setup installs Terraform");
     let fleet = Fleet::new(6);
     fleet
-        .block_on(infra_test_support::state_bucket(&fleet.config, STATE_BUCKET))
+        .block_on(infra_test_support::state_bucket(
+            &fleet.config,
+            STATE_BUCKET,
+        ))
         .unwrap();
     let root = fleet.env.terraform.root.clone();
     // Terraform 1.0.3 needs the endpoints in its backend configuration; park reads them too.
@@ -211,10 +233,19 @@ fn terraform_and_park_exclude_each_other() {
             .stderr(std::process::Stdio::piped());
         cmd
     };
-    let init = tf(&["init", "-input=false", "-no-color", "-backend-config=backend.hcl"])
-        .output()
-        .unwrap();
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let init = tf(&[
+        "init",
+        "-input=false",
+        "-no-color",
+        "-backend-config=backend.hcl",
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
 
     // park holds the lock (its service updates slowed); Terraform cannot take it.
     fleet
@@ -233,7 +264,12 @@ fn terraform_and_park_exclude_each_other() {
     );
     let park = park.wait_with_output().unwrap();
     fleet.proxy.delay(None);
-    assert_eq!(park.status.code(), Some(0), "{}", String::from_utf8_lossy(&park.stderr));
+    assert_eq!(
+        park.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&park.stderr)
+    );
 
     // Terraform holds the lock (its release slowed): park refuses, then waits for it.
     fleet
@@ -253,6 +289,10 @@ fn terraform_and_park_exclude_each_other() {
     assert!(r.stderr.contains("waiting up to 2m"), "{}", r.stderr);
     let plan = plan.wait_with_output().unwrap();
     fleet.proxy.delay(None);
-    assert!(plan.status.success(), "{}", String::from_utf8_lossy(&plan.stderr));
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
     assert_eq!(fleet.lock_holder(), None);
 }

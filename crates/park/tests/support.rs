@@ -88,8 +88,11 @@ impl Fleet {
                 "  terraform {\n    root           = \".\"\n    backend_config = \"backend.hcl\"\n  }\n\n  ecs_cluster",
                 1,
             );
-            std::fs::write(dir.path().join("main.tf"), "terraform {\n  backend \"s3\" {}\n}\n")
-                .unwrap();
+            std::fs::write(
+                dir.path().join("main.tf"),
+                "terraform {\n  backend \"s3\" {}\n}\n",
+            )
+            .unwrap();
             let lock = match lock_mode {
                 LockMode::DynamoDb => format!("dynamodb_table = \"{LOCK_TABLE}\"\n"),
                 _ => "use_lockfile = true\nuse_path_style = true\n".to_owned(),
@@ -129,7 +132,10 @@ impl Fleet {
             .block_on(seed_with(&self.config, &self.env, &[], options))
             .unwrap();
         match self.lock_mode {
-            LockMode::DynamoDb => self.rt.block_on(lock_table(&self.config, LOCK_TABLE)).unwrap(),
+            LockMode::DynamoDb => self
+                .rt
+                .block_on(lock_table(&self.config, LOCK_TABLE))
+                .unwrap(),
             LockMode::LockFile => self
                 .rt
                 .block_on(state_bucket(&self.config, STATE_BUCKET))
@@ -215,8 +221,7 @@ impl Fleet {
     /// The environment lock, read independently with the state-lock library on the
     /// emulator (not through the proxy).
     pub fn lock(&self) -> state_lock::StateLock {
-        let state_lock::Backend::S3(backend) = state_lock::backend::read(&self.env).unwrap()
-        else {
+        let state_lock::Backend::S3(backend) = state_lock::backend::read(&self.env).unwrap() else {
             panic!("the fleet has no s3 backend")
         };
         state_lock::StateLock::new(&self.config, backend)

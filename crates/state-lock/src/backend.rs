@@ -423,19 +423,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let env = env_with(dir.path(), "locals {}\n", None);
         assert_eq!(read(&env).unwrap(), Backend::None);
-        let env = env_with(
-            dir.path(),
-            "terraform {\n  backend \"local\" {}\n}\n",
-            None,
+        let env = env_with(dir.path(), "terraform {\n  backend \"local\" {}\n}\n", None);
+        assert!(
+            matches!(read(&env).unwrap(), Backend::Other { kind, at } if kind == "local" && at.ends_with("main.tf:2:3"))
         );
-        assert!(matches!(read(&env).unwrap(), Backend::Other { kind, at } if kind == "local" && at.ends_with("main.tf:2:3")));
         let env = env_with(
             dir.path(),
             "terraform {\n  backend \"s3\" {\n    bucket = var.x\n  }\n}\n",
             None,
         );
         let err = read(&env).unwrap_err().to_string();
-        assert!(err.contains("main.tf:3:14") && err.contains("literal"), "{err}");
+        assert!(
+            err.contains("main.tf:3:14") && err.contains("literal"),
+            "{err}"
+        );
         let env = env_with(
             dir.path(),
             "terraform {\n  backend \"s3\" {}\n}\n",
@@ -449,7 +450,10 @@ mod tests {
             Some("bucket = \"s\"\nkey = \"k\"\nuse_lockfile = \"yes\"\n"),
         );
         let err = read(&env).unwrap_err().to_string();
-        assert!(err.contains("backend.hcl:3:16") && err.contains("use_lockfile"), "{err}");
+        assert!(
+            err.contains("backend.hcl:3:16") && err.contains("use_lockfile"),
+            "{err}"
+        );
         let env = env_with(
             dir.path(),
             "terraform {\n  backend \"s3\" {}\n}\n",

@@ -44,7 +44,10 @@ impl BackendError {
 fn render_backend_error(e: &BackendError) -> String {
     match &e.kind {
         BackendErrorKind::Read(cause) => {
-            format!("cannot read the Terraform backend from {}: {cause}", e.path.display())
+            format!(
+                "cannot read the Terraform backend from {}: {cause}",
+                e.path.display()
+            )
         }
         BackendErrorKind::Invalid { at, message } => format!("{at}: {message}"),
         BackendErrorKind::Missing(what) => format!("{}: {what}", e.path.display()),

@@ -307,7 +307,9 @@ impl StateLock {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| AwsCallError::new("s3:DeleteObject", Some(self.lock_file_uri()), e).into()),
+                .map_err(|e| {
+                    AwsCallError::new("s3:DeleteObject", Some(self.lock_file_uri()), e).into()
+                }),
         }
     }
 
@@ -389,7 +391,9 @@ impl StateLock {
 fn is_held(e: &AwsCallError) -> bool {
     matches!(
         e.code.as_deref(),
-        Some("ConditionalCheckFailedException" | "PreconditionFailed" | "ConditionalRequestConflict")
+        Some(
+            "ConditionalCheckFailedException" | "PreconditionFailed" | "ConditionalRequestConflict"
+        )
     )
 }
 

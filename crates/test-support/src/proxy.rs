@@ -239,7 +239,11 @@ fn handle(client: TcpStream, upstream: SocketAddr, state: &State) -> std::io::Re
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
 
-    let method = request_line.split(' ').next().unwrap_or_default().to_owned();
+    let method = request_line
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let call = identify(header("authorization"), header("x-amz-target"), &body)
         .or_else(|| identify_s3(header("authorization"), &method));
     let faults = *state.faults.lock().unwrap();
