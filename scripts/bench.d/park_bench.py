@@ -17,10 +17,33 @@ import urllib.request
 import boto3
 
 
+LOCK_TABLE = "fleet-locks"
+STATE_BUCKET = "fleet-state"
+
+
 def reset_and_seed(args):
     urllib.request.urlopen(urllib.request.Request(args.endpoint + "/moto-api/reset", method="POST"), timeout=10)
     subprocess.run([args.harness, "seed", "--env-file", args.env_file, "--endpoint", args.endpoint],
                    check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([args.harness, "tf-backend", "--endpoint", args.endpoint, "--bucket", STATE_BUCKET,
+                    "--table", LOCK_TABLE], check=True, stdout=subprocess.DEVNULL)
+
+
+def locked_environment(plain_env_file):
+    """The fleet environment with the s3 backend park locks: a root declaring `backend "s3"`
+    and a backend_config naming the DynamoDB lock table (no endpoints: AWS_ENDPOINT_URL)."""
+    directory = os.path.dirname(plain_env_file)
+    with open(plain_env_file) as f:
+        text = f.read()
+    text = text.replace("  ecs_cluster", '  terraform {\n    root           = "."\n    backend_config = "backend.hcl"\n  }\n\n  ecs_cluster', 1)
+    path = os.path.join(directory, "fleet-locked.env.hcl")
+    with open(path, "w") as f:
+        f.write(text)
+    with open(os.path.join(directory, "main.tf"), "w") as f:
+        f.write('terraform {\n  backend "s3" {}\n}\n')
+    with open(os.path.join(directory, "backend.hcl"), "w") as f:
+        f.write(f'bucket = "{STATE_BUCKET}"\nkey = "envs/fleet/terraform.tfstate"\nregion = "eu-west-2"\ndynamodb_table = "{LOCK_TABLE}"\n')
+    return path
 
 
 def timed(cmd, **kw):
@@ -116,11 +139,17 @@ def main():
     args = p.parse_args()
     assert args.endpoint.startswith("http://127.0.0.1:"), "benchmarks only talk to the local emulator"
 
+    args.env_file = locked_environment(args.env_file)
+    # park as it runs in production (with the environment lock), alternating with the same
+    # runs without the lock, so the lock's cost is measured in the same conditions.
     park = {"down": [], "up": []}
+    nolock = {"down": [], "up": []}
     for _ in range(args.repeats):
-        reset_and_seed(args)
-        for d in ["down", "up"]:
-            park[d].append(timed([args.park, d, "--env-file", args.env_file, "--poll-interval", "100ms"]))
+        for variant, extra in [(park, []), (nolock, ["--no-lock"])]:
+            reset_and_seed(args)
+            for d in ["down", "up"]:
+                variant[d].append(timed([args.park, d, "--env-file", args.env_file, "--poll-interval", "100ms", *extra],
+                                        stderr=subprocess.DEVNULL))
     b3 = {"down": [], "up": []}
     for _ in range(args.repeats):
         reset_and_seed(args)
@@ -145,6 +174,10 @@ def main():
     total_cli = med["cli"]["down"] + med["cli"]["up"]
     total_b3 = med["boto3"]["down"] + med["boto3"]["up"]
     rows.append(f"| down + up | {total_park:.3f} s | {total_b3:.3f} s | {total_cli:.2f} s | {total_cli / total_park:.0f}x | {total_b3 / total_park:.1f}x |")
+    lock_rows = []
+    for d in ["down", "up"]:
+        with_lock, without = statistics.median(park[d]), statistics.median(nolock[d])
+        lock_rows.append(f"| `park {d}` | {with_lock * 1000:.0f} ms | {without * 1000:.0f} ms | {(with_lock - without) * 1000:+.0f} ms |")
     cpu = platform.processor() or platform.machine()
     text = f"""## park: {args.services} ECS services (mixed: with/without scalable targets, partial suspensions) + 2 Aurora clusters
 
@@ -161,6 +194,16 @@ CLI script and boto3 variant skip those extras, so the comparison favours them.
 `park` runs up to 16 resources at once (`--concurrency`). Medians of {args.repeats} runs for
 `park` and boto3 and of {len(cli['down'])} for the CLI script, each from a freshly reset and
 seeded emulator, on {cpu}.
+
+### The environment lock
+
+| operation | with the lock (default) | `--no-lock` | the lock's cost |
+| --- | --- | --- | --- |
+{chr(10).join(lock_rows)}
+
+The lock is Terraform's state lock in the DynamoDB table (one conditional PutItem before
+the run, one conditional DeleteItem after it). Medians of {args.repeats} runs each,
+alternating with and without the lock, every run from a freshly reset and seeded emulator.
 """
     with open(args.out, "w") as f:
         f.write(text)

@@ -6,6 +6,13 @@ use infra_test_support::{terraform_backend_config, terraform_binary, SeedOptions
 use state_lock::LockInfo;
 use std::time::{Duration, Instant};
 
+fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let until = Instant::now() + Duration::from_secs(60);
     while !done() {
@@ -30,11 +37,16 @@ pub fn someone_else(fleet: &Fleet) -> LockInfo {
 /// one run waits for the other, and one final `park up` restores everything exactly.
 #[test]
 fn overlapping_down_and_up_never_lose_a_record() {
-    let services = 30;
+    // CI: 30 services, 6 rounds (the race lost records in every such run without the
+    // lock); scripts/reliability: PARK_RACE_ROUNDS=40, offsets 0-195 ms.
+    let services: usize = env_number("PARK_RACE_SERVICES", 30);
+    let rounds: u64 = env_number("PARK_RACE_ROUNDS", 6);
     let fleet = Fleet::new(services);
     let before: Snapshot = fleet.snapshot();
-    let offsets_ms = [0u64, 5, 10, 20, 40, 80];
-    for offset in offsets_ms {
+    let offsets_ms: Vec<u64> = (0..rounds)
+        .map(|i| if rounds <= 6 { [0, 5, 10, 20, 40, 80][i as usize] } else { i * 5 })
+        .collect();
+    for &offset in &offsets_ms {
         let down = fleet.spawn(&["down"]);
         std::thread::sleep(Duration::from_millis(offset));
         let up = fleet.spawn(&["up", "--no-wait"]);
@@ -247,13 +259,14 @@ fn terraform_and_park_exclude_each_other() {
         String::from_utf8_lossy(&init.stderr)
     );
 
-    // park holds the lock (its service updates slowed); Terraform cannot take it.
+    // park holds the lock (its service updates slowed); Terraform cannot take it, and
+    // tf-wrap says park holds it.
     fleet
         .proxy
-        .delay(Some(("ecs:UpdateService", Duration::from_millis(800))));
+        .delay(Some(("ecs:UpdateService", Duration::from_secs(6))));
     let park = fleet.spawn(&["down"]);
     wait_for("park to take the lock", || fleet.lock_holder().is_some());
-    let plan = tf(&["plan", "-input=false", "-no-color", "-lock-timeout=1s"])
+    let plan = tf(&["plan", "-input=false", "-no-color", "-lock-timeout=0s"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&plan.stderr);
@@ -262,6 +275,25 @@ fn terraform_and_park_exclude_each_other() {
         stderr.contains("Error acquiring the state lock") && stderr.contains("park down"),
         "Terraform names park as the holder: {stderr}"
     );
+    let tf_wrap = infra_test_support::command(
+        infra_test_support::workspace_binary("tf-wrap"),
+        fleet.proxy.endpoint(),
+    )
+    .args(["plan", "--bundle"])
+    .arg(root.join("bundle"))
+    .args(["--lock-timeout", "0s", "--binary"])
+    .arg(&terraform)
+    .arg("--env-file")
+    .arg(&fleet.env_file)
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&tf_wrap.stderr);
+    assert_eq!(tf_wrap.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("locked by park (`park down`") && stderr.contains("park unlock "),
+        "{stderr}"
+    );
+    assert!(fleet.lock_holder().is_some(), "park still holds it");
     let park = park.wait_with_output().unwrap();
     fleet.proxy.delay(None);
     assert_eq!(

@@ -59,8 +59,37 @@ pub struct LockInfo {
     pub created: String,
 }
 
+impl LockInfo {
+    /// Whether the holder is the toolkit's `park` (it writes `park down` / `park up` as the
+    /// operation into Terraform's lock).
+    pub fn held_by_park(&self) -> bool {
+        self.operation.starts_with("park ")
+    }
+
+    /// How a person releases this lock when its holder is certainly dead.
+    pub fn unlock_command(&self) -> String {
+        if self.held_by_park() {
+            format!("park unlock {}", or_unknown(&self.id))
+        } else {
+            format!("terraform force-unlock {}", or_unknown(&self.id))
+        }
+    }
+}
+
 impl std::fmt::Display for LockInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.held_by_park() {
+            return write!(
+                f,
+                "the state is locked by park (`{}`, toolkit {}) run by {} since {}: the environment is being parked or unparked (lock ID {}, state {})",
+                self.operation,
+                or_unknown(&self.version),
+                or_unknown(&self.who),
+                or_unknown(&self.created),
+                or_unknown(&self.id),
+                or_unknown(&self.path)
+            );
+        }
         write!(
             f,
             "the state is locked by {} since {} (operation {}, Terraform {}, lock ID {}, state {})",
@@ -143,6 +172,21 @@ Acquiring state lock. This may take a few moments...
 │ Terraform acquires a state lock to protect the state from being written
 ╵
 ";
+
+    #[test]
+    fn names_park_as_the_holder() {
+        let text = LOCKED
+            .replace("OperationTypePlan", "park down")
+            .replace("1.0.3", "0.1.0");
+        let info = lock_conflict(&text).unwrap();
+        assert!(info.held_by_park());
+        let message = info.to_string();
+        assert!(message.contains("locked by park (`park down`, toolkit 0.1.0)"), "{message}");
+        assert!(info.unlock_command().starts_with("park unlock "));
+        let plain = lock_conflict(LOCKED).unwrap();
+        assert!(!plain.held_by_park());
+        assert!(plain.unlock_command().starts_with("terraform force-unlock "));
+    }
 
     #[test]
     fn reads_the_lock_holder_from_boxed_and_plain_output() {

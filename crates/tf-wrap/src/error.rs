@@ -36,7 +36,7 @@ pub enum TfWrapError {
         hint: String,
     },
     /// Somebody else holds the state lock.
-    #[error("{0}; tf-wrap never force-unlocks: wait for that run to finish and retry. Only if it is certainly dead, release the lock yourself with `terraform force-unlock {id}`", id = .0.id)]
+    #[error("{0}; tf-wrap never force-unlocks: wait for that run to finish and retry. Only if it is certainly dead, release the lock yourself with `{unlock}`", unlock = .0.unlock_command())]
     Locked(Box<LockInfo>),
     /// The saved plan no longer matches the state.
     #[error("the saved plan is stale: the state changed after it was planned (another apply ran), so Terraform refused to apply it and changed nothing. Next step: run `tf-wrap plan` again, review and approve the new plan")]

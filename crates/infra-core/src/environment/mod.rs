@@ -85,6 +85,10 @@ pub struct TerraformSettings {
     /// How old a plan bundle may be when it is applied.
     #[serde(serialize_with = "serialize_duration")]
     pub max_plan_age: Duration,
+    /// The AWS KMS key that signs plan bundles (`kms:alias/NAME`, `kms:KEY-ID` or a key
+    /// ARN, given here without the `kms:` prefix): `tf-wrap plan` signs, `tf-wrap apply`
+    /// refuses a bundle without a valid signature by this key.
+    pub sign_with: Option<String>,
 }
 
 /// The resource types protected from deletion and replacement unless a file says otherwise:
@@ -774,6 +778,7 @@ impl Validator<'_, '_> {
             binary: None,
             protected_types: None,
             max_plan_age: None,
+            sign_with: None,
         });
         let p = ["environment", env, "terraform"];
         let root = normalize(&base.join(raw.root.as_deref().unwrap_or(".")));
@@ -830,7 +835,31 @@ impl Validator<'_, '_> {
                 "`binary` must not be empty: \"terraform\", \"tofu\" or a path",
             );
         }
+        let sign_with = raw.sign_with.and_then(|text| {
+            let key = text.strip_prefix("kms:").unwrap_or(&text);
+            let valid = if let Some(alias) = key.strip_prefix("alias/") {
+                !alias.is_empty()
+                    && alias
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b))
+            } else if key.starts_with("arn:") {
+                key.split(':').count() == 6
+                    && key.split(':').nth(2) == Some("kms")
+                    && (key.contains(":key/") || key.contains(":alias/"))
+            } else {
+                !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+            };
+            if !valid || !(text.starts_with("kms:") || text.starts_with("arn:")) {
+                self.problem(
+                    &[&p[..], &["sign_with"]].concat(),
+                    format!("`sign_with` \"{text}\" is not a KMS key: use \"kms:alias/NAME\", \"kms:KEY-ID\" or a key ARN"),
+                );
+                return None;
+            }
+            Some(key.to_owned())
+        });
         TerraformSettings {
+            sign_with,
             backend_config: raw.backend_config.map(|b| normalize(&root.join(b))),
             var_files: raw
                 .var_files

@@ -47,6 +47,8 @@ pub(crate) struct RawTerraform {
     pub protected_types: Option<Vec<String>>,
     #[serde(default)]
     pub max_plan_age: Option<String>,
+    #[serde(default)]
+    pub sign_with: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
