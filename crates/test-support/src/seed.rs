@@ -284,6 +284,29 @@ pub async fn lock_table(config: &SdkConfig, table: &str) -> Result<(), String> {
         .map_err(|e| format!("dynamodb:CreateTable {table}: {e:?}"))
 }
 
+/// Creates an asymmetric KMS signing key (ECC_NIST_P256, SIGN_VERIFY) named `alias`
+/// (`alias/NAME`), as `terraform.sign_with` expects; returns its ARN.
+pub async fn kms_signing_key(config: &SdkConfig, alias: &str) -> Result<String, String> {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    let kms = aws_sdk_kms::Client::new(config);
+    let key = kms
+        .create_key()
+        .key_spec(KeySpec::EccNistP256)
+        .key_usage(KeyUsageType::SignVerify)
+        .description("tf-wrap bundle signatures (test)")
+        .send()
+        .await
+        .map_err(|e| format!("kms:CreateKey: {e:?}"))?;
+    let meta = key.key_metadata.ok_or("kms:CreateKey returned no key")?;
+    kms.create_alias()
+        .alias_name(alias)
+        .target_key_id(meta.key_id())
+        .send()
+        .await
+        .map_err(|e| format!("kms:CreateAlias {alias}: {e:?}"))?;
+    meta.arn.ok_or_else(|| "kms:CreateKey returned no ARN".into())
+}
+
 /// An S3 client for the emulator (path-style addressing, which a loopback endpoint needs).
 pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(

@@ -28,6 +28,8 @@ pub const PLAN_JSON: &str = "plan.json";
 pub const MANIFEST: &str = "manifest.json";
 /// The Markdown summary in a bundle.
 pub const SUMMARY_MD: &str = "summary.md";
+/// The KMS signature of the manifest, in a signed bundle.
+pub const SIGNATURE: &str = "signature.json";
 /// Terraform's dependency lock file in the root.
 pub const LOCK_FILE: &str = ".terraform.lock.hcl";
 /// How far in the future a bundle's creation time may be (clock skew between CI runners).
@@ -96,12 +98,20 @@ pub struct Checkout {
 pub struct Verified {
     /// Its manifest.
     pub manifest: Manifest,
+    /// `manifest.json` exactly as read (what a signature covers).
+    pub manifest_bytes: Vec<u8>,
     /// Its plan's JSON, parsed.
     pub plan: PlanJson,
+    /// Its plan's JSON as read.
+    pub plan_json: String,
     /// The summary recomputed from it.
     pub summary: Summary,
-    /// The saved plan's path.
+    /// A private copy of the saved plan, made from the very bytes that were hashed: what
+    /// Terraform shows and applies, so the bundle's file cannot change between the check
+    /// and the apply.
     pub plan_file: PathBuf,
+    /// The private directory holding `plan_file`, removed when the last clone is dropped.
+    pub copy: std::sync::Arc<tempfile::TempDir>,
 }
 
 /// Why a bundle cannot be used.
@@ -306,11 +316,16 @@ fn read(dir: &Path, file: &str) -> Result<Vec<u8>, BundleError> {
 
 /// Reads a bundle's manifest and checks it is one this tf-wrap understands.
 fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
+    read_manifest_bytes(dir).map(|(m, _)| m)
+}
+
+fn read_manifest_bytes(dir: &Path) -> Result<(Manifest, Vec<u8>), BundleError> {
     let mismatch = |reason: String| BundleError::Mismatch {
         dir: dir.to_owned(),
         reasons: vec![reason],
     };
-    let manifest: Manifest = serde_json::from_slice(&read(dir, MANIFEST)?).map_err(|e| {
+    let bytes = read(dir, MANIFEST)?;
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
         mismatch(format!(
             "{MANIFEST} is not a tf-wrap manifest (line {}, column {}: {e})",
             e.line(),
@@ -323,7 +338,7 @@ fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
             manifest.schema, manifest.schema_version
         )));
     }
-    Ok(manifest)
+    Ok((manifest, bytes))
 }
 
 /// A bundle's plan JSON, checked against its manifest (for `tf-wrap summary`, which needs
@@ -345,7 +360,7 @@ pub fn read_plan_json(dir: &Path) -> Result<PlanJson, BundleError> {
 
 /// Reads a bundle and checks it against `checkout`; every failed check is listed.
 pub fn verify(dir: &Path, checkout: &Checkout) -> Result<Verified, BundleError> {
-    let manifest = read_manifest(dir)?;
+    let (manifest, manifest_bytes) = read_manifest_bytes(dir)?;
     let mismatch = |reasons: Vec<String>| BundleError::Mismatch {
         dir: dir.to_owned(),
         reasons,
@@ -427,10 +442,107 @@ pub fn verify(dir: &Path, checkout: &Checkout) -> Result<Verified, BundleError> 
     if !reasons.is_empty() {
         return Err(mismatch(reasons));
     }
+    // Terraform gets a private copy of exactly the bytes hashed above, never the bundle's
+    // file, which whoever can write the workspace could swap after the check.
+    let copy = tempfile::Builder::new()
+        .prefix("tf-wrap-apply-")
+        .tempdir()
+        .map_err(|e| BundleError::Write {
+            path: std::env::temp_dir(),
+            source: e,
+        })?;
+    let plan_file = copy.path().join(PLAN_FILE);
+    std::fs::write(&plan_file, &plan_bytes).map_err(|e| BundleError::Write {
+        path: plan_file.clone(),
+        source: e,
+    })?;
     Ok(Verified {
-        plan_file: dir.join(PLAN_FILE),
+        plan_file,
+        copy: std::sync::Arc::new(copy),
         manifest,
+        manifest_bytes,
         plan,
+        plan_json: text.into_owned(),
         summary,
     })
+}
+
+/// The JSON keys of `show -json` that the summary and the gates read.
+const COMPARED_KEYS: &[&str] = &[
+    "format_version",
+    "terraform_version",
+    "resource_changes",
+    "resource_drift",
+    "output_changes",
+    "errored",
+];
+
+/// Where the plan's JSON that Terraform derives from the plan file (`derived`) differs
+/// from the bundle's `plan.json` (`bundled`) in anything the summary or the gates read:
+/// one line per differing resource, output or field; empty when they agree.
+pub fn differences(bundled: &str, derived: &str) -> Vec<String> {
+    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or_default();
+    let (bundled, derived) = (parse(bundled), parse(derived));
+    let mut out = Vec::new();
+    for key in COMPARED_KEYS {
+        let (b, d) = (&bundled[key], &derived[key]);
+        if b == d {
+            continue;
+        }
+        match (b, d) {
+            (serde_json::Value::Array(_), _) | (_, serde_json::Value::Array(_)) => {
+                let by_address = |v: &serde_json::Value| -> std::collections::BTreeMap<String, serde_json::Value> {
+                    v.as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|c| (c["address"].as_str().unwrap_or("?").to_owned(), c.clone()))
+                        .collect()
+                };
+                let (b, d) = (by_address(b), by_address(d));
+                for address in b.keys().chain(d.keys()).collect::<std::collections::BTreeSet<_>>() {
+                    match (b.get(address), d.get(address)) {
+                        (Some(x), Some(y)) if x == y => {}
+                        (Some(x), Some(y)) if actions(x) != actions(y) => out.push(format!(
+                            "{key}: {address}: the plan file plans {}, {PLAN_JSON} shows {}",
+                            actions(y),
+                            actions(x)
+                        )),
+                        (Some(_), Some(y)) => out.push(format!(
+                            "{key}: {address}: the plan file plans {} with other values than {PLAN_JSON} shows",
+                            actions(y)
+                        )),
+                        (Some(_), None) => out.push(format!(
+                            "{key}: {address} is in {PLAN_JSON} but not in the plan file"
+                        )),
+                        (None, y) => out.push(format!(
+                            "{key}: the plan file plans {} for {address}, which {PLAN_JSON} does not show",
+                            y.map(actions).unwrap_or_default()
+                        )),
+                    }
+                }
+            }
+            (serde_json::Value::Object(bo), serde_json::Value::Object(dobj)) => {
+                let names: std::collections::BTreeSet<&String> = bo.keys().chain(dobj.keys()).collect();
+                for name in names {
+                    if bo.get(name) != dobj.get(name) {
+                        out.push(format!("{key}: `{name}` differs between the plan file and {PLAN_JSON}"));
+                    }
+                }
+            }
+            _ => out.push(format!("`{key}`: the plan file has {d}, {PLAN_JSON} has {b}")),
+        }
+    }
+    out
+}
+
+/// A resource change's actions, `delete+create`.
+fn actions(change: &serde_json::Value) -> String {
+    match change["change"]["actions"].as_array() {
+        Some(a) => a
+            .iter()
+            .filter_map(|x| x.as_str())
+            .collect::<Vec<_>>()
+            .join("+"),
+        None => "an unknown action".into(),
+    }
 }

@@ -39,8 +39,11 @@ pub enum TfWrapError {
     #[error("{0}; tf-wrap never force-unlocks: wait for that run to finish and retry. Only if it is certainly dead, release the lock yourself with `{unlock}`", unlock = .0.unlock_command())]
     Locked(Box<LockInfo>),
     /// The saved plan no longer matches the state.
-    #[error("the saved plan is stale: the state changed after it was planned (another apply ran), so Terraform refused to apply it and changed nothing. Next step: run `tf-wrap plan` again, review and approve the new plan")]
-    Stale,
+    #[error("the saved plan is stale: the state changed after it was planned (another apply ran), so Terraform refused to apply it and changed nothing. Next step: run `tf-wrap plan` again, review and approve the new plan{}", if terraform.is_empty() { String::new() } else { format!(". Terraform said: {terraform}") })]
+    Stale {
+        /// Terraform's own words, when they were not already streamed.
+        terraform: String,
+    },
     /// The plan bundle could not be read, written, or is refused.
     #[error(transparent)]
     Bundle(#[from] BundleError),
@@ -66,6 +69,9 @@ pub enum TfWrapError {
     /// The shared set-up (AWS configuration, account guard) failed.
     #[error(transparent)]
     Setup(#[from] infra_core::cli::SetupError),
+    /// The bundle's signature is missing, invalid or could not be checked.
+    #[error(transparent)]
+    Signature(crate::signing::SigningError),
     /// Reading the park records failed.
     #[error("cannot read the park records for the park guard: {0}")]
     Park(String),
@@ -78,8 +84,10 @@ impl TfWrapError {
             TfWrapError::Setup(e) => e.exit_status(),
             TfWrapError::Version(_) => ExitStatus::InvalidInput,
             TfWrapError::Bundle(BundleError::Unreadable { .. }) => ExitStatus::InvalidInput,
+            TfWrapError::Signature(e) if e.is_refusal() => ExitStatus::Refused,
+            TfWrapError::Signature(_) => ExitStatus::Failure,
             TfWrapError::Bundle(BundleError::Mismatch { .. })
-            | TfWrapError::Stale
+            | TfWrapError::Stale { .. }
             | TfWrapError::Refused { .. } => ExitStatus::Refused,
             TfWrapError::Spawn(_)
             | TfWrapError::VersionUnreadable { .. }

@@ -11,6 +11,7 @@
 //!   JSON, Markdown).
 //! - [`gates`]: the destroy gate and the park guard, on the plan's JSON.
 //! - [`bundle`]: the plan bundle the apply job verifies before applying.
+//! - [`signing`]: KMS signatures of bundle manifests (opt-in, `terraform.sign_with`).
 //! - [`diagnose`]: transient errors, lock holders and stale plans from Terraform's text.
 //! - [`workflow`]: `init`, `plan`, `apply` put together.
 //! - [`parked`]: which resources park has recorded, read through the park library.
@@ -19,9 +20,11 @@ pub mod bundle;
 pub mod diagnose;
 pub mod error;
 pub mod gates;
+pub mod iam;
 pub mod plan;
 pub mod report;
 pub mod runner;
+pub mod signing;
 pub mod version;
 pub mod workflow;
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 use tf_wrap::gates::{GateOptions, Parked};
 use tf_wrap::report::{RunReport, SummaryReport};
 use tf_wrap::runner::Terraform;
+use tf_wrap::signing::BundleSigner;
 use tf_wrap::workflow::Settings;
 use tf_wrap::TfWrapError;
 
@@ -39,6 +40,10 @@ enum Command {
     Apply(ApplyArgs),
     /// Print a bundle's summary.
     Summary(SummaryArgs),
+    /// Print the least-privilege IAM policies (JSON) of tf-wrap's own calls: `plan` (the
+    /// plan job's role) and `apply` (the apply job's). Terraform's own permissions for the
+    /// resources it manages come on top.
+    IamPolicy,
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +99,13 @@ struct ApplyArgs {
     /// The oldest bundle accepted (default: the environment file's `max_plan_age`, 24h).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     max_age: Option<Duration>,
+    /// Allow the plan to delete or replace this protected resource address; repeatable.
+    /// An unsigned bundle's recorded allowances are not honoured: the apply states its own.
+    #[arg(long, value_name = "ADDRESS")]
+    allow_destroy: Vec<String>,
+    /// Allow the plan to change the capacity of parked resources (it would unpark them).
+    #[arg(long)]
+    allow_unpark: bool,
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +151,14 @@ async fn run(global: &GlobalArgs, command: Command) -> ExitStatus {
     }
     match command {
         Command::Summary(_) => ExitStatus::Success,
+        Command::IamPolicy => {
+            let policies = tf_wrap::iam::policies(&env);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&policies).unwrap_or_default()
+            );
+            ExitStatus::Success
+        }
         Command::Init(tf) => match settings(&env, &tf, None).init().await {
             Ok(()) => ExitStatus::Success,
             Err(e) => fail(&e),
@@ -175,18 +195,47 @@ fn settings(env: &Environment, tf: &TfArgs, max_age: Option<Duration>) -> Settin
     }
 }
 
-/// The account guard, then the park records: what the park guard needs. Without ECS
-/// services or Aurora clusters in the environment file there is nothing to read.
-async fn parked(global: &GlobalArgs, env: &Environment) -> Result<Vec<Parked>, TfWrapError> {
-    let (config, _) = global.aws(env).await?;
+/// The SDK configuration after the account guard, built once per run and shared by the
+/// park records and the signer (which run while Terraform plans).
+type Aws = tokio::sync::OnceCell<aws_config::SdkConfig>;
+
+async fn aws<'a>(
+    cell: &'a Aws,
+    global: &GlobalArgs,
+    env: &Environment,
+) -> Result<&'a aws_config::SdkConfig, TfWrapError> {
+    cell.get_or_try_init(|| async { Ok(global.aws(env).await?.0) })
+        .await
+}
+
+/// The park records: what the park guard needs. Without ECS services or Aurora clusters in
+/// the environment file there is nothing to read.
+async fn parked(
+    cell: &Aws,
+    global: &GlobalArgs,
+    env: &Environment,
+) -> Result<Vec<Parked>, TfWrapError> {
+    let config = aws(cell, global, env).await?;
     if env.ecs_clusters.is_empty() && env.aurora_clusters.is_empty() {
         return Ok(Vec::new());
     }
-    let clients = park::observe::Clients::new(&config);
+    let clients = park::observe::Clients::new(config);
     let live = park::observe::observe(&clients, env)
         .await
         .map_err(|e| TfWrapError::Park(infra_core::error::error_chain(&e)))?;
     Ok(tf_wrap::parked(&live))
+}
+
+/// The bundle signer, when the environment file names a key (`terraform.sign_with`).
+async fn signer(
+    cell: &Aws,
+    global: &GlobalArgs,
+    env: &Environment,
+) -> Result<Option<BundleSigner>, TfWrapError> {
+    match &env.terraform.sign_with {
+        None => Ok(None),
+        Some(key) => Ok(Some(BundleSigner::new(aws(cell, global, env).await?, key))),
+    }
 }
 
 async fn plan(global: &GlobalArgs, env: &Environment, args: PlanArgs) -> ExitStatus {
@@ -196,7 +245,16 @@ async fn plan(global: &GlobalArgs, env: &Environment, args: PlanArgs) -> ExitSta
         allow_unpark: args.allow_unpark,
     };
     let s = settings(env, &args.tf, None);
-    match s.plan(&args.bundle, &options, parked(global, env)).await {
+    let cell = Aws::new();
+    match s
+        .plan(
+            &args.bundle,
+            &options,
+            parked(&cell, global, env),
+            signer(&cell, global, env),
+        )
+        .await
+    {
         Ok(planned) => {
             for a in &planned.unused_allowances {
                 eprintln!("tf-wrap: warning: --allow-destroy '{a}' matches nothing the plan deletes or replaces");
@@ -243,12 +301,25 @@ async fn apply(global: &GlobalArgs, env: &Environment, args: ApplyArgs) -> ExitS
         Ok(v) => v,
         Err(e) => return fail(&e),
     };
+    let cell = Aws::new();
+    let signer = match signer(&cell, global, env).await {
+        Ok(signer) => signer,
+        Err(e) => return fail(&e),
+    };
+    let signed = match s
+        .check_signature(&args.bundle, &verified, signer.as_ref())
+        .await
+    {
+        Ok(signed) => signed,
+        Err(e) => return fail(&e),
+    };
+    let allowances = GateOptions {
+        protected_types: env.terraform.protected_types.clone(),
+        allow_destroy: args.allow_destroy,
+        allow_unpark: args.allow_unpark,
+    };
     match s
-        .apply(
-            &verified,
-            &env.terraform.protected_types,
-            parked(global, env),
-        )
+        .apply(&verified, &allowances, signed, parked(&cell, global, env))
         .await
     {
         Ok(()) => {

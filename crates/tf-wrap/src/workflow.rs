@@ -1,7 +1,8 @@
 //! The three commands that run Terraform: `init`, `plan` (into a bundle) and `apply` (from
 //! a verified bundle), plus reading a bundle's summary.
 
-use crate::bundle::{self, Checkout, Manifest, Staging, Verified};
+use crate::bundle::{self, BundleError, Checkout, Manifest, Staging, Verified};
+use crate::signing::{self, BundleSigner, SigningError};
 use crate::diagnose;
 use crate::error::TfWrapError;
 use crate::gates::{self, GateOptions, Parked};
@@ -141,14 +142,16 @@ impl Settings {
     /// made the plan (from its JSON) is checked against the requirements afterwards. A
     /// failed check discards the plan: no bundle is written unless every check and gate
     /// passed.
-    pub async fn plan<P>(
+    pub async fn plan<P, S>(
         &self,
         bundle_dir: &Path,
         gate_options: &GateOptions,
         parked: P,
+        signer: S,
     ) -> Result<Planned, TfWrapError>
     where
         P: Future<Output = Result<Vec<Parked>, TfWrapError>>,
+        S: Future<Output = Result<Option<BundleSigner>, TfWrapError>>,
     {
         let staging = Staging::new(bundle_dir)?;
         let plan_path = staging.path(bundle::PLAN_FILE);
@@ -164,7 +167,7 @@ impl Settings {
         }
         args.extend(self.terraform.color_args());
         let root = self.terraform.root.clone();
-        let (planned, requirements, parked, git, lock) = tokio::join!(
+        let (planned, requirements, parked, git, lock, signer) = tokio::join!(
             async {
                 let done = self.retried("plan", &args).await?;
                 let (code, json, err) = self
@@ -183,10 +186,12 @@ impl Settings {
             async { version::requirements(&root) },
             parked,
             bundle::git_state(&root),
-            async { bundle::lock_file_hash(&root) }
+            async { bundle::lock_file_hash(&root) },
+            signer
         );
         // A refusal (the account guard) outranks a Terraform failure.
         let parked = parked?;
+        let signer = signer?;
         let (changes, json) = planned?;
         let requirements = requirements?;
         let (git_commit, git_dirty) = git;
@@ -235,6 +240,16 @@ impl Settings {
         staging.write(bundle::PLAN_JSON, &json)?;
         staging.write(bundle::SUMMARY_MD, summary.to_markdown().as_bytes())?;
         let manifest_json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+        if let Some(signer) = &signer {
+            let signature = signer
+                .sign(&manifest_json)
+                .await
+                .map_err(TfWrapError::Signature)?;
+            staging.write(
+                bundle::SIGNATURE,
+                &serde_json::to_vec_pretty(&signature).unwrap_or_default(),
+            )?;
+        }
         staging.write(bundle::MANIFEST, &manifest_json)?;
         let bundle = staging.commit()?;
         Ok(Planned {
@@ -261,29 +276,126 @@ impl Settings {
         Ok(bundle::verify(bundle_dir, &checkout)?)
     }
 
-    /// `terraform apply PLANFILE` of a verified bundle, after the gates are evaluated again
-    /// against the live park state (the environment may have been parked since the plan).
-    /// Never retried.
+    /// Checks a verified bundle's signature when `signer` is configured (the environment
+    /// file's `sign_with`): an unsigned bundle, another key's signature or an edit after
+    /// signing is refused. Returns whether the bundle's signature was verified, which is
+    /// what lets [`Settings::apply`] honour the allowances recorded in its manifest.
+    pub async fn check_signature(
+        &self,
+        bundle_dir: &Path,
+        verified: &Verified,
+        signer: Option<&BundleSigner>,
+    ) -> Result<bool, TfWrapError> {
+        let Some(signer) = signer else {
+            return Ok(false);
+        };
+        let signature = signing::read_signature(bundle_dir)
+            .map_err(TfWrapError::Signature)?
+            .ok_or_else(|| {
+                TfWrapError::Signature(SigningError::Unsigned {
+                    key: signer.key().to_owned(),
+                })
+            })?;
+        let key = signer
+            .verify(&verified.manifest_bytes, &signature)
+            .await
+            .map_err(TfWrapError::Signature)?;
+        tracing::info!(key = %key, "bundle signature verified");
+        Ok(true)
+    }
+
+    /// `terraform apply` of a verified bundle's plan file. What Terraform will apply is
+    /// read from the plan file itself (`show -json` of the private copy), must match the
+    /// bundle's `plan.json` in everything the summary and the gates read, and the gates run
+    /// on it, again against the live park state (the environment may have been parked
+    /// since the plan). The allowances are `allowances` (the apply command's own), plus the
+    /// manifest's only when `signed`. Never retried.
     pub async fn apply<P>(
         &self,
         verified: &Verified,
-        protected_types: &[String],
+        allowances: &GateOptions,
+        signed: bool,
         parked: P,
     ) -> Result<(), TfWrapError>
     where
         P: Future<Output = Result<Vec<Parked>, TfWrapError>>,
     {
-        let options = GateOptions {
-            protected_types: protected_types.to_vec(),
-            allow_destroy: verified.manifest.allow_destroy.clone(),
-            allow_unpark: verified.manifest.allow_unpark,
-        };
-        let parked = parked.await?;
-        let refusals = gates::evaluate(&verified.plan, &parked, &options);
+        let mut options = allowances.clone();
+        if signed {
+            for a in &verified.manifest.allow_destroy {
+                if !options.allow_destroy.contains(a) {
+                    options.allow_destroy.push(a.clone());
+                }
+            }
+            options.allow_unpark |= verified.manifest.allow_unpark;
+        } else {
+            let unhonoured: Vec<String> = verified
+                .manifest
+                .allow_destroy
+                .iter()
+                .filter(|a| !options.allow_destroy.contains(a))
+                .map(|a| format!("--allow-destroy {a}"))
+                .chain(
+                    (verified.manifest.allow_unpark && !options.allow_unpark)
+                        .then(|| "--allow-unpark".to_owned()),
+                )
+                .collect();
+            if !unhonoured.is_empty() {
+                tracing::warn!(
+                    "the bundle records {}, which an unsigned bundle cannot grant: give them to `tf-wrap apply` itself if the plan needs them",
+                    unhonoured.join(", ")
+                );
+            }
+        }
+        let plan_file = verified.plan_file.clone();
+        let (derived, parked) = tokio::join!(
+            async {
+                let (code, json, err) = self
+                    .terraform
+                    .capture(&[
+                        "show".into(),
+                        "-json".into(),
+                        "-no-color".into(),
+                        plan_file.clone().into(),
+                    ])
+                    .await?;
+                // Terraform refuses to show a plan whose state moved on, as it would
+                // refuse to apply it.
+                if code != Some(0) && diagnose::stale_plan(&err) {
+                    let said = err.split_whitespace().collect::<Vec<_>>().join(" ");
+                    return Err(TfWrapError::Stale { terraform: said });
+                }
+                if code != Some(0) {
+                    return Err(TfWrapError::Terraform {
+                        command: "show -json".into(),
+                        code: code.map_or("signal".into(), |c| c.to_string()),
+                        hint: format!(": {}", err.trim()),
+                    });
+                }
+                Ok(String::from_utf8_lossy(&json).into_owned())
+            },
+            parked
+        );
+        let derived = derived?;
+        let differences = bundle::differences(&verified.plan_json, &derived);
+        if !differences.is_empty() {
+            return Err(TfWrapError::Bundle(BundleError::Mismatch {
+                dir: verified.plan_file.clone(),
+                reasons: std::iter::once(format!(
+                    "the plan file is not the plan {} shows: Terraform would apply something else; nothing was applied",
+                    bundle::PLAN_JSON
+                ))
+                .chain(differences)
+                .collect(),
+            }));
+        }
+        let plan = PlanJson::parse(&derived)?;
+        let parked = parked?;
+        let refusals = gates::evaluate(&plan, &parked, &options);
         if !refusals.is_empty() {
             return Err(TfWrapError::Refused {
                 refusals,
-                summary: Box::new(verified.summary.clone()),
+                summary: Box::new(Summary::of(&plan)),
             });
         }
         let mut args: Vec<OsString> = vec![
@@ -292,14 +404,16 @@ impl Settings {
             format!("-lock-timeout={}", duration_arg(self.lock_timeout)).into(),
         ];
         args.extend(self.terraform.color_args());
-        args.push(absolute(&verified.plan_file).into());
+        args.push(absolute(&plan_file).into());
         let done = self.terraform.stream(&args).await?;
         interrupted(&done)?;
         if done.code == Some(0) {
             return Ok(());
         }
         if diagnose::stale_plan(&done.output) {
-            return Err(TfWrapError::Stale);
+            return Err(TfWrapError::Stale {
+                terraform: String::new(),
+            });
         }
         if let Some(info) = diagnose::lock_conflict(&done.output) {
             return Err(TfWrapError::Locked(Box::new(info)));

@@ -518,6 +518,10 @@ fn park_guard_reads_real_park_records() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let config = runtime.block_on(session.sdk_config());
     runtime.block_on(seed(&config, &env, &[])).unwrap();
+    // park takes the environment lock: the reference backend's DynamoDB table.
+    runtime
+        .block_on(infra_test_support::lock_table(&config, "blog-terraform-locks"))
+        .unwrap();
     let clients = park::observe::Clients::new(&config);
     let read = || {
         let live = runtime

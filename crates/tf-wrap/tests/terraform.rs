@@ -53,6 +53,12 @@ impl Root {
 
     /// `extra` goes into the environment block (ECS clusters for the park guard).
     fn full(proxied: bool, main_tf: &str, extra: &str) -> Root {
+        Root::custom(proxied, main_tf, "", extra)
+    }
+
+    /// `terraform` goes into the environment file's `terraform` block (protected types,
+    /// `sign_with`), `extra` into the environment block.
+    fn custom(proxied: bool, main_tf: &str, terraform: &str, extra: &str) -> Root {
         let session = Moto::session();
         let endpoint = session.endpoint().to_owned();
         terraform_backend(&endpoint, "eu-west-2", BUCKET, TABLE).expect("backend on the emulator");
@@ -97,7 +103,7 @@ impl Root {
     backend_config = "backend.hcl"
     lock_timeout   = "2s"
     binary         = "{}"
-  }}
+{terraform}  }}
 {extra}
 }}
 "#,
@@ -974,4 +980,428 @@ fn init_plan_apply_converge_under_backend_faults() {
     );
     // Nothing left locked.
     assert_eq!(root.plan("after", &["--lock-timeout", "0s"]).code, 0);
+}
+
+/// The reference services through the demo provider, with `aws_ecs_service` protected,
+/// applied; then a bundle planned for a harmless change: portal 2 -> 3 tasks.
+struct ServicesRoot {
+    root: Root,
+    services_tf: String,
+    runtime: tokio::runtime::Runtime,
+    config: aws_config::SdkConfig,
+}
+
+impl ServicesRoot {
+    fn new(terraform: &str) -> ServicesRoot {
+        let root = Root::custom(
+            false,
+            MAIN_TF,
+            &format!("    protected_types = [\"aws_ecs_service\"]\n{terraform}"),
+            &reference_services(),
+        );
+        let services_tf = std::fs::read_to_string(
+            infra_test_support::workspace_root().join("examples/demo/services.tf"),
+        )
+        .unwrap();
+        root.write("infra/services.tf", &services_tf);
+        root.commit("services");
+        let env = infra_core::Environment::load(&root.path("prod.env.hcl")).unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let config = runtime.block_on(root._session.sdk_config());
+        runtime
+            .block_on(infra_test_support::seed(&config, &env, &[]))
+            .unwrap();
+        ServicesRoot {
+            root,
+            services_tf,
+            runtime,
+            config,
+        }
+    }
+
+    /// Initialises, applies the services into the state and plans portal 2 -> 3 into
+    /// `bundle`.
+    fn harmless_bundle(&self) {
+        self.root.init();
+        assert_eq!(self.root.plan("first", &[]).code, 3);
+        let r = self.root.apply("first");
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        self.set_portal(3);
+        self.root.commit("portal: 3 tasks");
+        let r = self.root.plan("bundle", &["--output", "json"]);
+        assert_eq!(r.code, 3, "{}", r.stderr);
+        assert_eq!(
+            r.json()["summary"]["update"],
+            serde_json::json!([{"address": "aws_ecs_service.this[\"portal\"]"}])
+        );
+    }
+
+    fn set_portal(&self, desired: u32) {
+        self.root.write(
+            "infra/services.tf",
+            &self.services_tf.replace(
+                "portal         = { desired_count = 2",
+                &format!("portal         = {{ desired_count = {desired}"),
+            ),
+        );
+    }
+
+    /// What the emulator says of blog-prod/portal: (status, desired count).
+    fn portal(&self) -> (String, i32) {
+        let out = self
+            .runtime
+            .block_on(
+                aws_sdk_ecs::Client::new(&self.config)
+                    .describe_services()
+                    .cluster("blog-prod")
+                    .services("portal")
+                    .send(),
+            )
+            .unwrap();
+        let s = &out.services()[0];
+        (s.status().unwrap_or_default().to_owned(), s.desired_count())
+    }
+
+    /// A plan file made by Terraform directly, as an attacker with the same checkout would.
+    fn raw_plan(&self, name: &str, extra: &[&str]) -> PathBuf {
+        let path = self.root.path(name);
+        let out = format!("-out={}", path.display());
+        let mut args = vec!["plan", "-input=false", "-no-color", out.as_str()];
+        args.extend_from_slice(extra);
+        let r = self.root.terraform(&args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        path
+    }
+
+    /// Terraform's own JSON of a plan file.
+    fn show(&self, plan: &Path) -> String {
+        let r = self
+            .root
+            .terraform(&["show", "-json", plan.to_str().unwrap()]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+    }
+}
+
+fn edit_manifest(bundle: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = bundle.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut manifest);
+    std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+}
+
+/// Replaces the bundle's plan file with `evil` and writes its sha256 into the manifest:
+/// what someone who can write the CircleCI workspace can do.
+fn swap_plan_file(bundle: &Path, evil: &Path) {
+    let bytes = std::fs::read(evil).unwrap();
+    std::fs::write(bundle.join("plan.tfplan"), &bytes).unwrap();
+    edit_manifest(bundle, |m| {
+        m["plan_sha256"] = tf_wrap::bundle::sha256_hex(&bytes).into();
+    });
+}
+
+/// Replaces the bundle's plan.json and writes its sha256 and summary digest into the
+/// manifest, so every hash tf-wrap used to check agrees.
+fn swap_plan_json(bundle: &Path, json: &str) {
+    std::fs::write(bundle.join("plan.json"), json).unwrap();
+    let digest =
+        tf_wrap::plan::Summary::of(&tf_wrap::plan::PlanJson::parse(json).unwrap()).digest();
+    edit_manifest(bundle, |m| {
+        m["plan_json_sha256"] = tf_wrap::bundle::sha256_hex(json.as_bytes()).into();
+        m["summary_digest"] = digest.into();
+    });
+}
+
+/// The attack of the issue: a bundle planned for portal 2 -> 3, whose plan file is swapped
+/// for `terraform plan -destroy` of the same root and commit (its sha256 written into the
+/// manifest, the harmless plan.json kept). apply derives the JSON from the plan file,
+/// sees the deletes, refuses before Terraform applies; the service is still there. Then:
+/// a swapped plan that sets portal to 0 while plan.json shows 3, and plan.json edited to
+/// hide the deletes of the destroy plan (hashes and summary digest rewritten to match).
+#[test]
+fn a_swapped_plan_file_is_refused_before_terraform_applies() {
+    let s = ServicesRoot::new("");
+    s.harmless_bundle();
+    let bundle = s.root.path("bundle");
+    let pristine: Vec<(String, Vec<u8>)> = ["plan.tfplan", "plan.json", "manifest.json"]
+        .iter()
+        .map(|f| (f.to_string(), std::fs::read(bundle.join(f)).unwrap()))
+        .collect();
+    let restore = || {
+        for (f, bytes) in &pristine {
+            std::fs::write(bundle.join(f), bytes).unwrap();
+        }
+    };
+
+    // 1. The destroy plan behind the harmless plan.json.
+    let destroy = s.raw_plan("destroy.tfplan", &["-destroy"]);
+    swap_plan_file(&bundle, &destroy);
+    let r = s.root.apply("bundle");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("the plan file is not the plan plan.json shows"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(
+            "aws_ecs_service.this[\"portal\"]: the plan file plans delete, plan.json shows update"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("Apply complete"), "{}", r.stderr);
+    assert!(!r.stderr.contains("Destroy complete"), "{}", r.stderr);
+    assert_eq!(s.portal(), ("ACTIVE".to_owned(), 2), "the service is still there");
+
+    // 2. A plan that scales portal to 0 where plan.json shows 3.
+    restore();
+    s.set_portal(0);
+    let zero = s.raw_plan("zero.tfplan", &[]);
+    s.set_portal(3);
+    swap_plan_file(&bundle, &zero);
+    let r = s.root.apply("bundle");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "aws_ecs_service.this[\"portal\"]: the plan file plans update with other values than plan.json shows"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.portal(), ("ACTIVE".to_owned(), 2));
+
+    // 3. The destroy plan with its own plan.json, edited to hide the deletes.
+    restore();
+    swap_plan_file(&bundle, &destroy);
+    let hidden = s.show(&destroy).replace("\"delete\"", "\"no-op\"");
+    swap_plan_json(&bundle, &hidden);
+    let r = s.root.apply("bundle");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "aws_ecs_service.this[\"portal\"]: the plan file plans delete, plan.json shows no-op"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.portal(), ("ACTIVE".to_owned(), 2));
+
+    // 4. A destroy plan whose manifest allows it: an unsigned bundle's allowances are not
+    //    honoured; only the apply command's own.
+    s.root.write(
+        "infra/services.tf",
+        &s.services_tf.replace(
+            "portal         = { desired_count = 2",
+            "gone           = { desired_count = 2",
+        ),
+    );
+    s.root.commit("remove portal");
+    let r = s.root.plan("removal", &[]);
+    assert_eq!(r.code, 4, "protected: {}", r.stderr);
+    let r = s.root.plan(
+        "removal",
+        &["--allow-destroy", "aws_ecs_service.this[\"portal\"]"],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let r = s.root.apply("removal");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("which an unsigned bundle cannot grant"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("deletes aws_ecs_service.this[\"portal\"] of protected type"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.portal(), ("ACTIVE".to_owned(), 2));
+    // The untouched harmless bundle still applies: nothing else changed for it.
+    restore();
+    s.root.git(&["reset", "-q", "--hard", "HEAD~1"]);
+    let r = s.root.apply("bundle");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(s.portal(), ("ACTIVE".to_owned(), 3));
+}
+
+const SIGNING_ALIAS: &str = "alias/tf-wrap-bundles";
+
+/// A root whose environment file requires bundles signed by a KMS key on the emulator;
+/// returns the key's ARN too.
+fn signed_root(terraform: &str) -> (Root, String, aws_config::SdkConfig) {
+    let root = Root::custom(
+        false,
+        MAIN_TF,
+        &format!("    sign_with      = \"kms:{SIGNING_ALIAS}\"\n{terraform}"),
+        "",
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let config = runtime.block_on(root._session.sdk_config());
+    let key = runtime
+        .block_on(infra_test_support::kms_signing_key(&config, SIGNING_ALIAS))
+        .unwrap();
+    (root, key, config)
+}
+
+fn applied_output(root: &Root) -> Option<String> {
+    let r = root.terraform(&["output", "-raw", "image"]);
+    (r.code == 0).then_some(r.stdout)
+}
+
+/// Signed bundles on the emulator's KMS: the plan job signs the manifest, the apply job
+/// verifies it with the key the environment file names. Unsigned, signed by another key,
+/// or edited after signing: refused with exit 4 before Terraform applies.
+#[test]
+fn signed_bundles_apply_only_with_a_valid_signature_by_the_named_key() {
+    let (root, key, config) = signed_root("");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(infra_test_support::kms_signing_key(&config, "alias/someone-else"))
+        .unwrap();
+    root.init();
+    let r = root.plan("bundle", &[]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let bundle = root.path("bundle");
+    let signature: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("signature.json")).unwrap())
+            .unwrap();
+    assert_eq!(signature["key_id"], key.as_str(), "{signature}");
+    assert_eq!(signature["algorithm"], "ECDSA_SHA_256");
+    let pristine: Vec<(String, Vec<u8>)> = ["signature.json", "manifest.json"]
+        .iter()
+        .map(|f| (f.to_string(), std::fs::read(bundle.join(f)).unwrap()))
+        .collect();
+    let restore = || {
+        for (f, bytes) in &pristine {
+            std::fs::write(bundle.join(f), bytes).unwrap();
+        }
+    };
+
+    // Unsigned.
+    std::fs::remove_file(bundle.join("signature.json")).unwrap();
+    let r = root.apply("bundle");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("the bundle is not signed"), "{}", r.stderr);
+    assert_eq!(applied_output(&root), None, "nothing applied");
+
+    // Signed by another key (a valid signature, just not by the named key).
+    restore();
+    let manifest = std::fs::read(bundle.join("manifest.json")).unwrap();
+    let forged = runtime
+        .block_on(
+            tf_wrap::signing::BundleSigner::new(&config, "alias/someone-else").sign(&manifest),
+        )
+        .unwrap();
+    std::fs::write(
+        bundle.join("signature.json"),
+        serde_json::to_vec(&forged).unwrap(),
+    )
+    .unwrap();
+    let r = root.apply("bundle");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("does not verify with KMS key alias/tf-wrap-bundles"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(applied_output(&root), None);
+
+    // Edited after signing: an allowance added to the manifest.
+    restore();
+    edit_manifest(&bundle, |m| m["allow_unpark"] = true.into());
+    let r = root.apply("bundle");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("manifest.json is not the manifest that was signed"),
+        "{}",
+        r.stderr
+    );
+    // ... with the signature's digest rewritten to match, KMS itself refuses it.
+    let edited = std::fs::read(bundle.join("manifest.json")).unwrap();
+    let mut sig = signature.clone();
+    sig["manifest_sha256"] = tf_wrap::bundle::sha256_hex(&edited).into();
+    std::fs::write(bundle.join("signature.json"), sig.to_string()).unwrap();
+    let r = root.apply("bundle");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("does not verify"), "{}", r.stderr);
+    assert_eq!(applied_output(&root), None);
+
+    // The bundle as signed applies.
+    restore();
+    let r = root.apply("bundle");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        applied_output(&root).as_deref(),
+        Some("blog-data:prefect-deployer-3-python3.12-4f2a9c1")
+    );
+}
+
+/// Allowances: a signed bundle's recorded `--allow-destroy` counts at apply; an unsigned
+/// one's does not, and the apply command's own does. (The plan with a protected destroy is
+/// shown through the `terraform_showing` wrapper, as in the destroy-gate test.)
+#[test]
+fn only_signed_or_stated_allowances_let_a_protected_destroy_through() {
+    let shown = aws_plan(serde_json::json!([{
+        "address": "module.aurora.aws_rds_cluster.this", "mode": "managed", "type": "aws_rds_cluster", "name": "this",
+        "change": {"actions": ["delete"], "before": {"cluster_identifier": "blog-aurora"}, "after": null, "after_unknown": {}}
+    }]));
+    let allow = ["--allow-destroy", "module.aurora.aws_rds_cluster.this"];
+
+    // Unsigned: the manifest's allowance is not honoured; the command's own is. (Its own
+    // scope: each Root holds the emulator's session until it is dropped.)
+    {
+        let root = Root::new();
+        let fake = terraform_showing(root.dir.path(), &terraform_binary().unwrap(), &shown);
+        let binary = fake.to_str().unwrap();
+        root.tf_wrap(&["init", "--binary", binary]);
+        let mut args = vec!["--binary", binary];
+        args.extend_from_slice(&allow);
+        assert_eq!(root.plan("bundle", &args).code, 3);
+        let r = root.tf_wrap(&["apply", "--bundle", "bundle", "--binary", binary]);
+        assert_eq!(r.code, 4, "{}", r.stderr);
+        assert!(r.stderr.contains("an unsigned bundle cannot grant"), "{}", r.stderr);
+        let mut apply = vec!["apply", "--bundle", "bundle", "--binary", binary];
+        apply.extend_from_slice(&allow);
+        let r = root.tf_wrap(&apply);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+
+    // Signed: the signed allowance counts.
+    let (root, _key, _config) = signed_root("");
+    let fake = terraform_showing(root.dir.path(), &terraform_binary().unwrap(), &shown);
+    let binary = fake.to_str().unwrap();
+    root.tf_wrap(&["init", "--binary", binary]);
+    let mut args = vec!["--binary", binary];
+    args.extend_from_slice(&allow);
+    assert_eq!(root.plan("bundle", &args).code, 3);
+    let r = root.tf_wrap(&["apply", "--bundle", "bundle", "--binary", binary]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// `tf-wrap iam-policy`: the plan role may sign, the apply role only verify.
+#[test]
+fn iam_policies_split_signing_from_verifying() {
+    let (root, _key, _config) = signed_root("");
+    let r = root.tf_wrap(&["iam-policy"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let policies = r.json();
+    let kms = |role: &str| -> serde_json::Value {
+        policies[role]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "BundleSignature")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(kms("plan")["Action"], serde_json::json!(["kms:Sign"]));
+    assert_eq!(kms("apply")["Action"], serde_json::json!(["kms:Verify"]));
+    assert_eq!(
+        kms("apply")["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
+        SIGNING_ALIAS
+    );
 }
