@@ -44,7 +44,13 @@ fn overlapping_down_and_up_never_lose_a_record() {
     let fleet = Fleet::new(services);
     let before: Snapshot = fleet.snapshot();
     let offsets_ms: Vec<u64> = (0..rounds)
-        .map(|i| if rounds <= 6 { [0, 5, 10, 20, 40, 80][i as usize] } else { i * 5 })
+        .map(|i| {
+            if rounds <= 6 {
+                [0, 5, 10, 20, 40, 80][i as usize]
+            } else {
+                i * 5
+            }
+        })
         .collect();
     for &offset in &offsets_ms {
         let down = fleet.spawn(&["down"]);

@@ -304,7 +304,8 @@ pub async fn kms_signing_key(config: &SdkConfig, alias: &str) -> Result<String, 
         .send()
         .await
         .map_err(|e| format!("kms:CreateAlias {alias}: {e:?}"))?;
-    meta.arn.ok_or_else(|| "kms:CreateKey returned no ARN".into())
+    meta.arn
+        .ok_or_else(|| "kms:CreateKey returned no ARN".into())
 }
 
 /// An S3 client for the emulator (path-style addressing, which a loopback endpoint needs).

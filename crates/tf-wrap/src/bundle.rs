@@ -499,7 +499,11 @@ pub fn differences(bundled: &str, derived: &str) -> Vec<String> {
                         .collect()
                 };
                 let (b, d) = (by_address(b), by_address(d));
-                for address in b.keys().chain(d.keys()).collect::<std::collections::BTreeSet<_>>() {
+                for address in b
+                    .keys()
+                    .chain(d.keys())
+                    .collect::<std::collections::BTreeSet<_>>()
+                {
                     match (b.get(address), d.get(address)) {
                         (Some(x), Some(y)) if x == y => {}
                         (Some(x), Some(y)) if actions(x) != actions(y) => out.push(format!(
@@ -522,14 +526,19 @@ pub fn differences(bundled: &str, derived: &str) -> Vec<String> {
                 }
             }
             (serde_json::Value::Object(bo), serde_json::Value::Object(dobj)) => {
-                let names: std::collections::BTreeSet<&String> = bo.keys().chain(dobj.keys()).collect();
+                let names: std::collections::BTreeSet<&String> =
+                    bo.keys().chain(dobj.keys()).collect();
                 for name in names {
                     if bo.get(name) != dobj.get(name) {
-                        out.push(format!("{key}: `{name}` differs between the plan file and {PLAN_JSON}"));
+                        out.push(format!(
+                            "{key}: `{name}` differs between the plan file and {PLAN_JSON}"
+                        ));
                     }
                 }
             }
-            _ => out.push(format!("`{key}`: the plan file has {d}, {PLAN_JSON} has {b}")),
+            _ => out.push(format!(
+                "`{key}`: the plan file has {d}, {PLAN_JSON} has {b}"
+            )),
         }
     }
     out

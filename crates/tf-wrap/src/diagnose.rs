@@ -181,11 +181,16 @@ Acquiring state lock. This may take a few moments...
         let info = lock_conflict(&text).unwrap();
         assert!(info.held_by_park());
         let message = info.to_string();
-        assert!(message.contains("locked by park (`park down`, toolkit 0.1.0)"), "{message}");
+        assert!(
+            message.contains("locked by park (`park down`, toolkit 0.1.0)"),
+            "{message}"
+        );
         assert!(info.unlock_command().starts_with("park unlock "));
         let plain = lock_conflict(LOCKED).unwrap();
         assert!(!plain.held_by_park());
-        assert!(plain.unlock_command().starts_with("terraform force-unlock "));
+        assert!(plain
+            .unlock_command()
+            .starts_with("terraform force-unlock "));
     }
 
     #[test]

@@ -38,21 +38,33 @@ fn policy(env: &Environment, kms_actions: &[&str]) -> Value {
     let clusters: Vec<String> = env
         .aurora_clusters
         .iter()
-        .map(|a| format!("arn:aws:rds:{}:{}:cluster:{}", env.region, env.account_id, a.name))
+        .map(|a| {
+            format!(
+                "arn:aws:rds:{}:{}:cluster:{}",
+                env.region, env.account_id, a.name
+            )
+        })
         .collect();
     if !clusters.is_empty() {
         statements.push(json!({"Sid": "ParkGuardAurora", "Effect": "Allow", "Action": ["rds:DescribeDBClusters"], "Resource": clusters}));
     }
     if let Some(key) = &env.terraform.sign_with {
-        let mut statement = json!({"Sid": "BundleSignature", "Effect": "Allow", "Action": kms_actions});
+        let mut statement =
+            json!({"Sid": "BundleSignature", "Effect": "Allow", "Action": kms_actions});
         if let Some(alias) = key.strip_prefix("alias/") {
             // A key named by alias: any key of the account, as long as it carries the alias.
-            statement["Resource"] = json!(format!("arn:aws:kms:{}:{}:key/*", env.region, env.account_id));
+            statement["Resource"] = json!(format!(
+                "arn:aws:kms:{}:{}:key/*",
+                env.region, env.account_id
+            ));
             statement["Condition"] = json!({"ForAnyValue:StringEquals": {"kms:ResourceAliases": format!("alias/{alias}")}});
         } else if key.starts_with("arn:") {
             statement["Resource"] = json!(key);
         } else {
-            statement["Resource"] = json!(format!("arn:aws:kms:{}:{}:key/{key}", env.region, env.account_id));
+            statement["Resource"] = json!(format!(
+                "arn:aws:kms:{}:{}:key/{key}",
+                env.region, env.account_id
+            ));
         }
         statements.push(statement);
     }

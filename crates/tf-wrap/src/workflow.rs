@@ -2,12 +2,12 @@
 //! a verified bundle), plus reading a bundle's summary.
 
 use crate::bundle::{self, BundleError, Checkout, Manifest, Staging, Verified};
-use crate::signing::{self, BundleSigner, SigningError};
 use crate::diagnose;
 use crate::error::TfWrapError;
 use crate::gates::{self, GateOptions, Parked};
 use crate::plan::{PlanJson, Summary};
 use crate::runner::{absolute, Finished, Terraform};
+use crate::signing::{self, BundleSigner, SigningError};
 use crate::version::{self, Version};
 use std::ffi::OsString;
 use std::future::Future;

@@ -520,7 +520,10 @@ fn park_guard_reads_real_park_records() {
     runtime.block_on(seed(&config, &env, &[])).unwrap();
     // park takes the environment lock: the reference backend's DynamoDB table.
     runtime
-        .block_on(infra_test_support::lock_table(&config, "blog-terraform-locks"))
+        .block_on(infra_test_support::lock_table(
+            &config,
+            "blog-terraform-locks",
+        ))
         .unwrap();
     let clients = park::observe::Clients::new(&config);
     let read = || {

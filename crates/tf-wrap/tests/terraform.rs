@@ -1154,7 +1154,11 @@ fn a_swapped_plan_file_is_refused_before_terraform_applies() {
     );
     assert!(!r.stderr.contains("Apply complete"), "{}", r.stderr);
     assert!(!r.stderr.contains("Destroy complete"), "{}", r.stderr);
-    assert_eq!(s.portal(), ("ACTIVE".to_owned(), 2), "the service is still there");
+    assert_eq!(
+        s.portal(),
+        ("ACTIVE".to_owned(), 2),
+        "the service is still there"
+    );
 
     // 2. A plan that scales portal to 0 where plan.json shows 3.
     restore();
@@ -1248,8 +1252,9 @@ fn signed_root(terraform: &str) -> (Root, String, aws_config::SdkConfig) {
 }
 
 fn applied_output(root: &Root) -> Option<String> {
-    let r = root.terraform(&["output", "-raw", "image"]);
-    (r.code == 0).then_some(r.stdout)
+    let r = root.terraform(&["output", "-no-color", "-raw", "image"]);
+    // Without any state, Terraform warns "No outputs found" and exits 0.
+    (r.code == 0 && !r.stdout.contains("No outputs found")).then_some(r.stdout)
 }
 
 /// Signed bundles on the emulator's KMS: the plan job signs the manifest, the apply job
@@ -1260,7 +1265,10 @@ fn signed_bundles_apply_only_with_a_valid_signature_by_the_named_key() {
     let (root, key, config) = signed_root("");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime
-        .block_on(infra_test_support::kms_signing_key(&config, "alias/someone-else"))
+        .block_on(infra_test_support::kms_signing_key(
+            &config,
+            "alias/someone-else",
+        ))
         .unwrap();
     root.init();
     let r = root.plan("bundle", &[]);
@@ -1285,7 +1293,11 @@ fn signed_bundles_apply_only_with_a_valid_signature_by_the_named_key() {
     std::fs::remove_file(bundle.join("signature.json")).unwrap();
     let r = root.apply("bundle");
     assert_eq!(r.code, 4, "{}", r.stderr);
-    assert!(r.stderr.contains("the bundle is not signed"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the bundle is not signed"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(applied_output(&root), None, "nothing applied");
 
     // Signed by another key (a valid signature, just not by the named key).
@@ -1304,7 +1316,8 @@ fn signed_bundles_apply_only_with_a_valid_signature_by_the_named_key() {
     let r = root.apply("bundle");
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
-        r.stderr.contains("does not verify with KMS key alias/tf-wrap-bundles"),
+        r.stderr
+            .contains("does not verify with KMS key alias/tf-wrap-bundles"),
         "{}",
         r.stderr
     );
@@ -1316,7 +1329,8 @@ fn signed_bundles_apply_only_with_a_valid_signature_by_the_named_key() {
     let r = root.apply("bundle");
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
-        r.stderr.contains("manifest.json is not the manifest that was signed"),
+        r.stderr
+            .contains("manifest.json is not the manifest that was signed"),
         "{}",
         r.stderr
     );
@@ -1363,7 +1377,11 @@ fn only_signed_or_stated_allowances_let_a_protected_destroy_through() {
         assert_eq!(root.plan("bundle", &args).code, 3);
         let r = root.tf_wrap(&["apply", "--bundle", "bundle", "--binary", binary]);
         assert_eq!(r.code, 4, "{}", r.stderr);
-        assert!(r.stderr.contains("an unsigned bundle cannot grant"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("an unsigned bundle cannot grant"),
+            "{}",
+            r.stderr
+        );
         let mut apply = vec!["apply", "--bundle", "bundle", "--binary", binary];
         apply.extend_from_slice(&allow);
         let r = root.tf_wrap(&apply);
