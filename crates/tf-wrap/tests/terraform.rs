@@ -704,31 +704,11 @@ fn park(root: &Root, args: &[&str]) {
 /// `tf-wrap apply` refuses a bundle planned before the environment was parked.
 #[test]
 fn the_park_guard_stops_live_plans_and_applies_that_would_unpark() {
-    let root = Root::full(false, MAIN_TF, &reference_services());
-    let services = std::fs::read_to_string(
-        infra_test_support::workspace_root().join("examples/demo/services.tf"),
-    )
-    .unwrap();
-    root.write("infra/services.tf", &services);
-    root.commit("services");
-    let env = infra_core::Environment::load(&root.path("prod.env.hcl")).unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let config = runtime.block_on(root._session.sdk_config());
-    runtime
-        .block_on(infra_test_support::seed(&config, &env, &[]))
-        .unwrap();
-    let ecs = aws_sdk_ecs::Client::new(&config);
+    let s = ServicesRoot::new("");
+    let (root, services) = (&s.root, &s.services_tf);
     let desired = |service: &str| -> i32 {
-        runtime
-            .block_on(
-                ecs.describe_services()
-                    .cluster("blog-prod")
-                    .services(service)
-                    .send(),
-            )
-            .unwrap()
-            .services()[0]
-            .desired_count()
+        assert_eq!(service, "portal");
+        s.portal().1
     };
 
     root.init();
