@@ -740,7 +740,7 @@ fn the_park_guard_stops_live_plans_and_applies_that_would_unpark() {
     let r = root.plan("before-park", &[]);
     assert_eq!(r.code, 3, "{}", r.stderr);
 
-    park(&root, &["down"]);
+    park(root, &["down"]);
     assert_eq!(desired("portal"), 0);
 
     // A live plan now: Terraform refreshes 0 and plans 3 / 1 / 1 back, with the targets.
@@ -791,7 +791,7 @@ fn the_park_guard_stops_live_plans_and_applies_that_would_unpark() {
     // An explicit allowance lets the plan through; `park up` makes the guard moot.
     let r = root.plan("allowed", &["--allow-unpark"]);
     assert_eq!(r.code, 3, "{}", r.stderr);
-    park(&root, &["up"]);
+    park(root, &["up"]);
     assert_eq!(desired("portal"), 2);
     let r = root.plan("after-unpark", &["--output", "json"]);
     assert_eq!(r.code, 3, "{}", r.stderr);
