@@ -82,14 +82,6 @@ pub const STOP_GRACE: Duration = Duration::from_secs(5);
 pub struct Stop(tokio::sync::watch::Receiver<bool>);
 
 impl Stop {
-    /// A stop that never comes.
-    pub fn never() -> Stop {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        // The receiver keeps the last value after the sender is gone.
-        drop(tx);
-        Stop(rx)
-    }
-
     /// A stop fired by `sender.send(true)`.
     pub fn channel() -> (tokio::sync::watch::Sender<bool>, Stop) {
         let (tx, rx) = tokio::sync::watch::channel(false);
@@ -101,7 +93,7 @@ impl Stop {
         *self.0.borrow()
     }
 
-    /// Resolves when a stop is asked for (never, for [`Stop::never`]).
+    /// Resolves when a stop is asked for; never, once the sender is gone without one.
     pub async fn wait(&self) {
         let mut rx = self.0.clone();
         if rx.wait_for(|stop| *stop).await.is_err() {

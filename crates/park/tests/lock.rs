@@ -2,7 +2,7 @@
 //! whole run, so overlapping runs (and Terraform) never interleave.
 
 use crate::support::{Fleet, LockMode, Snapshot, STATE_BUCKET, STATE_KEY};
-use infra_test_support::{terraform_backend_config, terraform_binary, SeedOptions};
+use infra_test_support::{terraform_backend_config, terraform_binary, wait_for, SeedOptions};
 use state_lock::LockInfo;
 use std::time::{Duration, Instant};
 
@@ -11,14 +11,6 @@ fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 pub fn someone_else(fleet: &Fleet) -> LockInfo {
@@ -333,4 +325,58 @@ fn terraform_and_park_exclude_each_other() {
         String::from_utf8_lossy(&plan.stderr)
     );
     assert_eq!(fleet.lock_holder(), None);
+}
+
+/// The lock's conditional writes when their answers are lost after they took effect (a
+/// connection reset at the worst moment): the SDK retries, the retried PutItem finds the
+/// lock it made itself and the retried DeleteItem finds it gone. Both must count as done:
+/// otherwise park would wait its whole lock timeout for its own lock, or report a lock it
+/// did release as lost. Then 75% of the lock table's calls fail (throttling, 5xx, resets):
+/// the runs still take and release the lock.
+#[test]
+fn lost_answers_and_throttling_on_the_lock_calls_are_survived() {
+    let fleet = Fleet::new(6);
+    let before = fleet.snapshot();
+    for (direction, lost) in [("down", "dynamodb:PutItem"), ("up", "dynamodb:DeleteItem")] {
+        fleet.proxy.clear();
+        fleet.proxy.lose_answers(&[lost]);
+        let started = Instant::now();
+        let r = fleet.park(&[direction, "--lock-timeout", "2m"]);
+        assert_eq!(
+            r.code, 0,
+            "park {direction} with {lost}'s answer lost: {}",
+            r.stderr
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "park {direction} waited for its own lock"
+        );
+        let calls: Vec<String> = fleet.mutations();
+        assert!(
+            calls.iter().filter(|c| *c == lost).count() >= 2,
+            "the lost call was retried: {calls:?}"
+        );
+        assert_eq!(fleet.lock_holder(), None, "park {direction} left a lock");
+    }
+    assert_eq!(fleet.snapshot(), before);
+
+    // Heavy faults on the lock table only (the other calls' faults are the fault suite's).
+    fleet.proxy.faults_only(Some("dynamodb"));
+    fleet.proxy.faults(Some(infra_test_support::Faults {
+        seed: 21,
+        throttle: 0.6,
+        server_error: 0.1,
+        reset: 0.05,
+        max_latency: Duration::from_millis(5),
+    }));
+    for direction in ["down", "up"] {
+        let r = fleet.park(&[direction, "--lock-timeout", "2m"]);
+        assert_eq!(r.code, 0, "park {direction} under faults: {}", r.stderr);
+    }
+    let counts = fleet.proxy.fault_counts();
+    fleet.proxy.faults(None);
+    fleet.proxy.faults_only(None);
+    assert!(counts.injected() > 0, "{counts:?}");
+    assert_eq!(fleet.lock_holder(), None);
+    assert_eq!(fleet.snapshot(), before);
 }

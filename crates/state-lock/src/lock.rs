@@ -19,6 +19,9 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// How long transient AWS errors on the lock's own calls are tried again, at least.
+pub const TRANSIENT_RETRY: Duration = Duration::from_secs(30);
+
 /// The lock's body, field for field Terraform's `statemgr.LockInfo`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -51,6 +54,9 @@ impl LockInfo {
     pub fn new(operation: &str, version: &str, backend: &S3Backend) -> LockInfo {
         let user = std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or_else(user_of_this_process)
             .unwrap_or_default();
         let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
             .iter()
@@ -95,6 +101,25 @@ impl LockInfo {
             self.id
         )
     }
+}
+
+/// The name of this process's user from `/etc/passwd`, as Terraform's `user.Current()`
+/// finds it when `USER` is not set (containers, CI images).
+fn user_of_this_process() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    std::fs::read_to_string("/etc/passwd")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            let fields: Vec<&str> = l.split(':').collect();
+            (fields.len() > 2 && fields[2] == uid).then(|| fields[0].to_owned())
+        })
 }
 
 /// The environment lock of one `s3` backend.
@@ -146,45 +171,58 @@ impl StateLock {
 
     /// Takes the lock for `info`, waiting up to `timeout` for a holder to release it
     /// (polling at 0.5 s, growing to 5 s). A lock still held then is
-    /// [`LockError::Held`], naming the holder.
+    /// [`LockError::Held`], naming the holder. Transient AWS errors (throttling, 5xx, lost
+    /// connections) are tried again until `timeout`, and at least [`TRANSIENT_RETRY`].
     pub async fn acquire(&self, info: &LockInfo, timeout: Duration) -> Result<(), LockError> {
         let start = Instant::now();
         let deadline = start + timeout;
+        let transient_deadline = start + timeout.max(TRANSIENT_RETRY);
         let mut pause = Duration::from_millis(500);
         let mut announced = false;
         loop {
-            match self.try_lock(info).await? {
-                Attempt::Acquired => {
+            let holder = match self.try_lock(info).await {
+                Ok(Attempt::Acquired) => {
                     tracing::info!(path = %info.path, id = %info.id, "environment lock taken");
                     return Ok(());
                 }
-                Attempt::Held(holder) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return Err(LockError::Held {
-                            path: self.backend.lock_path(),
-                            holder: holder.map(Box::new),
-                            waited: now - start,
-                        });
-                    }
-                    if !announced {
-                        announced = true;
-                        tracing::warn!(
-                            "the environment lock {} is held by {}; waiting up to {}",
-                            self.backend.lock_path(),
-                            holder
-                                .as_ref()
-                                .map_or("an unknown holder".to_owned(), LockInfo::describe),
-                            humantime_like(timeout)
-                        );
-                    }
-                    tokio::time::sleep(pause.min(deadline - now)).await;
+                Ok(Attempt::Held(holder)) => holder,
+                Err(LockError::Aws(e))
+                    if e.is_transient() && Instant::now() < transient_deadline =>
+                {
+                    tracing::warn!("taking the environment lock: {e}; trying again");
+                    tokio::time::sleep(pause).await;
                     pause = (pause * 3 / 2).min(Duration::from_secs(5));
+                    continue;
                 }
+                Err(e) => return Err(e),
+            };
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(LockError::Held {
+                    path: self.backend.lock_path(),
+                    holder: holder.map(Box::new),
+                    waited: now - start,
+                });
             }
+            if !announced {
+                announced = true;
+                tracing::warn!(
+                    "the environment lock {} is held by {}; waiting up to {}",
+                    self.backend.lock_path(),
+                    holder
+                        .as_ref()
+                        .map_or("an unknown holder".to_owned(), LockInfo::describe),
+                    humantime::format_duration(timeout)
+                );
+            }
+            tokio::time::sleep(pause.min(deadline - now)).await;
+            pause = (pause * 3 / 2).min(Duration::from_secs(5));
         }
     }
 
+    /// One try. A conditional write refused because the lock exists may be this very
+    /// lock: the SDK retries a write whose answer was lost after it took effect, and the
+    /// retry finds the lock it made. So the holder's ID decides, not the refusal.
     async fn try_lock(&self, info: &LockInfo) -> Result<Attempt, LockError> {
         let body = serde_json::to_string(info).unwrap_or_default();
         if let Some(s3) = &self.s3 {
@@ -199,10 +237,13 @@ impl StateLock {
                 .await;
             if let Err(e) = put {
                 let e = AwsCallError::new("s3:PutObject", Some(self.lock_file_uri()), e);
-                if is_held(&e) {
-                    return Ok(Attempt::Held(self.file_holder().await?));
+                if !is_held(&e) {
+                    return Err(e.into());
                 }
-                return Err(e.into());
+                match self.file_holder().await? {
+                    Some(holder) if holder.id == info.id => {}
+                    other => return Ok(Attempt::Held(other)),
+                }
             }
         }
         if let (Some(dynamodb), Some(table)) = (&self.dynamodb, &self.backend.dynamodb_table) {
@@ -216,15 +257,23 @@ impl StateLock {
                 .await;
             if let Err(e) = put {
                 let e = AwsCallError::new("dynamodb:PutItem", Some(self.item_name()), e);
+                let held = if is_held(&e) {
+                    match self.item_holder().await? {
+                        Some(holder) if holder.id == info.id => return Ok(Attempt::Acquired),
+                        other => Some(other),
+                    }
+                } else {
+                    None
+                };
                 // Terraform's rule with both: the file lock is given back when DynamoDB
                 // refuses.
                 if self.s3.is_some() {
                     self.release_file(&info.id).await?;
                 }
-                if is_held(&e) {
-                    return Ok(Attempt::Held(self.item_holder().await?));
-                }
-                return Err(e.into());
+                return match held {
+                    Some(holder) => Ok(Attempt::Held(holder)),
+                    None => Err(e.into()),
+                };
             }
         }
         Ok(Attempt::Acquired)
@@ -245,8 +294,24 @@ impl StateLock {
 
     /// Releases the lock this process took with `info`. A lock that is no longer `info`'s
     /// (someone force-unlocked it, and perhaps another took it) is left alone:
-    /// [`LockError::Lost`].
+    /// [`LockError::Lost`]. Transient AWS errors are tried again for [`TRANSIENT_RETRY`]: a
+    /// lock left behind blocks every later run until someone unlocks it.
     pub async fn release(&self, info: &LockInfo) -> Result<(), LockError> {
+        let until = Instant::now() + TRANSIENT_RETRY;
+        let mut pause = Duration::from_millis(500);
+        loop {
+            match self.release_once(info).await {
+                Err(LockError::Aws(e)) if e.is_transient() && Instant::now() < until => {
+                    tracing::warn!("releasing the environment lock: {e}; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 3 / 2).min(Duration::from_secs(5));
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn release_once(&self, info: &LockInfo) -> Result<(), LockError> {
         if let (Some(dynamodb), Some(table)) = (&self.dynamodb, &self.backend.dynamodb_table) {
             let body = serde_json::to_string(info).unwrap_or_default();
             let deleted = dynamodb
@@ -259,13 +324,17 @@ impl StateLock {
                 .await;
             if let Err(e) = deleted {
                 let e = AwsCallError::new("dynamodb:DeleteItem", Some(self.item_name()), e);
-                if e.code.as_deref() == Some("ConditionalCheckFailedException") {
+                if e.code.as_deref() != Some("ConditionalCheckFailedException") {
+                    return Err(e.into());
+                }
+                // Gone already (a retried delete whose first answer was lost, or a
+                // force-unlock) is released; anyone else's lock is not ours to remove.
+                if self.item_holder().await?.is_some() {
                     return Err(LockError::Lost {
                         path: self.backend.lock_path(),
                         id: info.id.clone(),
                     });
                 }
-                return Err(e.into());
             }
         }
         if self.s3.is_some() {
@@ -397,11 +466,63 @@ fn is_held(e: &AwsCallError) -> bool {
     )
 }
 
-fn humantime_like(d: Duration) -> String {
-    let secs = d.as_secs();
-    if secs >= 60 && secs % 60 == 0 {
-        format!("{}m", secs / 60)
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_user_is_found_without_the_user_variable() {
+        let id = std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap();
+        let expected = String::from_utf8_lossy(&id.stdout).trim().to_owned();
+        assert_eq!(user_of_this_process().as_deref(), Some(expected.as_str()));
+    }
+
+    #[test]
+    fn the_lock_body_is_terraforms_json() {
+        let backend = S3Backend {
+            bucket: "b".into(),
+            key: "k".into(),
+            region: "eu-west-2".into(),
+            dynamodb_table: Some("t".into()),
+            use_lockfile: false,
+            s3_endpoint: None,
+            dynamodb_endpoint: None,
+            force_path_style: false,
+            sources: Vec::new(),
+        };
+        let info = LockInfo::new("park down", "0.1.0", &backend);
+        let json: serde_json::Value = serde_json::to_value(&info).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "ID",
+                "Operation",
+                "Info",
+                "Who",
+                "Version",
+                "Created",
+                "Path"
+            ]
+        );
+        assert_eq!(json["Path"], "b/k");
+        assert!(
+            info.who.contains('@') && !info.who.starts_with('@'),
+            "{}",
+            info.who
+        );
+        assert!(time::OffsetDateTime::parse(
+            &info.created,
+            &time::format_description::well_known::Rfc3339
+        )
+        .is_ok());
     }
 }

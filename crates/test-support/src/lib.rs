@@ -310,6 +310,18 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     path
 }
 
+/// Polls `done` every 20 ms until it holds; panics naming `what` after 60 s.
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < until,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// A finished run of a tool: exit code (-9 when killed by a signal), stdout, stderr.
 #[derive(Debug, Clone)]
 pub struct Run {

@@ -45,7 +45,9 @@ struct State {
     target_pid: AtomicU32,
     killed: AtomicBool,
     delay: Mutex<Option<(String, Duration)>>,
+    lose: Mutex<Vec<String>>,
     faults: Mutex<Option<Faults>>,
+    faults_only: Mutex<Option<String>>,
     requests: AtomicUsize,
     injected: Mutex<FaultCounts>,
 }
@@ -184,6 +186,20 @@ impl Proxy {
         *self.state.delay.lock().unwrap() = delay.map(|(s, d)| (s.to_owned(), d));
     }
 
+    /// Loses the answer of the next call to each of `actions` (`dynamodb:PutItem`): the
+    /// emulator carries the call out, then the connection is closed without a byte of
+    /// answer, so the SDK retries a call that already took effect — the worst case for a
+    /// conditional write.
+    pub fn lose_answers(&self, actions: &[&str]) {
+        *self.state.lose.lock().unwrap() = actions.iter().map(|a| (*a).to_owned()).collect();
+    }
+
+    /// Injects the faults only into calls to one service (its signing name, `dynamodb`),
+    /// or, with `None`, into every call.
+    pub fn faults_only(&self, service: Option<&str>) {
+        *self.state.faults_only.lock().unwrap() = service.map(str::to_owned);
+    }
+
     /// Starts (or, with `None`, stops) injecting faults; counters restart.
     pub fn faults(&self, faults: Option<Faults>) {
         *self.state.faults.lock().unwrap() = faults;
@@ -246,7 +262,9 @@ fn handle(client: TcpStream, upstream: SocketAddr, state: &State) -> std::io::Re
         .to_owned();
     let call = identify(header("authorization"), header("x-amz-target"), &body)
         .or_else(|| identify_s3(header("authorization"), &method));
-    let faults = *state.faults.lock().unwrap();
+    let only = state.faults_only.lock().unwrap().clone();
+    let faults = (*state.faults.lock().unwrap())
+        .filter(|_| only.is_none() || signing_service(header("authorization")) == only);
     if let Some(f) = faults {
         let n = state.requests.fetch_add(1, Ordering::SeqCst) as u64;
         let draw = |k: u64| unit(mix(f.seed ^ mix(n.wrapping_mul(4).wrapping_add(k))));
@@ -302,6 +320,11 @@ fn handle(client: TcpStream, upstream: SocketAddr, state: &State) -> std::io::Re
 
     if let Some(call) = call {
         let mutating = call.is_mutating();
+        let lost = {
+            let mut lose = state.lose.lock().unwrap();
+            let at = lose.iter().position(|a| *a == call.iam_action());
+            at.map(|i| lose.remove(i)).is_some()
+        };
         state.calls.lock().unwrap().push(call);
         if mutating {
             let n = state.mutations.fetch_add(1, Ordering::SeqCst) + 1;
@@ -311,6 +334,9 @@ fn handle(client: TcpStream, upstream: SocketAddr, state: &State) -> std::io::Re
                 // The tool never sees this answer.
                 return Ok(());
             }
+        }
+        if lost {
+            return client.shutdown(std::net::Shutdown::Both);
         }
     }
     let mut client = client;

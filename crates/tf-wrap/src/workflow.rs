@@ -170,18 +170,8 @@ impl Settings {
         let (planned, requirements, parked, git, lock, signer) = tokio::join!(
             async {
                 let done = self.retried("plan", &args).await?;
-                let (code, json, err) = self
-                    .terraform
-                    .capture(&["show".into(), "-json".into(), plan_path.clone().into()])
-                    .await?;
-                if code != Some(0) {
-                    return Err(TfWrapError::Terraform {
-                        command: "show -json".into(),
-                        code: code.map_or("signal".into(), |c| c.to_string()),
-                        hint: format!(": {}", err.trim()),
-                    });
-                }
-                Ok((done.code == Some(2), json))
+                let json = self.show_json(&plan_path).await?;
+                Ok::<_, TfWrapError>((done.code == Some(2), json))
             },
             async { version::requirements(&root) },
             parked,
@@ -276,6 +266,33 @@ impl Settings {
         Ok(bundle::verify(bundle_dir, &checkout)?)
     }
 
+    /// `terraform show -json PLANFILE`: the plan's JSON on stdout. A plan whose state moved
+    /// on is [`TfWrapError::Stale`]: Terraform refuses to show it, as it would refuse to
+    /// apply it.
+    async fn show_json(&self, plan_file: &Path) -> Result<Vec<u8>, TfWrapError> {
+        let (code, json, err) = self
+            .terraform
+            .capture(&[
+                "show".into(),
+                "-json".into(),
+                "-no-color".into(),
+                plan_file.into(),
+            ])
+            .await?;
+        if code == Some(0) {
+            return Ok(json);
+        }
+        if diagnose::stale_plan(&err) {
+            let said = err.split_whitespace().collect::<Vec<_>>().join(" ");
+            return Err(TfWrapError::Stale { terraform: said });
+        }
+        Err(TfWrapError::Terraform {
+            command: "show -json".into(),
+            code: code.map_or("signal".into(), |c| c.to_string()),
+            hint: format!(": {}", err.trim()),
+        })
+    }
+
     /// Checks a verified bundle's signature when `signer` is configured (the environment
     /// file's `sign_with`): an unsigned bundle, another key's signature or an edit after
     /// signing is refused. Returns whether the bundle's signature was verified, which is
@@ -350,29 +367,8 @@ impl Settings {
         let plan_file = verified.plan_file.clone();
         let (derived, parked) = tokio::join!(
             async {
-                let (code, json, err) = self
-                    .terraform
-                    .capture(&[
-                        "show".into(),
-                        "-json".into(),
-                        "-no-color".into(),
-                        plan_file.clone().into(),
-                    ])
-                    .await?;
-                // Terraform refuses to show a plan whose state moved on, as it would
-                // refuse to apply it.
-                if code != Some(0) && diagnose::stale_plan(&err) {
-                    let said = err.split_whitespace().collect::<Vec<_>>().join(" ");
-                    return Err(TfWrapError::Stale { terraform: said });
-                }
-                if code != Some(0) {
-                    return Err(TfWrapError::Terraform {
-                        command: "show -json".into(),
-                        code: code.map_or("signal".into(), |c| c.to_string()),
-                        hint: format!(": {}", err.trim()),
-                    });
-                }
-                Ok(String::from_utf8_lossy(&json).into_owned())
+                let json = self.show_json(&plan_file).await?;
+                Ok::<_, TfWrapError>(String::from_utf8_lossy(&json).into_owned())
             },
             parked
         );

@@ -8,12 +8,12 @@
 //! through the demo AWS provider (examples/demo/provider).
 
 use infra_test_support::{
-    command, terraform_backend, terraform_backend_config, terraform_binary, workspace_binary, Moto,
-    MotoSession, Proxy, Run,
+    command, terraform_backend, terraform_backend_config, terraform_binary, wait_for,
+    workspace_binary, Moto, MotoSession, Proxy, Run,
 };
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BUCKET: &str = "blog-terraform-state";
 const TABLE: &str = "blog-terraform-locks";
@@ -199,17 +199,6 @@ impl Root {
             .output()
             .unwrap()
             .into()
-    }
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -1063,6 +1052,24 @@ impl ServicesRoot {
     }
 }
 
+impl ServicesRoot {
+    /// `tf-wrap apply bundle` is refused (exit 4) naming `reason`, before Terraform
+    /// applies: portal is still running its 2 tasks.
+    fn apply_refused(&self, reason: &str) -> Run {
+        let r = self.root.apply("bundle");
+        assert_eq!(r.code, 4, "{}", r.stderr);
+        assert!(r.stderr.contains(reason), "{reason}: {}", r.stderr);
+        assert!(!r.stderr.contains("Apply complete"), "{}", r.stderr);
+        assert!(!r.stderr.contains("Destroy complete"), "{}", r.stderr);
+        assert_eq!(
+            self.portal(),
+            ("ACTIVE".to_owned(), 2),
+            "the service is untouched"
+        );
+        r
+    }
+}
+
 fn edit_manifest(bundle: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     let path = bundle.join("manifest.json");
     let mut manifest: serde_json::Value =
@@ -1117,27 +1124,14 @@ fn a_swapped_plan_file_is_refused_before_terraform_applies() {
     // 1. The destroy plan behind the harmless plan.json.
     let destroy = s.raw_plan("destroy.tfplan", &["-destroy"]);
     swap_plan_file(&bundle, &destroy);
-    let r = s.root.apply("bundle");
-    assert_eq!(r.code, 4, "{}", r.stderr);
+    let r = s.apply_refused(
+        "aws_ecs_service.this[\"portal\"]: the plan file plans delete, plan.json shows update",
+    );
     assert!(
         r.stderr
             .contains("the plan file is not the plan plan.json shows"),
         "{}",
         r.stderr
-    );
-    assert!(
-        r.stderr.contains(
-            "aws_ecs_service.this[\"portal\"]: the plan file plans delete, plan.json shows update"
-        ),
-        "{}",
-        r.stderr
-    );
-    assert!(!r.stderr.contains("Apply complete"), "{}", r.stderr);
-    assert!(!r.stderr.contains("Destroy complete"), "{}", r.stderr);
-    assert_eq!(
-        s.portal(),
-        ("ACTIVE".to_owned(), 2),
-        "the service is still there"
     );
 
     // 2. A plan that scales portal to 0 where plan.json shows 3.
@@ -1146,32 +1140,18 @@ fn a_swapped_plan_file_is_refused_before_terraform_applies() {
     let zero = s.raw_plan("zero.tfplan", &[]);
     s.set_portal(3);
     swap_plan_file(&bundle, &zero);
-    let r = s.root.apply("bundle");
-    assert_eq!(r.code, 4, "{}", r.stderr);
-    assert!(
-        r.stderr.contains(
-            "aws_ecs_service.this[\"portal\"]: the plan file plans update with other values than plan.json shows"
-        ),
-        "{}",
-        r.stderr
+    s.apply_refused(
+        "aws_ecs_service.this[\"portal\"]: the plan file plans update with other values than plan.json shows",
     );
-    assert_eq!(s.portal(), ("ACTIVE".to_owned(), 2));
 
     // 3. The destroy plan with its own plan.json, edited to hide the deletes.
     restore();
     swap_plan_file(&bundle, &destroy);
     let hidden = s.show(&destroy).replace("\"delete\"", "\"no-op\"");
     swap_plan_json(&bundle, &hidden);
-    let r = s.root.apply("bundle");
-    assert_eq!(r.code, 4, "{}", r.stderr);
-    assert!(
-        r.stderr.contains(
-            "aws_ecs_service.this[\"portal\"]: the plan file plans delete, plan.json shows no-op"
-        ),
-        "{}",
-        r.stderr
+    s.apply_refused(
+        "aws_ecs_service.this[\"portal\"]: the plan file plans delete, plan.json shows no-op",
     );
-    assert_eq!(s.portal(), ("ACTIVE".to_owned(), 2));
 
     // 4. A destroy plan whose manifest allows it: an unsigned bundle's allowances are not
     //    honoured; only the apply command's own.
