@@ -13,6 +13,9 @@ environment "prod" {
     var_files      = []
     lock_timeout   = "5m"
     binary         = "terraform"
+    # Bundles are signed by the plan job (kms:Sign) and verified by the apply job
+    # (kms:Verify): recommended for production. An ECC_NIST_P256 SIGN_VERIFY key.
+    sign_with      = "kms:alias/prod-tf-bundles"
   }
 
   ecs_cluster "blog-prod" {

@@ -1,6 +1,7 @@
 """tf-wrap plan vs the same Terraform commands run directly by a careful script
-(`terraform plan -out -detailed-exitcode` then `terraform show -json`), on the same root
-with an s3 backend and DynamoDB locking on the local emulator. Only 127.0.0.1 is contacted."""
+(`terraform plan -out -detailed-exitcode` then `terraform show -json`), and tf-wrap apply
+(unsigned and signed bundles) vs `terraform apply PLANFILE`, on the same root with an s3
+backend and DynamoDB locking on the local emulator. Only 127.0.0.1 is contacted."""
 import argparse
 import os
 import re
@@ -67,11 +68,15 @@ def main():
     env_file = os.path.join(work, "prod.env.hcl")
     with open(env_file, "w") as f:
         f.write(text)
-    subprocess.run([args.harness, "seed", "--env-file", env_file, "--endpoint", args.endpoint],
+    # The same environment requiring signed bundles; seeding it creates the KMS key too.
+    signed_env = os.path.join(work, "signed.env.hcl")
+    with open(signed_env, "w") as f:
+        f.write(text.replace('    binary = "', '    sign_with = "kms:alias/bench-bundles"\n    binary = "', 1))
+    subprocess.run([args.harness, "seed", "--env-file", signed_env, "--endpoint", args.endpoint],
                    check=True, stdout=subprocess.DEVNULL)
     git = ["git", "-C", work, "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
     with open(os.path.join(work, ".gitignore"), "w") as f:
-        f.write(".terraform/\nbundle/\ndirect.*\n")
+        f.write(".terraform/\nbundle*/\ndirect.*\nvars/\n")
     subprocess.run(git + ["init", "-q"], check=True)
     subprocess.run(git + ["add", "-A"], check=True)
     subprocess.run(git + ["commit", "-qm", "bench root"], check=True)
@@ -103,7 +108,50 @@ def main():
             d.append(direct()); w.append(wrapped())
         else:
             w.append(wrapped()); d.append(direct())
+
+    # Apply: each run applies a fresh plan that changes one variable (a new value each
+    # time, so there is always a change); only the apply is timed. The careful script
+    # applies its saved plan file; tf-wrap apply verifies the bundle, derives the plan's
+    # JSON from the plan file (`terraform show -json`), runs the gates on it (with the
+    # account guard and park records) and applies its private copy; signed, it also
+    # verifies the signature with KMS.
+    os.makedirs(os.path.join(work, "vars"))
+    counter = [0]
+
+    def var_file():
+        counter[0] += 1
+        path = os.path.join(work, "vars", f"{counter[0]}.tfvars")
+        with open(path, "w") as f:
+            f.write(f'v0 = "round-{counter[0]}"\n')
+        return path
+
+    def direct_apply():
+        timed(tf + ["plan", "-input=false", "-lock-timeout=5m", f"-out={plan_out}",
+                    f"-var-file={var_file()}", "-no-color"], env=env)
+        return timed(tf + ["apply", "-input=false", "-lock-timeout=5m", "-no-color", plan_out],
+                     ok=(0,), env=env)
+
+    def wrapped_apply(env_path, bundle):
+        bundle = os.path.join(work, bundle)
+        shutil.rmtree(bundle, ignore_errors=True)
+        timed([args.tf_wrap, "--env-file", env_path, "plan", "--bundle", bundle,
+               "--var-file", var_file()], cwd=work, env=env)
+        return timed([args.tf_wrap, "--env-file", env_path, "apply", "--bundle", bundle],
+                     ok=(0,), cwd=work, env=env)
+
+    runs = [direct_apply,
+            lambda: wrapped_apply(env_file, "bundle-apply"),
+            lambda: wrapped_apply(signed_env, "bundle-signed")]
+    for r in runs:
+        r()  # warm each
+    applied = [[], [], []]
+    for i in range(args.repeats):
+        order = [0, 1, 2] if i % 2 else [2, 1, 0]
+        for k in order:
+            applied[k].append(runs[k]())
     shutil.rmtree(work)
+    ad, aw, asg = (statistics.median(a) for a in applied)
+
     md, mw = statistics.median(d), statistics.median(w)
     over = mw - md
     text = f"""## tf-wrap: plan of a root with {args.outputs} variables/locals/outputs, s3 backend + DynamoDB lock
@@ -121,6 +169,22 @@ The checks run while Terraform plans (they are independent of it) and the planni
 version is read from the plan's JSON instead of a second `terraform version` process, so
 what remains is hashing and writing the bundle; the difference is inside this machine's
 run-to-run noise (see min/max).
+
+### tf-wrap apply of the same root
+
+Median of {args.repeats} runs each, interleaved; each applies a fresh plan changing one
+variable, only the apply is timed:
+
+| run | median | min | max |
+| --- | ---: | ---: | ---: |
+| `terraform apply PLANFILE` (a careful script) | {ad*1000:.0f} ms | {min(applied[0])*1000:.0f} ms | {max(applied[0])*1000:.0f} ms |
+| `tf-wrap apply --bundle` (bundle verified, plan file copied out, `terraform show -json` of it compared with the bundle's JSON and gated, account guard, park records, then the apply) | {aw*1000:.0f} ms | {min(applied[1])*1000:.0f} ms | {max(applied[1])*1000:.0f} ms |
+| `tf-wrap apply --bundle`, signed bundle (the same, plus KMS `Verify`) | {asg*1000:.0f} ms | {min(applied[2])*1000:.0f} ms | {max(applied[2])*1000:.0f} ms |
+
+Apply overhead: **{(aw-ad)*1000:+.0f} ms ({(aw-ad)/ad*100:+.1f}%)** unsigned,
+**{(asg-ad)*1000:+.0f} ms ({(asg-ad)/ad*100:+.1f}%)** signed. Most of it is the second
+Terraform process, `terraform show -json` of the plan file: the price of gating what
+Terraform will actually apply rather than what the bundle says it will.
 """
     with open(args.out, "w") as f:
         f.write(text)

@@ -441,6 +441,19 @@ fn terraform_prod_workflow_plans_applies_the_approved_bundle_and_verifies() {
     assert!(ci.path("workspace/tf-bundle/manifest.json").is_file());
     let md = std::fs::read_to_string(ci.path("reports/plan-summary.md")).unwrap();
     assert!(md.contains("`prefect_deployer_image`"), "{md}");
+    // The reference environment signs bundles: the plan job signed with the KMS key...
+    let signature = ci.report("workspace/tf-bundle/signature.json");
+    assert_eq!(signature["algorithm"], "ECDSA_SHA_256", "{signature}");
+    // ... and the apply job refuses the bundle edited in the workspace after signing.
+    let manifest = ci.path("workspace/tf-bundle/manifest.json");
+    let signed = std::fs::read(&manifest).unwrap();
+    let mut edited: serde_json::Value = serde_json::from_slice(&signed).unwrap();
+    edited["allow_unpark"] = true.into();
+    std::fs::write(&manifest, edited.to_string()).unwrap();
+    let (step, code, stderr) = ci.job("terraform-prod-apply").unwrap_err();
+    assert_eq!((step.as_str(), code), ("tf-wrap apply", 4), "{stderr}");
+    assert!(stderr.contains("not the manifest that was signed"), "{stderr}");
+    std::fs::write(&manifest, signed).unwrap();
     // hold-terraform-prod: a human approves.
     ci.ok("terraform-prod-apply");
     assert_eq!(ci.report("reports/apply.json")["outcome"], "applied");

@@ -120,8 +120,8 @@ async fn main() -> ExitCode {
             match infra_test_support::seed_with(&config, &env, &images, &options).await {
                 Ok(r) => {
                     println!(
-                        "seeded {endpoint}: {} ECS cluster(s), {} service(s), {} scalable target(s), {} Aurora cluster(s), {} ECR repositor(ies), {} image(s)",
-                        r.clusters, r.services, r.scalable_targets, r.aurora_clusters, r.repositories, r.images
+                        "seeded {endpoint}: {} ECS cluster(s), {} service(s), {} scalable target(s), {} Aurora cluster(s), {} ECR repositor(ies), {} image(s), {} KMS signing key(s)",
+                        r.clusters, r.services, r.scalable_targets, r.aurora_clusters, r.repositories, r.images, r.signing_keys
                     );
                     ExitCode::SUCCESS
                 }

@@ -33,6 +33,8 @@ pub struct SeedReport {
     pub repositories: usize,
     /// Images pushed.
     pub images: usize,
+    /// KMS signing keys created (the alias `terraform.sign_with` names).
+    pub signing_keys: usize,
 }
 
 /// The reference environment's ECR content, oldest first: the base image and three deployer
@@ -65,7 +67,8 @@ pub struct SeedOptions {
 }
 
 /// Creates every ECS cluster, task definition and service, scalable target, Aurora cluster
-/// and ECR repository the environment names, and pushes `images`.
+/// and ECR repository the environment names, the KMS signing key its `terraform.sign_with`
+/// alias names, and pushes `images`.
 pub async fn seed(
     config: &SdkConfig,
     env: &Environment,
@@ -209,6 +212,15 @@ pub async fn seed_with(
             .await
             .map_err(|e| sdk("ecr:PutImage", e))?;
         report.images += 1;
+    }
+    if let Some(alias) = env
+        .terraform
+        .sign_with
+        .as_deref()
+        .filter(|k| k.starts_with("alias/"))
+    {
+        kms_signing_key(config, alias).await?;
+        report.signing_keys += 1;
     }
     Ok(report)
 }

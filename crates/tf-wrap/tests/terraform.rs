@@ -156,7 +156,12 @@ impl Root {
     }
 
     fn tf_wrap_command(&self, args: &[&str]) -> std::process::Command {
-        let mut cmd = command(workspace_binary("tf-wrap"), &self.endpoint);
+        self.tf_wrap_at(&self.endpoint, args)
+    }
+
+    /// tf-wrap with its own AWS calls (STS, KMS, the park guard's reads) sent to `endpoint`.
+    fn tf_wrap_at(&self, endpoint: &str, args: &[&str]) -> std::process::Command {
+        let mut cmd = command(workspace_binary("tf-wrap"), endpoint);
         cmd.current_dir(self.dir.path())
             .arg("--env-file")
             .arg(self.path("prod.env.hcl"))
@@ -889,6 +894,14 @@ fn a_killed_plan_never_leaves_a_half_written_bundle() {
     );
 }
 
+/// `TF_FAULT_SEED`, default 11.
+fn tf_fault_seed() -> u64 {
+    std::env::var("TF_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(11)
+}
+
 /// Fault suite: init, plan and apply with the s3 backend and DynamoDB lock behind the proxy
 /// injecting a seeded schedule of throttling (S3 `SlowDown`, DynamoDB
 /// `ThrottlingException`), 5xx and closed connections. Terraform's own retries and tf-wrap's
@@ -896,10 +909,7 @@ fn a_killed_plan_never_leaves_a_half_written_bundle() {
 /// state. `TF_FAULT_SEED` (default 11) reproduces a run.
 #[test]
 fn init_plan_apply_converge_under_backend_faults() {
-    let seed: u64 = std::env::var("TF_FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(11);
+    let seed = tf_fault_seed();
     let root = Root::with(true, MAIN_TF);
     let proxy = root.proxy.as_ref().unwrap();
     proxy.faults(Some(infra_test_support::Faults {
@@ -1209,6 +1219,92 @@ fn signed_root(terraform: &str) -> (Root, String, aws_config::SdkConfig) {
         .block_on(infra_test_support::kms_signing_key(&config, SIGNING_ALIAS))
         .unwrap();
     (root, key, config)
+}
+
+/// Fault suite for signed bundles: three plan/apply cycles of a signed root with every
+/// KMS call (`Sign` in each plan, `Verify` in each apply) behind the proxy injecting a
+/// seeded schedule of `ThrottlingException`s, 5xx and closed connections in KMS's JSON
+/// protocol; the backend goes through the proxy too, without faults. The SDK's retries
+/// must carry every signature and verification through: each plan exit 3, each apply 0,
+/// the last applied value in the state. `TF_FAULT_SEED` (default 11) reproduces a run;
+/// the faults fall only on KMS, so a seed decides them exactly.
+#[test]
+fn signed_plans_and_applies_converge_under_kms_faults() {
+    let seed = tf_fault_seed();
+    let root = Root::custom(
+        true,
+        MAIN_TF,
+        &format!("    sign_with      = \"kms:{SIGNING_ALIAS}\"\n"),
+        "",
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let config = runtime.block_on(root._session.sdk_config());
+    runtime
+        .block_on(infra_test_support::kms_signing_key(&config, SIGNING_ALIAS))
+        .unwrap();
+    root.init();
+    let proxy = root.proxy.as_ref().unwrap();
+    proxy.faults_only(Some("kms"));
+    proxy.faults(Some(infra_test_support::Faults {
+        seed,
+        throttle: 0.30,
+        server_error: 0.05,
+        reset: 0.02,
+        max_latency: Duration::from_millis(20),
+    }));
+    let run = |args: &[&str]| -> Run {
+        root.tf_wrap_at(proxy.endpoint(), args)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let cycles: [(&[&str], &str); 3] = [
+        (&[], "4f2a9c1"),
+        (&["--var-file", "infra/next.tfvars"], "9b8c7d6"),
+        (&["--var-file", "infra/other.tfvars"], "0000001"),
+    ];
+    for (i, (vars, build)) in cycles.iter().enumerate() {
+        let bundle = format!("bundle-{i}");
+        let mut args = vec!["plan", "--bundle", bundle.as_str()];
+        args.extend_from_slice(vars);
+        let plan = run(&args);
+        assert_eq!(
+            plan.code, 3,
+            "plan {i} under KMS faults (seed {seed}): {}",
+            plan.stderr
+        );
+        assert!(root.path(&bundle).join("signature.json").is_file());
+        let apply = run(&["apply", "--bundle", bundle.as_str()]);
+        assert_eq!(
+            apply.code, 0,
+            "apply {i} under KMS faults (seed {seed}): {}",
+            apply.stderr
+        );
+        assert_eq!(
+            applied_output(&root).as_deref(),
+            Some(format!("blog-data:prefect-deployer-3-python3.12-{build}").as_str())
+        );
+    }
+    let counts = proxy.fault_counts();
+    proxy.faults(None);
+    assert!(
+        counts.requests >= 6,
+        "every Sign and Verify went through the proxy: {counts:?}"
+    );
+    // The default seed retries at least one KMS call (others may draw no fault at all in
+    // six calls: reported, not failed).
+    assert!(
+        seed != 11 || counts.injected() > 0,
+        "the default seed injected no fault into the KMS calls: {counts:?}"
+    );
+    let mut fields = infra_test_support::report::faults(&counts);
+    fields["result"] = "3 signed plans exit 3, 3 verified applies exit 0, the last value applied".into();
+    infra_test_support::report::record(
+        &format!("tf-wrap-kms-faults-seed-{seed}"),
+        &format!("tf-wrap signed plan + verified apply x3, faults on KMS, seed {seed}"),
+        &format!("TF_FAULT_SEED={seed} cargo test -p tf-wrap --test terraform kms_faults"),
+        fields,
+    );
 }
 
 fn applied_output(root: &Root) -> Option<String> {
