@@ -452,7 +452,10 @@ fn terraform_prod_workflow_plans_applies_the_approved_bundle_and_verifies() {
     std::fs::write(&manifest, edited.to_string()).unwrap();
     let (step, code, stderr) = ci.job("terraform-prod-apply").unwrap_err();
     assert_eq!((step.as_str(), code), ("tf-wrap apply", 4), "{stderr}");
-    assert!(stderr.contains("not the manifest that was signed"), "{stderr}");
+    assert!(
+        stderr.contains("not the manifest that was signed"),
+        "{stderr}"
+    );
     std::fs::write(&manifest, signed).unwrap();
     // hold-terraform-prod: a human approves.
     ci.ok("terraform-prod-apply");

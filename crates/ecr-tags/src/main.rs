@@ -9,6 +9,7 @@ use ecr_tags::report::{LatestReport, PinsReport};
 use infra_core::cli::{emit, report_error, run_command, GlobalArgs};
 use infra_core::environment::{Environment, PinnedImage, TagPattern};
 use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
+use infra_core::retry::Deadline;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -118,7 +119,7 @@ async fn run(global: &GlobalArgs, command: Command) -> ExitStatus {
                 Ok(config) => config,
                 Err(e) => return report_error(&e, e.exit_status()),
             };
-            let ecr = aws_sdk_ecr::Client::new(&config);
+            let ecr = infra_core::aws_client!(aws_sdk_ecr, &config, Deadline::none(), "ecr-tags");
             return match execute(None, &ecr, command, global).await {
                 Ok(status) => status,
                 Err(e) => report_error(&e, e.exit_status()),
@@ -146,7 +147,7 @@ async fn run(global: &GlobalArgs, command: Command) -> ExitStatus {
         Ok(pair) => pair,
         Err(e) => return report_error(&e, e.exit_status()),
     };
-    let ecr = aws_sdk_ecr::Client::new(&config);
+    let ecr = infra_core::aws_client!(aws_sdk_ecr, &config, Deadline::none(), "ecr-tags");
     match execute(Some(&env), &ecr, command, global).await {
         Ok(status) => status,
         Err(e) => report_error(&e, e.exit_status()),

@@ -8,7 +8,8 @@
 //! - region from `--region`, else the environment file, else the SDK default chain;
 //! - endpoints from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` (how tests point at
 //!   the emulator);
-//! - retry mode and attempts, connect and operation timeouts from [`AwsOptions`].
+//! - retry mode and attempts, connect and operation timeouts from [`AwsOptions`]; clients
+//!   are built with [`crate::aws_client!`], which bounds retries by the run's deadline.
 
 use crate::environment::Environment;
 use crate::error::{AccountGuardError, AwsSetupError};
@@ -40,8 +41,9 @@ pub struct AwsOptions {
     pub profile: Option<String>,
     /// Retry mode.
     pub retry_mode: RetryMode,
-    /// Total attempts per request, including the first.
-    pub max_attempts: u32,
+    /// Total attempts per request, including the first; `None`: no cap, retried until the
+    /// run's deadline ([`crate::retry::Deadline`]) or the operation timeout.
+    pub max_attempts: Option<u32>,
     /// TCP connect timeout.
     pub connect_timeout: Duration,
     /// Upper bound for one operation, retries included.
@@ -54,7 +56,7 @@ impl Default for AwsOptions {
             region: None,
             profile: None,
             retry_mode: RetryMode::Standard,
-            max_attempts: 8,
+            max_attempts: None,
             connect_timeout: Duration::from_secs(5),
             operation_timeout: Duration::from_secs(120),
         }
@@ -69,7 +71,7 @@ pub async fn sdk_config(
     options: &AwsOptions,
     env: Option<&Environment>,
 ) -> Result<SdkConfig, AwsSetupError> {
-    if options.max_attempts == 0 {
+    if options.max_attempts == Some(0) {
         return Err(AwsSetupError::InvalidOption {
             option: "--max-attempts",
             message: "must be at least 1 (1 means no retries)".into(),
@@ -79,9 +81,13 @@ pub async fn sdk_config(
         RetryMode::Standard => RetryConfig::standard(),
         RetryMode::Adaptive => RetryConfig::adaptive(),
     }
-    .with_max_attempts(options.max_attempts)
-    .with_initial_backoff(Duration::from_millis(200))
-    .with_max_backoff(Duration::from_secs(20));
+    .with_max_attempts(
+        options
+            .max_attempts
+            .unwrap_or(crate::retry::UNCAPPED_ATTEMPTS),
+    )
+    .with_initial_backoff(crate::retry::INITIAL_BACKOFF)
+    .with_max_backoff(crate::retry::MAX_BACKOFF);
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(options.connect_timeout)
         .operation_timeout(options.operation_timeout)

@@ -52,9 +52,11 @@ pub struct AwsArgs {
     #[arg(long, global = true, value_enum, default_value_t = RetryModeArg::Standard)]
     pub retry_mode: RetryModeArg,
 
-    /// Attempts per AWS request, the first included.
-    #[arg(long, global = true, default_value_t = 8, value_name = "N")]
-    pub max_attempts: u32,
+    /// Cap on the attempts per AWS request, the first included. Without it, throttling
+    /// and transient errors are retried until the run's deadline (or the operation
+    /// timeout).
+    #[arg(long, global = true, value_name = "N")]
+    pub max_attempts: Option<u32>,
 
     /// TCP connect timeout for AWS requests.
     #[arg(long, global = true, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
@@ -200,17 +202,28 @@ impl GlobalArgs {
         Ok(crate::aws::sdk_config(&AwsOptions::from(&self.aws), None).await?)
     }
 
-    /// Builds the SDK configuration and runs the account guard (unless skipped).
+    /// Builds the SDK configuration and runs the account guard (unless skipped), its
+    /// STS call bounded by the operation timeout.
     pub async fn aws(
         &self,
         env: &Environment,
+    ) -> Result<(aws_config::SdkConfig, Option<CallerIdentity>), SetupError> {
+        self.aws_until(env, crate::retry::Deadline::none()).await
+    }
+
+    /// [`GlobalArgs::aws`] for a run with a deadline: the account guard's STS call is
+    /// retried only until `deadline`.
+    pub async fn aws_until(
+        &self,
+        env: &Environment,
+        deadline: crate::retry::Deadline,
     ) -> Result<(aws_config::SdkConfig, Option<CallerIdentity>), SetupError> {
         let config = crate::aws::sdk_config(&AwsOptions::from(&self.aws), Some(env)).await?;
         if self.aws.skip_account_guard {
             tracing::warn!("account guard skipped (--skip-account-guard): not checking that the credentials belong to account {}", env.account_id);
             return Ok((config, None));
         }
-        let sts = aws_sdk_sts::Client::new(&config);
+        let sts = crate::aws_client!(aws_sdk_sts, &config, deadline, "account-guard");
         let identity = crate::aws::check_account(&sts, env).await?;
         Ok((config, Some(identity)))
     }

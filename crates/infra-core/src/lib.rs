@@ -7,6 +7,10 @@
 //!   endpoints. Every error names `file:line:column`.
 //! - [`aws`]: the one place that builds the AWS SDK configuration (credential chain, region,
 //!   endpoint overrides, retries, timeouts) and the account guard.
+//! - [`retry`]: the run's deadline, the AWS retry policy bounded by it ([`aws_client!`]),
+//!   and [`retry::until`] for every other retry, wait and poll.
+//! - [`runner`]: many items at once, bounded, ordered, a panic reported as that item's
+//!   failure.
 //! - [`exit`]: the exit codes every tool shares.
 //! - [`output`]: text or versioned JSON reports, tables, TTY-aware progress.
 //! - [`logging`]: `tracing` to stderr.
@@ -29,6 +33,8 @@ pub mod fs;
 pub mod locals;
 pub mod logging;
 pub mod output;
+pub mod retry;
+pub mod runner;
 
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -12,10 +12,10 @@ use crate::record::{check_tag_value, RECORD_TAG_KEY};
 use crate::wait;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace, SuspendedState};
 use infra_core::aws::AwsCallError;
+use infra_core::retry::Deadline;
+use infra_core::runner::run_bounded;
 use serde::Serialize;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// How to run a plan.
@@ -23,8 +23,9 @@ use tokio::time::Instant;
 pub struct RunOptions {
     /// Resources processed at once.
     pub concurrency: usize,
-    /// The whole run must end within this.
-    pub deadline: Duration,
+    /// The whole run must end by then (`--deadline`, counted from the start of the run,
+    /// so the lock wait and the observation count too).
+    pub deadline: Deadline,
     /// How often waits poll.
     pub poll_interval: Duration,
 }
@@ -33,7 +34,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             concurrency: 16,
-            deadline: Duration::from_secs(600),
+            deadline: Deadline::after(Duration::from_secs(600)),
             poll_interval: Duration::from_secs(5),
         }
     }
@@ -113,7 +114,11 @@ pub async fn run(
     progress: &indicatif::ProgressBar,
     stop: &Stop,
 ) -> Vec<Outcome> {
-    let deadline = Instant::now() + options.deadline;
+    // Without a deadline, the default run's ten minutes.
+    let deadline = options
+        .deadline
+        .instant()
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(600));
     let (aurora, services): (Vec<_>, Vec<_>) = plan
         .items
         .iter()
@@ -171,32 +176,37 @@ async fn run_phase(
     progress: &indicatif::ProgressBar,
     stop: &Stop,
 ) -> Vec<(usize, Outcome)> {
-    let semaphore = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (index, item) in items {
-        let clients = clients.clone();
-        let semaphore = Arc::clone(&semaphore);
-        let stop = stop.clone();
-        tasks.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
-            (
-                index,
-                run_item(&clients, item, options.poll_interval, deadline, &stop).await,
-            )
-        });
-    }
-    let mut outcomes = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(pair) => {
-                progress.inc(1);
-                outcomes.push(pair);
-            }
-            // A panicking task is a bug; it must not hide the other results.
-            Err(e) => tracing::error!("a park task ended abnormally: {e}"),
-        }
-    }
-    outcomes
+    let planned: Vec<(usize, PlanItem)> = items.clone();
+    // The runner's own cut is a backstop a little after the deadline: each step stops at
+    // the deadline itself, saying which step it was in.
+    let backstop = Deadline::at(deadline + STOP_GRACE);
+    let results = run_bounded(
+        items,
+        options.concurrency,
+        backstop,
+        |(_, item)| {
+            let (clients, stop) = (clients.clone(), stop.clone());
+            async move { run_item(&clients, item, options.poll_interval, deadline, &stop).await }
+        },
+        || progress.inc(1),
+    )
+    .await;
+    planned
+        .into_iter()
+        .zip(results)
+        .map(|((index, item), result)| {
+            let outcome = result.unwrap_or_else(|lost| {
+                tracing::error!(resource = %item.resource.name, "{lost}");
+                Outcome {
+                    item,
+                    result: ResultKind::Failed,
+                    completed_steps: 0,
+                    error: Some(lost.to_string()),
+                }
+            });
+            (index, outcome)
+        })
+        .collect()
 }
 
 async fn run_item(

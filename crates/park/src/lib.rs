@@ -11,7 +11,7 @@
 //!
 //! ```no_run
 //! # async fn demo(config: aws_config::SdkConfig, env: infra_core::Environment) {
-//! let clients = park::observe::Clients::new(&config);
+//! let clients = park::observe::Clients::new(&config, infra_core::retry::Deadline::none());
 //! let live = park::observe::observe(&clients, &env).await.unwrap();
 //! println!("{} services observed", live.services.len());
 //! # }

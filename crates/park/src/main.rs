@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use infra_core::cli::{emit, parse_duration, report_error, run_command, GlobalArgs};
 use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
+use infra_core::retry::Deadline;
 use park::engine::{self, RunOptions};
 use park::observe::{observe, Clients};
 use park::plan::{plan, Direction, PlanOptions};
@@ -58,7 +59,9 @@ struct RunArgs {
     /// Resources processed at once.
     #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
-    /// The whole run must finish within this; unfinished resources are reported failed.
+    /// The whole run must finish within this (the lock wait included): AWS calls are
+    /// retried on throttling and transient errors until then; unfinished resources are
+    /// reported failed.
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
     deadline: Duration,
     /// Act on resources changed while parked: park keeps the existing record; unpark
@@ -110,11 +113,17 @@ async fn run(global: &GlobalArgs, command: Command) -> ExitStatus {
         );
         return ExitStatus::Success;
     }
-    let (config, caller) = match global.aws(&env).await {
+    // down/up: every AWS call of the run is retried until the run's deadline, counted
+    // from here; status and unlock have none (each call is bounded by its timeout).
+    let deadline = match &command {
+        Command::Down(args) | Command::Up(args) => Deadline::after(args.deadline),
+        _ => Deadline::none(),
+    };
+    let (config, caller) = match global.aws_until(&env, deadline).await {
         Ok(pair) => pair,
         Err(e) => return report_error(&e, e.exit_status()),
     };
-    let clients = Clients::new(&config);
+    let clients = Clients::new(&config, deadline);
     match command {
         Command::IamPolicy => ExitStatus::Success,
         Command::Status { check } => {
@@ -147,8 +156,21 @@ async fn run(global: &GlobalArgs, command: Command) -> ExitStatus {
                 Err(e) => report_error(&e, e.exit_status()),
             }
         }
-        Command::Down(args) => park_run(env, clients, config, Direction::Down, args, global).await,
-        Command::Up(args) => park_run(env, clients, config, Direction::Up, args, global).await,
+        Command::Down(args) => {
+            park_run(
+                env,
+                clients,
+                config,
+                Direction::Down,
+                args,
+                deadline,
+                global,
+            )
+            .await
+        }
+        Command::Up(args) => {
+            park_run(env, clients, config, Direction::Up, args, deadline, global).await
+        }
     }
 }
 
@@ -161,13 +183,17 @@ async fn park_run(
     config: aws_config::SdkConfig,
     direction: Direction,
     args: RunArgs,
+    deadline: Deadline,
     global: &GlobalArgs,
 ) -> ExitStatus {
     let (stop_tx, stop) = engine::Stop::channel();
     tokio::spawn(async move {
         let signal = wait_for_signal().await;
-        tracing::warn!("{signal}: stopping: no new step starts, steps in flight get {}s, then the report and the lock release", engine::STOP_GRACE.as_secs());
+        tracing::warn!("{signal}: stopping: no new step starts, steps in flight get {}s, then the report and the lock release (a second signal stops at once)", engine::STOP_GRACE.as_secs());
         let _ = stop_tx.send(true);
+        let again = wait_for_signal().await;
+        eprintln!("error: {again} again: stopping at once; a step in flight may or may not have taken effect and the environment lock may remain (the next run says so; `park unlock ID` releases it)");
+        std::process::exit(ExitStatus::Failure.code().into());
     });
     let lock = if args.dry_run {
         None
@@ -208,7 +234,9 @@ async fn park_run(
     };
     let format = global.format();
     // In its own task, so even a panic comes back here and the lock is released.
-    let work = tokio::spawn(locked_run(env, clients, direction, args, format, stop));
+    let work = tokio::spawn(locked_run(
+        env, clients, direction, args, deadline, format, stop,
+    ));
     let mut status = match work.await {
         Ok(status) => status,
         Err(e) => report_error(&e, ExitStatus::Failure),
@@ -226,6 +254,7 @@ async fn locked_run(
     clients: Clients,
     direction: Direction,
     args: RunArgs,
+    deadline: Deadline,
     format: infra_core::output::OutputFormat,
     stop: engine::Stop,
 ) -> ExitStatus {
@@ -246,7 +275,7 @@ async fn locked_run(
         let progress = infra_core::output::progress(plan.items.len() as u64, "resources");
         let run_options = RunOptions {
             concurrency: usize::from(args.concurrency),
-            deadline: args.deadline,
+            deadline,
             poll_interval: args.poll_interval,
         };
         let outcomes = engine::run(&clients, &plan, run_options, &progress, &stop).await;

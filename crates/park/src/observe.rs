@@ -11,6 +11,7 @@ use aws_config::SdkConfig;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use infra_core::aws::AwsCallError;
 use infra_core::environment::Environment;
+use infra_core::retry::Deadline;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -25,38 +26,19 @@ pub struct Clients {
     pub rds: aws_sdk_rds::Client,
 }
 
-/// Retry tokens per client and run. The SDK's standard quota (500: about 100 retried
-/// calls) is shared by every call of a client, so one park run of a large fleet under
-/// sustained throttling can empty it and see calls fail before their configured attempts;
-/// each call stays bounded by its attempts and backoff either way.
-pub const RETRY_QUOTA: usize = 5000;
-
 impl Clients {
-    /// Clients for every API the park engine calls, each with its own retry quota of
-    /// [`RETRY_QUOTA`] tokens.
-    pub fn new(config: &SdkConfig) -> Self {
-        use aws_sdk_ecs::config::retry::{RetryPartition, TokenBucket};
-        let partition = |name: &'static str| {
-            RetryPartition::custom(name)
-                .token_bucket(TokenBucket::new(RETRY_QUOTA))
-                .build()
-        };
+    /// Clients for every API the park engine calls, their retries bounded by `deadline`
+    /// (the run's `--deadline`; [`Deadline::none`] for a command without one).
+    pub fn new(config: &SdkConfig, deadline: Deadline) -> Self {
         Clients {
-            ecs: aws_sdk_ecs::Client::from_conf(
-                aws_sdk_ecs::config::Builder::from(config)
-                    .retry_partition(partition("park-ecs"))
-                    .build(),
+            ecs: infra_core::aws_client!(aws_sdk_ecs, config, deadline, "park-ecs"),
+            autoscaling: infra_core::aws_client!(
+                aws_sdk_applicationautoscaling,
+                config,
+                deadline,
+                "park-application-autoscaling"
             ),
-            autoscaling: aws_sdk_applicationautoscaling::Client::from_conf(
-                aws_sdk_applicationautoscaling::config::Builder::from(config)
-                    .retry_partition(partition("park-application-autoscaling"))
-                    .build(),
-            ),
-            rds: aws_sdk_rds::Client::from_conf(
-                aws_sdk_rds::config::Builder::from(config)
-                    .retry_partition(partition("park-rds"))
-                    .build(),
-            ),
+            rds: infra_core::aws_client!(aws_sdk_rds, config, deadline, "park-rds"),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Waiting for resources to settle after a change, within the run's deadline.
 
 use infra_core::aws::AwsCallError;
+use infra_core::retry::{until, Backoff, Deadline, Stopped, Try};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -21,16 +22,44 @@ pub enum WaitError {
     Aws(#[from] AwsCallError),
 }
 
-/// A poll that failed even after the SDK's retries: a transient failure (throttling, 5xx,
-/// a dropped connection) is one more "not yet" while the deadline allows another poll;
-/// anything else, or no time left, ends the wait with the error.
-async fn poll_again(e: AwsCallError, deadline: Instant, poll: Duration) -> Result<(), WaitError> {
-    if !e.is_transient() || Instant::now() + poll > deadline {
-        return Err(e.into());
+/// Polls every `poll` until `check` says the resource settled, within `deadline`. A poll
+/// that failed even after the SDK's retries with a transient failure (throttling, 5xx, a
+/// dropped connection) is one more "not yet"; any other failure ends the wait at once.
+async fn settle<F, Fut>(
+    deadline: Instant,
+    poll: Duration,
+    what: &str,
+    check: F,
+) -> Result<(), WaitError>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: std::future::Future<Output = Try<(), WaitError>>,
+{
+    until(
+        Deadline::at(deadline),
+        Backoff::constant(poll),
+        None,
+        |e: &WaitError, _, _| tracing::debug!("waiting for {what}: {e}"),
+        check,
+    )
+    .await
+    .map_err(|stopped| match stopped {
+        // "Not yet" at the deadline says what was seen last.
+        Stopped::Exhausted {
+            last: WaitError::Deadline { last },
+            ..
+        } => WaitError::Deadline { last },
+        other => other.into_inner(),
+    })
+}
+
+/// A failed poll: transient ones are tried again.
+fn failed_poll(e: AwsCallError) -> Try<(), WaitError> {
+    if e.is_transient() {
+        Try::Again(e.into())
+    } else {
+        Try::Fail(e.into())
     }
-    tracing::warn!("{e}; polling again in {}", humantime::format_duration(poll));
-    tokio::time::sleep(poll).await;
-    Ok(())
 }
 
 /// Polls DescribeServices until the service runs its desired count with a single
@@ -42,7 +71,8 @@ pub async fn service_stable(
     deadline: Instant,
     poll: Duration,
 ) -> Result<(), WaitError> {
-    loop {
+    let what = format!("{cluster}/{service} to become stable");
+    settle(deadline, poll, &what, |_| async {
         let out = ecs
             .describe_services()
             .cluster(cluster)
@@ -58,19 +88,16 @@ pub async fn service_stable(
             });
         let out = match out {
             Ok(out) => out,
-            Err(e) => {
-                poll_again(e, deadline, poll).await?;
-                continue;
-            }
+            Err(e) => return failed_poll(e),
         };
         let Some(svc) = out.services().first() else {
-            return Err(WaitError::Gone(format!(
+            return Try::Fail(WaitError::Gone(format!(
                 "service {cluster}/{service} disappeared while waiting"
             )));
         };
         let status = svc.status().unwrap_or("UNKNOWN");
         if matches!(status, "DRAINING" | "INACTIVE") {
-            return Err(WaitError::Gone(format!(
+            return Try::Fail(WaitError::Gone(format!(
                 "service {cluster}/{service} is {status}"
             )));
         }
@@ -79,7 +106,7 @@ pub async fn service_stable(
                 && d.rollout_state() == Some(&aws_sdk_ecs::types::DeploymentRolloutState::Failed)
         });
         if failed {
-            return Err(WaitError::Gone(format!(
+            return Try::Fail(WaitError::Gone(format!(
                 "the deployment of {cluster}/{service} FAILED: {}",
                 svc.deployments()
                     .first()
@@ -87,22 +114,20 @@ pub async fn service_stable(
                     .unwrap_or("no reason given")
             )));
         }
-        let last = format!(
-            "{}/{} running, {} pending, {} deployment(s)",
-            svc.running_count(),
-            svc.desired_count(),
-            svc.pending_count(),
-            svc.deployments().len()
-        );
         if svc.running_count() == svc.desired_count() && svc.deployments().len() <= 1 {
-            return Ok(());
+            return Try::Done(());
         }
-        if Instant::now() + poll > deadline {
-            return Err(WaitError::Deadline { last });
-        }
-        tracing::debug!(%cluster, %service, %last, "waiting for service to become stable");
-        tokio::time::sleep(poll).await;
-    }
+        Try::Again(WaitError::Deadline {
+            last: format!(
+                "{}/{} running, {} pending, {} deployment(s)",
+                svc.running_count(),
+                svc.desired_count(),
+                svc.pending_count(),
+                svc.deployments().len()
+            ),
+        })
+    })
+    .await
 }
 
 /// Polls DescribeDBClusters until the cluster is `available`.
@@ -112,7 +137,8 @@ pub async fn aurora_available(
     deadline: Instant,
     poll: Duration,
 ) -> Result<(), WaitError> {
-    loop {
+    let what = format!("Aurora cluster {cluster} to become available");
+    settle(deadline, poll, &what, |_| async {
         let out = rds
             .describe_db_clusters()
             .db_cluster_identifier(cluster)
@@ -121,10 +147,7 @@ pub async fn aurora_available(
             .map_err(|e| AwsCallError::new("rds:DescribeDBClusters", Some(cluster.to_owned()), e));
         let out = match out {
             Ok(out) => out,
-            Err(e) => {
-                poll_again(e, deadline, poll).await?;
-                continue;
-            }
+            Err(e) => return failed_poll(e),
         };
         let status = out
             .db_clusters()
@@ -133,19 +156,14 @@ pub async fn aurora_available(
             .unwrap_or("missing")
             .to_owned();
         match status.as_str() {
-            "available" => return Ok(()),
-            "deleting" | "failed" | "inaccessible-encryption-credentials" | "missing" => {
-                return Err(WaitError::Gone(format!(
-                    "Aurora cluster {cluster} is {status}"
-                )))
-            }
-            _ => {}
-        }
-        if Instant::now() + poll > deadline {
-            return Err(WaitError::Deadline {
+            "available" => Try::Done(()),
+            "deleting" | "failed" | "inaccessible-encryption-credentials" | "missing" => Try::Fail(
+                WaitError::Gone(format!("Aurora cluster {cluster} is {status}")),
+            ),
+            _ => Try::Again(WaitError::Deadline {
                 last: format!("Aurora cluster {cluster} is {status}"),
-            });
+            }),
         }
-        tokio::time::sleep(poll).await;
-    }
+    })
+    .await
 }

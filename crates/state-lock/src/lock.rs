@@ -15,6 +15,7 @@ use crate::error::LockError;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use infra_core::aws::AwsCallError;
+use infra_core::retry::Deadline;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -146,7 +147,7 @@ impl StateLock {
             if let Some(url) = &backend.dynamodb_endpoint {
                 b = b.endpoint_url(url);
             }
-            aws_sdk_dynamodb::Client::from_conf(b.build())
+            infra_core::aws_client!(aws_sdk_dynamodb, builder b, Deadline::none(), "state-lock-dynamodb")
         });
         let s3 = backend.use_lockfile.then(|| {
             let mut b = aws_sdk_s3::config::Builder::from(config)
@@ -155,7 +156,7 @@ impl StateLock {
             if let Some(url) = &backend.s3_endpoint {
                 b = b.endpoint_url(url);
             }
-            aws_sdk_s3::Client::from_conf(b.build())
+            infra_core::aws_client!(aws_sdk_s3, builder b, Deadline::none(), "state-lock-s3")
         });
         StateLock {
             backend,

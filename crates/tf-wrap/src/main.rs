@@ -219,7 +219,7 @@ async fn parked(
     if env.ecs_clusters.is_empty() && env.aurora_clusters.is_empty() {
         return Ok(Vec::new());
     }
-    let clients = park::observe::Clients::new(config);
+    let clients = park::observe::Clients::new(config, infra_core::retry::Deadline::none());
     let live = park::observe::observe(&clients, env)
         .await
         .map_err(|e| TfWrapError::Park(infra_core::error::error_chain(&e)))?;

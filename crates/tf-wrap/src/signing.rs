@@ -79,7 +79,12 @@ impl BundleSigner {
     /// The signer for `key` (an alias `alias/NAME`, a key ID or a key ARN).
     pub fn new(config: &aws_config::SdkConfig, key: &str) -> BundleSigner {
         BundleSigner {
-            kms: aws_sdk_kms::Client::new(config),
+            kms: infra_core::aws_client!(
+                aws_sdk_kms,
+                config,
+                infra_core::retry::Deadline::none(),
+                "tf-wrap-kms"
+            ),
             key: key.to_owned(),
         }
     }

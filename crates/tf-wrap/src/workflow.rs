@@ -9,6 +9,7 @@ use crate::plan::{PlanJson, Summary};
 use crate::runner::{absolute, Finished, Terraform};
 use crate::signing::{self, BundleSigner, SigningError};
 use crate::version::{self, Version};
+use infra_core::retry::{until, Backoff, Deadline, Try};
 use std::ffi::OsString;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -94,32 +95,43 @@ impl Settings {
 
     /// Runs a retryable command: up to `attempts` times while the failure is transient.
     async fn retried(&self, command: &str, args: &[OsString]) -> Result<Finished, TfWrapError> {
-        let mut delay = self.retry_base;
-        let mut attempt = 1;
-        loop {
-            let done = self.terraform.stream(args).await?;
-            interrupted(&done)?;
-            if done.code == Some(0) || done.code == Some(2) && command == "plan" {
-                return Ok(done);
-            }
-            if let Some(info) = diagnose::lock_conflict(&done.output) {
-                return Err(TfWrapError::Locked(Box::new(info)));
-            }
-            match diagnose::transient(&done.output) {
-                Some(pattern) if attempt < self.attempts => {
-                    eprintln!(
-                        "tf-wrap: `terraform {command}` failed with a transient error (matched \"{pattern}\"); attempt {} of {} in {}",
-                        attempt + 1,
-                        self.attempts,
-                        humantime::format_duration(delay)
-                    );
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(30));
-                    attempt += 1;
+        /// A failed run of Terraform, and the transient pattern it matched, if any.
+        struct Failed(TfWrapError, Option<&'static str>);
+        let attempts = self.attempts;
+        until(
+            Deadline::none(),
+            Backoff::doubling(self.retry_base, Duration::from_secs(30)),
+            Some(attempts),
+            |Failed(_, pattern), n, wait| {
+                eprintln!(
+                    "tf-wrap: `terraform {command}` failed with a transient error (matched \"{}\"); attempt {} of {attempts} in {}",
+                    pattern.unwrap_or_default(),
+                    n + 1,
+                    humantime::format_duration(wait)
+                );
+            },
+            |_| async {
+                let done = match self.terraform.stream(args).await {
+                    Ok(done) => done,
+                    Err(e) => return Try::Fail(Failed(e.into(), None)),
+                };
+                if let Err(e) = interrupted(&done) {
+                    return Try::Fail(Failed(e, None));
                 }
-                _ => return Err(failed(command, &done)),
-            }
-        }
+                if done.code == Some(0) || done.code == Some(2) && command == "plan" {
+                    return Try::Done(done);
+                }
+                if let Some(info) = diagnose::lock_conflict(&done.output) {
+                    return Try::Fail(Failed(TfWrapError::Locked(Box::new(info)), None));
+                }
+                match diagnose::transient(&done.output) {
+                    Some(pattern) => Try::Again(Failed(failed(command, &done), Some(pattern))),
+                    None => Try::Fail(Failed(failed(command, &done), None)),
+                }
+            },
+        )
+        .await
+        .map_err(|stopped| stopped.into_inner().0)
     }
 
     /// `terraform init` with the backend configuration; retried on transient errors.

@@ -525,7 +525,7 @@ fn park_guard_reads_real_park_records() {
             "blog-terraform-locks",
         ))
         .unwrap();
-    let clients = park::observe::Clients::new(&config);
+    let clients = park::observe::Clients::new(&config, infra_core::retry::Deadline::none());
     let read = || {
         let live = runtime
             .block_on(park::observe::observe(&clients, &env))

@@ -1298,7 +1298,8 @@ fn signed_plans_and_applies_converge_under_kms_faults() {
         "the default seed injected no fault into the KMS calls: {counts:?}"
     );
     let mut fields = infra_test_support::report::faults(&counts);
-    fields["result"] = "3 signed plans exit 3, 3 verified applies exit 0, the last value applied".into();
+    fields["result"] =
+        "3 signed plans exit 3, 3 verified applies exit 0, the last value applied".into();
     infra_test_support::report::record(
         &format!("tf-wrap-kms-faults-seed-{seed}"),
         &format!("tf-wrap signed plan + verified apply x3, faults on KMS, seed {seed}"),

@@ -3,6 +3,7 @@
 //! deadline), and serve the URL's host as one of its aliases or as its own domain name.
 
 use infra_core::aws::AwsCallError;
+use infra_core::retry::{until, Backoff, Deadline, Stopped, Try};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -55,56 +56,68 @@ pub async fn preflight(
     deadline: Instant,
     poll: Duration,
 ) -> Result<String, PreflightError> {
-    loop {
-        let out = match cf.get_distribution().id(id).send().await {
-            Ok(out) => out,
-            Err(e) => {
-                let err = AwsCallError::new("cloudfront:GetDistribution", Some(id.to_owned()), e);
-                return Err(if err.code.as_deref() == Some("NoSuchDistribution") {
-                    PreflightError::NotFound { id: id.to_owned() }
-                } else {
-                    PreflightError::Aws(err.to_string())
-                });
-            }
-        };
-        let Some(dist) = out.distribution() else {
-            return Err(PreflightError::NotFound { id: id.to_owned() });
-        };
-        let config = dist.distribution_config();
-        if !config.is_some_and(|c| c.enabled()) {
-            return Err(PreflightError::Disabled { id: id.to_owned() });
-        }
-        let aliases: Vec<&str> = config
-            .and_then(|c| c.aliases())
-            .map(|a| a.items().iter().map(String::as_str).collect())
-            .unwrap_or_default();
-        let host = host.to_ascii_lowercase();
-        let served = aliases.iter().any(|a| alias_matches(a, &host))
-            || dist.domain_name().eq_ignore_ascii_case(&host);
-        if !served {
-            return Err(PreflightError::AliasMismatch {
-                id: id.to_owned(),
-                host,
-                aliases: if aliases.is_empty() {
-                    "none".into()
-                } else {
-                    aliases.join(", ")
-                },
-                domain: dist.domain_name().to_owned(),
+    let host = host.to_ascii_lowercase();
+    until(
+        Deadline::at(deadline),
+        Backoff::constant(poll),
+        None,
+        |e: &PreflightError, _, _| tracing::info!(distribution = %id, "{e}: waiting"),
+        |_| check(cf, id, &host),
+    )
+    .await
+    .map_err(Stopped::into_inner)
+}
+
+/// One look at the distribution: deployed and serving `host` (its domain name), still
+/// deploying (`Again`, with the status for the deadline's message), or a failure.
+async fn check(
+    cf: &aws_sdk_cloudfront::Client,
+    id: &str,
+    host: &str,
+) -> Try<String, PreflightError> {
+    let out = match cf.get_distribution().id(id).send().await {
+        Ok(out) => out,
+        Err(e) => {
+            let err = AwsCallError::new("cloudfront:GetDistribution", Some(id.to_owned()), e);
+            return Try::Fail(if err.code.as_deref() == Some("NoSuchDistribution") {
+                PreflightError::NotFound { id: id.to_owned() }
+            } else {
+                PreflightError::Aws(err.to_string())
             });
         }
-        if dist.status() == "Deployed" {
-            return Ok(dist.domain_name().to_owned());
-        }
-        if Instant::now() + poll >= deadline {
-            return Err(PreflightError::NotDeployed {
-                id: id.to_owned(),
-                status: dist.status().to_owned(),
-            });
-        }
-        tracing::info!(distribution = %id, status = %dist.status(), "waiting for the distribution to deploy");
-        tokio::time::sleep(poll).await;
+    };
+    let Some(dist) = out.distribution() else {
+        return Try::Fail(PreflightError::NotFound { id: id.to_owned() });
+    };
+    let config = dist.distribution_config();
+    if !config.is_some_and(|c| c.enabled()) {
+        return Try::Fail(PreflightError::Disabled { id: id.to_owned() });
     }
+    let aliases: Vec<&str> = config
+        .and_then(|c| c.aliases())
+        .map(|a| a.items().iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    let served = aliases.iter().any(|a| alias_matches(a, host))
+        || dist.domain_name().eq_ignore_ascii_case(host);
+    if !served {
+        return Try::Fail(PreflightError::AliasMismatch {
+            id: id.to_owned(),
+            host: host.to_owned(),
+            aliases: if aliases.is_empty() {
+                "none".into()
+            } else {
+                aliases.join(", ")
+            },
+            domain: dist.domain_name().to_owned(),
+        });
+    }
+    if dist.status() == "Deployed" {
+        return Try::Done(dist.domain_name().to_owned());
+    }
+    Try::Again(PreflightError::NotDeployed {
+        id: id.to_owned(),
+        status: dist.status().to_owned(),
+    })
 }
 
 /// CloudFront aliases may be wildcards (`*.example.com` covers one label).

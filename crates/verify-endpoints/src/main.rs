@@ -141,15 +141,21 @@ async fn verify(global: &GlobalArgs, args: CheckArgs) -> ExitStatus {
         Err(e) => return bad(format!("--ca-file: {e}")),
     };
     // The preflight needs AWS (and so the account guard) only when a checked endpoint is
-    // behind a distribution.
+    // behind a distribution. Its calls are retried until the run's deadline.
+    let deadline = infra_core::retry::Deadline::after(args.deadline);
     let cloudfront = match (
         &environment,
         endpoints
             .iter()
             .any(|e| e.cloudfront_distribution.is_some()),
     ) {
-        (Some(env), true) => match global.aws(env).await {
-            Ok((config, _)) => Some(aws_sdk_cloudfront::Client::new(&config)),
+        (Some(env), true) => match global.aws_until(env, deadline).await {
+            Ok((config, _)) => Some(infra_core::aws_client!(
+                aws_sdk_cloudfront,
+                &config,
+                deadline,
+                "verify-endpoints-cloudfront"
+            )),
             Err(e) => return report_error(&e, e.exit_status()),
         },
         _ => None,

@@ -4,6 +4,8 @@
 use crate::expect::{evaluate, Verdict};
 use crate::http::{get_following, Timings};
 use infra_core::environment::Endpoint;
+use infra_core::retry::Deadline;
+use infra_core::runner::{run_bounded, Lost};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,27 +77,57 @@ pub struct EndpointResult {
     pub warnings: Vec<String>,
 }
 
-/// Checks every endpoint.
+/// Checks every endpoint. An endpoint whose check panicked (a bug) is reported failed
+/// with the panic's message, never left out.
 pub async fn run(endpoints: Vec<Endpoint>, options: RunOptions) -> Vec<EndpointResult> {
     let deadline = Instant::now() + options.deadline;
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
+    let concurrency = options.concurrency;
     let options = Arc::new(options);
-    let mut tasks = tokio::task::JoinSet::new();
-    for (index, endpoint) in endpoints.into_iter().enumerate() {
-        let (semaphore, options) = (Arc::clone(&semaphore), Arc::clone(&options));
-        tasks.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
-            (index, check(&endpoint, &options, deadline).await)
-        });
-    }
-    let mut results = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok(pair) = joined {
-            results.push(pair);
-        }
-    }
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    let named: Vec<(String, String)> = endpoints
+        .iter()
+        .map(|e| (e.name.clone(), crate::redact::url(&e.url)))
+        .collect();
+    // A backstop a little after the deadline: each check stops at the deadline itself,
+    // with its last attempt's details.
+    let backstop = Deadline::at(deadline + options.attempt_timeout);
+    let results = run_bounded(
+        endpoints,
+        concurrency,
+        backstop,
+        |endpoint| {
+            let options = Arc::clone(&options);
+            async move { check(&endpoint, &options, deadline).await }
+        },
+        || {},
+    )
+    .await;
+    named
+        .into_iter()
+        .zip(results)
+        .map(|((name, url), result)| {
+            result.unwrap_or_else(|lost| EndpointResult {
+                name,
+                method: "GET".into(),
+                url,
+                redirects: Vec::new(),
+                connected_via: None,
+                passed: false,
+                attempts: 0,
+                status: None,
+                expected: None,
+                actual: Some(lost.to_string()),
+                outcome: match lost {
+                    Lost::Deadline => "deadline",
+                    Lost::Panicked(_) => "failed",
+                }
+                .into(),
+                timings: None,
+                elapsed_ms: 0.0,
+                cert_days_left: None,
+                warnings: Vec::new(),
+            })
+        })
+        .collect()
 }
 
 async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> EndpointResult {

@@ -1,0 +1,172 @@
+//! Running many independent items at once: a concurrency limit, results in the items'
+//! order, one deadline, and a panicking item reported as a failure of that item rather than
+//! dropped (so a bug can never turn into "every item succeeded").
+
+use crate::retry::Deadline;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+/// Why an item has no result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Lost {
+    /// The item's task panicked: a bug.
+    #[error("internal error (a bug; please report it): the task panicked: {0}")]
+    Panicked(String),
+    /// The deadline passed before the item finished (a backstop: items normally stop at
+    /// the deadline by themselves, with a better reason).
+    #[error("the deadline passed before it finished")]
+    Deadline,
+}
+
+/// Runs `work` on every item, at most `concurrency` at once, each on its own task; returns
+/// one result per item, in the items' order. An item still running at `deadline` is cut
+/// ([`Lost::Deadline`]); a panic becomes [`Lost::Panicked`] with the panic's message.
+/// `on_finished` is called as each item finishes (progress bars).
+pub async fn run_bounded<I, T, F, Fut>(
+    items: Vec<I>,
+    concurrency: usize,
+    deadline: Deadline,
+    work: F,
+    mut on_finished: impl FnMut(),
+) -> Vec<Result<T, Lost>>
+where
+    I: Send + 'static,
+    T: Send + 'static,
+    F: Fn(I) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut index_of = HashMap::new();
+    let count = items.len();
+    for (index, item) in items.into_iter().enumerate() {
+        let semaphore = Arc::clone(&semaphore);
+        let fut = work(item);
+        let handle = tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            match deadline.instant() {
+                Some(at) => tokio::time::timeout_at(at, fut).await.ok(),
+                None => Some(fut.await),
+            }
+        });
+        index_of.insert(handle.id(), index);
+    }
+    let mut results: Vec<Option<Result<T, Lost>>> = (0..count).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next_with_id().await {
+        let (id, result) = match joined {
+            Ok((id, Some(v))) => (id, Ok(v)),
+            Ok((id, None)) => (id, Err(Lost::Deadline)),
+            Err(e) => {
+                let id = e.id();
+                let message = if e.is_panic() {
+                    panic_message(e.into_panic())
+                } else {
+                    "the task was cancelled".to_owned()
+                };
+                (id, Err(Lost::Panicked(message)))
+            }
+        };
+        if let Some(&i) = index_of.get(&id) {
+            results[i] = Some(result);
+        }
+        on_finished();
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Lost::Panicked("no result was recorded".into()))))
+        .collect()
+}
+
+/// The message a panic carried (`panic!("…")` gives a `&str` or a `String`).
+pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(payload) => match payload.downcast::<&'static str>() {
+            Ok(s) => (*s).to_owned(),
+            Err(_) => "a panic without a message".to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn results_keep_the_items_order_and_the_limit_holds() {
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut finished = 0;
+        let results = run_bounded(
+            (0..20u64).collect(),
+            3,
+            Deadline::none(),
+            |i| {
+                let (running, most) = (Arc::clone(&running), Arc::clone(&most));
+                async move {
+                    use std::sync::atomic::Ordering::SeqCst;
+                    let now = running.fetch_add(1, SeqCst) + 1;
+                    most.fetch_max(now, SeqCst);
+                    // Later items finish first.
+                    tokio::time::sleep(Duration::from_millis(40 - 2 * i)).await;
+                    running.fetch_sub(1, SeqCst);
+                    i * 10
+                }
+            },
+            || finished += 1,
+        )
+        .await;
+        let values: Vec<u64> = results.into_iter().map(Result::unwrap).collect();
+        assert_eq!(values, (0..20).map(|i| i * 10).collect::<Vec<_>>());
+        assert!(most.load(std::sync::atomic::Ordering::SeqCst) <= 3);
+        assert_eq!(finished, 20);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_item_is_a_failure_of_that_item_with_its_message() {
+        let results = run_bounded(
+            vec!["portal", "prefect-server", "prefect-worker"],
+            2,
+            Deadline::none(),
+            |name| async move {
+                if name == "prefect-server" {
+                    panic!("index out of bounds in {name}");
+                }
+                name.len()
+            },
+            || {},
+        )
+        .await;
+        assert_eq!(results[0], Ok(6));
+        assert_eq!(
+            results[1],
+            Err(Lost::Panicked(
+                "index out of bounds in prefect-server".into()
+            ))
+        );
+        assert_eq!(results[2], Ok(14));
+        assert!(results[1]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("a bug"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_item_still_running_at_the_deadline_is_cut() {
+        let results = run_bounded(
+            vec![1u64, 100],
+            2,
+            Deadline::after(Duration::from_secs(10)),
+            |s| async move {
+                tokio::time::sleep(Duration::from_secs(s)).await;
+                s
+            },
+            || {},
+        )
+        .await;
+        assert_eq!(results, [Ok(1), Err(Lost::Deadline)]);
+    }
+}
