@@ -150,6 +150,26 @@ def main():
             for d in ["down", "up"]:
                 variant[d].append(timed([args.park, d, "--env-file", args.env_file, "--poll-interval", "100ms", *extra],
                                         stderr=subprocess.DEVNULL))
+    # One run of each under faults (30% throttling, 5% 5xx, 2% resets: the fault suite's
+    # rates) through the harness's fault proxy, alternating with fault-free runs.
+    proxy = subprocess.Popen([args.harness, "fault-proxy", "--upstream", args.endpoint, "--seed", "7",
+                              "--throttle", "0.30", "--server-error", "0.05", "--reset", "0.02"],
+                             stdout=subprocess.PIPE, text=True)
+    faulty_endpoint = proxy.stdout.readline().strip()
+    assert faulty_endpoint.startswith("http://127.0.0.1:"), faulty_endpoint
+    clean = {"down": [], "up": []}
+    faulty = {"down": [], "up": []}
+    try:
+        for _ in range(args.repeats):
+            for variant, endpoint in [(clean, args.endpoint), (faulty, faulty_endpoint)]:
+                reset_and_seed(args)
+                env = dict(os.environ, AWS_ENDPOINT_URL=endpoint)
+                for d in ["down", "up"]:
+                    variant[d].append(timed([args.park, d, "--env-file", args.env_file, "--poll-interval", "100ms"],
+                                            stderr=subprocess.DEVNULL, env=env))
+    finally:
+        proxy.terminate()
+        proxy.wait()
     b3 = {"down": [], "up": []}
     for _ in range(args.repeats):
         reset_and_seed(args)
@@ -178,6 +198,10 @@ def main():
     for d in ["down", "up"]:
         with_lock, without = statistics.median(park[d]), statistics.median(nolock[d])
         lock_rows.append(f"| `park {d}` | {with_lock * 1000:.0f} ms | {without * 1000:.0f} ms | {(with_lock - without) * 1000:+.0f} ms |")
+    fault_rows = []
+    for d in ["down", "up"]:
+        c, f = statistics.median(clean[d]), statistics.median(faulty[d])
+        fault_rows.append(f"| `park {d}` | {c:.2f} s | {f:.2f} s | {f / c:.1f}x |")
     cpu = platform.processor() or platform.machine()
     text = f"""## park: {args.services} ECS services (mixed: with/without scalable targets, partial suspensions) + 2 Aurora clusters
 
@@ -204,6 +228,17 @@ seeded emulator, on {cpu}.
 The lock is Terraform's state lock in the DynamoDB table (one conditional PutItem before
 the run, one conditional DeleteItem after it). Medians of {args.repeats} runs each,
 alternating with and without the lock, every run from a freshly reset and seeded emulator.
+
+### Under throttling: one run
+
+| operation | no faults | 30% throttling, 5% 5xx, 2% resets | slowdown |
+| --- | --- | --- | --- |
+{chr(10).join(fault_rows)}
+
+The faults come from the test suite's fault proxy (`harness fault-proxy`, seed 7) between
+`park` and the emulator (the lock's DynamoDB calls go directly). Every run exits 0: each
+call is retried, with backoff and full jitter, until the run's deadline. Medians of
+{args.repeats} runs each, alternating, every run from a freshly reset and seeded emulator.
 """
     with open(args.out, "w") as f:
         f.write(text)

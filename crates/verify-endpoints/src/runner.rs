@@ -5,7 +5,7 @@ use crate::expect::{evaluate, Verdict};
 use crate::http::{get_following, Timings};
 use infra_core::environment::Endpoint;
 use infra_core::retry::Deadline;
-use infra_core::runner::{run_bounded, Lost};
+use infra_core::runner::{run_bounded, Lost, Stop};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub resolve: Vec<(String, u16, std::net::IpAddr)>,
     /// Each endpoint's extra request headers, by endpoint name ([`crate::http::request_headers`]).
     pub request_headers: std::collections::HashMap<String, crate::http::RequestHeaders>,
+    /// SIGINT/SIGTERM: checks not finished are reported `interrupted`.
+    pub stop: Stop,
 }
 
 /// The result for one endpoint.
@@ -65,7 +67,8 @@ pub struct EndpointResult {
     /// What came instead (when it failed).
     pub actual: Option<String>,
     /// Why it stopped: `healthy`, `failed` (not retried), `deadline`, `preflight` (the
-    /// CloudFront distribution is not ready; no request was made).
+    /// CloudFront distribution is not ready; no request was made), `interrupted`
+    /// (SIGINT/SIGTERM).
     pub outcome: String,
     /// Timings of the last attempt that got an answer.
     pub timings: Option<Timings>,
@@ -96,7 +99,17 @@ pub async fn run(endpoints: Vec<Endpoint>, options: RunOptions) -> Vec<EndpointR
         backstop,
         |endpoint| {
             let options = Arc::clone(&options);
-            async move { check(&endpoint, &options, deadline).await }
+            async move {
+                tokio::select! {
+                    result = check(&endpoint, &options, deadline) => result,
+                    () = options.stop.wait() => unfinished(
+                        endpoint.name.clone(),
+                        crate::redact::url(&endpoint.url),
+                        "interrupted",
+                        "interrupted by a signal before the check finished".into(),
+                    ),
+                }
+            }
         },
         || {},
     )
@@ -105,29 +118,36 @@ pub async fn run(endpoints: Vec<Endpoint>, options: RunOptions) -> Vec<EndpointR
         .into_iter()
         .zip(results)
         .map(|((name, url), result)| {
-            result.unwrap_or_else(|lost| EndpointResult {
-                name,
-                method: "GET".into(),
-                url,
-                redirects: Vec::new(),
-                connected_via: None,
-                passed: false,
-                attempts: 0,
-                status: None,
-                expected: None,
-                actual: Some(lost.to_string()),
-                outcome: match lost {
+            result.unwrap_or_else(|lost| {
+                let outcome = match lost {
                     Lost::Deadline => "deadline",
                     Lost::Panicked(_) => "failed",
-                }
-                .into(),
-                timings: None,
-                elapsed_ms: 0.0,
-                cert_days_left: None,
-                warnings: Vec::new(),
+                };
+                unfinished(name, url, outcome, lost.to_string())
             })
         })
         .collect()
+}
+
+/// The result of a check that did not run to its end: failed, with why.
+fn unfinished(name: String, url: String, outcome: &str, actual: String) -> EndpointResult {
+    EndpointResult {
+        name,
+        method: "GET".into(),
+        url,
+        redirects: Vec::new(),
+        connected_via: None,
+        passed: false,
+        attempts: 0,
+        status: None,
+        expected: None,
+        actual: Some(actual),
+        outcome: outcome.into(),
+        timings: None,
+        elapsed_ms: 0.0,
+        cert_days_left: None,
+        warnings: Vec::new(),
+    }
 }
 
 async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> EndpointResult {
