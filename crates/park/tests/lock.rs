@@ -236,17 +236,15 @@ fn sigterm_at_several_moments_stops_the_run_and_releases_the_lock() {
     }
 
     // A second signal: at once, saying the lock may remain; `park unlock` mends that.
+    // (The run is held in its observation — reads slowed to 20 s, longer than the stop's
+    // grace — so it cannot end by itself in between.)
+    fleet.proxy.clear();
     fleet
         .proxy
-        .delay(Some(("ecs:UpdateService", Duration::from_millis(4000))));
+        .delay(Some(("ecs:DescribeServices", Duration::from_secs(20))));
     let child = fleet.spawn(&["down", "--concurrency", "2"]);
-    wait_for("park to change a service", || {
-        fleet
-            .proxy
-            .calls()
-            .iter()
-            .any(|c| c.iam_action() == "ecs:UpdateService")
-    });
+    wait_for("park to take the lock", || fleet.lock_holder().is_some());
+    std::thread::sleep(Duration::from_millis(300));
     term(child.id());
     std::thread::sleep(Duration::from_millis(300));
     let signalled = Instant::now();
