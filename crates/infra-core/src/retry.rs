@@ -131,71 +131,42 @@ macro_rules! aws_client {
         )
     };
     ($sdk:ident, $config:expr, $deadline:expr, $partition:expr) => {
-        $sdk::Client::from_conf(
-            $sdk::config::Builder::from($config)
-                .retry_partition(
-                    $sdk::config::retry::RetryPartition::custom($partition)
-                        .token_bucket($sdk::config::retry::TokenBucket::unlimited())
-                        .build(),
-                )
-                .retry_classifier($crate::retry::DeadlineClassifier::new($deadline))
-                .build(),
+        $crate::aws_client!(
+            $sdk,
+            builder $sdk::config::Builder::from($config),
+            $deadline,
+            $partition
         )
     };
 }
 
-/// How far apart tries are.
+/// How far apart tries are: doubling from `initial` up to `max` (a fixed schedule: these
+/// waits are logged and read; the SDK's own backoff for AWS calls has full jitter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     /// Before the second try.
     pub initial: Duration,
     /// The longest wait.
     pub max: Duration,
-    /// Full jitter (a uniformly random share of the exponential backoff) instead of a fixed
-    /// schedule.
-    pub jitter: bool,
 }
 
 impl Backoff {
-    /// Doubling from `initial` up to `max`, with full jitter.
-    pub fn exponential(initial: Duration, max: Duration) -> Backoff {
-        Backoff {
-            initial,
-            max,
-            jitter: true,
-        }
-    }
-
-    /// Doubling from `initial` up to `max`, exactly (for waits a user reads about).
+    /// Doubling from `initial` up to `max`.
     pub fn doubling(initial: Duration, max: Duration) -> Backoff {
-        Backoff {
-            initial,
-            max,
-            jitter: false,
-        }
+        Backoff { initial, max }
     }
 
     /// Every `interval` (a poll).
     pub fn constant(interval: Duration) -> Backoff {
-        Backoff {
-            initial: interval,
-            max: interval,
-            jitter: false,
-        }
+        Backoff::doubling(interval, interval)
     }
 
     /// The wait after try `n` (1-based) failed.
     pub fn delay(&self, n: u32) -> Duration {
-        let doubled = self
-            .initial
+        self.initial
             .checked_mul(2u32.saturating_pow(n.saturating_sub(1)))
             .unwrap_or(self.max)
-            .min(self.max);
-        if self.jitter {
-            doubled.mul_f64(fastrand::f64())
-        } else {
-            doubled
-        }
+            .min(self.max)
     }
 }
 
@@ -272,16 +243,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_to_its_cap_and_jitters_below_it() {
+    fn backoff_doubles_to_its_cap() {
         let b = Backoff::doubling(Duration::from_secs(2), Duration::from_secs(30));
         let delays: Vec<u64> = (1..=6).map(|n| b.delay(n).as_secs()).collect();
         assert_eq!(delays, [2, 4, 8, 16, 30, 30]);
         assert_eq!(b.delay(u32::MAX), Duration::from_secs(30));
-        let j = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(1));
-        for n in 1..20 {
-            let cap = Duration::from_millis(100 * 2u64.pow(n - 1)).min(Duration::from_secs(1));
-            assert!(j.delay(n) <= cap, "try {n}: {:?} > {cap:?}", j.delay(n));
-        }
         assert_eq!(
             Backoff::constant(Duration::from_secs(5)).delay(9).as_secs(),
             5

@@ -19,13 +19,6 @@ impl Stop {
         (tx, Stop(rx))
     }
 
-    /// A stop that never fires.
-    pub fn never() -> Stop {
-        let (tx, stop) = Stop::channel();
-        drop(tx);
-        stop
-    }
-
     /// Whether a stop was asked for.
     pub fn requested(&self) -> bool {
         *self.0.borrow()

@@ -1230,17 +1230,7 @@ fn signed_root(terraform: &str) -> (Root, String, aws_config::SdkConfig) {
 #[test]
 fn signed_plans_and_applies_converge_under_kms_faults() {
     let seed = tf_fault_seed();
-    let root = Root::custom(
-        false,
-        MAIN_TF,
-        &format!("    sign_with      = \"kms:{SIGNING_ALIAS}\"\n"),
-        "",
-    );
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let config = runtime.block_on(root._session.sdk_config());
-    runtime
-        .block_on(infra_test_support::kms_signing_key(&config, SIGNING_ALIAS))
-        .unwrap();
+    let (root, _key, _config) = signed_root("");
     root.init();
     // tf-wrap's own calls (STS for the account guard, KMS) through a proxy of their own,
     // so Terraform's backend traffic does not shift the schedule.

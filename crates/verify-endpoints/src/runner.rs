@@ -4,7 +4,7 @@
 use crate::expect::{evaluate, Verdict};
 use crate::http::{get_following, Timings};
 use infra_core::environment::Endpoint;
-use infra_core::retry::Deadline;
+use infra_core::retry::{Backoff, Deadline};
 use infra_core::runner::{run_bounded, Lost, Stop};
 use serde::Serialize;
 use std::sync::Arc;
@@ -193,7 +193,7 @@ async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> 
         }
     }
     result.connected_via = route.connect_host.clone();
-    let mut backoff = options.initial_backoff;
+    let backoff = Backoff::doubling(options.initial_backoff, options.max_backoff);
     loop {
         result.attempts += 1;
         let attempt_deadline = deadline.min(Instant::now() + options.attempt_timeout);
@@ -282,12 +282,12 @@ async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> 
             result.outcome = "failed".into();
             break;
         }
-        if Instant::now() + backoff >= deadline {
+        let wait = backoff.delay(result.attempts);
+        if Deadline::at(deadline).too_close(wait) {
             result.outcome = "deadline".into();
             break;
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(options.max_backoff);
+        tokio::time::sleep(wait).await;
     }
     result.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     result
