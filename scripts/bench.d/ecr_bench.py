@@ -36,7 +36,7 @@ def timed(cmd, env=None):
 
 def main():
     p = argparse.ArgumentParser()
-    for a in ["endpoint", "ecr-tags", "harness", "aws", "root", "out"]:
+    for a in ["endpoint", "ecr-tags", "harness", "aws", "root", "rewrite-bench", "out"]:
         p.add_argument("--" + a, required=True)
     p.add_argument("--images", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=10)
@@ -90,7 +90,7 @@ def main():
         bump_times.append(t)
     bumped = open(os.path.join(work, "main.tf")).read()
     assert bumped == big.replace("4f2a9c1", "9e8d7c6", 1), "bump changed more than the tag"
-    rewrite_ms = subprocess.run([os.path.join(args.root, "target/release/examples/rewrite_bench"), os.path.join(work, "main.tf")],
+    rewrite_ms = subprocess.run([args.rewrite_bench, os.path.join(work, "main.tf")],
                                 check=True, capture_output=True, text=True).stdout.strip()
     shutil.rmtree(work)
 

@@ -1,27 +1,12 @@
 """verify-endpoints on 20 endpoints that each answer after 200 ms, vs a sequential curl
-loop over the same URLs. Only 127.0.0.1 is contacted."""
+loop over the same URLs. The endpoints are the tests' own HTTP stand-in (`harness
+http-stub`). Only 127.0.0.1 is contacted."""
 import argparse
-import http.server
 import os
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
-
-
-class Slow(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        time.sleep(0.2)
-        body = b'{"status":"ok"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 def timed(cmd):
@@ -33,17 +18,18 @@ def timed(cmd):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--verify", required=True)
+    p.add_argument("--harness", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--endpoints", type=int, default=20)
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
-    # Python's default listen backlog is 5: 20 simultaneous connects would overflow it and
-    # wait a second for SYN retransmission, measuring the server, not the checker.
-    http.server.ThreadingHTTPServer.request_queue_size = 128
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    urls = [f"{base}/health/{i}" for i in range(args.endpoints)]
+    paths = [f"/health/{i}" for i in range(args.endpoints)]
+    server = subprocess.Popen([args.harness, "http-stub", "--delay", "200ms",
+                               *[f'{p}={{"status":"ok"}}' for p in paths]],
+                              stdout=subprocess.PIPE, text=True)
+    base = server.stdout.readline().strip()
+    assert base.startswith("http://127.0.0.1:"), base
+    urls = [base + p for p in paths]
     with tempfile.TemporaryDirectory() as tmp:
         env = os.path.join(tmp, "env.hcl")
         with open(env, "w") as f:
@@ -55,7 +41,8 @@ def main():
         single = [timed([args.verify, "--url", urls[0]]) for _ in range(args.repeats)]
         loop = "; ".join(f"curl -sf -o /dev/null {u}" for u in urls)
         curl = [timed(["bash", "-c", loop]) for _ in range(args.repeats)]
-    server.shutdown()
+    server.terminate()
+    server.wait()
     m = {k: statistics.median(v) for k, v in [("ours", ours), ("single", single), ("curl", curl)]}
     text = f"""## verify-endpoints: {args.endpoints} endpoints, each answering after 200 ms
 
@@ -65,8 +52,8 @@ def main():
 | `verify-endpoints` on all {args.endpoints} (JSON expectation each, default `--concurrency 32`) | {m['ours']*1000:.0f} ms ({m['ours']/m['single']:.2f}x the single check) |
 | sequential `curl -sf` loop over the same {args.endpoints} URLs (no body check) | {m['curl']*1000:.0f} ms |
 
-Medians of {args.repeats} runs; the server is Python's threading HTTP server on 127.0.0.1
-(listen backlog raised to 128).
+Medians of {args.repeats} runs; the server is the tests' HTTP stand-in (`harness http-stub`)
+on 127.0.0.1.
 """
     with open(args.out, "w") as f:
         f.write(text)

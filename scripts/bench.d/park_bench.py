@@ -5,6 +5,7 @@ needs: read each service and its scalable target, record, suspend and zero the t
 zero the desired count (and back for up). Only 127.0.0.1 is contacted.
 """
 import argparse
+import json
 import os
 import platform
 import shlex
@@ -52,26 +53,19 @@ def timed(cmd, **kw):
     return time.perf_counter() - start
 
 
-def fleet(n):
-    """(name, desired, (min, max) or None) as harness fleet-env generates them; svc-05 is kept."""
-    out = []
-    for i in range(n):
-        shape = i % 4
-        if shape == 0:
-            out.append((f"svc-{i:02}", 1 + i % 3, None))
-        elif shape == 1:
-            out.append((f"svc-{i:02}", 2, (1, 4)))
-        elif shape == 2:
-            out.append((f"svc-{i:02}", 3, (2, 10)))
-        else:
-            out.append((f"svc-{i:02}", 1, (0, 3)))
-    return [s for s in out if s[0] != "svc-05"]
+def fleet(args):
+    """(name, desired, (min, max) or None) of each parked service, from the harness's own
+    fleet (the one `harness fleet-env` writes): svc-05 is kept."""
+    out = subprocess.run([args.harness, "fleet-json", str(args.services)], check=True,
+                         capture_output=True, text=True).stdout
+    return [(s["name"], s["desired"], tuple(s["range"]) if s["range"] else None)
+            for s in json.loads(out) if s["park"]]
 
 
 def cli_script(args, direction):
     aws = f"{args.aws} --endpoint-url {args.endpoint} --output json"
     lines = ["set -e"]
-    for name, desired, rng in fleet(args.services):
+    for name, desired, rng in fleet(args):
         rid = f"service/fleet/{name}"
         arn = f"arn:aws:ecs:eu-west-2:123456789012:service/fleet/{name}"
         lines.append(f"{aws} ecs describe-services --cluster fleet --services {name} --include TAGS >/dev/null")
@@ -102,7 +96,7 @@ def boto3_run(args, direction):
     ecs = boto3.client("ecs", **kw)
     aas = boto3.client("application-autoscaling", **kw)
     start = time.perf_counter()
-    for name, desired, rng in fleet(args.services):
+    for name, desired, rng in fleet(args):
         rid = f"service/fleet/{name}"
         arn = f"arn:aws:ecs:eu-west-2:123456789012:service/fleet/{name}"
         ecs.describe_services(cluster="fleet", services=[name], include=["TAGS"])

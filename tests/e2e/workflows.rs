@@ -293,26 +293,7 @@ impl Ci {
     }
 
     fn git(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(self.dir.path())
-            .args([
-                "-c",
-                "user.name=ci",
-                "-c",
-                "user.email=ci@localhost",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        infra_test_support::git(self.dir.path(), args)
     }
 
     fn path(&self, p: &str) -> PathBuf {

@@ -2,6 +2,9 @@
 //! Terraform file: `cargo run --release --example rewrite_bench -- main.tf`. Used by
 //! `scripts/bench`; prints the median of 50 runs.
 
+// Prints on purpose: this is a binary, the CLI layer, or test/benchmark support.
+#![allow(clippy::disallowed_macros)]
+
 use infra_core::locals::{find_pin, rewrite_pin};
 use std::time::Instant;
 

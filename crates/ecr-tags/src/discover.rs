@@ -173,22 +173,20 @@ pub async fn repository_images(
     ecr: &aws_sdk_ecr::Client,
     repository: &str,
 ) -> Result<Vec<TaggedImage>, EcrTagsError> {
+    let mut pages = ecr
+        .describe_images()
+        .repository_name(repository)
+        .filter(
+            DescribeImagesFilter::builder()
+                .tag_status(TagStatus::Tagged)
+                .build(),
+        )
+        .into_paginator()
+        .page_size(1000)
+        .send();
     let mut images = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let out = ecr
-            .describe_images()
-            .repository_name(repository)
-            .filter(
-                DescribeImagesFilter::builder()
-                    .tag_status(TagStatus::Tagged)
-                    .build(),
-            )
-            .max_results(1000)
-            .set_next_token(next.take())
-            .send()
-            .await
-            .map_err(AwsCallError::on("ecr:DescribeImages", repository))?;
+    while let Some(page) = pages.next().await {
+        let out = page.map_err(AwsCallError::on("ecr:DescribeImages", repository))?;
         for detail in out.image_details() {
             let pushed = detail.image_pushed_at();
             images.push(TaggedImage {
@@ -199,10 +197,6 @@ pub async fn repository_images(
                     .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
                     .unwrap_or_default(),
             });
-        }
-        match out.next_token() {
-            Some(token) if !token.is_empty() => next = Some(token.to_owned()),
-            _ => break,
         }
     }
     Ok(images)

@@ -67,6 +67,10 @@ pub enum EcrTagsError {
     /// Git could not be run or answered unexpectedly.
     #[error("git: {0}")]
     Git(String),
+    /// The environment file, the AWS options or the account guard stopped the command
+    /// before it started.
+    #[error(transparent)]
+    Setup(#[from] infra_core::setup::SetupError),
 }
 
 impl EcrTagsError {
@@ -91,6 +95,75 @@ impl EcrTagsError {
             | EcrTagsError::Tie { .. }
             | EcrTagsError::Write(_)
             | EcrTagsError::Git(_) => ExitStatus::Failure,
+            EcrTagsError::Setup(e) => e.exit_status(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use infra_core::aws::AwsCallErrorKind;
+
+    /// The exit-code table of `ecr-tags`, one row per variant: adding a variant without a
+    /// row here fails to compile the `match` below.
+    #[test]
+    fn every_error_has_its_exit_code() {
+        let aws = || AwsCallError {
+            operation: "ecr:DescribeImages",
+            resource: Some("blog-data".into()),
+            code: None,
+            message: "connection refused".into(),
+            kind: AwsCallErrorKind::Dispatch,
+        };
+        let path = PathBuf::from("main.tf");
+        let errors = [
+            EcrTagsError::UnknownImage {
+                name: "x".into(),
+                known: "y".into(),
+            },
+            EcrTagsError::Usage("bad".into()),
+            EcrTagsError::ReadFile {
+                path: path.clone(),
+                source: std::io::Error::other("gone"),
+            },
+            EcrTagsError::Locals {
+                path,
+                source: LocalsError::NotFound { local: "x".into() },
+            },
+            EcrTagsError::Aws(aws()),
+            EcrTagsError::NoTags {
+                repository: "r".into(),
+                pattern: "p".into(),
+            },
+            EcrTagsError::Tie {
+                count: 2,
+                at: "now".into(),
+                candidates: "a, b".into(),
+            },
+            EcrTagsError::Refused("no".into()),
+            EcrTagsError::Write(infra_core::error::WriteError {
+                path: "main.tf".into(),
+                source: std::io::Error::other("full"),
+            }),
+            EcrTagsError::Git("no git".into()),
+            EcrTagsError::Setup(infra_core::setup::SetupError::NoEnvFile),
+        ];
+        for error in &errors {
+            let expected = match error {
+                EcrTagsError::UnknownImage { .. }
+                | EcrTagsError::Usage(_)
+                | EcrTagsError::ReadFile { .. }
+                | EcrTagsError::Locals { .. }
+                | EcrTagsError::Setup(_) => 2,
+                EcrTagsError::Aws(_)
+                | EcrTagsError::NoTags { .. }
+                | EcrTagsError::Tie { .. }
+                | EcrTagsError::Write(_)
+                | EcrTagsError::Git(_) => 1,
+                EcrTagsError::Refused(_) => 4,
+            };
+            assert_eq!(error.exit_status().code(), expected, "{error}");
         }
     }
 }

@@ -3,6 +3,9 @@
 //!
 //! # Brief overview
 //!
+//! - [`command`]: the use cases — `latest`, `pins`, `bump` — one call each, returning a
+//!   typed [`command::Outcome`] (report and exit status) or an [`error::EcrTagsError`]
+//!   (whose one exhaustive `match` gives the exit code).
 //! - [`discover`]: every page of DescribeImages (one pass per repository), the family's
 //!   images (tags matching the anchored pattern) newest first, tie detection, and the
 //!   repository's tag mutability.
@@ -25,6 +28,7 @@
 //! ```
 
 pub mod bump;
+pub mod command;
 pub mod discover;
 pub mod error;
 pub mod git;

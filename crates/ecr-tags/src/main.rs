@@ -1,15 +1,13 @@
 //! `ecr-tags`: the newest immutable tag of an image family; pins; byte-exact bumps.
 
+// Prints on purpose: this is a binary, the CLI layer, or test/benchmark support.
+#![allow(clippy::disallowed_macros)]
+
 use clap::{Args, Parser, Subcommand};
-use ecr_tags::bump::{plan_bump, BumpOptions};
-use ecr_tags::discover::{describe_repository, family_images, newest};
-use ecr_tags::error::EcrTagsError;
-use ecr_tags::pins::{first_error, pins};
-use ecr_tags::report::{LatestReport, PinsReport};
+use ecr_tags::bump::BumpOptions;
+use ecr_tags::command::{run, Family, Outcome, Request};
 use infra_core::cli::{emit, report_error, run_command, GlobalArgs};
-use infra_core::environment::{Environment, PinnedImage, TagPattern};
 use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
-use infra_core::retry::Deadline;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -92,9 +90,15 @@ fn main() -> ExitCode {
             "nothing further is done".into(),
             "a pin file is always either untouched or wholly rewritten".into(),
         );
+        let (format, setup) = (global.format(), global.setup());
         tokio::select! {
             biased;
-            status = run(&global, command) => status,
+            outcome = run(&setup, request(command)) => match outcome {
+                Ok(Outcome::Latest(report)) => emit(&report, format, ExitStatus::Success),
+                Ok(Outcome::Pins(report)) => emit(&report, format, report.exit_status()),
+                Ok(Outcome::Bump(report)) => emit(&report, format, report.exit_status()),
+                Err(e) => report_error(&e, e.exit_status()),
+            },
             () = stop.wait() => {
                 eprintln!("error: interrupted; every pin file is either untouched or wholly rewritten (written atomically): run `ecr-tags pins` to see which");
                 ExitStatus::Failure
@@ -104,158 +108,35 @@ fn main() -> ExitCode {
     .into()
 }
 
-fn image<'a>(env: Option<&'a Environment>, name: &str) -> Result<&'a PinnedImage, EcrTagsError> {
-    let env = env.ok_or_else(|| {
-        EcrTagsError::Usage(format!(
-            "image `{name}` needs an environment file (--env-file)"
-        ))
-    })?;
-    env.image(name).ok_or_else(|| EcrTagsError::UnknownImage {
-        name: name.to_owned(),
-        known: env
-            .images
-            .iter()
-            .map(|i| i.local.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-    })
-}
-
-async fn run(global: &GlobalArgs, command: Command) -> ExitStatus {
-    // `latest --repository R --pattern P` is a read-only query that needs no environment.
-    if let Command::Latest {
-        image: None,
-        repository: Some(_),
-        pattern: Some(_),
-        ..
-    } = &command
-    {
-        if global.env_file.is_none() {
-            let config = match global.aws_without_environment().await {
-                Ok(config) => config,
-                Err(e) => return report_error(&e, e.exit_status()),
-            };
-            let ecr = infra_core::aws_client!(aws_sdk_ecr, &config, Deadline::none(), "ecr-tags");
-            return match execute(None, &ecr, command, global).await {
-                Ok(status) => status,
-                Err(e) => report_error(&e, e.exit_status()),
-            };
-        }
-    }
-    let env = match global.environment() {
-        Ok(env) => env,
-        Err(e) => return report_error(&e, e.exit_status()),
-    };
-    // Check names before any AWS call, so a typo is exit 2 with nothing done.
-    let named = match &command {
-        Command::Latest {
-            image: Some(name), ..
-        } => Some(name.as_str()),
-        Command::Bump(args) => Some(args.image.as_str()),
-        _ => None,
-    };
-    if let Some(name) = named {
-        if let Err(e) = image(Some(&env), name) {
-            return report_error(&e, e.exit_status());
-        }
-    }
-    let (config, _) = match global.aws(&env).await {
-        Ok(pair) => pair,
-        Err(e) => return report_error(&e, e.exit_status()),
-    };
-    let ecr = infra_core::aws_client!(aws_sdk_ecr, &config, Deadline::none(), "ecr-tags");
-    match execute(Some(&env), &ecr, command, global).await {
-        Ok(status) => status,
-        Err(e) => report_error(&e, e.exit_status()),
-    }
-}
-
-async fn execute(
-    env: Option<&Environment>,
-    ecr: &aws_sdk_ecr::Client,
-    command: Command,
-    global: &GlobalArgs,
-) -> Result<ExitStatus, EcrTagsError> {
+/// The arguments as a library request.
+fn request(command: Command) -> Request {
     match command {
         Command::Latest {
-            image: name,
+            image,
             repository,
             pattern,
             allow_mutable,
-        } => {
-            let (repository, pattern) = match (name, repository, pattern) {
-                (Some(name), _, _) => {
-                    let i = image(env, &name)?;
-                    (i.repository.clone(), i.tag_pattern.clone())
-                }
-                (None, Some(r), Some(p)) => {
-                    let pattern = TagPattern::new(&p).map_err(|e| {
-                        EcrTagsError::Usage(format!(
-                            "--pattern `{p}` is not a valid regular expression: {e}"
-                        ))
-                    })?;
-                    (r, pattern)
-                }
-                _ => {
-                    return Err(EcrTagsError::Usage(
-                        "give IMAGE, or --repository with --pattern".into(),
-                    ))
-                }
-            };
-            let repo = describe_repository(ecr, &repository).await?;
-            let images = family_images(ecr, &repository, &pattern).await?;
-            let chosen = newest(&images)?
-                .cloned()
-                .ok_or_else(|| EcrTagsError::no_tags(&repository, &pattern))?;
-            if !allow_mutable {
-                repo.check_immutable(&chosen.tag)?;
-            }
-            let report = LatestReport {
-                uri: format!("{}:{}", repo.uri, chosen.tag),
-                repository,
-                pattern: pattern.as_str().to_owned(),
-                image: chosen,
-            };
-            Ok(emit(&report, global.format(), ExitStatus::Success))
-        }
-        Command::Pins { check } => {
-            let env = env.ok_or_else(|| {
-                EcrTagsError::Usage("pins needs an environment file (--env-file)".into())
-            })?;
-            let rows = pins(ecr, env).await;
-            let error = first_error(&rows);
-            let stale = rows
-                .iter()
-                .any(|r| r.status == "behind" || r.status == "missing");
-            let ambiguous = rows.iter().any(|r| r.status == "ambiguous");
-            let report = PinsReport { pins: rows };
-            let status = match (&error, ambiguous, check && stale) {
-                (Some(e), _, _) => e.exit_status(),
-                (None, true, _) => ExitStatus::Failure,
-                (None, false, true) => ExitStatus::ChangesFound,
-                (None, false, false) => ExitStatus::Success,
-            };
-            Ok(emit(&report, global.format(), status))
-        }
-        Command::Bump(args) => {
-            let target = image(env, &args.image)?;
-            let repo = describe_repository(ecr, &target.repository).await?;
-            let options = BumpOptions {
+        } => Request::Latest {
+            // clap requires IMAGE or both --repository and --pattern.
+            family: match (image, repository, pattern) {
+                (Some(name), _, _) => Family::Image(name),
+                (None, repository, pattern) => Family::Pattern {
+                    repository: repository.unwrap_or_default(),
+                    pattern: pattern.unwrap_or_default(),
+                },
+            },
+            allow_mutable,
+        },
+        Command::Pins { check } => Request::Pins { check },
+        Command::Bump(args) => Request::Bump {
+            image: args.image,
+            options: BumpOptions {
                 to: args.to,
                 allow_downgrade: args.allow_downgrade,
                 allow_mutable: args.allow_mutable,
                 git: args.git_repo.map(|p| (p, args.git_ref)),
-            };
-            let report = plan_bump(ecr, &repo, target, &options, args.dry_run).await?;
-            let status = match (&report.new_text, args.dry_run) {
-                (None, _) => ExitStatus::Success,
-                (Some(_), true) => ExitStatus::ChangesFound,
-                (Some(text), false) => {
-                    infra_core::fs::write_atomic(&report.file, text.as_bytes())?;
-                    ExitStatus::Success
-                }
-            };
-            Ok(emit(&report, global.format(), status))
-        }
+            },
+            dry_run: args.dry_run,
+        },
     }
 }

@@ -6,8 +6,26 @@ use crate::discover::{
 };
 use crate::error::EcrTagsError;
 use infra_core::environment::Environment;
+use infra_core::exit::ExitStatus;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Where a pin stands against its repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PinStatus {
+    /// The pinned image is the family's newest.
+    UpToDate,
+    /// Newer images of the family were pushed after the pinned one.
+    Behind,
+    /// The pinned tag is not in ECR.
+    Missing,
+    /// The newest image cannot be told (several digests at the newest push time).
+    Ambiguous,
+    /// The pin could not be read, or its repository could not be.
+    Error,
+}
 
 /// One pinned image.
 #[derive(Debug, Clone, Serialize)]
@@ -26,18 +44,51 @@ pub struct PinRow {
     pub newest: Option<String>,
     /// How many images of the family were pushed after the pinned one.
     pub behind: Option<usize>,
-    /// `up-to-date`, `behind`, `missing` (pinned tag not in ECR), `ambiguous` (the newest
-    /// cannot be told: equal push times) or `error`.
-    pub status: String,
+    /// Where the pin stands.
+    pub status: PinStatus,
     /// Warnings and errors.
     pub notes: Vec<String>,
+    /// Why the row is [`PinStatus::Error`]: the cause, which decides the exit code.
+    #[serde(skip)]
+    pub error: Option<Arc<EcrTagsError>>,
+}
+
+impl PinStatus {
+    /// The status as the text and JSON reports spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PinStatus::UpToDate => "up-to-date",
+            PinStatus::Behind => "behind",
+            PinStatus::Missing => "missing",
+            PinStatus::Ambiguous => "ambiguous",
+            PinStatus::Error => "error",
+        }
+    }
+}
+
+impl PinRow {
+    /// The exit status this row alone calls for: an unreadable pin is invalid input (2),
+    /// a repository that could not be read (AWS unreachable, throttled past the
+    /// deadline) or an undecidable newest image a failure (1), and with `check` a pin
+    /// behind or missing is a change to make (3).
+    pub fn exit_status(&self, check: bool) -> ExitStatus {
+        match self.status {
+            PinStatus::Error => self
+                .error
+                .as_ref()
+                .map_or(ExitStatus::Failure, |e| e.exit_status()),
+            PinStatus::Ambiguous => ExitStatus::Failure,
+            PinStatus::Behind | PinStatus::Missing if check => ExitStatus::ChangesFound,
+            PinStatus::Behind | PinStatus::Missing | PinStatus::UpToDate => ExitStatus::Success,
+        }
+    }
 }
 
 /// Reads every pin and compares it with its repository: one DescribeRepositories and one
 /// DescribeImages pass per repository, however many images it holds pins for.
 pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
-    let mut repos: HashMap<String, Result<(RepositoryInfo, Vec<TaggedImage>), String>> =
-        HashMap::new();
+    type Read = Result<(RepositoryInfo, Vec<TaggedImage>), Arc<EcrTagsError>>;
+    let mut repos: HashMap<String, Read> = HashMap::new();
     let mut rows = Vec::new();
     for image in &env.images {
         let mut row = PinRow {
@@ -48,13 +99,15 @@ pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
             digest: None,
             newest: None,
             behind: None,
-            status: "error".into(),
+            status: PinStatus::Error,
             notes: Vec::new(),
+            error: None,
         };
         let pin = match crate::bump::read_pin(image) {
             Ok((_, pin)) => pin,
             Err(e) => {
                 row.notes.push(e.to_string());
+                row.error = Some(Arc::new(e));
                 rows.push(row);
                 continue;
             }
@@ -69,15 +122,13 @@ pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
                     repository_images(ecr, &image.repository).await?,
                 ))
             };
-            repos.insert(
-                image.repository.clone(),
-                read.await.map_err(|e| e.to_string()),
-            );
+            repos.insert(image.repository.clone(), read.await.map_err(Arc::new));
         }
         let (repo, tagged) = match &repos[&image.repository] {
             Ok((repo, tagged)) => (repo, tagged),
             Err(e) => {
-                row.notes.push(e.clone());
+                row.notes.push(e.to_string());
+                row.error = Some(Arc::clone(e));
                 rows.push(row);
                 continue;
             }
@@ -119,14 +170,13 @@ pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
                     .count();
                 row.behind = Some(newer);
                 row.status = match (ambiguous, newer) {
-                    (true, _) => "ambiguous",
-                    (false, 0) => "up-to-date",
-                    (false, _) => "behind",
-                }
-                .into();
+                    (true, _) => PinStatus::Ambiguous,
+                    (false, 0) => PinStatus::UpToDate,
+                    (false, _) => PinStatus::Behind,
+                };
             }
             None => {
-                row.status = "missing".into();
+                row.status = PinStatus::Missing;
                 row.notes.push(format!(
                     "the pinned tag `{}` is not in ECR repository {}",
                     pin.tag, image.repository
@@ -138,9 +188,60 @@ pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
     rows
 }
 
-/// The error for a pins report whose rows include errors.
-pub fn first_error(rows: &[PinRow]) -> Option<EcrTagsError> {
-    rows.iter()
-        .find(|r| r.status == "error")
-        .map(|r| EcrTagsError::Usage(format!("image `{}`: {}", r.image, r.notes.join("; "))))
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use infra_core::aws::{AwsCallError, AwsCallErrorKind};
+
+    fn row(status: PinStatus, error: Option<EcrTagsError>) -> PinRow {
+        PinRow {
+            image: "img".into(),
+            location: "main.tf:1".into(),
+            repository: "r".into(),
+            current: None,
+            digest: None,
+            newest: None,
+            behind: None,
+            status,
+            notes: Vec::new(),
+            error: error.map(Arc::new),
+        }
+    }
+
+    #[test]
+    fn each_status_and_cause_has_its_exit_code() {
+        let unreachable = EcrTagsError::Aws(AwsCallError {
+            operation: "ecr:DescribeRepositories",
+            resource: Some("r".into()),
+            code: None,
+            message: "connection refused".into(),
+            kind: AwsCallErrorKind::Dispatch,
+        });
+        let unreadable = EcrTagsError::Usage("main.tf:3:5: not a string".into());
+        for (r, plain, check) in [
+            (row(PinStatus::UpToDate, None), 0, 0),
+            (row(PinStatus::Behind, None), 0, 3),
+            (row(PinStatus::Missing, None), 0, 3),
+            (row(PinStatus::Ambiguous, None), 1, 1),
+            (row(PinStatus::Error, Some(unreachable)), 1, 1),
+            (row(PinStatus::Error, Some(unreadable)), 2, 2),
+        ] {
+            assert_eq!(r.exit_status(false).code(), plain, "{:?}", r.status);
+            assert_eq!(r.exit_status(true).code(), check, "{:?} --check", r.status);
+        }
+    }
+
+    #[test]
+    fn statuses_keep_their_json_strings() {
+        for (status, text) in [
+            (PinStatus::UpToDate, "up-to-date"),
+            (PinStatus::Behind, "behind"),
+            (PinStatus::Missing, "missing"),
+            (PinStatus::Ambiguous, "ambiguous"),
+            (PinStatus::Error, "error"),
+        ] {
+            assert_eq!(serde_json::to_value(status).unwrap(), text);
+            assert_eq!(status.as_str(), text);
+        }
+    }
 }

@@ -4,6 +4,7 @@
 use crate::bump::BumpReport;
 use crate::discover::FamilyImage;
 use crate::pins::PinRow;
+use infra_core::exit::ExitStatus;
 use infra_core::output::{table, Report};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -35,6 +36,30 @@ impl Report for LatestReport {
 pub struct PinsReport {
     /// One row per pinned image.
     pub pins: Vec<PinRow>,
+    /// `--check`: a pin behind or missing is exit 3.
+    #[serde(skip)]
+    pub check: bool,
+}
+
+impl PinsReport {
+    /// The most severe of the rows' exit statuses ([`PinRow::exit_status`]).
+    pub fn exit_status(&self) -> ExitStatus {
+        self.pins
+            .iter()
+            .map(|p| p.exit_status(self.check))
+            .fold(ExitStatus::Success, ExitStatus::worst)
+    }
+}
+
+impl BumpReport {
+    /// A dry run that would change the pin is exit 3; anything else that got this far
+    /// (bumped, or already up to date) is 0.
+    pub fn exit_status(&self) -> ExitStatus {
+        match (self.changed, self.dry_run) {
+            (true, true) => ExitStatus::ChangesFound,
+            (true, false) | (false, _) => ExitStatus::Success,
+        }
+    }
 }
 
 impl Report for PinsReport {
@@ -52,7 +77,7 @@ impl Report for PinsReport {
                     .map_or("-".to_owned(), |d| d.chars().take(19).collect()),
                 dash(&p.newest),
                 p.behind.map_or("-".to_owned(), |b| b.to_string()),
-                p.status.clone(),
+                p.status.as_str().to_owned(),
             ]
         });
         write!(
@@ -100,5 +125,59 @@ impl Report for BumpReport {
             self.file.display(),
             self.line
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pins::PinStatus;
+    use infra_core::output::{write_report, OutputFormat};
+
+    /// `ecr-tags/pins` v1, byte for byte: the typed statuses serialise to the strings the
+    /// schema has always had, and the row's cause stays out of the JSON.
+    #[test]
+    fn pins_json_is_unchanged() {
+        let report = PinsReport {
+            pins: vec![PinRow {
+                image: "prefect_deployer_image".into(),
+                location: "main.tf:36".into(),
+                repository: "blog-data".into(),
+                current: Some("d-1".into()),
+                digest: Some("sha256:1".into()),
+                newest: Some("d-2".into()),
+                behind: Some(1),
+                status: PinStatus::Behind,
+                notes: vec!["a note".into()],
+                error: None,
+            }],
+            check: true,
+        };
+        let mut out = Vec::new();
+        write_report(&report, OutputFormat::Json, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{
+  "schema": "ecr-tags/pins",
+  "schema_version": 1,
+  "pins": [
+    {
+      "image": "prefect_deployer_image",
+      "location": "main.tf:36",
+      "repository": "blog-data",
+      "current": "d-1",
+      "digest": "sha256:1",
+      "newest": "d-2",
+      "behind": 1,
+      "status": "behind",
+      "notes": [
+        "a note"
+      ]
+    }
+  ]
+}
+"#
+        );
+        assert_eq!(report.exit_status().code(), 3);
     }
 }

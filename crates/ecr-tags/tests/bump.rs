@@ -62,6 +62,48 @@ fn pins_report_where_each_pin_stands() {
     assert_eq!(r.json()["pins"][1]["status"], "missing");
 }
 
+/// AWS out of reach is a failure (exit 1), not invalid input: the pins were read fine. A
+/// pin that cannot be read is invalid input (exit 2), and wins over a failure.
+#[test]
+fn pins_with_aws_unreachable_is_exit_1_and_an_unreadable_pin_exit_2() {
+    let ecr = Ecr::new();
+    let wc = WorkingCopy::seeded(&ecr);
+    let closed = "http://127.0.0.1:9";
+    let args = [
+        "pins",
+        "--skip-account-guard",
+        "--max-attempts",
+        "1",
+        "--output",
+        "json",
+    ];
+    let r = ecr.run_via(closed, Some(&wc.env_file), &args);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    for pin in v["pins"].as_array().unwrap() {
+        assert_eq!(pin["status"], "error", "{pin}");
+        assert!(
+            pin["notes"][0]
+                .as_str()
+                .unwrap()
+                .contains("ecr:DescribeRepositories"),
+            "the note names the call that failed: {pin}"
+        );
+    }
+
+    let text = std::fs::read_to_string(&wc.main_tf).unwrap().replace(
+        &format!("\"123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data:{PINNED}\""),
+        "42",
+    );
+    assert!(text.contains("prefect_deployer_image = 42"), "{text}");
+    std::fs::write(&wc.main_tf, text).unwrap();
+    let r = ecr.run_via(closed, Some(&wc.env_file), &args);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    let r = ecr.run(Some(&wc.env_file), &["pins", "--output", "json"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["pins"][1]["status"], "error");
+}
+
 #[test]
 fn bump_rewrites_only_the_tag_and_is_idempotent() {
     let ecr = Ecr::new();
@@ -236,32 +278,9 @@ fn only_commits_reachable_from_the_ref_are_pinned() {
     let wc = WorkingCopy::seeded(&ecr);
     // A git repository whose main has one commit; the image tags name other commits.
     let repo = tempfile::tempdir().unwrap();
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(repo.path())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
+    let git = |args: &[&str]| infra_test_support::git(repo.path(), args);
     git(&["init", "-q", "-b", "main"]);
-    git(&[
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@example.com",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        "one",
-    ]);
+    git(&["commit", "-q", "--allow-empty", "-m", "one"]);
     let repo_arg = repo.path().to_str().unwrap();
     let r = ecr.run(
         Some(&wc.env_file),
@@ -285,17 +304,7 @@ fn only_commits_reachable_from_the_ref_are_pinned() {
     // Push an image whose tag names main's commit, and one on an unmerged branch.
     let head = git(&["rev-parse", "HEAD"]);
     git(&["checkout", "-q", "-b", "feature"]);
-    git(&[
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@example.com",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        "two",
-    ]);
+    git(&["commit", "-q", "--allow-empty", "-m", "two"]);
     let feature = git(&["rev-parse", "HEAD"]);
     let merged_tag = format!("prefect-deployer-3-python3.12-{}", &head[..7]);
     let unmerged_tag = format!("prefect-deployer-3-python3.12-{}", &feature[..7]);
@@ -378,11 +387,12 @@ fn a_killed_bump_leaves_the_old_file_or_the_new_one() {
     );
 }
 
-/// Fault suite: `latest` and `pins` through the proxy injecting a seeded schedule of
-/// throttling (`ThrottlingException`, STS `Throttling`), 5xx and closed connections: the
-/// answers are the same as without faults. `ECR_FAULT_SEED` (default 5) reproduces a run.
+/// Fault suite: `latest`, `pins` and `bump` through the proxy injecting a seeded schedule of
+/// throttling (`ThrottlingException`, STS `Throttling`), 5xx and closed connections: one
+/// run of each gives the same answers as without faults, and the last round's bump writes
+/// exactly the new tag. `ECR_FAULT_SEED` (default 5) reproduces a run.
 #[test]
-fn latest_and_pins_answer_the_same_under_faults() {
+fn latest_pins_and_bump_answer_the_same_under_faults() {
     let seed: u64 = std::env::var("ECR_FAULT_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -393,14 +403,17 @@ fn latest_and_pins_answer_the_same_under_faults() {
     assert_eq!(clean.code, 0, "{}", clean.stderr);
     let proxy = infra_test_support::Proxy::start(ecr.session.endpoint());
     let mut total = infra_test_support::FaultCounts::default();
-    for round in 0..5u64 {
-        proxy.faults(Some(infra_test_support::Faults {
-            seed: seed.wrapping_add(round),
+    let faults = |seed: u64| {
+        Some(infra_test_support::Faults {
+            seed,
             throttle: 0.30,
             server_error: 0.05,
             reset: 0.02,
             max_latency: std::time::Duration::from_millis(20),
-        }));
+        })
+    };
+    for round in 0..5u64 {
+        proxy.faults(faults(seed.wrapping_add(round)));
         let r = ecr.run_via(
             proxy.endpoint(),
             Some(&wc.env_file),
@@ -415,16 +428,50 @@ fn latest_and_pins_answer_the_same_under_faults() {
         );
         assert_eq!(r.code, 0, "pins, seed {}: {}", seed + round, r.stderr);
         assert_eq!(r.json(), clean.json());
+        let r = ecr.run_via(
+            proxy.endpoint(),
+            Some(&wc.env_file),
+            &[
+                "bump",
+                "prefect_deployer_image",
+                "--dry-run",
+                "--output",
+                "json",
+            ],
+        );
+        assert_eq!(
+            r.code,
+            3,
+            "bump --dry-run, seed {}: {}",
+            seed + round,
+            r.stderr
+        );
+        assert_eq!(r.json()["to"], NEWEST);
         total += proxy.fault_counts();
     }
+    let before = std::fs::read_to_string(&wc.main_tf).unwrap();
+    proxy.faults(faults(seed.wrapping_add(5)));
+    let r = ecr.run_via(
+        proxy.endpoint(),
+        Some(&wc.env_file),
+        &["bump", "prefect_deployer_image"],
+    );
+    assert_eq!(r.code, 0, "bump under faults: {}", r.stderr);
+    total += proxy.fault_counts();
+    assert_eq!(
+        std::fs::read_to_string(&wc.main_tf).unwrap(),
+        before.replace(PINNED, NEWEST),
+        "only the tag changed"
+    );
     assert!(total.throttled > 0, "{total:?}");
     let mut fields = infra_test_support::report::faults(&total);
     fields["result"] = "every round: exit 0, the same answers as without faults".into();
     infra_test_support::report::record(
         &format!("ecr-tags-faults-seed-{seed}"),
         &format!(
-            "ecr-tags latest + pins, 5 rounds, seeds {seed}-{}",
-            seed + 4
+            "ecr-tags latest + pins + bump --dry-run, 5 rounds, seeds {seed}-{}, then one bump (seed {})",
+            seed + 4,
+            seed + 5
         ),
         &format!("ECR_FAULT_SEED={seed} cargo test -p ecr-tags --test tests under_faults"),
         fields,

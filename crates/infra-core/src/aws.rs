@@ -12,7 +12,7 @@
 //!   are built with [`crate::aws_client!`], which bounds retries by the run's deadline.
 
 use crate::environment::Environment;
-use crate::error::{AccountGuardError, AwsSetupError};
+use crate::error::AwsSetupError;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -290,4 +290,29 @@ pub async fn check_account(
     }
     tracing::info!(account = %account, arn = %arn, "account guard passed");
     Ok(CallerIdentity { account, arn })
+}
+
+/// The account guard refused to act or could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountGuardError {
+    /// The caller's account is not the environment's.
+    #[error(
+        "refusing to act: the AWS credentials belong to account {actual} ({arn}), but environment `{environment}` is account {expected}"
+    )]
+    WrongAccount {
+        /// The environment's name.
+        environment: String,
+        /// `account_id` from the environment file.
+        expected: String,
+        /// The caller's account.
+        actual: String,
+        /// The caller's ARN.
+        arn: String,
+    },
+    /// STS GetCallerIdentity failed, so the account is unknown.
+    #[error("cannot check the AWS account: {0}")]
+    Sts(#[source] Box<AwsCallError>),
+    /// STS answered without an account.
+    #[error("cannot check the AWS account: sts:GetCallerIdentity returned no account")]
+    NoAccount,
 }

@@ -5,11 +5,15 @@
 //! error becomes a message on stderr and an exit code. The rest of `infra-core` never
 //! prints and has no clap.
 
+// Prints on purpose: this is a binary, the CLI layer, or test/benchmark support.
+#![allow(clippy::disallowed_macros)]
+
 use crate::aws::{AwsOptions, CallerIdentity, RetryMode};
 use crate::environment::Environment;
-use crate::error::{error_chain, AccountGuardError, AwsSetupError, EnvFileError, EnvFileErrorKind};
+use crate::error::error_chain;
 use crate::exit::ExitStatus;
 use crate::output::{write_report, OutputFormat, Report};
+use crate::setup::Setup;
 use clap::{Args, CommandFactory, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -140,42 +144,7 @@ impl From<&AwsArgs> for AwsOptions {
     }
 }
 
-/// Why a command could not start: the shared failures before any tool-specific work.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    /// Neither `--env-file` nor `INFRA_ENV_FILE` was given.
-    #[error("no environment file: pass --env-file PATH or set INFRA_ENV_FILE")]
-    NoEnvFile,
-    /// The environment file is invalid.
-    #[error(transparent)]
-    EnvFile(#[from] EnvFileError),
-    /// The AWS options are invalid.
-    #[error(transparent)]
-    Aws(#[from] AwsSetupError),
-    /// The account guard refused or could not run.
-    #[error(transparent)]
-    Guard(#[from] AccountGuardError),
-}
-
-impl SetupError {
-    /// The exit status for this failure.
-    pub fn exit_status(&self) -> ExitStatus {
-        match self {
-            SetupError::NoEnvFile => ExitStatus::InvalidInput,
-            SetupError::EnvFile(e) => match e.kind {
-                EnvFileErrorKind::Read(_)
-                | EnvFileErrorKind::NotUtf8 { .. }
-                | EnvFileErrorKind::TooLarge { .. }
-                | EnvFileErrorKind::Invalid(_) => ExitStatus::InvalidInput,
-            },
-            SetupError::Aws(AwsSetupError::InvalidOption { .. }) => ExitStatus::InvalidInput,
-            SetupError::Guard(AccountGuardError::WrongAccount { .. }) => ExitStatus::Refused,
-            SetupError::Guard(AccountGuardError::Sts(_) | AccountGuardError::NoAccount) => {
-                ExitStatus::Failure
-            }
-        }
-    }
-}
+pub use crate::setup::SetupError;
 
 impl GlobalArgs {
     /// Installs logging at the requested verbosity.
@@ -188,44 +157,41 @@ impl GlobalArgs {
         self.output.into()
     }
 
+    /// What the libraries need of these arguments: the environment file, the SDK options,
+    /// the account guard.
+    pub fn setup(&self) -> Setup {
+        Setup {
+            env_file: self.env_file.clone(),
+            aws: AwsOptions::from(&self.aws),
+            skip_account_guard: self.aws.skip_account_guard,
+        }
+    }
+
     /// Loads and validates the environment file.
     pub fn environment(&self) -> Result<Environment, SetupError> {
-        let path = self.env_file.as_ref().ok_or(SetupError::NoEnvFile)?;
-        Ok(Environment::load(path)?)
+        self.setup().environment()
     }
 
-    /// The SDK configuration for a read-only command run without an environment file:
-    /// region from `--region` or the SDK's chain; no account guard, since there is no
-    /// `account_id` to compare with.
+    /// [`Setup::aws_without_environment`].
     pub async fn aws_without_environment(&self) -> Result<aws_config::SdkConfig, SetupError> {
-        tracing::info!("no environment file: read-only, no account guard");
-        Ok(crate::aws::sdk_config(&AwsOptions::from(&self.aws), None).await?)
+        self.setup().aws_without_environment().await
     }
 
-    /// Builds the SDK configuration and runs the account guard (unless skipped), its
-    /// STS call bounded by the operation timeout.
+    /// [`Setup::aws`].
     pub async fn aws(
         &self,
         env: &Environment,
     ) -> Result<(aws_config::SdkConfig, Option<CallerIdentity>), SetupError> {
-        self.aws_until(env, crate::retry::Deadline::none()).await
+        self.setup().aws(env).await
     }
 
-    /// [`GlobalArgs::aws`] for a run with a deadline: the account guard's STS call is
-    /// retried only until `deadline`.
+    /// [`Setup::aws_until`].
     pub async fn aws_until(
         &self,
         env: &Environment,
         deadline: crate::retry::Deadline,
     ) -> Result<(aws_config::SdkConfig, Option<CallerIdentity>), SetupError> {
-        let config = crate::aws::sdk_config(&AwsOptions::from(&self.aws), Some(env)).await?;
-        if self.aws.skip_account_guard {
-            tracing::warn!("account guard skipped (--skip-account-guard): not checking that the credentials belong to account {}", env.account_id);
-            return Ok((config, None));
-        }
-        let sts = crate::aws_client!(aws_sdk_sts, &config, deadline, "account-guard");
-        let identity = crate::aws::check_account(&sts, env).await?;
-        Ok((config, Some(identity)))
+        self.setup().aws_until(env, deadline).await
     }
 }
 
@@ -259,6 +225,17 @@ pub fn report_error(err: &(dyn std::error::Error + 'static), status: ExitStatus)
 /// error: the reader has what it wanted.
 pub fn emit<R: Report>(report: &R, format: OutputFormat, success: ExitStatus) -> ExitStatus {
     match write_report(report, format, &mut std::io::stdout().lock()) {
+        Ok(()) => success,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => success,
+        Err(e) => report_error(&e, ExitStatus::Failure),
+    }
+}
+
+/// Writes `text` to stdout as it is; a closed pipe (`| head`) is not an error.
+pub fn emit_text(text: &str, success: ExitStatus) -> ExitStatus {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => success,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => success,
         Err(e) => report_error(&e, ExitStatus::Failure),

@@ -3,7 +3,7 @@
 //! Messages are lowercase fragments that read after "failed to …" and name the file, line,
 //! column, resource or AWS error code that caused them.
 
-use crate::environment::LineColumn;
+use crate::location::LineColumn;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -31,6 +31,8 @@ pub enum EnvFileErrorKind {
     TooLarge {
         /// Its size in bytes.
         size: u64,
+        /// The largest size accepted.
+        limit: u64,
     },
     /// The file was read but is invalid: every problem found, in file order.
     Invalid(Vec<Problem>),
@@ -64,10 +66,9 @@ fn render_env_file_error(err: &EnvFileError) -> String {
         EnvFileErrorKind::NotUtf8 { at } => {
             format!("{path}:{at}: environment file is not valid UTF-8")
         }
-        EnvFileErrorKind::TooLarge { size } => format!(
-            "{path}: environment file is {size} bytes, more than the {} byte limit",
-            crate::environment::MAX_FILE_BYTES
-        ),
+        EnvFileErrorKind::TooLarge { size, limit } => {
+            format!("{path}: environment file is {size} bytes, more than the {limit} byte limit")
+        }
         EnvFileErrorKind::Invalid(problems) => {
             let mut out = String::new();
             for (i, p) in problems.iter().enumerate() {
@@ -92,31 +93,6 @@ pub enum AwsSetupError {
         /// What was wrong with it.
         message: String,
     },
-}
-
-/// The account guard refused to act or could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum AccountGuardError {
-    /// The caller's account is not the environment's.
-    #[error(
-        "refusing to act: the AWS credentials belong to account {actual} ({arn}), but environment `{environment}` is account {expected}"
-    )]
-    WrongAccount {
-        /// The environment's name.
-        environment: String,
-        /// `account_id` from the environment file.
-        expected: String,
-        /// The caller's account.
-        actual: String,
-        /// The caller's ARN.
-        arn: String,
-    },
-    /// STS GetCallerIdentity failed, so the account is unknown.
-    #[error("cannot check the AWS account: {0}")]
-    Sts(#[source] Box<crate::aws::AwsCallError>),
-    /// STS answered without an account.
-    #[error("cannot check the AWS account: sts:GetCallerIdentity returned no account")]
-    NoAccount,
 }
 
 /// A file could not be written atomically.

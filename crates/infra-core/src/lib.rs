@@ -11,6 +11,8 @@
 //!   and [`retry::until`] for every other retry, wait and poll.
 //! - [`runner`]: many items at once, bounded, ordered, a panic reported as that item's
 //!   failure.
+//! - [`setup`]: what every command does first: the environment file, the SDK
+//!   configuration, the account guard, and the exit code of each way that fails.
 //! - [`exit`]: the exit codes every tool shares.
 //! - [`output`]: text or versioned JSON reports, tables, TTY-aware progress.
 //! - [`logging`]: `tracing` to stderr.
@@ -31,10 +33,12 @@ pub mod error;
 pub mod exit;
 pub mod fs;
 pub mod locals;
+pub mod location;
 pub mod logging;
 pub mod output;
 pub mod retry;
 pub mod runner;
+pub mod setup;
 
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -15,7 +15,7 @@
 //! assert_eq!(new, tf.replace(":v1", ":v2"));
 //! ```
 
-use crate::environment::LineColumn;
+use crate::location::LineColumn;
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::Body;
 use hcl_edit::Span;

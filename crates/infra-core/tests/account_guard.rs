@@ -1,9 +1,9 @@
 //! The account guard against the emulator (moto answers GetCallerIdentity with account
 //! 123456789012, the reference environment's).
 
+use infra_core::aws::AccountGuardError;
 use infra_core::aws::{check_account, AwsCallErrorKind};
 use infra_core::environment::Environment;
-use infra_core::error::AccountGuardError;
 use infra_test_support::{reference_env_file, Moto};
 
 #[tokio::test]

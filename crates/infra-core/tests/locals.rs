@@ -1,6 +1,9 @@
 //! The `locals` rewriter: generated files (property tests) and the real-world corpus. In
 //! every case the output must equal the input with exactly the tag's span replaced.
 
+// Prints on purpose: the test's own diagnostics.
+#![allow(clippy::disallowed_macros)]
+
 use infra_core::locals::{find_pin, rewrite_pin};
 use proptest::prelude::*;
 use std::path::Path;

@@ -6,8 +6,17 @@
 //!   services, their Application Auto Scaling targets, Aurora clusters) with as few calls
 //!   as the APIs allow, run concurrently.
 //! - [`status`]: the `park status` report built from that observation.
-//!
-//! The park/unpark plan → apply engine builds on these (see the park issue).
+//! - [`record`]: the park record (a tag on the resource) written before anything changes.
+//! - [`plan`]: what park or unpark would do to each resource, from the environment file
+//!   and the observation (pure).
+//! - [`engine`]: carries a plan out: bounded, each resource's steps in order, within the
+//!   run's deadline, stopping cleanly on a signal. [`wait`]: service-stable and
+//!   cluster-available waits.
+//! - [`lock`]: the environment lock (Terraform's state lock) around a run.
+//! - [`report`]: the `park/run` report. [`iam`]: the least-privilege policy.
+//! - [`command`]: the use cases (`down`, `up`, `status`, `unlock`, `iam-policy`) as one
+//!   call returning a typed outcome or a [`command::ParkError`], whose one exhaustive
+//!   `match` gives the exit code.
 //!
 //! ```no_run
 //! # async fn demo(config: aws_config::SdkConfig, env: infra_core::Environment) {
@@ -17,6 +26,7 @@
 //! # }
 //! ```
 
+pub mod command;
 pub mod engine;
 pub mod error;
 pub mod iam;

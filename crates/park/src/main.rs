@@ -1,15 +1,14 @@
 //! `park`: park and unpark the environment's compute; show its state; print its IAM policy.
 
+// Prints on purpose: this is a binary, the CLI layer, or test/benchmark support.
+#![allow(clippy::disallowed_macros)]
+
 use clap::{Args, Parser, Subcommand};
-use infra_core::cli::{emit, parse_duration, report_error, run_command, GlobalArgs};
+use infra_core::cli::{emit, emit_text, parse_duration, report_error, run_command, GlobalArgs};
 use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
-use infra_core::retry::Deadline;
-use park::engine::{self, RunOptions};
-use park::observe::{observe, Clients};
-use park::plan::{plan, Direction, PlanOptions};
-use park::report::RunReport;
-use park::status::StatusReport;
-use state_lock::LockInfo;
+use infra_core::output::OutputFormat;
+use park::command::{run, Outcome, Request, RunRequest};
+use park::plan::{Direction, PlanOptions};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -92,200 +91,64 @@ struct RunArgs {
 
 fn main() -> ExitCode {
     let Cli { global, command } = Cli::parse();
-    run_command::<Cli, _, _, _>(&global, command, |command| run(&global, command)).into()
-}
-
-async fn run(global: &GlobalArgs, command: Command) -> ExitStatus {
-    let env = match global.environment() {
-        Ok(env) => env,
-        Err(e) => return report_error(&e, e.exit_status()),
-    };
-    if let Command::IamPolicy = command {
-        let lock = match state_lock::backend::read(&env) {
-            Ok(state_lock::Backend::S3(backend)) => Some(backend),
-            Ok(_) => None,
-            Err(e) => return report_error(&e, ExitStatus::InvalidInput),
+    run_command::<Cli, _, _, _>(&global, command, |command| async {
+        let format = global.format();
+        let finished = run(
+            &global.setup(),
+            request(command),
+            infra_core::cli::stop_on_signals,
+        )
+        .await;
+        let status = match finished.result {
+            Ok(outcome) => render(outcome, format),
+            Err(e) => report_error(&e, e.exit_status()),
         };
-        let policy = park::iam::policy(&env, lock.as_ref());
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&policy).unwrap_or_default()
-        );
-        return ExitStatus::Success;
-    }
-    // down/up: every AWS call of the run is retried until the run's deadline, counted
-    // from here; status and unlock have none (each call is bounded by its timeout).
-    let deadline = match &command {
-        Command::Down(args) | Command::Up(args) => Deadline::after(args.deadline),
-        _ => Deadline::none(),
-    };
-    let (config, caller) = match global.aws_until(&env, deadline).await {
-        Ok(pair) => pair,
-        Err(e) => return report_error(&e, e.exit_status()),
-    };
-    let clients = Clients::new(&config, deadline);
-    match command {
-        Command::IamPolicy => ExitStatus::Success,
-        Command::Status { check } => {
-            let live = match observe(&clients, &env).await {
-                Ok(live) => live,
-                Err(e) => return report_error(&e, ExitStatus::Failure),
-            };
-            let report = StatusReport::new(&env, live, caller);
-            let status = if check {
-                report.check_status()
-            } else {
-                ExitStatus::Success
-            };
-            emit(&report, global.format(), status)
+        match finished.release {
+            Some(e) => status.worst(report_error(&e, e.exit_status())),
+            None => status,
         }
-        Command::Unlock { id } => {
-            let lock = match park::lock::environment_lock(&config, &env) {
-                Ok(lock) => lock,
-                Err(e) => return report_error(&e, ExitStatus::InvalidInput),
-            };
-            match lock.force_unlock(&id).await {
-                Ok(removed) => {
-                    println!(
-                        "removed the environment lock {} held by {}",
-                        lock.backend().lock_path(),
-                        removed.describe()
-                    );
-                    ExitStatus::Success
-                }
-                Err(e) => report_error(&e, e.exit_status()),
-            }
-        }
-        Command::Down(args) => {
-            park_run(
-                env,
-                clients,
-                config,
-                Direction::Down,
-                args,
-                deadline,
-                global,
-            )
-            .await
-        }
-        Command::Up(args) => {
-            park_run(env, clients, config, Direction::Up, args, deadline, global).await
-        }
-    }
+    })
+    .into()
 }
 
-/// `park down` / `park up`: under the environment lock (unless `--dry-run` or
-/// `--no-lock`), observe, plan, run, report; the lock is released on every way out
-/// (done, failed, deadline, SIGINT/SIGTERM, a panic).
-async fn park_run(
-    env: infra_core::Environment,
-    clients: Clients,
-    config: aws_config::SdkConfig,
-    direction: Direction,
-    args: RunArgs,
-    deadline: Deadline,
-    global: &GlobalArgs,
-) -> ExitStatus {
-    let stop = infra_core::cli::stop_on_signals(
-        format!(
-            "no new step starts, steps in flight get {}s, then the report and the lock release",
-            engine::STOP_GRACE.as_secs()
+/// Prints the outcome on stdout; returns its exit status.
+fn render(outcome: Outcome, format: OutputFormat) -> ExitStatus {
+    let status = outcome.exit_status();
+    match outcome {
+        Outcome::Run(report) => emit(&report, format, status),
+        Outcome::Status(report, _) => emit(&report, format, status),
+        Outcome::Policy(policy) => emit_text(
+            &(serde_json::to_string_pretty(&policy).unwrap_or_default() + "\n"),
+            status,
         ),
-        "a step in flight may or may not have taken effect and the environment lock may remain (the next run says so; `park unlock ID` releases it)".into(),
-    );
-    let lock = if args.dry_run {
-        None
-    } else if args.no_lock {
-        tracing::warn!("--no-lock: running without the environment lock; another park run or Terraform may change the environment at the same time");
-        None
-    } else {
-        match park::lock::environment_lock(&config, &env) {
-            Ok(lock) => Some(lock),
-            Err(e) => return report_error(&e, ExitStatus::InvalidInput),
-        }
-    };
-    let held = match &lock {
-        None => None,
-        Some(lock) => {
-            let info = LockInfo::new(
-                park::lock::operation(direction),
-                env!("CARGO_PKG_VERSION"),
-                lock.backend(),
-            );
-            let timeout = args.lock_timeout.unwrap_or(env.terraform.lock_timeout);
-            tokio::select! {
-                taken = lock.acquire(&info, timeout) => {
-                    if let Err(e) = taken {
-                        return report_error(&e, e.exit_status());
-                    }
-                }
-                () = stop.wait() => {
-                    // A write that went through as the signal came is ours to remove; one
-                    // that did not is someone else's and left alone.
-                    let _ = lock.release(&info).await;
-                    eprintln!("error: interrupted while waiting for the environment lock; nothing was changed");
-                    return ExitStatus::Failure;
-                }
-            }
-            Some(info)
-        }
-    };
-    let format = global.format();
-    // In its own task, so even a panic comes back here and the lock is released.
-    let work = tokio::spawn(locked_run(
-        env, clients, direction, args, deadline, format, stop,
-    ));
-    let mut status = match work.await {
-        Ok(status) => status,
-        Err(e) => report_error(&e, ExitStatus::Failure),
-    };
-    if let (Some(lock), Some(info)) = (&lock, &held) {
-        if let Err(e) = lock.release(info).await {
-            status = status.worst(report_error(&e, ExitStatus::Failure));
-        }
+        Outcome::Unlocked { lock, holder } => emit_text(
+            &format!("removed the environment lock {lock} held by {holder}\n"),
+            status,
+        ),
     }
-    status
 }
 
-async fn locked_run(
-    env: infra_core::Environment,
-    clients: Clients,
-    direction: Direction,
-    args: RunArgs,
-    deadline: Deadline,
-    format: infra_core::output::OutputFormat,
-    stop: engine::Stop,
-) -> ExitStatus {
-    let live = match observe(&clients, &env).await {
-        Ok(live) => live,
-        Err(e) => return report_error(&e, ExitStatus::Failure),
+/// The arguments as a library request.
+fn request(command: Command) -> Request {
+    let run = |args: RunArgs| RunRequest {
+        dry_run: args.dry_run,
+        concurrency: usize::from(args.concurrency),
+        deadline: args.deadline,
+        plan: PlanOptions {
+            force: args.force,
+            allow_deploying: args.allow_deploying,
+            from_model: args.from_model,
+            no_wait: args.no_wait,
+        },
+        lock_timeout: args.lock_timeout,
+        no_lock: args.no_lock,
+        poll_interval: args.poll_interval,
     };
-    let options = PlanOptions {
-        force: args.force,
-        allow_deploying: args.allow_deploying,
-        from_model: args.from_model,
-        no_wait: args.no_wait,
-    };
-    let plan = plan(direction, &env, &live, options);
-    let outcomes = if args.dry_run {
-        engine::dry_run(&plan)
-    } else {
-        let progress = infra_core::output::progress(plan.items.len() as u64, "resources");
-        let run_options = RunOptions {
-            concurrency: usize::from(args.concurrency),
-            deadline,
-            poll_interval: args.poll_interval,
-        };
-        let outcomes = engine::run(&clients, &plan, run_options, &progress, &stop).await;
-        progress.finish_and_clear();
-        outcomes
-    };
-    for outcome in &outcomes {
-        for warning in &outcome.item.warnings {
-            tracing::warn!("{warning}");
-        }
+    match command {
+        Command::Down(args) => Request::Run(Direction::Down, run(args)),
+        Command::Up(args) => Request::Run(Direction::Up, run(args)),
+        Command::Status { check } => Request::Status { check },
+        Command::IamPolicy => Request::IamPolicy,
+        Command::Unlock { id } => Request::Unlock { id },
     }
-    let report = RunReport::new(&env.name, direction, args.dry_run, outcomes);
-    let status = report.exit_status();
-    emit(&report, format, status)
 }

@@ -230,20 +230,18 @@ async fn describe_targets(
         .collect();
     let mut targets = HashMap::new();
     for chunk in ids.chunks(50) {
-        let mut next: Option<String> = None;
-        loop {
-            let out = clients
-                .autoscaling
-                .describe_scalable_targets()
-                .service_namespace(ServiceNamespace::Ecs)
-                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                .set_resource_ids(Some(chunk.to_vec()))
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsCallError::new("application-autoscaling:DescribeScalableTargets", None, e)
-                })?;
+        let mut pages = clients
+            .autoscaling
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .set_resource_ids(Some(chunk.to_vec()))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let out = page.map_err(|e| {
+                AwsCallError::new("application-autoscaling:DescribeScalableTargets", None, e)
+            })?;
             for t in out.scalable_targets() {
                 let suspended = t.suspended_state();
                 targets.insert(
@@ -264,10 +262,6 @@ async fn describe_targets(
                         },
                     },
                 );
-            }
-            match out.next_token() {
-                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
-                _ => break,
             }
         }
     }

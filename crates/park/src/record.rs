@@ -117,7 +117,12 @@ impl<R> Found<R> {
 
 /// The current time as an RFC 3339 UTC timestamp with seconds.
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+    rfc3339(SystemTime::now())
+}
+
+/// `time` as RFC 3339 in whole seconds, as records carry it.
+pub fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
 }
 
 /// `park@VERSION`.

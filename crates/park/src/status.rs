@@ -29,6 +29,29 @@ pub enum ParkState {
     Missing,
 }
 
+/// The environment as a whole, leaving out what park keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Overall {
+    /// Every managed resource parked (and there is at least one).
+    Parked,
+    /// Every managed resource unparked.
+    Unparked,
+    /// Anything else: some parked, some not, partly parked, drifted or missing.
+    Mixed,
+}
+
+impl Overall {
+    /// As the text and JSON reports spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Overall::Parked => "parked",
+            Overall::Unparked => "unparked",
+            Overall::Mixed => "mixed",
+        }
+    }
+}
+
 /// `park status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
@@ -40,8 +63,8 @@ pub struct StatusReport {
     pub region: String,
     /// Who the credentials belong to, when the account guard ran.
     pub caller: Option<CallerIdentity>,
-    /// The overall state: `parked`, `unparked`, or `mixed`.
-    pub overall: String,
+    /// The overall state.
+    pub overall: Overall,
     /// ECS services.
     pub services: Vec<ServiceRow>,
     /// Aurora clusters.
@@ -244,18 +267,18 @@ impl StatusReport {
             .filter(|s| *s != ParkState::Kept)
             .collect();
         let overall = if states.iter().all(|s| *s == ParkState::Parked) && !states.is_empty() {
-            "parked"
+            Overall::Parked
         } else if states.iter().all(|s| *s == ParkState::Unparked) {
-            "unparked"
+            Overall::Unparked
         } else {
-            "mixed"
+            Overall::Mixed
         };
         StatusReport {
             environment: env.name.clone(),
             account_id: env.account_id.clone(),
             region: env.region.clone(),
             caller,
-            overall: overall.to_owned(),
+            overall,
             services,
             aurora,
         }
@@ -269,7 +292,7 @@ impl StatusReport {
             .iter()
             .filter(|s| s.state == ParkState::Kept)
             .all(|s| s.detail.is_none());
-        if self.overall != "mixed" && kept_clean {
+        if self.overall != Overall::Mixed && kept_clean {
             ExitStatus::Success
         } else {
             ExitStatus::ChangesFound
@@ -306,7 +329,10 @@ impl Report for StatusReport {
         writeln!(
             out,
             "environment {} (account {}, {}): {}",
-            self.environment, self.account_id, self.region, self.overall
+            self.environment,
+            self.account_id,
+            self.region,
+            self.overall.as_str()
         )?;
         if let Some(caller) = &self.caller {
             writeln!(out, "caller      {}", caller.arn)?;
@@ -389,5 +415,33 @@ impl Report for StatusReport {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `park/status` v1 keeps its strings: the typed states serialise as they always have.
+    #[test]
+    fn states_keep_their_json_strings() {
+        for (overall, text) in [
+            (Overall::Parked, "parked"),
+            (Overall::Unparked, "unparked"),
+            (Overall::Mixed, "mixed"),
+        ] {
+            assert_eq!(serde_json::to_value(overall).unwrap(), text);
+            assert_eq!(overall.as_str(), text);
+        }
+        for (state, text) in [
+            (ParkState::Unparked, "unparked"),
+            (ParkState::Parked, "parked"),
+            (ParkState::PartlyParked, "partly-parked"),
+            (ParkState::Drifted, "drifted"),
+            (ParkState::Kept, "kept"),
+            (ParkState::Missing, "missing"),
+        ] {
+            assert_eq!(serde_json::to_value(state).unwrap(), text);
+        }
     }
 }

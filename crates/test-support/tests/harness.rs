@@ -147,3 +147,77 @@ fn finds_the_pypi_terraform_1_0_3() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("Terraform v1.0.3"), "{text}");
 }
+
+/// GET `path` from `base` (`http://127.0.0.1:PORT`) with a plain socket: status line and body.
+fn get(base: &str, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let status = text.lines().next().unwrap_or_default().to_owned();
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (status, body)
+}
+
+/// The HTTP stand-in the demo and the endpoint benchmark use is the tests' own `HttpStub`.
+#[test]
+fn harness_http_stub_answers_its_routes_and_404_elsewhere() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "http-stub",
+            "--delay",
+            "10ms",
+            r#"/ready={"status":"ok"}"#,
+            "/api/health=true",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line.trim().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    assert_eq!(
+        get(&base, "/ready"),
+        ("HTTP/1.1 200 X".to_owned(), r#"{"status":"ok"}"#.to_owned())
+    );
+    assert_eq!(get(&base, "/api/health").1, "true");
+    assert!(get(&base, "/other").0.starts_with("HTTP/1.1 404"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// `harness fleet-json` is the fleet `fleet-env` writes, so the benchmark's Python script
+/// does not restate it.
+#[test]
+fn harness_fleet_json_is_the_fleet_environment() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["fleet-json", "8"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let fleet: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fleet = fleet.as_array().unwrap();
+    assert_eq!(fleet.len(), 8);
+    assert_eq!(fleet[5]["park"], false);
+    assert_eq!(fleet[2]["range"], serde_json::json!([2, 10]));
+    let env = Environment::parse(
+        &infra_test_support::fleet_environment(8),
+        "fleet.env.hcl".as_ref(),
+    )
+    .unwrap();
+    for (json, (_, service)) in fleet.iter().zip(env.services()) {
+        assert_eq!(json["name"], service.name.as_str());
+        assert_eq!(json["desired"], service.desired_count);
+        assert_eq!(json["park"], service.park);
+        let range = service
+            .autoscaling
+            .map(|r| serde_json::json!([r.min, r.max]));
+        assert_eq!(json["range"], range.unwrap_or(serde_json::Value::Null));
+    }
+}

@@ -9,9 +9,9 @@
 //! `apply` re-checks every one of these against the apply job's checkout before Terraform
 //! runs, and lists every mismatch at once.
 
+pub use crate::digest::sha256_hex;
 use crate::plan::{PlanJson, Summary};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -34,11 +34,6 @@ pub const SIGNATURE: &str = "signature.json";
 pub const LOCK_FILE: &str = ".terraform.lock.hcl";
 /// How far in the future a bundle's creation time may be (clock skew between CI runners).
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
-
-/// Lower-case hex sha256.
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
 
 /// `manifest.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -42,6 +42,14 @@ pub fn stale_plan(output: &str) -> bool {
     output.contains("Saved plan is stale")
 }
 
+/// Whether Terraform failed because the working directory is not initialised for the
+/// configured backend (never initialised, or the backend configuration changed since).
+pub fn needs_init(output: &str) -> bool {
+    output.contains("Backend initialization required")
+        || output.contains("Backend configuration changed")
+        || output.contains("Please run \"terraform init\"")
+}
+
 /// Who holds the state lock, from Terraform's "Lock Info" block.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LockInfo {

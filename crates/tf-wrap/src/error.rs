@@ -5,6 +5,7 @@ use crate::diagnose::LockInfo;
 use crate::gates::Refusal;
 use crate::plan::{PlanJsonError, Summary};
 use crate::runner::SpawnError;
+use crate::signing::SigningError;
 use crate::version::VersionError;
 use infra_core::exit::ExitStatus;
 
@@ -68,13 +69,13 @@ pub enum TfWrapError {
     },
     /// The shared set-up (AWS configuration, account guard) failed.
     #[error(transparent)]
-    Setup(#[from] infra_core::cli::SetupError),
+    Setup(#[from] infra_core::setup::SetupError),
     /// The bundle's signature is missing, invalid or could not be checked.
     #[error(transparent)]
-    Signature(crate::signing::SigningError),
+    Signature(SigningError),
     /// Reading the park records failed.
     #[error("cannot read the park records for the park guard: {0}")]
-    Park(String),
+    Park(#[source] Box<park::error::ObserveError>),
 }
 
 impl TfWrapError {
@@ -84,8 +85,12 @@ impl TfWrapError {
             TfWrapError::Setup(e) => e.exit_status(),
             TfWrapError::Version(_) => ExitStatus::InvalidInput,
             TfWrapError::Bundle(BundleError::Unreadable { .. }) => ExitStatus::InvalidInput,
-            TfWrapError::Signature(e) if e.is_refusal() => ExitStatus::Refused,
-            TfWrapError::Signature(_) => ExitStatus::Failure,
+            TfWrapError::Signature(
+                SigningError::Unsigned { .. }
+                | SigningError::Malformed(_)
+                | SigningError::Invalid { .. },
+            ) => ExitStatus::Refused,
+            TfWrapError::Signature(SigningError::Aws(_)) => ExitStatus::Failure,
             TfWrapError::Bundle(BundleError::Mismatch { .. })
             | TfWrapError::Stale { .. }
             | TfWrapError::Refused { .. } => ExitStatus::Refused,
@@ -97,6 +102,142 @@ impl TfWrapError {
             | TfWrapError::PlanJson(_)
             | TfWrapError::Interrupted { .. }
             | TfWrapError::Park(_) => ExitStatus::Failure,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gates::Gate;
+    use infra_core::aws::{AwsCallError, AwsCallErrorKind};
+
+    /// The exit-code table of `tf-wrap`, one row per variant (and per signature and bundle
+    /// cause where they differ).
+    #[test]
+    fn every_error_has_its_exit_code() {
+        let aws = || AwsCallError {
+            operation: "kms:Verify",
+            resource: Some("alias/prod".into()),
+            code: None,
+            message: "connection refused".into(),
+            kind: AwsCallErrorKind::Dispatch,
+        };
+        let rows: Vec<(TfWrapError, u8)> = vec![
+            (
+                TfWrapError::Version(VersionError::Malformed {
+                    constraint: ">= x".into(),
+                    place: "main.tf:2:3".into(),
+                    reason: "not a version".into(),
+                }),
+                2,
+            ),
+            (
+                TfWrapError::Spawn(SpawnError {
+                    binary: "terraform".into(),
+                    source: std::io::Error::other("not found"),
+                }),
+                1,
+            ),
+            (
+                TfWrapError::VersionUnreadable {
+                    binary: "terraform".into(),
+                    output: "?".into(),
+                },
+                1,
+            ),
+            (
+                TfWrapError::Terraform {
+                    command: "plan".into(),
+                    code: "1".into(),
+                    hint: String::new(),
+                },
+                1,
+            ),
+            (TfWrapError::Locked(Box::default()), 1),
+            (
+                TfWrapError::Stale {
+                    terraform: String::new(),
+                },
+                4,
+            ),
+            (
+                TfWrapError::Bundle(BundleError::Unreadable {
+                    path: "tf-bundle".into(),
+                    message: "gone".into(),
+                }),
+                2,
+            ),
+            (
+                TfWrapError::Bundle(BundleError::Mismatch {
+                    dir: "tf-bundle".into(),
+                    reasons: vec!["other commit".into()],
+                }),
+                4,
+            ),
+            (
+                TfWrapError::Bundle(BundleError::Write {
+                    path: "tf-bundle".into(),
+                    source: std::io::Error::other("full"),
+                }),
+                1,
+            ),
+            (
+                TfWrapError::PlanJson(PlanJsonError::Invalid {
+                    line: 1,
+                    column: 1,
+                    message: "eof".into(),
+                }),
+                1,
+            ),
+            (
+                TfWrapError::Refused {
+                    refusals: vec![Refusal {
+                        gate: Gate::Destroy,
+                        address: "aws_rds_cluster.db".into(),
+                        reason: "delete".into(),
+                    }],
+                    summary: Box::default(),
+                },
+                4,
+            ),
+            (
+                TfWrapError::Interrupted {
+                    signal: "SIGTERM",
+                    outcome: "stopped".into(),
+                },
+                1,
+            ),
+            (
+                TfWrapError::Setup(infra_core::setup::SetupError::NoEnvFile),
+                2,
+            ),
+            (
+                TfWrapError::Signature(SigningError::Unsigned { key: "k".into() }),
+                4,
+            ),
+            (
+                TfWrapError::Signature(SigningError::Malformed("x".into())),
+                4,
+            ),
+            (
+                TfWrapError::Signature(SigningError::Invalid {
+                    key: "k".into(),
+                    detail: String::new(),
+                }),
+                4,
+            ),
+            (
+                TfWrapError::Signature(SigningError::Aws(Box::new(aws()))),
+                1,
+            ),
+            (
+                TfWrapError::Park(Box::new(park::error::ObserveError::from(aws()))),
+                1,
+            ),
+        ];
+        for (error, code) in &rows {
+            assert_eq!(error.exit_status().code(), *code, "{error}");
         }
     }
 }

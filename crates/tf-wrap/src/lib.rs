@@ -11,13 +11,19 @@
 //!   JSON, Markdown).
 //! - [`gates`]: the destroy gate and the park guard, on the plan's JSON.
 //! - [`bundle`]: the plan bundle the apply job verifies before applying.
+//! - [`digest`]: the bundle's one digest (hex SHA-256).
 //! - [`signing`]: KMS signatures of bundle manifests (opt-in, `terraform.sign_with`).
 //! - [`diagnose`]: transient errors, lock holders and stale plans from Terraform's text.
 //! - [`workflow`]: `init`, `plan`, `apply` put together.
 //! - [`parked`]: which resources park has recorded, read through the park library.
+//! - [`command`]: the use cases (`init`, `plan`, `apply`, `summary`, `iam-policy`) as one
+//!   call returning a typed [`command::Outcome`] or a [`TfWrapError`], whose one
+//!   exhaustive `match` gives the exit code.
 
 pub mod bundle;
+pub mod command;
 pub mod diagnose;
+pub mod digest;
 pub mod error;
 pub mod gates;
 pub mod iam;

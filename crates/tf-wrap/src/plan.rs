@@ -354,7 +354,7 @@ impl Summary {
 
     /// The digest of the summary (sha256 of its JSON), recorded in the bundle manifest.
     pub fn digest(&self) -> String {
-        crate::bundle::sha256_hex(serde_json::to_string(self).unwrap_or_default().as_bytes())
+        crate::digest::sha256_hex(serde_json::to_string(self).unwrap_or_default().as_bytes())
     }
 }
 

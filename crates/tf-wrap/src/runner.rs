@@ -42,6 +42,9 @@ pub struct Terraform {
     pub color: bool,
     /// How long Terraform may take to stop after a forwarded signal before it is killed.
     pub grace: Duration,
+    /// Copy Terraform's output to stderr as it arrives. The binary sets it (the user sees
+    /// Terraform live); the library itself prints nothing unless asked.
+    pub echo: bool,
 }
 
 /// A finished Terraform run.
@@ -168,7 +171,7 @@ impl Terraform {
             };
             tokio::select! {
                 status = child.wait() => break status,
-                _ = tick.tick() => echo(&mut reader, &mut kept).await,
+                _ = tick.tick() => echo(&mut reader, &mut kept, self.echo).await,
                 _ = sigint.recv() => {
                     forward(pid, rustix::process::Signal::INT, "SIGINT", self.grace);
                     interrupted.get_or_insert("SIGINT");
@@ -180,7 +183,7 @@ impl Terraform {
                     deadline.get_or_insert(tokio::time::Instant::now() + self.grace);
                 }
                 () = grace_over => {
-                    eprintln!("tf-wrap: Terraform did not stop within {}; killing it. Its state lock may be left behind: check with the team before `terraform force-unlock`.", humantime::format_duration(self.grace));
+                    tracing::error!("Terraform did not stop within {}; killing it. Its state lock may be left behind: check with the team before `terraform force-unlock`.", humantime::format_duration(self.grace));
                     let _ = child.start_kill();
                     killed = true;
                     deadline = Some(tokio::time::Instant::now() + Duration::from_secs(3600));
@@ -188,7 +191,7 @@ impl Terraform {
             }
         };
         let status = status.map_err(err)?;
-        echo(&mut reader, &mut kept).await;
+        echo(&mut reader, &mut kept, self.echo).await;
         Ok(Finished {
             code: status.code(),
             output: String::from_utf8_lossy(&kept).into_owned(),
@@ -198,8 +201,9 @@ impl Terraform {
     }
 }
 
-/// Copies what Terraform wrote since the last call to our stderr and keeps it (the tail).
-async fn echo(reader: &mut tokio::fs::File, kept: &mut Vec<u8>) {
+/// Keeps what Terraform wrote since the last call (the tail), and copies it to our stderr
+/// when `to_stderr`.
+async fn echo(reader: &mut tokio::fs::File, kept: &mut Vec<u8>, to_stderr: bool) {
     let mut buf = vec![0u8; 64 * 1024];
     let mut stderr = tokio::io::stderr();
     loop {
@@ -208,7 +212,9 @@ async fn echo(reader: &mut tokio::fs::File, kept: &mut Vec<u8>) {
             Ok(n) => n,
         };
         // Echo failures (a closed stderr) must not stop Terraform or the capture.
-        let _ = stderr.write_all(&buf[..n]).await;
+        if to_stderr {
+            let _ = stderr.write_all(&buf[..n]).await;
+        }
         kept.extend_from_slice(&buf[..n]);
         if kept.len() > KEEP_BYTES * 2 {
             let cut = kept.len() - KEEP_BYTES;
@@ -224,8 +230,8 @@ fn forward(
     name: &str,
     grace: Duration,
 ) {
-    eprintln!(
-        "tf-wrap: {name} received; passing it to Terraform, which has {} to stop and release its state lock",
+    tracing::warn!(
+        "{name} received; passing it to Terraform, which has {} to stop and release its state lock",
         humantime::format_duration(grace)
     );
     if let Some(pid) = pid {

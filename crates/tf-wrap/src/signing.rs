@@ -61,13 +61,6 @@ pub enum SigningError {
     Aws(Box<AwsCallError>),
 }
 
-impl SigningError {
-    /// Refusals (4) for a bundle that is not signed as required, failures (1) otherwise.
-    pub fn is_refusal(&self) -> bool {
-        !matches!(self, SigningError::Aws(_))
-    }
-}
-
 /// Signs and verifies bundles with one KMS key.
 #[derive(Debug, Clone)]
 pub struct BundleSigner {

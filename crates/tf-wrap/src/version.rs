@@ -190,16 +190,8 @@ pub fn requirements(root: &Path) -> Result<Vec<Requirement>, VersionError> {
 }
 
 fn place(file: &Path, text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    let start = span.map(|s| s.start).unwrap_or(0).min(text.len());
-    let before = &text[..start];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    format!("{}:{line}:{column}", file.display())
+    let at = infra_core::location::LineColumn::of_offset(text, span.map_or(0, |s| s.start));
+    format!("{}:{at}", file.display())
 }
 
 /// Checks `version` against every requirement of the root.

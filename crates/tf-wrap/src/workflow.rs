@@ -94,7 +94,12 @@ impl Settings {
     }
 
     /// Runs a retryable command: up to `attempts` times while the failure is transient.
-    async fn retried(&self, command: &str, args: &[OsString]) -> Result<Finished, TfWrapError> {
+    async fn retried(
+        &self,
+        command: Retryable,
+        args: &[OsString],
+    ) -> Result<Finished, TfWrapError> {
+        let name = command.as_str();
         /// A failed run of Terraform, and the transient pattern it matched, if any.
         struct Failed(TfWrapError, Option<&'static str>);
         let attempts = self.attempts;
@@ -103,8 +108,8 @@ impl Settings {
             Backoff::doubling(self.retry_base, Duration::from_secs(30)),
             Some(attempts),
             |Failed(_, pattern), n, wait| {
-                eprintln!(
-                    "tf-wrap: `terraform {command}` failed with a transient error (matched \"{}\"); attempt {} of {attempts} in {}",
+                tracing::warn!(
+                    "`terraform {name}` failed with a transient error (matched \"{}\"); attempt {} of {attempts} in {}",
                     pattern.unwrap_or_default(),
                     n + 1,
                     humantime::format_duration(wait)
@@ -118,15 +123,16 @@ impl Settings {
                 if let Err(e) = interrupted(&done) {
                     return Try::Fail(Failed(e, None));
                 }
-                if done.code == Some(0) || done.code == Some(2) && command == "plan" {
+                // `plan -detailed-exitcode` exits 2 when there are changes.
+                if done.code == Some(0) || done.code == Some(2) && command == Retryable::Plan {
                     return Try::Done(done);
                 }
                 if let Some(info) = diagnose::lock_conflict(&done.output) {
                     return Try::Fail(Failed(TfWrapError::Locked(Box::new(info)), None));
                 }
                 match diagnose::transient(&done.output) {
-                    Some(pattern) => Try::Again(Failed(failed(command, &done), Some(pattern))),
-                    None => Try::Fail(Failed(failed(command, &done), None)),
+                    Some(pattern) => Try::Again(Failed(failed(name, &done), Some(pattern))),
+                    None => Try::Fail(Failed(failed(name, &done), None)),
                 }
             },
         )
@@ -144,7 +150,7 @@ impl Settings {
             args.push(flag("backend-config", b));
         }
         args.extend(self.terraform.color_args());
-        self.retried("init", &args).await.map(drop)
+        self.retried(Retryable::Init, &args).await.map(drop)
     }
 
     /// `terraform plan -out -detailed-exitcode`, `show -json`, gates, bundle.
@@ -181,7 +187,7 @@ impl Settings {
         let root = self.terraform.root.clone();
         let (planned, requirements, parked, git, lock, signer) = tokio::join!(
             async {
-                let done = self.retried("plan", &args).await?;
+                let done = self.retried(Retryable::Plan, &args).await?;
                 let json = self.show_json(&plan_path).await?;
                 Ok::<_, TfWrapError>((done.code == Some(2), json))
             },
@@ -215,7 +221,7 @@ impl Settings {
             });
         }
         if git_dirty {
-            eprintln!("tf-wrap: warning: the checkout has uncommitted changes; the bundle records commit {} but the plan includes them", git_commit.as_deref().unwrap_or("-"));
+            tracing::warn!("the checkout has uncommitted changes; the bundle records commit {} but the plan includes them", git_commit.as_deref().unwrap_or("-"));
         }
         let plan_bytes =
             std::fs::read(&plan_path).map_err(|e| bundle::BundleError::Unreadable {
@@ -447,11 +453,24 @@ fn interrupted(done: &Finished) -> Result<(), TfWrapError> {
     }
 }
 
+/// The Terraform commands retried on transient errors (never `apply`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retryable {
+    Init,
+    Plan,
+}
+
+impl Retryable {
+    fn as_str(self) -> &'static str {
+        match self {
+            Retryable::Init => "init",
+            Retryable::Plan => "plan",
+        }
+    }
+}
+
 fn failed(command: &str, done: &Finished) -> TfWrapError {
-    let hint = if done.output.contains("Backend initialization required")
-        || done.output.contains("Backend configuration changed")
-        || done.output.contains("Please run \"terraform init\"")
-    {
+    let hint = if diagnose::needs_init(&done.output) {
         "; the working directory is not initialised for this backend: run `tf-wrap init`".into()
     } else {
         "; Terraform's own message is above".into()

@@ -129,25 +129,7 @@ impl Root {
     }
 
     fn git(&self, args: &[&str]) {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(self.dir.path())
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@localhost",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        infra_test_support::git(self.dir.path(), args);
     }
 
     fn commit(&self, message: &str) {

@@ -8,7 +8,13 @@
 //!   subset); an HTML page where JSON was expected is a fallback page, not a pass.
 //! - [`runner`]: every endpoint in parallel (bounded), each retried on transient failures
 //!   only, with backoff, inside one overall deadline.
+//! - [`cloudfront`]: the preflight: each distribution deployed, enabled, with the
+//!   endpoint's host among its aliases (retried until the run's deadline).
+//! - [`redact`]: secrets (query values, URL credentials, request header values) never
+//!   reach a report or a log.
 //! - [`report`]: a table, JSON (schema `verify-endpoints/run` v1) and JUnit.
+//! - [`command`]: the use case as one call ([`command::verify`]) returning the report or a
+//!   [`command::VerifyError`], whose one exhaustive `match` gives the exit code.
 //!
 //! ```
 //! use verify_endpoints::expect::json_contains;
@@ -17,6 +23,7 @@
 //! ```
 
 pub mod cloudfront;
+pub mod command;
 pub mod expect;
 pub mod http;
 pub mod redact;

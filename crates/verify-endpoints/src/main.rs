@@ -1,14 +1,15 @@
 //! `verify-endpoints`: smoke-check the environment's public endpoints.
 
+// Prints on purpose: this is a binary, the CLI layer, or test/benchmark support.
+#![allow(clippy::disallowed_macros)]
+
 use clap::{Args, Parser};
 use infra_core::cli::{emit, parse_duration, report_error, run_command, GlobalArgs};
-use infra_core::environment::Endpoint;
-use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
+use infra_core::exit::EXIT_CODES_HELP;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use verify_endpoints::report::{junit, RunReport};
-use verify_endpoints::runner::{run, RunOptions};
+use verify_endpoints::command::{verify, Request};
 
 /// Smoke-check the environment's public endpoints: strict status and body expectations,
 /// retries on transient failures only, one overall deadline, JUnit for CI. Exit 0 when all
@@ -63,145 +64,31 @@ struct CheckArgs {
 
 fn main() -> ExitCode {
     let Cli { global, checks } = Cli::parse();
-    run_command::<Cli, _, _, _>(&global, Some(checks), |checks| verify(&global, checks)).into()
+    run_command::<Cli, _, _, _>(&global, Some(checks), |checks| async {
+        let setup = global.setup();
+        match verify(&setup, request(checks), infra_core::cli::stop_on_signals).await {
+            Ok(report) => emit(&report, global.format(), report.exit_status()),
+            Err(e) => report_error(&e, e.exit_status()),
+        }
+    })
+    .into()
 }
 
-async fn verify(global: &GlobalArgs, args: CheckArgs) -> ExitStatus {
-    let bad =
-        |message: String| report_error(&std::io::Error::other(message), ExitStatus::InvalidInput);
-    let mut endpoints: Vec<Endpoint> = Vec::new();
-    let mut environment = None;
-    if global.env_file.is_some() || args.url.is_empty() {
-        let env = match global.environment() {
-            Ok(env) => env,
-            Err(e) => return report_error(&e, e.exit_status()),
-        };
-        environment = Some(env.clone());
-        for name in &args.only {
-            if env.endpoint(name).is_none() {
-                let known: Vec<&str> = env.endpoints.iter().map(|e| e.name.as_str()).collect();
-                return bad(format!(
-                    "--only {name}: no such endpoint in {} (known: {})",
-                    env.file.display(),
-                    known.join(", ")
-                ));
-            }
-        }
-        endpoints.extend(
-            env.endpoints
-                .into_iter()
-                .filter(|e| args.only.is_empty() || args.only.contains(&e.name)),
-        );
-    }
-    for (i, raw) in args.url.iter().enumerate() {
-        match url::Url::parse(raw) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => endpoints
-                .push(Endpoint {
-                    name: format!("url-{}", i + 1),
-                    url: u,
-                    cloudfront_distribution: None,
-                    expect_status: 200,
-                    expect_json: None,
-                    expect_body: None,
-                    expect_regex: None,
-                    expect_content_type: None,
-                    expect_headers: Default::default(),
-                    request_header_env: Default::default(),
-                    latency_warn_ms: None,
-                    latency_fail_ms: None,
-                    follow_redirects: false,
-                }),
-            _ => {
-                return bad(format!(
-                    "--url {raw}: not an http:// or https:// URL with a host"
-                ))
-            }
-        }
-    }
-    let extra_ca = match &args.ca_file {
-        Some(path) => match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) => return bad(format!("--ca-file {}: {e}", path.display())),
-        },
-        None => Vec::new(),
-    };
-    // Request headers from the environment, before any AWS call or request: a missing
-    // variable is bad input (exit 2), named but never shown.
-    let mut request_headers = std::collections::HashMap::new();
-    for endpoint in &endpoints {
-        match verify_endpoints::http::request_headers(endpoint, |var| std::env::var(var).ok()) {
-            Ok(headers) => {
-                request_headers.insert(endpoint.name.clone(), headers);
-            }
-            Err(e) => return bad(e),
-        }
-    }
-    let tls = match verify_endpoints::http::tls_config(&extra_ca) {
-        Ok(tls) => tls,
-        Err(e) => return bad(format!("--ca-file: {e}")),
-    };
-    // The preflight needs AWS (and so the account guard) only when a checked endpoint is
-    // behind a distribution. Its calls are retried until the run's deadline.
-    let deadline = infra_core::retry::Deadline::after(args.deadline);
-    let cloudfront = match (
-        &environment,
-        endpoints
-            .iter()
-            .any(|e| e.cloudfront_distribution.is_some()),
-    ) {
-        (Some(env), true) => match global.aws_until(env, deadline).await {
-            Ok((config, _)) => Some(infra_core::aws_client!(
-                aws_sdk_cloudfront,
-                &config,
-                deadline,
-                "verify-endpoints-cloudfront"
-            )),
-            Err(e) => return report_error(&e, e.exit_status()),
-        },
-        _ => None,
-    };
-    let options = RunOptions {
+/// The arguments as a library request.
+fn request(args: CheckArgs) -> Request {
+    Request {
+        only: args.only,
+        urls: args.url,
         deadline: args.deadline,
         attempt_timeout: args.timeout,
         concurrency: usize::from(args.concurrency),
-        initial_backoff: Duration::from_millis(250),
-        max_backoff: Duration::from_secs(4),
-        tls,
-        cloudfront,
+        junit: args.junit,
+        via_cloudfront: args.via_cloudfront,
+        resolve: args.resolve,
         cert_warn_days: args.cert_warn_days,
         cert_fail_days: args.cert_fail_days,
-        via_cloudfront: args.via_cloudfront,
-        resolve: args.resolve.clone(),
-        request_headers,
-        stop: infra_core::cli::stop_on_signals(
-            "unfinished checks are reported interrupted, then the report".into(),
-            "no report was written".into(),
-        ),
-    };
-    let results = run(endpoints, options).await;
-    for warning in results.iter().flat_map(|r| &r.warnings) {
-        tracing::warn!("{warning}");
+        ca_file: args.ca_file,
     }
-    let report = RunReport {
-        healthy: results.iter().all(|r| r.passed),
-        endpoints: results,
-    };
-    if let Some(path) = &args.junit {
-        let written = junit(&report)
-            .map_err(std::io::Error::other)
-            .and_then(|xml| {
-                infra_core::fs::write_atomic(path, xml.as_bytes()).map_err(std::io::Error::other)
-            });
-        if let Err(e) = written {
-            return report_error(&e, ExitStatus::Failure);
-        }
-    }
-    let status = if report.healthy {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Failure
-    };
-    emit(&report, global.format(), status)
 }
 
 fn parse_resolve(text: &str) -> Result<(String, u16, std::net::IpAddr), String> {

@@ -75,7 +75,7 @@ pub fn junit(report: &RunReport) -> Result<String, String> {
                 if r.attempts == 1 { "" } else { "s" },
                 r.outcome
             ));
-            s.set_type(r.outcome.clone());
+            s.set_type(r.outcome.as_str());
             s
         };
         let mut case = TestCase::new(r.name.clone(), status);

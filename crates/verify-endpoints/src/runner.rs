@@ -43,6 +43,41 @@ pub struct RunOptions {
     pub stop: Stop,
 }
 
+/// Why a check stopped, as the reports spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckOutcome {
+    /// Every expectation held.
+    Healthy,
+    /// An expectation failed and was not retried (or the check's task panicked).
+    Failed,
+    /// Still failing (or not finished) when the run's deadline came.
+    Deadline,
+    /// The CloudFront distribution is not ready; no request was made.
+    Preflight,
+    /// SIGINT/SIGTERM came before the check finished.
+    Interrupted,
+}
+
+impl CheckOutcome {
+    /// The outcome as the text, JSON and JUnit reports spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckOutcome::Healthy => "healthy",
+            CheckOutcome::Failed => "failed",
+            CheckOutcome::Deadline => "deadline",
+            CheckOutcome::Preflight => "preflight",
+            CheckOutcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The result for one endpoint.
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointResult {
@@ -66,10 +101,8 @@ pub struct EndpointResult {
     pub expected: Option<String>,
     /// What came instead (when it failed).
     pub actual: Option<String>,
-    /// Why it stopped: `healthy`, `failed` (not retried), `deadline`, `preflight` (the
-    /// CloudFront distribution is not ready; no request was made), `interrupted`
-    /// (SIGINT/SIGTERM).
-    pub outcome: String,
+    /// Why it stopped.
+    pub outcome: CheckOutcome,
     /// Timings of the last attempt that got an answer.
     pub timings: Option<Timings>,
     /// Time spent on this endpoint, retries included.
@@ -105,7 +138,7 @@ pub async fn run(endpoints: Vec<Endpoint>, options: RunOptions) -> Vec<EndpointR
                     () = options.stop.wait() => unfinished(
                         endpoint.name.clone(),
                         crate::redact::url(&endpoint.url),
-                        "interrupted",
+                        CheckOutcome::Interrupted,
                         "interrupted by a signal before the check finished".into(),
                     ),
                 }
@@ -120,8 +153,8 @@ pub async fn run(endpoints: Vec<Endpoint>, options: RunOptions) -> Vec<EndpointR
         .map(|((name, url), result)| {
             result.unwrap_or_else(|lost| {
                 let outcome = match lost {
-                    Lost::Deadline => "deadline",
-                    Lost::Panicked(_) => "failed",
+                    Lost::Deadline => CheckOutcome::Deadline,
+                    Lost::Panicked(_) => CheckOutcome::Failed,
                 };
                 unfinished(name, url, outcome, lost.to_string())
             })
@@ -130,7 +163,7 @@ pub async fn run(endpoints: Vec<Endpoint>, options: RunOptions) -> Vec<EndpointR
 }
 
 /// The result of a check that did not run to its end: failed, with why.
-fn unfinished(name: String, url: String, outcome: &str, actual: String) -> EndpointResult {
+fn unfinished(name: String, url: String, outcome: CheckOutcome, actual: String) -> EndpointResult {
     EndpointResult {
         name,
         method: "GET".into(),
@@ -142,7 +175,7 @@ fn unfinished(name: String, url: String, outcome: &str, actual: String) -> Endpo
         status: None,
         expected: None,
         actual: Some(actual),
-        outcome: outcome.into(),
+        outcome,
         timings: None,
         elapsed_ms: 0.0,
         cert_days_left: None,
@@ -163,7 +196,7 @@ async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> 
         status: None,
         expected: None,
         actual: None,
-        outcome: "failed".into(),
+        outcome: CheckOutcome::Failed,
         timings: None,
         elapsed_ms: 0.0,
         cert_days_left: None,
@@ -182,7 +215,7 @@ async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> 
                 }
             }
             Err(e) => {
-                result.outcome = "preflight".into();
+                result.outcome = CheckOutcome::Preflight;
                 result.expected = Some(format!(
                     "CloudFront distribution {id} enabled, deployed and serving {host}"
                 ));
@@ -255,7 +288,7 @@ async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> 
                 match verdict {
                     Verdict::Pass => {
                         result.passed = true;
-                        result.outcome = "healthy".into();
+                        result.outcome = CheckOutcome::Healthy;
                         result.expected = None;
                         result.actual = None;
                         break;
@@ -279,12 +312,12 @@ async fn check(endpoint: &Endpoint, options: &RunOptions, deadline: Instant) -> 
         };
         tracing::info!(endpoint = %endpoint.name, attempt = result.attempts, transient, actual = ?result.actual, "check failed");
         if !transient {
-            result.outcome = "failed".into();
+            result.outcome = CheckOutcome::Failed;
             break;
         }
         let wait = backoff.delay(result.attempts);
         if Deadline::at(deadline).too_close(wait) {
-            result.outcome = "deadline".into();
+            result.outcome = CheckOutcome::Deadline;
             break;
         }
         tokio::time::sleep(wait).await;
@@ -299,4 +332,24 @@ fn days_left(not_after: i64) -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     (not_after - now).div_euclid(86_400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `verify-endpoints/run` v1 and the JUnit types keep their strings.
+    #[test]
+    fn outcomes_keep_their_json_strings() {
+        for (outcome, text) in [
+            (CheckOutcome::Healthy, "healthy"),
+            (CheckOutcome::Failed, "failed"),
+            (CheckOutcome::Deadline, "deadline"),
+            (CheckOutcome::Preflight, "preflight"),
+            (CheckOutcome::Interrupted, "interrupted"),
+        ] {
+            assert_eq!(serde_json::to_value(outcome).unwrap(), text);
+            assert_eq!(outcome.to_string(), text);
+        }
+    }
 }

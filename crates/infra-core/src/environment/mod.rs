@@ -29,8 +29,9 @@
 
 mod raw;
 mod source;
+mod validate;
 
-pub use source::LineColumn;
+pub use crate::location::LineColumn;
 
 use crate::error::{EnvFileError, EnvFileErrorKind, Problem};
 use raw::RawFile;
@@ -247,6 +248,49 @@ pub struct Endpoint {
     pub follow_redirects: bool,
 }
 
+impl Endpoint {
+    /// An endpoint with nothing but a URL: healthy when it answers 200 (`verify-endpoints
+    /// --url`).
+    pub fn expecting_200(name: String, url: url::Url) -> Endpoint {
+        Endpoint {
+            name,
+            url,
+            cloudfront_distribution: None,
+            expect_status: 200,
+            expect_json: None,
+            expect_body: None,
+            expect_regex: None,
+            expect_content_type: None,
+            expect_headers: Default::default(),
+            request_header_env: Default::default(),
+            latency_warn_ms: None,
+            latency_fail_ms: None,
+            follow_redirects: false,
+        }
+    }
+}
+
+/// Why a text is not an endpoint URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointUrlError {
+    /// It parses, but is not http(s) with a host.
+    #[error("must be an http:// or https:// URL with a host, found scheme `{0}`")]
+    NotHttp(String),
+    /// It does not parse.
+    #[error("is not a valid URL: {0}")]
+    Invalid(url::ParseError),
+}
+
+/// An endpoint URL: http or https, with a host. The one check the environment file's
+/// `url` and `verify-endpoints --url` share.
+pub fn endpoint_url(text: &str) -> Result<url::Url, EndpointUrlError> {
+    match url::Url::parse(text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(u),
+        Ok(u) => Err(EndpointUrlError::NotHttp(u.scheme().to_owned())),
+        Err(e) => Err(EndpointUrlError::Invalid(e)),
+    }
+}
+
 fn serialize_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&humantime::format_duration(*d).to_string())
 }
@@ -260,7 +304,10 @@ impl Environment {
         };
         let meta = std::fs::metadata(path).map_err(|e| fail(EnvFileErrorKind::Read(e)))?;
         if meta.len() > MAX_FILE_BYTES {
-            return Err(fail(EnvFileErrorKind::TooLarge { size: meta.len() }));
+            return Err(fail(EnvFileErrorKind::TooLarge {
+                size: meta.len(),
+                limit: MAX_FILE_BYTES,
+            }));
         }
         let bytes = std::fs::read(path).map_err(|e| fail(EnvFileErrorKind::Read(e)))?;
         let text = match String::from_utf8(bytes) {
@@ -311,17 +358,12 @@ impl Environment {
         }
 
         let raw = deserialize(text, &index).map_err(|p| invalid(vec![p]))?;
-        let mut v = Validator {
-            index: &index,
-            problems: Vec::new(),
-        };
+        let mut v = validate::Validator::new(&index);
         let env = v.environment(raw, path);
+        let problems = v.into_problems();
         match env {
-            Some(env) if v.problems.is_empty() => Ok(env),
-            _ => {
-                v.problems.sort_by_key(|p| p.at);
-                Err(invalid(v.problems))
-            }
+            Some(env) if problems.is_empty() => Ok(env),
+            _ => Err(invalid(problems)),
         }
     }
 
@@ -395,514 +437,4 @@ fn explain_serde_error(message: &str) -> String {
         .replace("invalid type: map", "invalid type: a block or object")
         .replace("invalid type: sequence", "invalid type: a list")
         .replace("expected a string", "expected a quoted string")
-}
-
-struct Validator<'a, 'b> {
-    index: &'a SourceIndex<'b>,
-    problems: Vec<Problem>,
-}
-
-impl Validator<'_, '_> {
-    fn problem(&mut self, path: &[&str], message: impl Into<String>) {
-        let owned: Vec<String> = path.iter().map(|s| (*s).to_owned()).collect();
-        self.problems.push(Problem {
-            at: self.index.locate(&owned),
-            key: Some(owned.join(".")),
-            message: message.into(),
-        });
-    }
-
-    fn count(&mut self, path: &[&str], value: i64) -> u32 {
-        match u32::try_from(value) {
-            Ok(v) => v,
-            Err(_) if value < 0 => {
-                self.problem(
-                    path,
-                    format!(
-                        "`{}` must not be negative, found {value}",
-                        path.last().unwrap_or(&"")
-                    ),
-                );
-                0
-            }
-            Err(_) => {
-                self.problem(
-                    path,
-                    format!("`{}` is too large: {value}", path.last().unwrap_or(&"")),
-                );
-                0
-            }
-        }
-    }
-
-    fn environment(&mut self, raw: RawFile, path: &Path) -> Option<Environment> {
-        let mut envs = raw.environment.into_iter();
-        let Some((name, env)) = envs.next() else {
-            self.problems.push(Problem {
-                at: LineColumn { line: 1, column: 1 },
-                key: None,
-                message: "no `environment \"NAME\" { ... }` block: the file must define exactly one environment".into(),
-            });
-            return None;
-        };
-        if let Some((second, _)) = envs.next() {
-            self.problem(
-                &["environment", &second],
-                format!("a second environment `{second}`: the file must define exactly one environment (`{name}` is the first)"),
-            );
-        }
-        let n = name.as_str();
-        if !valid_name(n) {
-            self.problem(
-                &["environment", n],
-                format!("environment name `{n}` must be letters, digits, `-` or `_`"),
-            );
-        }
-        if !(env.account_id.len() == 12 && env.account_id.bytes().all(|b| b.is_ascii_digit())) {
-            self.problem(
-                &["environment", n, "account_id"],
-                format!(
-                    "`account_id` must be a 12-digit AWS account ID, found \"{}\"",
-                    env.account_id
-                ),
-            );
-        }
-        let region_re = Regex::new(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$").expect("static regex");
-        if !region_re.is_match(&env.region) {
-            self.problem(
-                &["environment", n, "region"],
-                format!(
-                    "`region` must be an AWS region such as \"eu-west-2\", found \"{}\"",
-                    env.region
-                ),
-            );
-        }
-
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let terraform = self.terraform(n, env.terraform, &base);
-
-        let mut ecs_clusters = Vec::new();
-        for (cluster, raw_cluster) in env.ecs_cluster {
-            let mut services = Vec::new();
-            for (svc, raw_svc) in raw_cluster.service {
-                let p = ["environment", n, "ecs_cluster", &cluster, "service", &svc];
-                let desired_count = self.count(
-                    &[&p[..], &["desired_count"]].concat(),
-                    raw_svc.desired_count,
-                );
-                let autoscaling = raw_svc.autoscaling.map(|a| {
-                    let ap = [&p[..], &["autoscaling"]].concat();
-                    let min = self.count(&[&ap[..], &["min"]].concat(), a.min);
-                    let max = self.count(&[&ap[..], &["max"]].concat(), a.max);
-                    if a.min >= 0 && a.max >= 0 {
-                        if min > max {
-                            self.problem(
-                                &[&ap[..], &["min"]].concat(),
-                                format!("autoscaling `min` ({min}) is greater than `max` ({max}) for service `{svc}`"),
-                            );
-                        } else if raw_svc.desired_count >= 0 && !(min..=max).contains(&desired_count) {
-                            self.problem(
-                                &[&p[..], &["desired_count"]].concat(),
-                                format!(
-                                    "`desired_count` ({desired_count}) of service `{svc}` is outside its autoscaling range [{min}, {max}]"
-                                ),
-                            );
-                        }
-                    }
-                    CapacityRange { min, max }
-                });
-                services.push(EcsService {
-                    name: svc,
-                    desired_count,
-                    park: raw_svc.park.unwrap_or(true),
-                    autoscaling,
-                });
-            }
-            if !valid_name(&cluster) {
-                self.problem(
-                    &["environment", n, "ecs_cluster", &cluster],
-                    format!("invalid ECS cluster name `{cluster}`"),
-                );
-            }
-            ecs_clusters.push(EcsCluster {
-                name: cluster,
-                services,
-            });
-        }
-
-        let mut aurora_clusters = Vec::new();
-        for (cluster, raw) in env.aurora_cluster {
-            let p = ["environment", n, "aurora_cluster", &cluster];
-            let park = match raw.park.as_deref() {
-                None | Some("keep") => AuroraParkPolicy::Keep,
-                Some("scale-to-zero") => AuroraParkPolicy::ScaleToZero,
-                Some(other) => {
-                    self.problem(
-                        &[&p[..], &["park"]].concat(),
-                        format!("unknown Aurora `park` policy \"{other}\": expected \"keep\" or \"scale-to-zero\""),
-                    );
-                    AuroraParkPolicy::Keep
-                }
-            };
-            let auto_pause_seconds = match raw.auto_pause_seconds {
-                None => 300,
-                Some(s) if (300..=86_400).contains(&s) => s as u32,
-                Some(s) => {
-                    self.problem(
-                        &[&p[..], &["auto_pause_seconds"]].concat(),
-                        format!("`auto_pause_seconds` must be between 300 and 86400 (Aurora's limits), found {s}"),
-                    );
-                    300
-                }
-            };
-            aurora_clusters.push(AuroraCluster {
-                name: cluster,
-                park,
-                auto_pause_seconds,
-            });
-        }
-
-        let repo_re =
-            Regex::new(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
-                .expect("static regex");
-        let ident_re = Regex::new(r"^[A-Za-z_][A-Za-z0-9_-]*$").expect("static regex");
-        let mut images = Vec::new();
-        for (local, raw) in env.image {
-            let p = ["environment", n, "image", &local];
-            if !ident_re.is_match(&local) {
-                self.problem(
-                    &p,
-                    format!(
-                        "image `{local}` must be named after a Terraform local (an identifier)"
-                    ),
-                );
-            }
-            if raw.file.trim().is_empty() {
-                self.problem(
-                    &[&p[..], &["file"]].concat(),
-                    "`file` must name the Terraform file that defines the local",
-                );
-            }
-            if !(2..=256).contains(&raw.repository.len()) || !repo_re.is_match(&raw.repository) {
-                self.problem(
-                    &[&p[..], &["repository"]].concat(),
-                    format!(
-                        "`repository` \"{}\" is not a valid ECR repository name",
-                        raw.repository
-                    ),
-                );
-            }
-            let require_sha = raw.require_sha.unwrap_or(true);
-            let tag_pattern = match TagPattern::new(&raw.tag_pattern) {
-                Ok(pattern) => {
-                    if require_sha && !pattern.has_sha_group() {
-                        self.problem(
-                            &[&p[..], &["tag_pattern"]].concat(),
-                            format!(
-                                "`tag_pattern` of image `{local}` has no `(?P<sha>...)` group; add one for the build-unique part, or set `require_sha = false` for a fixed tag"
-                            ),
-                        );
-                    }
-                    Some(pattern)
-                }
-                Err(e) => {
-                    let detail = regex_error(&e);
-                    self.problem(
-                        &[&p[..], &["tag_pattern"]].concat(),
-                        format!("`tag_pattern` of image `{local}` is not a valid regular expression: {detail}"),
-                    );
-                    None
-                }
-            };
-            if let Some(tag_pattern) = tag_pattern {
-                images.push(PinnedImage {
-                    file: normalize(&terraform.root.join(&raw.file)),
-                    local,
-                    repository: raw.repository,
-                    tag_pattern,
-                    require_sha,
-                });
-            }
-        }
-
-        let mut endpoints = Vec::new();
-        let dist_re = Regex::new(r"^[A-Z0-9]{1,64}$").expect("static regex");
-        for (name, raw) in env.endpoint {
-            let p = ["environment", n, "endpoint", &name];
-            let url = match url::Url::parse(&raw.url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
-                    Some(u)
-                }
-                Ok(u) => {
-                    self.problem(
-                        &[&p[..], &["url"]].concat(),
-                        format!("`url` of endpoint `{name}` must be an http:// or https:// URL with a host, found scheme `{}`", u.scheme()),
-                    );
-                    None
-                }
-                Err(e) => {
-                    self.problem(
-                        &[&p[..], &["url"]].concat(),
-                        format!("`url` of endpoint `{name}` is not a valid URL: {e}"),
-                    );
-                    None
-                }
-            };
-            let expect_status = match raw.expect_status {
-                None => 200,
-                Some(s) if (100..=599).contains(&s) => s as u16,
-                Some(s) => {
-                    self.problem(
-                        &[&p[..], &["expect_status"]].concat(),
-                        format!(
-                            "`expect_status` must be an HTTP status between 100 and 599, found {s}"
-                        ),
-                    );
-                    200
-                }
-            };
-            if let Some(dist) = &raw.cloudfront_distribution {
-                if !dist_re.is_match(dist) {
-                    self.problem(
-                        &[&p[..], &["cloudfront_distribution"]].concat(),
-                        format!("`cloudfront_distribution` \"{dist}\" is not a CloudFront distribution ID (capital letters and digits)"),
-                    );
-                }
-            }
-            if let Some(pattern) = &raw.expect_regex {
-                if let Err(e) = Regex::new(pattern) {
-                    let detail = regex_error(&e);
-                    self.problem(
-                        &[&p[..], &["expect_regex"]].concat(),
-                        format!("`expect_regex` of endpoint `{name}` is not a valid regular expression: {detail}"),
-                    );
-                }
-            }
-            for (header, var) in &raw.request_header_env {
-                let key = [&p[..], &["request_header_env", header.as_str()]].concat();
-                let token = |s: &str| {
-                    !s.is_empty()
-                        && s.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-                };
-                if !token(header) {
-                    self.problem(
-                        &key,
-                        format!("`request_header_env` of endpoint `{name}`: `{header}` is not an HTTP header name"),
-                    );
-                } else if header.eq_ignore_ascii_case("host") {
-                    self.problem(
-                        &key,
-                        format!("`request_header_env` of endpoint `{name}`: the `Host` header comes from the URL"),
-                    );
-                }
-                let env_name = var.chars().enumerate().all(|(i, c)| {
-                    c == '_'
-                        || c.is_ascii_uppercase()
-                        || c.is_ascii_lowercase()
-                        || (i > 0 && c.is_ascii_digit())
-                });
-                if var.is_empty() || !env_name {
-                    self.problem(
-                        &key,
-                        format!("`request_header_env` of endpoint `{name}`: `{header}` must name an environment variable (letters, digits, `_`), found \"{var}\"; the value itself never goes in this file"),
-                    );
-                }
-            }
-            let mut budget = |key: &str, value: Option<i64>| match value {
-                None => None,
-                Some(ms) if ms > 0 => Some(ms as u64),
-                Some(ms) => {
-                    self.problem(
-                        &[&p[..], &[key]].concat(),
-                        format!("`{key}` must be a positive number of milliseconds, found {ms}"),
-                    );
-                    None
-                }
-            };
-            let latency_warn_ms = budget("latency_warn_ms", raw.latency_warn_ms);
-            let latency_fail_ms = budget("latency_fail_ms", raw.latency_fail_ms);
-            if let (Some(warn), Some(fail)) = (latency_warn_ms, latency_fail_ms) {
-                if warn > fail {
-                    self.problem(
-                        &[&p[..], &["latency_warn_ms"]].concat(),
-                        format!(
-                            "`latency_warn_ms` ({warn}) is greater than `latency_fail_ms` ({fail})"
-                        ),
-                    );
-                }
-            }
-            if let Some(url) = url {
-                endpoints.push(Endpoint {
-                    name,
-                    url,
-                    cloudfront_distribution: raw.cloudfront_distribution,
-                    expect_status,
-                    expect_json: raw.expect_json,
-                    expect_body: raw.expect_body,
-                    expect_regex: raw.expect_regex,
-                    expect_content_type: raw.expect_content_type,
-                    expect_headers: raw.expect_headers,
-                    request_header_env: raw.request_header_env,
-                    latency_warn_ms,
-                    latency_fail_ms,
-                    follow_redirects: raw.follow_redirects.unwrap_or(false),
-                });
-            }
-        }
-
-        Some(Environment {
-            name,
-            account_id: env.account_id,
-            region: env.region,
-            terraform,
-            ecs_clusters,
-            aurora_clusters,
-            images,
-            endpoints,
-            file: path.to_owned(),
-        })
-    }
-
-    fn terraform(
-        &mut self,
-        env: &str,
-        raw: Option<raw::RawTerraform>,
-        base: &Path,
-    ) -> TerraformSettings {
-        let raw = raw.unwrap_or(raw::RawTerraform {
-            root: None,
-            backend_config: None,
-            var_files: Vec::new(),
-            lock_timeout: None,
-            binary: None,
-            protected_types: None,
-            max_plan_age: None,
-            sign_with: None,
-        });
-        let p = ["environment", env, "terraform"];
-        let root = normalize(&base.join(raw.root.as_deref().unwrap_or(".")));
-        let mut duration = |key: &str, value: Option<&str>, default: Duration| match value {
-            None => default,
-            Some(text) => {
-                match humantime::parse_duration(text) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        self.problem(
-                        &[&p[..], &[key]].concat(),
-                        format!("`{key}` \"{text}\" is not a duration such as \"5m\" or \"90s\": {e}"),
-                    );
-                        default
-                    }
-                }
-            }
-        };
-        let lock_timeout = duration(
-            "lock_timeout",
-            raw.lock_timeout.as_deref(),
-            Duration::from_secs(300),
-        );
-        let max_plan_age = duration(
-            "max_plan_age",
-            raw.max_plan_age.as_deref(),
-            Duration::from_secs(24 * 3600),
-        );
-        let protected_types = match raw.protected_types {
-            None => DEFAULT_PROTECTED_TYPES
-                .iter()
-                .map(|t| (*t).to_owned())
-                .collect(),
-            Some(types) => {
-                for t in &types {
-                    if t.is_empty()
-                        || !t
-                            .bytes()
-                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-                    {
-                        self.problem(
-                            &[&p[..], &["protected_types"]].concat(),
-                            format!("`protected_types` entry \"{t}\" is not a resource type such as \"aws_rds_cluster\""),
-                        );
-                    }
-                }
-                types
-            }
-        };
-        let binary = raw.binary.unwrap_or_else(|| "terraform".to_owned());
-        if binary.trim().is_empty() {
-            self.problem(
-                &[&p[..], &["binary"]].concat(),
-                "`binary` must not be empty: \"terraform\", \"tofu\" or a path",
-            );
-        }
-        let sign_with = raw.sign_with.and_then(|text| {
-            let key = text.strip_prefix("kms:").unwrap_or(&text);
-            let valid = if let Some(alias) = key.strip_prefix("alias/") {
-                !alias.is_empty()
-                    && alias
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b))
-            } else if key.starts_with("arn:") {
-                key.split(':').count() == 6
-                    && key.split(':').nth(2) == Some("kms")
-                    && (key.contains(":key/") || key.contains(":alias/"))
-            } else {
-                !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
-            };
-            if !valid || !(text.starts_with("kms:") || text.starts_with("arn:")) {
-                self.problem(
-                    &[&p[..], &["sign_with"]].concat(),
-                    format!("`sign_with` \"{text}\" is not a KMS key: use \"kms:alias/NAME\", \"kms:KEY-ID\" or a key ARN"),
-                );
-                return None;
-            }
-            Some(key.to_owned())
-        });
-        TerraformSettings {
-            sign_with,
-            backend_config: raw.backend_config.map(|b| normalize(&root.join(b))),
-            var_files: raw
-                .var_files
-                .iter()
-                .map(|v| normalize(&root.join(v)))
-                .collect(),
-            root,
-            lock_timeout,
-            binary,
-            protected_types,
-            max_plan_age,
-        }
-    }
-}
-
-/// Drops `.` components, so `dir/./main.tf` reads `dir/main.tf` in messages. (`..` is kept:
-/// resolving it lexically would be wrong across symlinks.)
-fn normalize(path: &Path) -> PathBuf {
-    let out: PathBuf = path
-        .components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .collect();
-    if out.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        out
-    }
-}
-
-/// The last line of a regex error: the reason, without the pattern echoed above it.
-fn regex_error(e: &regex::Error) -> String {
-    e.to_string()
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

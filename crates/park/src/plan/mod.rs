@@ -10,13 +10,15 @@
 //! values nor its parked values was changed while parked: that is a conflict, reported
 //! instead of overwritten, unless `--force`.
 
-use crate::observe::{AuroraState, LiveEnvironment, ServiceState};
-use crate::record::{
-    now_rfc3339, tool_id, AuroraRecord, Found, ServiceRecord, SuspendedFlags, TargetCapacity,
-};
-use infra_core::environment::{AuroraCluster, AuroraParkPolicy, EcsService, Environment};
+mod aurora;
+mod service;
+
+use crate::observe::{LiveEnvironment, ServiceState};
+use crate::record::{rfc3339, AuroraRecord, ServiceRecord, SuspendedFlags, TargetCapacity};
+use infra_core::environment::Environment;
 use serde::Serialize;
 use std::fmt;
+use std::time::SystemTime;
 
 /// Park or unpark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -278,31 +280,24 @@ impl Plan {
     }
 }
 
-/// The plan for `park down` or `park up`.
+/// The plan for `park down` or `park up`. `now` is the time new park records carry: the
+/// caller's clock, so the plan is a pure function of its inputs.
 pub fn plan(
     direction: Direction,
     env: &Environment,
     live: &LiveEnvironment,
     options: PlanOptions,
+    now: SystemTime,
 ) -> Plan {
+    let parked_at = rfc3339(now);
     let mut items = Vec::new();
     for (cfg, state) in env.aurora_clusters.iter().zip(&live.aurora) {
-        items.push(aurora_item(direction, cfg, state, options));
+        items.push(aurora::item(direction, cfg, state, options, &parked_at));
     }
     for ((_, cfg), state) in env.services().zip(&live.services) {
-        items.push(service_item(direction, cfg, state, options));
+        items.push(service::item(direction, cfg, state, options, &parked_at));
     }
     Plan { direction, items }
-}
-
-fn service_capacity(state: &ServiceState) -> Capacity {
-    if !state.found {
-        return Capacity::Missing;
-    }
-    Capacity::Service {
-        desired_count: state.desired_count,
-        target: state.scalable_target,
-    }
 }
 
 /// A parked scalable target: 0-0 with all scaling suspended.
@@ -401,416 +396,11 @@ fn apply(before: &Capacity, steps: &[Step]) -> Capacity {
     after
 }
 
-fn service_item(
-    direction: Direction,
-    cfg: &EcsService,
-    state: &ServiceState,
-    options: PlanOptions,
-) -> PlanItem {
-    let resource = Resource {
-        kind: ResourceKind::EcsService,
-        name: format!("{}/{}", state.cluster, state.service),
-        cluster: Some(state.cluster.clone()),
-        arn: state.arn.clone(),
-    };
-    let before = service_capacity(state);
-    let done = |decision: Decision, reason: String, steps: Vec<Step>| PlanItem {
-        resource: resource.clone(),
-        decision,
-        reason,
-        after: apply(&before, &steps),
-        before: before.clone(),
-        steps,
-        warnings: Vec::new(),
-    };
-    if !cfg.park {
-        return done(
-            Decision::Unchanged,
-            "not parked: `park = false` in the environment file".into(),
-            vec![],
-        );
-    }
-    if !state.found {
-        return done(
-            Decision::Failed,
-            format!(
-                "service not found in cluster {} (status {})",
-                state.cluster, state.status
-            ),
-            vec![],
-        );
-    }
-    if state.scheduling_strategy.as_deref() == Some("DAEMON") {
-        return done(
-            Decision::Refused,
-            "DAEMON service: its task count follows the container instances and cannot be parked by desired count".into(),
-            vec![],
-        );
-    }
-    if let Found::Invalid { error } = &state.record {
-        return done(
-            Decision::Conflict,
-            format!("{error}; fix or remove the tag by hand"),
-            vec![],
-        );
-    }
-    let record = state.record.valid();
-    match direction {
-        Direction::Down => plan_service_down(state, record, options, done),
-        Direction::Up => plan_service_up(cfg, state, record, options, done),
-    }
-}
-
-fn plan_service_down(
-    state: &ServiceState,
-    record: Option<&ServiceRecord>,
-    options: PlanOptions,
-    done: impl Fn(Decision, String, Vec<Step>) -> PlanItem,
-) -> PlanItem {
-    let zero_steps = |state: &ServiceState| {
-        let mut steps = Vec::new();
-        if let Some(t) = state.scalable_target {
-            if t != PARKED_TARGET {
-                steps.push(Step::SetTarget {
-                    min: 0,
-                    max: 0,
-                    suspended: SuspendedFlags::ALL,
-                });
-            }
-        }
-        if state.desired_count != 0 {
-            steps.push(Step::SetDesiredCount { count: 0 });
-        }
-        steps
-    };
-    match record {
-        Some(record) => {
-            if service_is_parked(state) {
-                return done(
-                    Decision::Unchanged,
-                    format!("already parked (record from {})", record.parked_at),
-                    vec![],
-                );
-            }
-            if let Some(drift) = service_drift(state, record) {
-                if !options.force {
-                    return done(Decision::Conflict, format!("changed while parked: {drift}; --force parks it keeping the existing record"), vec![]);
-                }
-            }
-            done(
-                Decision::Change,
-                format!(
-                    "finishing an interrupted park (record from {})",
-                    record.parked_at
-                ),
-                zero_steps(state),
-            )
-        }
-        None => {
-            if service_is_parked(state) {
-                return done(
-                    Decision::Unchanged,
-                    "already at zero without a park record: nothing to record (park up --from-model restores the file's capacity)".into(),
-                    vec![],
-                );
-            }
-            if state.deployments > 1 && !options.allow_deploying {
-                return done(
-                    Decision::Refused,
-                    format!("{} deployments in progress; wait for it to finish or pass --allow-deploying", state.deployments),
-                    vec![],
-                );
-            }
-            let record = ServiceRecord {
-                desired_count: state.desired_count,
-                target: state.scalable_target,
-                parked_at: now_rfc3339(),
-                written_by: tool_id(),
-            };
-            let mut steps = vec![Step::WriteServiceRecord { record }];
-            steps.extend(zero_steps(state));
-            done(
-                Decision::Change,
-                "park: record, then scale to zero".into(),
-                steps,
-            )
-        }
-    }
-}
-
-fn plan_service_up(
-    cfg: &EcsService,
-    state: &ServiceState,
-    record: Option<&ServiceRecord>,
-    options: PlanOptions,
-    done: impl Fn(Decision, String, Vec<Step>) -> PlanItem,
-) -> PlanItem {
-    let Some(record) = record else {
-        if !options.from_model {
-            return done(
-                Decision::Unchanged,
-                "no park record: left alone (--from-model restores the file's capacity)".into(),
-                vec![],
-            );
-        }
-        let mut steps = Vec::new();
-        if let (Some(live), Some(range)) = (state.scalable_target, cfg.autoscaling) {
-            // The file declares no suspension flags: keep the live ones, except the
-            // all-suspended state parking leaves, which would keep the service from scaling.
-            let suspended = if live.suspended == SuspendedFlags::ALL {
-                SuspendedFlags::default()
-            } else {
-                live.suspended
-            };
-            let wanted = TargetCapacity {
-                min: range.min as i32,
-                max: range.max as i32,
-                suspended,
-            };
-            if live != wanted {
-                steps.push(Step::SetTarget {
-                    min: wanted.min,
-                    max: wanted.max,
-                    suspended: wanted.suspended,
-                });
-            }
-        }
-        if state.desired_count != cfg.desired_count as i32 {
-            steps.push(Step::SetDesiredCount {
-                count: cfg.desired_count as i32,
-            });
-            if !options.no_wait {
-                steps.push(Step::WaitServiceStable);
-            }
-        }
-        return if steps.is_empty() {
-            done(
-                Decision::Unchanged,
-                "no park record and already at the file's capacity".into(),
-                steps,
-            )
-        } else {
-            done(
-                Decision::Change,
-                "restore the environment file's capacity (--from-model, no record)".into(),
-                steps,
-            )
-        };
-    };
-    if let Some(drift) = service_drift(state, record) {
-        if !options.force {
-            return done(
-                Decision::Conflict,
-                format!("changed while parked: {drift}; --force restores the record over it"),
-                vec![],
-            );
-        }
-    }
-    let mut steps = Vec::new();
-    if let (Some(live), Some(rec)) = (state.scalable_target, record.target) {
-        if (live.min, live.max) != (rec.min, rec.max) {
-            // Restore the range while scaling stays suspended, so no policy acts mid-restore.
-            steps.push(Step::SetTarget {
-                min: rec.min,
-                max: rec.max,
-                suspended: SuspendedFlags::ALL,
-            });
-        }
-    }
-    if state.desired_count != record.desired_count {
-        steps.push(Step::SetDesiredCount {
-            count: record.desired_count,
-        });
-        if !options.no_wait {
-            steps.push(Step::WaitServiceStable);
-        }
-    }
-    if let (Some(live), Some(rec)) = (state.scalable_target, record.target) {
-        if live.suspended != rec.suspended || (live.min, live.max) != (rec.min, rec.max) {
-            steps.push(Step::SetTarget {
-                min: rec.min,
-                max: rec.max,
-                suspended: rec.suspended,
-            });
-        }
-    }
-    steps.push(Step::RemoveServiceRecord);
-    done(
-        Decision::Change,
-        format!("unpark to the record from {}", record.parked_at),
-        steps,
-    )
-}
-
-fn aurora_item(
-    direction: Direction,
-    cfg: &AuroraCluster,
-    state: &AuroraState,
-    options: PlanOptions,
-) -> PlanItem {
-    let resource = Resource {
-        kind: ResourceKind::AuroraCluster,
-        name: state.cluster.clone(),
-        cluster: None,
-        arn: state.arn.clone(),
-    };
-    let before = if state.found {
-        Capacity::Aurora {
-            min_capacity: state.min_capacity,
-            max_capacity: state.max_capacity,
-            seconds_until_auto_pause: state.seconds_until_auto_pause,
-        }
-    } else {
-        Capacity::Missing
-    };
-    let mut warnings = Vec::new();
-    if state.found && state.deletion_protection == Some(false) {
-        warnings.push(format!(
-            "deletion protection is OFF on Aurora cluster {}",
-            state.cluster
-        ));
-    }
-    let done = |decision: Decision, reason: String, steps: Vec<Step>| PlanItem {
-        resource: resource.clone(),
-        decision,
-        reason,
-        after: apply(&before, &steps),
-        before: before.clone(),
-        steps,
-        warnings: warnings.clone(),
-    };
-    if !state.found {
-        return done(
-            Decision::Failed,
-            format!("Aurora cluster {} not found", state.cluster),
-            vec![],
-        );
-    }
-    if let Found::Invalid { error } = &state.record {
-        return done(
-            Decision::Conflict,
-            format!("{error}; fix or remove the tag by hand"),
-            vec![],
-        );
-    }
-    let record = state.record.valid();
-    match (direction, cfg.park) {
-        (Direction::Down, AuroraParkPolicy::Keep) => {
-            if state.status == "available" {
-                done(
-                    Decision::Unchanged,
-                    "kept running (`park = \"keep\"`); available".into(),
-                    vec![],
-                )
-            } else {
-                let mut item = done(
-                    Decision::Unchanged,
-                    format!(
-                        "kept running (`park = \"keep\"`); status is {}",
-                        state.status
-                    ),
-                    vec![],
-                );
-                item.warnings.push(format!(
-                    "Aurora cluster {} is {}, not available",
-                    state.cluster, state.status
-                ));
-                item
-            }
-        }
-        (Direction::Up, AuroraParkPolicy::Keep) => {
-            if state.status == "available" {
-                done(
-                    Decision::Unchanged,
-                    "kept running (`park = \"keep\"`); available".into(),
-                    vec![],
-                )
-            } else {
-                done(
-                    Decision::Change,
-                    format!(
-                        "kept running but {}: wait until available before the services",
-                        state.status
-                    ),
-                    vec![Step::WaitAuroraAvailable],
-                )
-            }
-        }
-        (Direction::Down, AuroraParkPolicy::ScaleToZero) => {
-            let (Some(min), Some(max)) = (state.min_capacity, state.max_capacity) else {
-                return done(
-                    Decision::Failed,
-                    "no Serverless v2 scaling configuration: cannot scale to zero".into(),
-                    vec![],
-                );
-            };
-            let park_step = Step::SetAuroraScaling {
-                min_capacity: 0.0,
-                max_capacity: max,
-                seconds_until_auto_pause: Some(cfg.auto_pause_seconds as i32),
-            };
-            match record {
-                Some(r) if min == 0.0 => done(Decision::Unchanged, format!("already scaled to zero (record from {})", r.parked_at), vec![]),
-                Some(r) if min != r.min_capacity && !options.force => done(
-                    Decision::Conflict,
-                    format!("changed while parked: minimum is {min} ACU but the record says {} and parked is 0", r.min_capacity),
-                    vec![],
-                ),
-                Some(r) => done(Decision::Change, format!("finishing an interrupted park (record from {})", r.parked_at), vec![park_step]),
-                None if min == 0.0 => done(Decision::Unchanged, "already at 0 ACU minimum without a park record: nothing to record".into(), vec![]),
-                None => {
-                    let record = AuroraRecord {
-                        min_capacity: min,
-                        max_capacity: max,
-                        seconds_until_auto_pause: state.seconds_until_auto_pause,
-                        parked_at: now_rfc3339(),
-                        written_by: tool_id(),
-                    };
-                    done(Decision::Change, "scale to zero: record, then minimum 0 ACU with auto-pause".into(), vec![Step::WriteAuroraRecord { record }, park_step])
-                }
-            }
-        }
-        (Direction::Up, AuroraParkPolicy::ScaleToZero) => {
-            let Some(r) = record else {
-                return done(
-                    Decision::Unchanged,
-                    "no park record: left alone".into(),
-                    vec![],
-                );
-            };
-            let min = state.min_capacity.unwrap_or_default();
-            if min != 0.0 && min != r.min_capacity && !options.force {
-                return done(
-                    Decision::Conflict,
-                    format!("changed while parked: minimum is {min} ACU but the record says {} and parked is 0", r.min_capacity),
-                    vec![],
-                );
-            }
-            let mut steps = Vec::new();
-            if state.min_capacity != Some(r.min_capacity)
-                || state.max_capacity != Some(r.max_capacity)
-            {
-                steps.push(Step::SetAuroraScaling {
-                    min_capacity: r.min_capacity,
-                    max_capacity: r.max_capacity,
-                    seconds_until_auto_pause: r.seconds_until_auto_pause,
-                });
-            }
-            steps.push(Step::WaitAuroraAvailable);
-            steps.push(Step::RemoveAuroraRecord);
-            done(
-                Decision::Change,
-                format!("unpark to the record from {}", r.parked_at),
-                steps,
-            )
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::observe::{AuroraState, ServiceState};
+    use crate::record::Found;
 
     const ENV: &str = r#"
 environment "t" {
@@ -927,7 +517,7 @@ environment "t" {
             services: vec![web, worker],
             aurora: vec![aurora],
         };
-        plan(direction, &env(), &live, options)
+        plan(direction, &env(), &live, options, SystemTime::now())
             .items
             .into_iter()
             .map(|i| (i.decision, i.steps.iter().map(|s| s.to_string()).collect()))
@@ -973,11 +563,23 @@ environment "t" {
             ],
             aurora: vec![db(0.5, Found::None)],
         };
-        let p = plan(Direction::Down, &env(), &live, PlanOptions::default());
+        // The records carry the caller's clock, not the machine's: the plan is pure.
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000);
+        let p = plan(Direction::Down, &env(), &live, PlanOptions::default(), now);
         let Step::WriteServiceRecord { record } = &p.items[1].steps[0] else {
             panic!("record first")
         };
         assert_eq!(record.desired_count, 3);
+        assert_eq!(record.parked_at, "2026-11-18T11:06:40Z");
+        let Step::WriteAuroraRecord { record: aurora } = &p.items[0].steps[0] else {
+            panic!("Aurora record first")
+        };
+        assert_eq!(aurora.parked_at, "2026-11-18T11:06:40Z");
+        assert_eq!(
+            p,
+            plan(Direction::Down, &env(), &live, PlanOptions::default(), now),
+            "same inputs, same plan"
+        );
         assert_eq!(
             record.target,
             Some(TargetCapacity {

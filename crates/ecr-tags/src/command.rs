@@ -1,0 +1,227 @@
+//! The use cases of `ecr-tags` — `latest`, `pins`, `bump` — as one library call each,
+//! returning a typed [`Outcome`] (the report and its exit status) or an [`EcrTagsError`].
+//! The binary parses arguments into a [`Request`], calls [`run`], renders the outcome.
+
+use crate::bump::{plan_bump, BumpOptions, BumpReport};
+use crate::discover::{describe_repository, family_images, newest};
+use crate::error::EcrTagsError;
+use crate::report::{LatestReport, PinsReport};
+use infra_core::environment::{Environment, PinnedImage, TagPattern};
+use infra_core::exit::ExitStatus;
+use infra_core::retry::Deadline;
+use infra_core::setup::Setup;
+
+/// What to do.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// `ecr-tags latest`.
+    Latest {
+        /// Which family.
+        family: Family,
+        /// Accept a tag that can be overwritten.
+        allow_mutable: bool,
+    },
+    /// `ecr-tags pins`.
+    Pins {
+        /// Exit 3 when a pin is behind or missing.
+        check: bool,
+    },
+    /// `ecr-tags bump`.
+    Bump {
+        /// The image (its `image` block name, the Terraform local).
+        image: String,
+        /// The checks and the target.
+        options: BumpOptions,
+        /// Write nothing; exit 3 when the pin would change.
+        dry_run: bool,
+    },
+}
+
+/// An image family: an `image` block of the environment file, or a repository and a
+/// pattern given on the command line.
+#[derive(Debug, Clone)]
+pub enum Family {
+    /// An `image` block, by name.
+    Image(String),
+    /// `--repository R --pattern P`: needs no environment file.
+    Pattern {
+        /// The ECR repository.
+        repository: String,
+        /// The tag pattern, as given (anchored when compiled).
+        pattern: String,
+    },
+}
+
+impl Request {
+    /// Whether this request can run without an environment file: only an ad-hoc `latest`,
+    /// a read-only query with no account to guard.
+    pub fn needs_environment(&self) -> bool {
+        !matches!(
+            self,
+            Request::Latest {
+                family: Family::Pattern { .. },
+                ..
+            }
+        )
+    }
+
+    /// The `image` block this request names, checked before any AWS call so a typo is
+    /// exit 2 with nothing done.
+    fn named_image(&self) -> Option<&str> {
+        match self {
+            Request::Latest {
+                family: Family::Image(name),
+                ..
+            }
+            | Request::Bump { image: name, .. } => Some(name),
+            Request::Latest { .. } | Request::Pins { .. } => None,
+        }
+    }
+}
+
+/// What a command produced.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The newest image of a family.
+    Latest(LatestReport),
+    /// Every pin against ECR.
+    Pins(PinsReport),
+    /// A bump (written, unchanged, or planned by a dry run).
+    Bump(BumpReport),
+}
+
+impl Outcome {
+    /// The exit status the outcome calls for.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            Outcome::Latest(_) => ExitStatus::Success,
+            Outcome::Pins(report) => report.exit_status(),
+            Outcome::Bump(report) => report.exit_status(),
+        }
+    }
+}
+
+/// Runs `request`: loads the environment file when the request needs one (or one was
+/// given), checks a named image, builds the SDK configuration (with the account guard when
+/// there is an environment), then does the command. A bump is written here, atomically.
+pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, EcrTagsError> {
+    let env = match (request.needs_environment(), &setup.env_file) {
+        (false, None) => None,
+        _ => Some(setup.environment()?),
+    };
+    if let Some(name) = request.named_image() {
+        image(env.as_ref(), name)?;
+    }
+    let config = match &env {
+        Some(env) => setup.aws(env).await?.0,
+        None => setup.aws_without_environment().await?,
+    };
+    let ecr = infra_core::aws_client!(aws_sdk_ecr, &config, Deadline::none(), "ecr-tags");
+    match request {
+        Request::Latest {
+            family,
+            allow_mutable,
+        } => {
+            let (repository, pattern) = match family {
+                Family::Image(name) => {
+                    let i = image(env.as_ref(), &name)?;
+                    (i.repository.clone(), i.tag_pattern.clone())
+                }
+                Family::Pattern {
+                    repository,
+                    pattern,
+                } => {
+                    let compiled = TagPattern::new(&pattern).map_err(|e| {
+                        EcrTagsError::Usage(format!(
+                            "--pattern `{pattern}` is not a valid regular expression: {e}"
+                        ))
+                    })?;
+                    (repository, compiled)
+                }
+            };
+            latest(&ecr, repository, pattern, allow_mutable)
+                .await
+                .map(Outcome::Latest)
+        }
+        Request::Pins { check } => {
+            let env = env.ok_or_else(|| {
+                EcrTagsError::Usage("pins needs an environment file (--env-file)".into())
+            })?;
+            Ok(Outcome::Pins(PinsReport {
+                pins: crate::pins::pins(&ecr, &env).await,
+                check,
+            }))
+        }
+        Request::Bump {
+            image: name,
+            options,
+            dry_run,
+        } => {
+            let target = image(env.as_ref(), &name)?;
+            bump(&ecr, target, &options, dry_run)
+                .await
+                .map(Outcome::Bump)
+        }
+    }
+}
+
+/// The newest image of the family `pattern` in `repository`, refused when its tag can be
+/// overwritten (unless `allow_mutable`).
+pub async fn latest(
+    ecr: &aws_sdk_ecr::Client,
+    repository: String,
+    pattern: TagPattern,
+    allow_mutable: bool,
+) -> Result<LatestReport, EcrTagsError> {
+    let repo = describe_repository(ecr, &repository).await?;
+    let images = family_images(ecr, &repository, &pattern).await?;
+    let chosen = newest(&images)?
+        .cloned()
+        .ok_or_else(|| EcrTagsError::no_tags(&repository, &pattern))?;
+    if !allow_mutable {
+        repo.check_immutable(&chosen.tag)?;
+    }
+    Ok(LatestReport {
+        uri: format!("{}:{}", repo.uri, chosen.tag),
+        repository,
+        pattern: pattern.as_str().to_owned(),
+        image: chosen,
+    })
+}
+
+/// Moves the pin of `target` after every check and writes its file atomically (a dry run
+/// writes nothing).
+pub async fn bump(
+    ecr: &aws_sdk_ecr::Client,
+    target: &PinnedImage,
+    options: &BumpOptions,
+    dry_run: bool,
+) -> Result<BumpReport, EcrTagsError> {
+    let repo = describe_repository(ecr, &target.repository).await?;
+    let report = plan_bump(ecr, &repo, target, options, dry_run).await?;
+    if let (Some(text), false) = (&report.new_text, dry_run) {
+        infra_core::fs::write_atomic(&report.file, text.as_bytes())?;
+    }
+    Ok(report)
+}
+
+/// The `image` block `name` of the environment file.
+pub fn image<'a>(
+    env: Option<&'a Environment>,
+    name: &str,
+) -> Result<&'a PinnedImage, EcrTagsError> {
+    let env = env.ok_or_else(|| {
+        EcrTagsError::Usage(format!(
+            "image `{name}` needs an environment file (--env-file)"
+        ))
+    })?;
+    env.image(name).ok_or_else(|| EcrTagsError::UnknownImage {
+        name: name.to_owned(),
+        known: env
+            .images
+            .iter()
+            .map(|i| i.local.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}

@@ -1,0 +1,185 @@
+//! Validation of the environment file: from the raw structs (as written) to the model,
+//! collecting every problem with the key path that locates it. One module per block; the
+//! regular expressions are compiled once per process.
+
+mod aurora;
+mod ecs;
+mod endpoints;
+mod images;
+mod terraform;
+
+use super::raw::RawFile;
+use super::source::SourceIndex;
+use super::{Environment, LineColumn};
+use crate::error::Problem;
+use regex::Regex;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+/// A key path in the file (`environment.prod.ecs_cluster.blog.service.web.desired_count`):
+/// what a problem names, and how its line and column are found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyPath(Vec<String>);
+
+impl KeyPath {
+    /// A path from its parts.
+    pub(crate) fn of(parts: &[&str]) -> KeyPath {
+        KeyPath(parts.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    /// This path with `key` appended.
+    pub(crate) fn key(&self, key: &str) -> KeyPath {
+        let mut parts = self.0.clone();
+        parts.push(key.to_owned());
+        KeyPath(parts)
+    }
+
+    /// The last key.
+    fn last(&self) -> &str {
+        self.0.last().map_or("", String::as_str)
+    }
+}
+
+/// Collects the problems of one file.
+pub(crate) struct Validator<'a, 'b> {
+    index: &'a SourceIndex<'b>,
+    problems: Vec<Problem>,
+}
+
+impl<'a, 'b> Validator<'a, 'b> {
+    pub(crate) fn new(index: &'a SourceIndex<'b>) -> Self {
+        Validator {
+            index,
+            problems: Vec::new(),
+        }
+    }
+
+    /// Every problem found, in file order.
+    pub(crate) fn into_problems(mut self) -> Vec<Problem> {
+        self.problems.sort_by_key(|p| p.at);
+        self.problems
+    }
+
+    fn problem(&mut self, path: &KeyPath, message: impl Into<String>) {
+        self.problems.push(Problem {
+            at: self.index.locate(&path.0),
+            key: Some(path.0.join(".")),
+            message: message.into(),
+        });
+    }
+
+    /// A count that must fit `u32` and not be negative.
+    fn count(&mut self, path: &KeyPath, value: i64) -> u32 {
+        match u32::try_from(value) {
+            Ok(v) => v,
+            Err(_) if value < 0 => {
+                self.problem(
+                    path,
+                    format!("`{}` must not be negative, found {value}", path.last()),
+                );
+                0
+            }
+            Err(_) => {
+                self.problem(path, format!("`{}` is too large: {value}", path.last()));
+                0
+            }
+        }
+    }
+
+    /// The environment block: exactly one, then each of its blocks.
+    pub(crate) fn environment(&mut self, raw: RawFile, path: &Path) -> Option<Environment> {
+        static REGION: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$").expect("static regex"));
+        let mut envs = raw.environment.into_iter();
+        let Some((name, env)) = envs.next() else {
+            self.problems.push(Problem {
+                at: LineColumn { line: 1, column: 1 },
+                key: None,
+                message: "no `environment \"NAME\" { ... }` block: the file must define exactly one environment".into(),
+            });
+            return None;
+        };
+        if let Some((second, _)) = envs.next() {
+            self.problem(
+                &KeyPath::of(&["environment", &second]),
+                format!("a second environment `{second}`: the file must define exactly one environment (`{name}` is the first)"),
+            );
+        }
+        let n = name.as_str();
+        let p = KeyPath::of(&["environment", n]);
+        if !valid_name(n) {
+            self.problem(
+                &p,
+                format!("environment name `{n}` must be letters, digits, `-` or `_`"),
+            );
+        }
+        if !(env.account_id.len() == 12 && env.account_id.bytes().all(|b| b.is_ascii_digit())) {
+            self.problem(
+                &p.key("account_id"),
+                format!(
+                    "`account_id` must be a 12-digit AWS account ID, found \"{}\"",
+                    env.account_id
+                ),
+            );
+        }
+        if !REGION.is_match(&env.region) {
+            self.problem(
+                &p.key("region"),
+                format!(
+                    "`region` must be an AWS region such as \"eu-west-2\", found \"{}\"",
+                    env.region
+                ),
+            );
+        }
+
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let terraform = self.terraform(&p, env.terraform, &base);
+        let ecs_clusters = self.ecs_clusters(&p, env.ecs_cluster);
+        let aurora_clusters = self.aurora_clusters(&p, env.aurora_cluster);
+        let images = self.images(&p, env.image, &terraform.root);
+        let endpoints = self.endpoints(&p, env.endpoint);
+        Some(Environment {
+            name,
+            account_id: env.account_id,
+            region: env.region,
+            terraform,
+            ecs_clusters,
+            aurora_clusters,
+            images,
+            endpoints,
+            file: path.to_owned(),
+        })
+    }
+}
+
+/// Drops `.` components, so `dir/./main.tf` reads `dir/main.tf` in messages. (`..` is kept:
+/// resolving it lexically would be wrong across symlinks.)
+fn normalize(path: &Path) -> PathBuf {
+    let out: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
+    }
+}
+
+/// The last line of a regex error: the reason, without the pattern echoed above it.
+fn regex_error(e: &regex::Error) -> String {
+    e.to_string()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

@@ -1,0 +1,310 @@
+//! The use cases of `tf-wrap` — `init`, `plan`, `apply`, `summary`, `iam-policy` — as one
+//! library call, [`run`], returning a typed [`Outcome`] or a [`TfWrapError`] (whose one
+//! exhaustive `match` gives the exit code). The binary parses arguments into a
+//! [`Request`], calls [`run`], renders.
+
+use crate::gates::{GateOptions, Parked};
+use crate::plan::Summary;
+use crate::report::{RunOutcome, RunReport};
+use crate::runner::Terraform;
+use crate::signing::BundleSigner;
+use crate::workflow::Settings;
+use crate::TfWrapError;
+use infra_core::exit::ExitStatus;
+use infra_core::setup::Setup;
+use infra_core::Environment;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What to do.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// `tf-wrap init`.
+    Init(TerraformOptions),
+    /// `tf-wrap plan`.
+    Plan {
+        /// How to run Terraform.
+        terraform: TerraformOptions,
+        /// The bundle directory to write.
+        bundle: PathBuf,
+        /// The gates' allowances.
+        allow: Allowances,
+    },
+    /// `tf-wrap apply`.
+    Apply {
+        /// How to run Terraform.
+        terraform: TerraformOptions,
+        /// The bundle to verify and apply.
+        bundle: PathBuf,
+        /// The oldest bundle accepted (default: the file's `max_plan_age`).
+        max_age: Option<Duration>,
+        /// The apply's own allowances (an unsigned bundle's are not honoured).
+        allow: Allowances,
+    },
+    /// `tf-wrap summary`: a bundle's summary (needs no environment file).
+    Summary {
+        /// The bundle.
+        bundle: PathBuf,
+    },
+    /// `tf-wrap iam-policy`.
+    IamPolicy,
+}
+
+/// `--allow-destroy` and `--allow-unpark`.
+#[derive(Debug, Clone, Default)]
+pub struct Allowances {
+    /// Protected addresses the plan may delete or replace.
+    pub destroy: Vec<String>,
+    /// The plan may change parked capacity.
+    pub unpark: bool,
+}
+
+/// How to run Terraform; what is `None` comes from the environment file.
+#[derive(Debug, Clone)]
+pub struct TerraformOptions {
+    /// `terraform`, `tofu` or a path.
+    pub binary: Option<String>,
+    /// The root module.
+    pub root: Option<PathBuf>,
+    /// How long to wait for the state lock.
+    pub lock_timeout: Option<Duration>,
+    /// `-backend-config` for init.
+    pub backend_config: Option<PathBuf>,
+    /// `-var-file`s for plan (the file's when empty).
+    pub var_files: Vec<PathBuf>,
+    /// Attempts for init and plan on transient errors.
+    pub attempts: u32,
+    /// How long Terraform may take to stop after a forwarded signal.
+    pub grace: Duration,
+    /// The first retry delay.
+    pub retry_base: Duration,
+    /// Colour in Terraform's output (stderr is a terminal and `NO_COLOR` is unset).
+    pub color: bool,
+    /// Copy Terraform's output to stderr as it arrives.
+    pub echo: bool,
+}
+
+/// What a command produced.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// `init` finished.
+    Initialised,
+    /// A plan (bundle written) or an apply.
+    Run {
+        /// The report.
+        report: RunReport,
+        /// `--allow-destroy` addresses the plan does not destroy (a warning).
+        unused_allowances: Vec<String>,
+    },
+    /// A bundle's summary.
+    Summary(Summary),
+    /// The plan and apply roles' policies.
+    Policies(serde_json::Value),
+}
+
+impl Outcome {
+    /// The exit status the outcome calls for: a plan with changes is 3.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            Outcome::Run { report, .. } if report.outcome == RunOutcome::Planned => {
+                ExitStatus::ChangesFound
+            }
+            Outcome::Run { .. }
+            | Outcome::Initialised
+            | Outcome::Summary(_)
+            | Outcome::Policies(_) => ExitStatus::Success,
+        }
+    }
+}
+
+impl TfWrapError {
+    /// For a refusal by a gate: the report to print before the error (the summary and every
+    /// refusal).
+    pub fn refused_report(&self, command: &'static str) -> Option<RunReport> {
+        match self {
+            TfWrapError::Refused { refusals, summary } => Some(RunReport {
+                command,
+                outcome: RunOutcome::Refused,
+                bundle: None,
+                summary: (**summary).clone(),
+                refusals: refusals.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Runs `request`.
+pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, TfWrapError> {
+    if let Request::Summary { bundle } = &request {
+        return crate::workflow::read_summary(bundle).map(Outcome::Summary);
+    }
+    let env = setup.environment()?;
+    let overriding = crate::runner::overriding_variables();
+    if !overriding.is_empty() {
+        tracing::warn!(
+            "{} set in the environment; removed for Terraform, so every run uses the same arguments and the default workspace",
+            overriding.join(", ")
+        );
+    }
+    match request {
+        Request::Summary { bundle } => crate::workflow::read_summary(&bundle).map(Outcome::Summary),
+        Request::IamPolicy => Ok(Outcome::Policies(crate::iam::policies(&env))),
+        Request::Init(tf) => {
+            settings(&env, &tf, None).init().await?;
+            Ok(Outcome::Initialised)
+        }
+        Request::Plan {
+            terraform,
+            bundle,
+            allow,
+        } => plan(setup, &env, &terraform, bundle, allow).await,
+        Request::Apply {
+            terraform,
+            bundle,
+            max_age,
+            allow,
+        } => apply(setup, &env, &terraform, bundle, max_age, allow).await,
+    }
+}
+
+/// The workflow settings: the options given, the environment file's where not.
+pub fn settings(env: &Environment, tf: &TerraformOptions, max_age: Option<Duration>) -> Settings {
+    let t = &env.terraform;
+    Settings {
+        terraform: Terraform {
+            binary: tf.binary.clone().unwrap_or_else(|| t.binary.clone()),
+            root: tf.root.clone().unwrap_or_else(|| t.root.clone()),
+            color: tf.color,
+            grace: tf.grace,
+            echo: tf.echo,
+        },
+        environment: env.name.clone(),
+        lock_timeout: tf.lock_timeout.unwrap_or(t.lock_timeout),
+        backend_config: tf
+            .backend_config
+            .clone()
+            .or_else(|| t.backend_config.clone()),
+        var_files: if tf.var_files.is_empty() {
+            t.var_files.clone()
+        } else {
+            tf.var_files.clone()
+        },
+        attempts: tf.attempts,
+        retry_base: tf.retry_base,
+        max_age: max_age.unwrap_or(t.max_plan_age),
+    }
+}
+
+fn gate_options(env: &Environment, allow: Allowances) -> GateOptions {
+    GateOptions {
+        protected_types: env.terraform.protected_types.clone(),
+        allow_destroy: allow.destroy,
+        allow_unpark: allow.unpark,
+    }
+}
+
+/// The SDK configuration after the account guard, built once per run and shared by the
+/// park records and the signer (which run while Terraform plans).
+type Aws = tokio::sync::OnceCell<aws_config::SdkConfig>;
+
+async fn aws<'a>(
+    cell: &'a Aws,
+    setup: &Setup,
+    env: &Environment,
+) -> Result<&'a aws_config::SdkConfig, TfWrapError> {
+    cell.get_or_try_init(|| async { Ok(setup.aws(env).await?.0) })
+        .await
+}
+
+/// The park records: what the park guard needs. Without ECS services or Aurora clusters in
+/// the environment file there is nothing to read.
+async fn parked(cell: &Aws, setup: &Setup, env: &Environment) -> Result<Vec<Parked>, TfWrapError> {
+    let config = aws(cell, setup, env).await?;
+    if env.ecs_clusters.is_empty() && env.aurora_clusters.is_empty() {
+        return Ok(Vec::new());
+    }
+    let clients = park::observe::Clients::new(config, infra_core::retry::Deadline::none());
+    let live = park::observe::observe(&clients, env)
+        .await
+        .map_err(|e| TfWrapError::Park(Box::new(e)))?;
+    Ok(crate::parked(&live))
+}
+
+/// The bundle signer, when the environment file names a key (`terraform.sign_with`).
+async fn signer(
+    cell: &Aws,
+    setup: &Setup,
+    env: &Environment,
+) -> Result<Option<BundleSigner>, TfWrapError> {
+    match &env.terraform.sign_with {
+        None => Ok(None),
+        Some(key) => Ok(Some(BundleSigner::new(aws(cell, setup, env).await?, key))),
+    }
+}
+
+async fn plan(
+    setup: &Setup,
+    env: &Environment,
+    tf: &TerraformOptions,
+    bundle: PathBuf,
+    allow: Allowances,
+) -> Result<Outcome, TfWrapError> {
+    let options = gate_options(env, allow);
+    let cell = Aws::new();
+    let planned = settings(env, tf, None)
+        .plan(
+            &bundle,
+            &options,
+            parked(&cell, setup, env),
+            signer(&cell, setup, env),
+        )
+        .await?;
+    Ok(Outcome::Run {
+        report: RunReport {
+            command: "plan",
+            outcome: match planned.changes {
+                true => RunOutcome::Planned,
+                false => RunOutcome::NoChanges,
+            },
+            bundle: Some(planned.bundle.display().to_string()),
+            summary: planned.summary,
+            refusals: Vec::new(),
+        },
+        unused_allowances: planned.unused_allowances,
+    })
+}
+
+async fn apply(
+    setup: &Setup,
+    env: &Environment,
+    tf: &TerraformOptions,
+    bundle: PathBuf,
+    max_age: Option<Duration>,
+    allow: Allowances,
+) -> Result<Outcome, TfWrapError> {
+    let s = settings(env, tf, max_age);
+    let verified = s.verify(&bundle).await?;
+    let cell = Aws::new();
+    let signer = signer(&cell, setup, env).await?;
+    let signed = s
+        .check_signature(&bundle, &verified, signer.as_ref())
+        .await?;
+    s.apply(
+        &verified,
+        &gate_options(env, allow),
+        signed,
+        parked(&cell, setup, env),
+    )
+    .await?;
+    Ok(Outcome::Run {
+        report: RunReport {
+            command: "apply",
+            outcome: RunOutcome::Applied,
+            bundle: Some(bundle.display().to_string()),
+            summary: verified.summary,
+            refusals: Vec::new(),
+        },
+        unused_allowances: Vec::new(),
+    })
+}
