@@ -4,6 +4,7 @@
 mod bad_input;
 mod cli;
 mod park_status;
+mod scripts;
 mod secrets;
 mod workflows;
 

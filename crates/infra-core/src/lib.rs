@@ -18,6 +18,7 @@
 //! - [`logging`]: `tracing` to stderr.
 //! - [`fs`]: atomic, validated file writes.
 //! - [`locals`]: reading and byte-exactly rewriting image pins in Terraform `locals`.
+//! - [`location`]: the line and column every `file:line:column` error names.
 //!
 //! The library never prints, never exits and has no command-line parser; the optional `cli`
 //! feature adds the clap argument groups the binaries share.

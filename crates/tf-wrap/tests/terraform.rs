@@ -867,7 +867,7 @@ fn a_killed_plan_never_leaves_a_half_written_bundle() {
     infra_test_support::report::record(
         "tf-wrap-plan-crash",
         "tf-wrap plan over an existing bundle, SIGKILL at 20 moments 0-380 ms",
-        "cargo test -p tf-wrap --test terraform killed",
+        "cargo test -p tf-wrap --test tests killed",
         serde_json::json!({
             "kills": 20, "new_bundle": replaced, "old_bundle": 20 - replaced,
             "partial_bundles": 0, "locks_left": 0,
@@ -930,7 +930,7 @@ fn init_plan_apply_converge_under_backend_faults() {
     infra_test_support::report::record(
         &format!("tf-wrap-faults-seed-{seed}"),
         &format!("tf-wrap init + plan + apply, s3 backend + DynamoDB lock, seed {seed}"),
-        &format!("TF_FAULT_SEED={seed} cargo test -p tf-wrap --test terraform backend_faults"),
+        &format!("TF_FAULT_SEED={seed} cargo test -p tf-wrap --test tests backend_faults"),
         fields,
     );
     let out = root.terraform(&["output", "-raw", "image"]);
@@ -1273,7 +1273,7 @@ fn signed_plans_and_applies_converge_under_kms_faults() {
     infra_test_support::report::record(
         &format!("tf-wrap-kms-faults-seed-{seed}"),
         &format!("tf-wrap signed plan + verified apply x3, faults on KMS, seed {seed}"),
-        &format!("TF_FAULT_SEED={seed} cargo test -p tf-wrap --test terraform kms_faults"),
+        &format!("TF_FAULT_SEED={seed} cargo test -p tf-wrap --test tests kms_faults"),
         fields,
     );
 }
