@@ -444,4 +444,43 @@ mod tests {
             assert_eq!(serde_json::to_value(state).unwrap(), text);
         }
     }
+
+    /// `park/status` v1, byte for byte, around the overall state.
+    #[test]
+    fn status_json_is_unchanged() {
+        let report = StatusReport {
+            environment: "prod".into(),
+            account_id: "123456789012".into(),
+            region: "eu-west-2".into(),
+            caller: Some(CallerIdentity {
+                account: "123456789012".into(),
+                arn: "arn:aws:iam::123456789012:user/ci".into(),
+            }),
+            overall: Overall::Mixed,
+            services: Vec::new(),
+            aurora: Vec::new(),
+        };
+        let mut out = Vec::new();
+        infra_core::output::write_report(&report, infra_core::output::OutputFormat::Json, &mut out)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{
+  "schema": "park/status",
+  "schema_version": 1,
+  "environment": "prod",
+  "account_id": "123456789012",
+  "region": "eu-west-2",
+  "caller": {
+    "account": "123456789012",
+    "arn": "arn:aws:iam::123456789012:user/ci"
+  },
+  "overall": "mixed",
+  "services": [],
+  "aurora": []
+}
+"#
+        );
+        assert_eq!(report.check_status().code(), 3);
+    }
 }

@@ -2,7 +2,8 @@
 //! with auto-pause, and back; `keep` clusters are only checked.
 
 use super::{
-    apply, Capacity, Decision, Direction, PlanItem, PlanOptions, Resource, ResourceKind, Step,
+    plan_item, unreadable_record, Capacity, Decision, Direction, PlanItem, PlanOptions, Resource,
+    ResourceKind, Step,
 };
 use crate::observe::AuroraState;
 use crate::record::{tool_id, AuroraRecord, Found};
@@ -37,14 +38,8 @@ pub(super) fn item(
             state.cluster
         ));
     }
-    let done = |decision: Decision, reason: String, steps: Vec<Step>| PlanItem {
-        resource: resource.clone(),
-        decision,
-        reason,
-        after: apply(&before, &steps),
-        before: before.clone(),
-        steps,
-        warnings: warnings.clone(),
+    let done = |decision: Decision, reason: String, steps: Vec<Step>| {
+        plan_item(&resource, &before, &warnings, (decision, reason, steps))
     };
     if !state.found {
         return done(
@@ -54,11 +49,8 @@ pub(super) fn item(
         );
     }
     if let Found::Invalid { error } = &state.record {
-        return done(
-            Decision::Conflict,
-            format!("{error}; fix or remove the tag by hand"),
-            vec![],
-        );
+        let (decision, reason, steps) = unreadable_record(error);
+        return done(decision, reason, steps);
     }
     let record = state.record.valid();
     match (direction, cfg.park) {

@@ -349,6 +349,34 @@ pub fn service_drift(state: &ServiceState, record: &ServiceRecord) -> Option<Str
     }
 }
 
+/// A resource's plan item: its decision, why, its steps, and the capacity before and after
+/// them.
+fn plan_item(
+    resource: &Resource,
+    before: &Capacity,
+    warnings: &[String],
+    (decision, reason, steps): (Decision, String, Vec<Step>),
+) -> PlanItem {
+    PlanItem {
+        resource: resource.clone(),
+        decision,
+        reason,
+        after: apply(before, &steps),
+        before: before.clone(),
+        steps,
+        warnings: warnings.to_vec(),
+    }
+}
+
+/// A record tag that cannot be read is never acted on.
+fn unreadable_record(error: &str) -> (Decision, String, Vec<Step>) {
+    (
+        Decision::Conflict,
+        format!("{error}; fix or remove the tag by hand"),
+        vec![],
+    )
+}
+
 fn apply(before: &Capacity, steps: &[Step]) -> Capacity {
     let mut after = before.clone();
     for step in steps {

@@ -3,8 +3,8 @@
 //! the record), with the drift rule.
 
 use super::{
-    apply, service_drift, service_is_parked, Capacity, Decision, Direction, PlanItem, PlanOptions,
-    Resource, ResourceKind, Step, PARKED_TARGET,
+    plan_item, service_drift, service_is_parked, unreadable_record, Capacity, Decision, Direction,
+    PlanItem, PlanOptions, Resource, ResourceKind, Step, PARKED_TARGET,
 };
 use crate::observe::ServiceState;
 use crate::record::{tool_id, Found, ServiceRecord, SuspendedFlags, TargetCapacity};
@@ -34,14 +34,8 @@ pub(super) fn item(
         arn: state.arn.clone(),
     };
     let before = capacity(state);
-    let done = |decision: Decision, reason: String, steps: Vec<Step>| PlanItem {
-        resource: resource.clone(),
-        decision,
-        reason,
-        after: apply(&before, &steps),
-        before: before.clone(),
-        steps,
-        warnings: Vec::new(),
+    let done = |decision: Decision, reason: String, steps: Vec<Step>| {
+        plan_item(&resource, &before, &[], (decision, reason, steps))
     };
     if !cfg.park {
         return done(
@@ -68,11 +62,8 @@ pub(super) fn item(
         );
     }
     if let Found::Invalid { error } = &state.record {
-        return done(
-            Decision::Conflict,
-            format!("{error}; fix or remove the tag by hand"),
-            vec![],
-        );
+        let (decision, reason, steps) = unreadable_record(error);
+        return done(decision, reason, steps);
     }
     let record = state.record.valid();
     match direction {
