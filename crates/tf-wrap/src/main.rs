@@ -115,6 +115,11 @@ struct SummaryArgs {
     /// The summary's format (`--output json` is the same as `--format json`).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// With `--format markdown`: at most this many bytes (a pull-request comment's limit).
+    /// The counts and every deletion and replacement are always kept; longer lists are cut
+    /// with a line saying how many were left out.
+    #[arg(long, value_name = "N", default_value_t = tf_wrap::plan::MARKDOWN_MAX_BYTES)]
+    max_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -133,8 +138,21 @@ fn main() -> ExitCode {
             (Command::Summary(args), OutputFormat::Text) => args.format,
             (_, OutputFormat::Text) => Format::Text,
         };
+        let markdown = match &command {
+            Command::Summary(args) => Markdown {
+                max_bytes: args.max_bytes,
+                full: format!(
+                    "`{}`",
+                    args.bundle.join(tf_wrap::bundle::PLAN_JSON).display()
+                ),
+            },
+            _ => Markdown {
+                max_bytes: usize::MAX,
+                full: String::new(),
+            },
+        };
         match run(&global.setup(), request(command)).await {
-            Ok(outcome) => render(outcome, format, summary_format),
+            Ok(outcome) => render(outcome, format, summary_format, &markdown),
             Err(e) => {
                 if let Some(report) = e.refused_report(name) {
                     emit(&report, format, ExitStatus::Refused);
@@ -158,8 +176,19 @@ impl Command {
     }
 }
 
+/// How a Markdown summary is cut: its size limit and where the whole plan is.
+struct Markdown {
+    max_bytes: usize,
+    full: String,
+}
+
 /// Prints the outcome on stdout; returns its exit status.
-fn render(outcome: Outcome, format: OutputFormat, summary_format: Format) -> ExitStatus {
+fn render(
+    outcome: Outcome,
+    format: OutputFormat,
+    summary_format: Format,
+    markdown: &Markdown,
+) -> ExitStatus {
     let status = outcome.exit_status();
     match outcome {
         Outcome::Initialised => status,
@@ -181,7 +210,10 @@ fn render(outcome: Outcome, format: OutputFormat, summary_format: Format) -> Exi
         Outcome::Summary(summary) => match summary_format {
             Format::Json => emit(&SummaryReport { summary }, OutputFormat::Json, status),
             Format::Text => emit(&SummaryReport { summary }, OutputFormat::Text, status),
-            Format::Markdown => emit_text(&summary.to_markdown(), status),
+            Format::Markdown => emit_text(
+                &summary.to_markdown_within(markdown.max_bytes, &markdown.full),
+                status,
+            ),
         },
     }
 }

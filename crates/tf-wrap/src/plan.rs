@@ -167,6 +167,10 @@ pub struct Entry {
     pub reason: Option<String>,
 }
 
+/// The default size limit of a Markdown summary: under GitHub's 65,536-character limit
+/// for a pull-request comment.
+pub const MARKDOWN_MAX_BYTES: usize = 65_000;
+
 /// What a plan will do, by kind of change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -314,6 +318,17 @@ impl Summary {
     /// Markdown for a CI artifact or a pull-request comment. Deletions and replacements
     /// come first and are marked, so they are not lost in a long plan.
     pub fn to_markdown(&self) -> String {
+        self.to_markdown_within(usize::MAX, "")
+    }
+
+    /// [`Summary::to_markdown`] in at most `max_bytes` (GitHub refuses comments over
+    /// 65,536 characters): the counts and every deletion and replacement are always kept;
+    /// the other lists are cut where the limit comes, each with a line saying how many
+    /// were left out and that `full` (where the whole plan is) has them. A summary that
+    /// fits is exactly [`Summary::to_markdown`].
+    pub fn to_markdown_within(&self, max_bytes: usize, full: &str) -> String {
+        // Room kept for each section still to come: its title and one "left out" line.
+        let room_per_section = 140 + full.len();
         let mut out = String::from("### Terraform plan\n\n");
         out.push_str("| create | update | replace | delete | drift | outputs |\n");
         out.push_str("| ---: | ---: | ---: | ---: | ---: | ---: |\n");
@@ -331,18 +346,28 @@ impl Summary {
                 "> **The plan is errored**: planning failed part way; it cannot be applied.\n\n",
             );
         }
-        for (title, items) in self.sections() {
-            if items.is_empty() {
-                continue;
-            }
-            let mark = if title == "delete" || title == "replace" {
-                " :warning:"
-            } else {
-                ""
-            };
+        let sections: Vec<(&str, Vec<String>)> = self
+            .sections()
+            .into_iter()
+            .filter(|(_, items)| !items.is_empty())
+            .collect();
+        let count = sections.len();
+        for (n, (title, items)) in sections.into_iter().enumerate() {
+            let destroys = title == "delete" || title == "replace";
+            let mark = if destroys { " :warning:" } else { "" };
             out.push_str(&format!("**{title}** ({}){mark}\n\n", items.len()));
-            for item in items {
-                out.push_str(&format!("- `{}`\n", item.replace('`', "'")));
+            let reserve = (count - n) * room_per_section;
+            let total = items.len();
+            for (shown, item) in items.into_iter().enumerate() {
+                let line = format!("- `{}`\n", item.replace('`', "'"));
+                if !destroys && out.len() + line.len() + reserve > max_bytes {
+                    out.push_str(&format!(
+                        "- … and {} more, left out to stay under {max_bytes} bytes: see {full}\n",
+                        total - shown
+                    ));
+                    break;
+                }
+                out.push_str(&line);
             }
             out.push('\n');
         }
@@ -361,6 +386,65 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A plan of 2,000 changed resources: the Markdown stays under the limit, keeps the
+    /// counts and every destroy, and says how much was left out and where it is.
+    #[test]
+    fn a_huge_plan_fits_the_limit_and_keeps_every_destroy() {
+        let entry = |i: usize, kind: &str| Entry {
+            address: format!("module.fleet.aws_ecs_service.{kind}_service_number_{i:04}"),
+            reason: None,
+        };
+        let summary = Summary {
+            create: (0..1200).map(|i| entry(i, "new")).collect(),
+            update: (0..700).map(|i| entry(i, "changed")).collect(),
+            delete: (0..60).map(|i| entry(i, "gone")).collect(),
+            replace: (0..40).map(|i| entry(i, "replaced")).collect(),
+            outputs: vec!["url".into()],
+            ..Summary::default()
+        };
+        let whole = summary.to_markdown();
+        assert!(
+            whole.len() > 65_000,
+            "the test plan must not fit: {}",
+            whole.len()
+        );
+        let cut = summary.to_markdown_within(65_000, "plan.json in the bundle");
+        assert!(cut.len() <= 65_000, "{} bytes", cut.len());
+        assert!(
+            cut.contains("| 1200 | 700 | 40 | 60 | 0 | 1 |"),
+            "the counts stay"
+        );
+        for e in summary.delete.iter().chain(&summary.replace) {
+            assert!(
+                cut.contains(&format!("- `{}`\n", e.address)),
+                "{} kept",
+                e.address
+            );
+        }
+        assert!(
+            cut.contains("more, left out to stay under 65000 bytes: see plan.json in the bundle"),
+            "{}",
+            &cut[cut.len().saturating_sub(600)..]
+        );
+        // Small limit: the destroys still all there, every other list cut to nothing shown.
+        let tiny = summary.to_markdown_within(100, "plan.json");
+        assert_eq!(
+            tiny.matches("module.fleet.aws_ecs_service.gone_").count(),
+            60
+        );
+        assert_eq!(
+            tiny.matches("left out").count(),
+            3,
+            "create, update, outputs"
+        );
+        // A summary that fits is exactly the uncut one.
+        let small = Summary {
+            delete: vec![entry(1, "gone")],
+            ..Summary::default()
+        };
+        assert_eq!(small.to_markdown_within(65_000, "x"), small.to_markdown());
+    }
 
     #[test]
     fn classifies_every_action_list() {

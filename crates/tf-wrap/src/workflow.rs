@@ -246,7 +246,11 @@ impl Settings {
             allow_unpark: gate_options.allow_unpark,
         };
         staging.write(bundle::PLAN_JSON, &json)?;
-        staging.write(bundle::SUMMARY_MD, summary.to_markdown().as_bytes())?;
+        let markdown = summary.to_markdown_within(
+            crate::plan::MARKDOWN_MAX_BYTES,
+            &format!("`{}` in the bundle", bundle::PLAN_JSON),
+        );
+        staging.write(bundle::SUMMARY_MD, markdown.as_bytes())?;
         let manifest_json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
         if let Some(signer) = &signer {
             let signature = signer

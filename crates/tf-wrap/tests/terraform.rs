@@ -240,6 +240,30 @@ fn init_plan_apply_through_the_bundle_with_exit_codes() {
         "{}",
         md.stdout
     );
+    assert_eq!(
+        md.stdout,
+        std::fs::read_to_string(root.path("bundle/summary.md")).unwrap(),
+        "a summary that fits is the bundle's summary.md"
+    );
+    // Under a size limit the lists are cut, saying how many were left out and where.
+    let cut = root.tf_wrap(&[
+        "summary",
+        "--bundle",
+        "bundle",
+        "--format",
+        "markdown",
+        "--max-bytes",
+        "200",
+    ]);
+    assert_eq!(cut.code, 0, "{}", cut.stderr);
+    assert!(
+        cut.stdout.contains("**outputs** (1)")
+            && cut.stdout.contains(
+                "- … and 1 more, left out to stay under 200 bytes: see `bundle/plan.json`"
+            ),
+        "{}",
+        cut.stdout
+    );
 
     let applied = root.apply("bundle");
     assert_eq!(applied.code, 0, "apply: {}", applied.stderr);
