@@ -64,19 +64,6 @@ impl Request {
             }
         )
     }
-
-    /// The `image` block this request names, checked before any AWS call so a typo is
-    /// exit 2 with nothing done.
-    fn named_image(&self) -> Option<&str> {
-        match self {
-            Request::Latest {
-                family: Family::Image(name),
-                ..
-            }
-            | Request::Bump { image: name, .. } => Some(name),
-            Request::Latest { .. } | Request::Pins { .. } => None,
-        }
-    }
 }
 
 /// What a command produced.
@@ -101,67 +88,101 @@ impl Outcome {
     }
 }
 
+/// A request with everything it names resolved: what is left needs only AWS.
+enum Job<'e> {
+    Latest {
+        repository: String,
+        pattern: TagPattern,
+        allow_mutable: bool,
+    },
+    Pins {
+        env: &'e Environment,
+        check: bool,
+    },
+    Bump {
+        target: &'e PinnedImage,
+        options: BumpOptions,
+        dry_run: bool,
+    },
+}
+
 /// Runs `request`: loads the environment file when the request needs one (or one was
-/// given), checks a named image, builds the SDK configuration (with the account guard when
-/// there is an environment), then does the command. A bump is written here, atomically.
+/// given), resolves what the request names (an image, a pattern) so bad input is exit 2
+/// before any AWS call, builds the SDK configuration (with the account guard when there is
+/// an environment), then does the command. A bump is written here, atomically.
 pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, EcrTagsError> {
     let env = match (request.needs_environment(), &setup.env_file) {
         (false, None) => None,
         _ => Some(setup.environment()?),
     };
-    if let Some(name) = request.named_image() {
-        image(env.as_ref(), name)?;
-    }
+    let job = match request {
+        Request::Latest {
+            family: Family::Image(name),
+            allow_mutable,
+        } => {
+            let i = image(env.as_ref(), &name)?;
+            Job::Latest {
+                repository: i.repository.clone(),
+                pattern: i.tag_pattern.clone(),
+                allow_mutable,
+            }
+        }
+        Request::Latest {
+            family:
+                Family::Pattern {
+                    repository,
+                    pattern,
+                },
+            allow_mutable,
+        } => Job::Latest {
+            pattern: TagPattern::new(&pattern).map_err(|e| {
+                EcrTagsError::Usage(format!(
+                    "--pattern `{pattern}` is not a valid regular expression: {e}"
+                ))
+            })?,
+            repository,
+            allow_mutable,
+        },
+        Request::Pins { check } => Job::Pins {
+            env: env.as_ref().ok_or_else(|| {
+                EcrTagsError::Usage("pins needs an environment file (--env-file)".into())
+            })?,
+            check,
+        },
+        Request::Bump {
+            image: name,
+            options,
+            dry_run,
+        } => Job::Bump {
+            target: image(env.as_ref(), &name)?,
+            options,
+            dry_run,
+        },
+    };
     let config = match &env {
         Some(env) => setup.aws(env).await?.0,
         None => setup.aws_without_environment().await?,
     };
     let ecr = infra_core::aws_client!(aws_sdk_ecr, &config, Deadline::none(), "ecr-tags");
-    match request {
-        Request::Latest {
-            family,
+    match job {
+        Job::Latest {
+            repository,
+            pattern,
             allow_mutable,
-        } => {
-            let (repository, pattern) = match family {
-                Family::Image(name) => {
-                    let i = image(env.as_ref(), &name)?;
-                    (i.repository.clone(), i.tag_pattern.clone())
-                }
-                Family::Pattern {
-                    repository,
-                    pattern,
-                } => {
-                    let compiled = TagPattern::new(&pattern).map_err(|e| {
-                        EcrTagsError::Usage(format!(
-                            "--pattern `{pattern}` is not a valid regular expression: {e}"
-                        ))
-                    })?;
-                    (repository, compiled)
-                }
-            };
-            latest(&ecr, repository, pattern, allow_mutable)
-                .await
-                .map(Outcome::Latest)
-        }
-        Request::Pins { check } => {
-            let env = env.ok_or_else(|| {
-                EcrTagsError::Usage("pins needs an environment file (--env-file)".into())
-            })?;
-            Ok(Outcome::Pins(PinsReport {
-                pins: crate::pins::pins(&ecr, &env).await,
-                check,
-            }))
-        }
-        Request::Bump {
-            image: name,
+        } => latest(&ecr, repository, pattern, allow_mutable)
+            .await
+            .map(Outcome::Latest),
+        Job::Pins { env, check } => Ok(Outcome::Pins(PinsReport {
+            pins: crate::pins::pins(&ecr, env).await,
+            check,
+        })),
+        Job::Bump {
+            target,
             options,
             dry_run,
-        } => {
-            let target = image(env.as_ref(), &name)?;
-            bump(&ecr, target, &options, dry_run)
-                .await
-                .map(Outcome::Bump)
-        }
+        } => bump(&ecr, target, &options, dry_run)
+            .await
+            .map(Outcome::Bump),
     }
 }
 

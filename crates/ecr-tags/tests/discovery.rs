@@ -226,4 +226,16 @@ fn bad_input_is_exit_2() {
     let r = ecr.run(Some(&wc.env_file), &["latest", "prefect_deployr_image"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("no image `prefect_deployr_image` in the environment file (known: prefect_base_image, prefect_deployer_image)"), "{}", r.stderr);
+
+    // Bad input is refused before any AWS call, the account guard's included.
+    let proxy = infra_test_support::Proxy::start(ecr.session.endpoint());
+    for args in [
+        &["latest", "--repository", "r", "--pattern", "(unclosed"][..],
+        &["latest", "prefect_deployr_image"],
+        &["bump", "prefect_deployr_image"],
+    ] {
+        let r = ecr.run_via(proxy.endpoint(), Some(&wc.env_file), args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+    }
+    assert!(proxy.calls().is_empty(), "{:?}", proxy.calls());
 }

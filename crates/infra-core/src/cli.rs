@@ -8,8 +8,7 @@
 // Prints on purpose: this is a binary, the CLI layer, or test/benchmark support.
 #![allow(clippy::disallowed_macros)]
 
-use crate::aws::{AwsOptions, CallerIdentity, RetryMode};
-use crate::environment::Environment;
+use crate::aws::{AwsOptions, RetryMode};
 use crate::error::error_chain;
 use crate::exit::ExitStatus;
 use crate::output::{write_report, OutputFormat, Report};
@@ -165,33 +164,6 @@ impl GlobalArgs {
             aws: AwsOptions::from(&self.aws),
             skip_account_guard: self.aws.skip_account_guard,
         }
-    }
-
-    /// Loads and validates the environment file.
-    pub fn environment(&self) -> Result<Environment, SetupError> {
-        self.setup().environment()
-    }
-
-    /// [`Setup::aws_without_environment`].
-    pub async fn aws_without_environment(&self) -> Result<aws_config::SdkConfig, SetupError> {
-        self.setup().aws_without_environment().await
-    }
-
-    /// [`Setup::aws`].
-    pub async fn aws(
-        &self,
-        env: &Environment,
-    ) -> Result<(aws_config::SdkConfig, Option<CallerIdentity>), SetupError> {
-        self.setup().aws(env).await
-    }
-
-    /// [`Setup::aws_until`].
-    pub async fn aws_until(
-        &self,
-        env: &Environment,
-        deadline: crate::retry::Deadline,
-    ) -> Result<(aws_config::SdkConfig, Option<CallerIdentity>), SetupError> {
-        self.setup().aws_until(env, deadline).await
     }
 }
 

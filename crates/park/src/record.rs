@@ -115,11 +115,6 @@ impl<R> Found<R> {
     }
 }
 
-/// The current time as an RFC 3339 UTC timestamp with seconds.
-pub fn now_rfc3339() -> String {
-    rfc3339(SystemTime::now())
-}
-
 /// `time` as RFC 3339 in whole seconds, as records carry it.
 pub fn rfc3339(time: SystemTime) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
@@ -343,7 +338,7 @@ mod tests {
                 min_capacity: 0.5,
                 max_capacity: 128.0,
                 seconds_until_auto_pause: pause,
-                parked_at: now_rfc3339(),
+                parked_at: rfc3339(SystemTime::now()),
                 written_by: tool_id(),
             };
             let value = record.encode();
@@ -393,7 +388,7 @@ mod tests {
                 max: i32::MAX,
                 suspended: SuspendedFlags::ALL,
             }),
-            parked_at: now_rfc3339(),
+            parked_at: rfc3339(SystemTime::now()),
             written_by: tool_id(),
         };
         check_tag_value(&big.encode()).unwrap();
@@ -401,7 +396,7 @@ mod tests {
 
     #[test]
     fn age_of_a_record() {
-        assert!(age_seconds(&now_rfc3339()).unwrap() < 5);
+        assert!(age_seconds(&rfc3339(SystemTime::now())).unwrap() < 5);
         assert!(age_seconds("2020-01-01T00:00:00Z").unwrap() > 3600);
         assert_eq!(age_seconds("yesterday"), None);
     }
