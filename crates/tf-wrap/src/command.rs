@@ -1,8 +1,9 @@
-//! The use cases of `tf-wrap` — `init`, `plan`, `apply`, `summary`, `iam-policy` — as one
+//! The use cases of `tf-wrap` — `init`, `plan`, `apply`, `drift`, `summary`, `iam-policy` — as one
 //! library call, [`run`], returning a typed [`Outcome`] or a [`TfWrapError`] (whose one
 //! exhaustive `match` gives the exit code). The binary parses arguments into a
 //! [`Request`], calls [`run`], renders.
 
+use crate::drift::{DriftReport, Recorded};
 use crate::gates::{GateOptions, Parked};
 use crate::plan::Summary;
 use crate::report::{RunOutcome, RunReport};
@@ -40,6 +41,13 @@ pub enum Request {
         max_age: Option<Duration>,
         /// The apply's own allowances (an unsigned bundle's are not honoured).
         allow: Allowances,
+    },
+    /// `tf-wrap drift`: a refresh-only plan, its drift classified (read-only).
+    Drift {
+        /// How to run Terraform.
+        terraform: TerraformOptions,
+        /// Write a JUnit XML report here.
+        junit: Option<PathBuf>,
     },
     /// `tf-wrap summary`: a bundle's summary (needs no environment file).
     Summary {
@@ -96,6 +104,8 @@ pub enum Outcome {
         /// `--allow-destroy` addresses the plan does not destroy (a warning).
         unused_allowances: Vec<String>,
     },
+    /// A drift check's report.
+    Drift(DriftReport),
     /// A bundle's summary.
     Summary(Summary),
     /// The plan and apply roles' policies.
@@ -109,6 +119,7 @@ impl Outcome {
             Outcome::Run { report, .. } if report.outcome == RunOutcome::Planned => {
                 ExitStatus::ChangesFound
             }
+            Outcome::Drift(report) => report.exit_status(),
             Outcome::Run { .. }
             | Outcome::Initialised
             | Outcome::Summary(_)
@@ -165,7 +176,47 @@ pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, TfWrapError
             max_age,
             allow,
         } => apply(setup, &env, &terraform, bundle, max_age, allow).await,
+        Request::Drift { terraform, junit } => {
+            let report = drift(setup, &env, &terraform).await?;
+            if let Some(path) = &junit {
+                let junit_error = |message| TfWrapError::Junit {
+                    path: path.clone(),
+                    message,
+                };
+                let xml = report.to_junit().map_err(junit_error)?;
+                infra_core::fs::write_atomic(path, xml.as_bytes())
+                    .map_err(|e| junit_error(e.to_string()))?;
+            }
+            Ok(Outcome::Drift(report))
+        }
     }
+}
+
+/// The refresh-only plan, with the park records read while Terraform refreshes and again
+/// after it finished (a record valid in either read explains a parked value, so a park run
+/// overlapping the check is never reported as unexpected drift).
+async fn drift(
+    setup: &Setup,
+    env: &Environment,
+    tf: &TerraformOptions,
+) -> Result<DriftReport, TfWrapError> {
+    let cell = Aws::new();
+    let settings = settings(env, tf, None);
+    let (plan, first) = tokio::join!(settings.refresh_only(), recorded(&cell, setup, env));
+    // A refusal (the account guard) outranks a Terraform failure.
+    let first = first?;
+    let plan = plan?;
+    let second = if first.is_empty() && plan.resource_drift.is_empty() {
+        Vec::new()
+    } else {
+        recorded(&cell, setup, env).await?
+    };
+    let recorded = crate::drift::merge(first, second);
+    Ok(DriftReport::new(
+        &env.name,
+        crate::drift::classify(&plan, &recorded),
+        plan.terraform_version.clone(),
+    ))
 }
 
 /// The workflow settings: the options given, the environment file's where not.
@@ -217,9 +268,13 @@ async fn aws<'a>(
         .await
 }
 
-/// The park records: what the park guard needs. Without ECS services or Aurora clusters in
-/// the environment file there is nothing to read.
-async fn parked(cell: &Aws, setup: &Setup, env: &Environment) -> Result<Vec<Parked>, TfWrapError> {
+/// The park records. Without ECS services or Aurora clusters in the environment file there
+/// is nothing to read.
+async fn recorded(
+    cell: &Aws,
+    setup: &Setup,
+    env: &Environment,
+) -> Result<Vec<Recorded>, TfWrapError> {
     let config = aws(cell, setup, env).await?;
     if env.ecs_clusters.is_empty() && env.aurora_clusters.is_empty() {
         return Ok(Vec::new());
@@ -228,7 +283,13 @@ async fn parked(cell: &Aws, setup: &Setup, env: &Environment) -> Result<Vec<Park
     let live = park::observe::observe(&clients, env)
         .await
         .map_err(|e| TfWrapError::Park(Box::new(e)))?;
-    Ok(crate::parked(&live))
+    Ok(crate::recorded(&live))
+}
+
+/// The resources park has recorded: what the park guard needs.
+async fn parked(cell: &Aws, setup: &Setup, env: &Environment) -> Result<Vec<Parked>, TfWrapError> {
+    let recorded = recorded(cell, setup, env).await?;
+    Ok(recorded.into_iter().map(|r| r.resource).collect())
 }
 
 /// The bundle signer, when the environment file names a key (`terraform.sign_with`).

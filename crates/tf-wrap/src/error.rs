@@ -74,8 +74,19 @@ pub enum TfWrapError {
     #[error(transparent)]
     Signature(SigningError),
     /// Reading the park records failed.
-    #[error("cannot read the park records for the park guard: {0}")]
+    #[error("cannot read the park records (for the park guard and the drift check): {0}")]
     Park(#[source] Box<park::error::ObserveError>),
+    /// No temporary directory for the refresh-only plan of `drift`.
+    #[error("cannot create a temporary directory for the refresh-only plan: {0}")]
+    Scratch(#[source] std::io::Error),
+    /// The JUnit file of `drift` could not be rendered or written.
+    #[error("cannot write the JUnit report {path}: {message}")]
+    Junit {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        message: String,
+    },
 }
 
 impl TfWrapError {
@@ -101,7 +112,9 @@ impl TfWrapError {
             | TfWrapError::Bundle(BundleError::Write { .. })
             | TfWrapError::PlanJson(_)
             | TfWrapError::Interrupted { .. }
-            | TfWrapError::Park(_) => ExitStatus::Failure,
+            | TfWrapError::Park(_)
+            | TfWrapError::Scratch(_)
+            | TfWrapError::Junit { .. } => ExitStatus::Failure,
         }
     }
 }
@@ -233,6 +246,14 @@ mod tests {
             ),
             (
                 TfWrapError::Park(Box::new(park::error::ObserveError::from(aws()))),
+                1,
+            ),
+            (TfWrapError::Scratch(std::io::Error::other("no space")), 1),
+            (
+                TfWrapError::Junit {
+                    path: "drift.xml".into(),
+                    message: "read-only".into(),
+                },
                 1,
             ),
         ];

@@ -172,7 +172,7 @@ fn changed_value(rc: &ResourceChange, attr: &str) -> Option<String> {
     (before != after).then(|| format!("{attr} {} -> {}", show(&before), show(&after)))
 }
 
-fn show(v: &Value) -> String {
+pub(crate) fn show(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         other => other.to_string(),
@@ -180,7 +180,7 @@ fn show(v: &Value) -> String {
 }
 
 /// The value of `attr` after the change, else before.
-fn attribute<'a>(rc: &'a ResourceChange, attr: &str) -> Option<&'a str> {
+pub(crate) fn attribute<'a>(rc: &'a ResourceChange, attr: &str) -> Option<&'a str> {
     rc.change
         .after
         .get(attr)
@@ -189,7 +189,7 @@ fn attribute<'a>(rc: &'a ResourceChange, attr: &str) -> Option<&'a str> {
 }
 
 /// A cluster given as a name or an ARN (`arn:aws:ecs:…:cluster/NAME`) → its name.
-fn cluster_name(text: &str) -> &str {
+pub(crate) fn cluster_name(text: &str) -> &str {
     text.rsplit('/').next().unwrap_or(text)
 }
 

@@ -10,13 +10,15 @@
 //! - [`plan`]: `show -json` of a saved plan (format 0.1 to 1.x) and its summary (text,
 //!   JSON, Markdown).
 //! - [`gates`]: the destroy gate and the park guard, on the plan's JSON.
+//! - [`drift`]: a refresh-only plan's drift, classified as parked or unexpected.
 //! - [`bundle`]: the plan bundle the apply job verifies before applying.
 //! - [`digest`]: the bundle's one digest (hex SHA-256).
 //! - [`signing`]: KMS signatures of bundle manifests (opt-in, `terraform.sign_with`).
 //! - [`diagnose`]: transient errors, lock holders and stale plans from Terraform's text.
 //! - [`workflow`]: `init`, `plan`, `apply` put together.
-//! - [`parked`]: which resources park has recorded, read through the park library.
-//! - [`command`]: the use cases (`init`, `plan`, `apply`, `summary`, `iam-policy`) as one
+//! - [`recorded`]: which resources park has recorded, read through the park library.
+//! - [`command`]: the use cases (`init`, `plan`, `apply`, `drift`, `summary`,
+//!   `iam-policy`) as one
 //!   call returning a typed [`command::Outcome`] or a [`TfWrapError`], whose one
 //!   exhaustive `match` gives the exit code.
 
@@ -24,6 +26,7 @@ pub mod bundle;
 pub mod command;
 pub mod diagnose;
 pub mod digest;
+pub mod drift;
 pub mod error;
 pub mod gates;
 pub mod iam;
@@ -37,24 +40,42 @@ pub mod workflow;
 pub use error::TfWrapError;
 
 /// The resources of the environment that park has recorded (a record tag is present, valid
-/// or not): while any exist, the environment counts as parked for the park guard.
-pub fn parked(live: &park::observe::LiveEnvironment) -> Vec<gates::Parked> {
-    let mut out: Vec<gates::Parked> = live
-        .services
-        .iter()
-        .filter(|s| !matches!(s.record, park::record::Found::None))
-        .map(|s| gates::Parked::Service {
-            cluster: s.cluster.clone(),
-            service: s.service.clone(),
-        })
-        .collect();
-    out.extend(
-        live.aurora
-            .iter()
-            .filter(|a| !matches!(a.record, park::record::Found::None))
-            .map(|a| gates::Parked::Aurora {
-                cluster: a.cluster.clone(),
+/// or not), with their records: while any exist, the environment counts as parked for the
+/// park guard, and the drift check explains their parked values by them.
+pub fn recorded(live: &park::observe::LiveEnvironment) -> Vec<drift::Recorded> {
+    use park::record::Found;
+    fn record<R>(found: &Found<R>, parked_at: impl Fn(&R) -> &str) -> Option<drift::Record> {
+        match found {
+            Found::None => None,
+            Found::Valid { record } => Some(drift::Record::Valid {
+                parked_at: parked_at(record).to_owned(),
             }),
-    );
-    out
+            Found::Invalid { error } => Some(drift::Record::Unreadable {
+                error: error.clone(),
+            }),
+        }
+    }
+    let services = live.services.iter().filter_map(|s| {
+        Some(drift::Recorded {
+            resource: gates::Parked::Service {
+                cluster: s.cluster.clone(),
+                service: s.service.clone(),
+            },
+            record: record(&s.record, |r| &r.parked_at)?,
+        })
+    });
+    let aurora = live.aurora.iter().filter_map(|a| {
+        Some(drift::Recorded {
+            resource: gates::Parked::Aurora {
+                cluster: a.cluster.clone(),
+            },
+            record: record(&a.record, |r| &r.parked_at)?,
+        })
+    });
+    services.chain(aurora).collect()
+}
+
+/// The resources park has recorded, without their records: what the park guard needs.
+pub fn parked(live: &park::observe::LiveEnvironment) -> Vec<gates::Parked> {
+    recorded(live).into_iter().map(|r| r.resource).collect()
 }

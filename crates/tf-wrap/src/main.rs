@@ -3,6 +3,9 @@
 
 // Prints on purpose: this is a binary, the CLI layer, or test/benchmark support.
 #![allow(clippy::disallowed_macros)]
+// The async state machines of `plan` and `drift` (Terraform, park records and the signer
+// joined) nest deeper than the default limit of 128 when their layout is computed.
+#![recursion_limit = "256"]
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use infra_core::cli::{emit, emit_text, parse_duration, report_error, run_command, GlobalArgs};
@@ -37,6 +40,11 @@ enum Command {
     Plan(PlanArgs),
     /// Verify a bundle against this checkout, then apply exactly its plan. Never retried.
     Apply(ApplyArgs),
+    /// Check for drift: a refresh-only plan (read-only: no state written, no bundle),
+    /// every drifted resource classified `parked` (what park's records explain) or
+    /// `unexpected`. Exit 0 no drift or only parked drift, 3 unexpected drift, 1 the check
+    /// could not run.
+    Drift(DriftArgs),
     /// Print a bundle's summary.
     Summary(SummaryArgs),
     /// Print the least-privilege IAM policies (JSON) of tf-wrap's own calls: `plan` (the
@@ -122,6 +130,24 @@ struct SummaryArgs {
     max_bytes: usize,
 }
 
+#[derive(Debug, Args)]
+struct DriftArgs {
+    #[command(flatten)]
+    tf: TfArgs,
+    /// The report's format (`--output json` is the same as `--format json`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Also write a JUnit XML report here (one test case per drifted resource, failing
+    /// when unexpected), for CircleCI's `store_test_results`.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// With `--format markdown`: at most this many bytes. The counts and every unexpected
+    /// resource are always kept; the parked list is cut with a line saying how many were
+    /// left out.
+    #[arg(long, value_name = "N", default_value_t = tf_wrap::plan::MARKDOWN_MAX_BYTES)]
+    max_bytes: usize,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Text,
@@ -136,6 +162,7 @@ fn main() -> ExitCode {
         let summary_format = match (&command, format) {
             (_, OutputFormat::Json) => Format::Json,
             (Command::Summary(args), OutputFormat::Text) => args.format,
+            (Command::Drift(args), OutputFormat::Text) => args.format,
             (_, OutputFormat::Text) => Format::Text,
         };
         let markdown = match &command {
@@ -145,6 +172,10 @@ fn main() -> ExitCode {
                     "`{}`",
                     args.bundle.join(tf_wrap::bundle::PLAN_JSON).display()
                 ),
+            },
+            Command::Drift(args) => Markdown {
+                max_bytes: args.max_bytes,
+                full: "`tf-wrap drift --output json`".into(),
             },
             _ => Markdown {
                 max_bytes: usize::MAX,
@@ -170,6 +201,7 @@ impl Command {
             Command::Init(_) => "init",
             Command::Plan(_) => "plan",
             Command::Apply(_) => "apply",
+            Command::Drift(_) => "drift",
             Command::Summary(_) => "summary",
             Command::IamPolicy => "iam-policy",
         }
@@ -207,6 +239,14 @@ fn render(
             &(serde_json::to_string_pretty(&policies).unwrap_or_default() + "\n"),
             status,
         ),
+        Outcome::Drift(report) => match summary_format {
+            Format::Json => emit(&report, OutputFormat::Json, status),
+            Format::Text => emit(&report, OutputFormat::Text, status),
+            Format::Markdown => emit_text(
+                &report.to_markdown_within(markdown.max_bytes, &markdown.full),
+                status,
+            ),
+        },
         Outcome::Summary(summary) => match summary_format {
             Format::Json => emit(&SummaryReport { summary }, OutputFormat::Json, status),
             Format::Text => emit(&SummaryReport { summary }, OutputFormat::Text, status),
@@ -233,6 +273,10 @@ fn request(command: Command) -> Request {
             bundle: args.bundle,
             max_age: args.max_age,
             allow: allow(args.allow_destroy, args.allow_unpark),
+        },
+        Command::Drift(args) => Request::Drift {
+            terraform: terraform(args.tf),
+            junit: args.junit,
         },
         Command::Summary(args) => Request::Summary {
             bundle: args.bundle,

@@ -67,6 +67,12 @@ pub struct Change {
     /// Which `after` values are known only after apply.
     #[serde(default)]
     pub after_unknown: Value,
+    /// Which `before` values are sensitive (`true` at their place; format ≥ 0.2).
+    #[serde(default)]
+    pub before_sensitive: Option<Value>,
+    /// Which `after` values are sensitive.
+    #[serde(default)]
+    pub after_sensitive: Option<Value>,
 }
 
 /// One entry of `output_changes`.
@@ -165,6 +171,44 @@ pub struct Entry {
     /// Terraform's reason, when it gave one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// Where a Markdown list must stop: the document's limit, the room kept for what follows,
+/// and where the whole list can be read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limit<'a> {
+    /// The document's size limit in bytes.
+    pub max_bytes: usize,
+    /// Bytes kept for the sections still to come.
+    pub reserve: usize,
+    /// Where the full list is (said in the "left out" line).
+    pub full: &'a str,
+}
+
+/// Appends Markdown list `lines` and a blank line to `out`; with a `limit`, stops where the
+/// next line would not fit and says how many were left out and where they are. Without one
+/// (deletions, unexpected drift) every line is kept.
+pub(crate) fn push_lines(
+    out: &mut String,
+    lines: impl ExactSizeIterator<Item = String>,
+    limit: Option<Limit>,
+) {
+    let total = lines.len();
+    for (shown, line) in lines.enumerate() {
+        if let Some(l) = limit {
+            if out.len() + line.len() + l.reserve > l.max_bytes {
+                out.push_str(&format!(
+                    "- … and {} more, left out to stay under {} bytes: see {}\n",
+                    total - shown,
+                    l.max_bytes,
+                    l.full
+                ));
+                break;
+            }
+        }
+        out.push_str(&line);
+    }
+    out.push('\n');
 }
 
 /// The default size limit of a Markdown summary: under GitHub's 65,536-character limit
@@ -356,20 +400,15 @@ impl Summary {
             let destroys = title == "delete" || title == "replace";
             let mark = if destroys { " :warning:" } else { "" };
             out.push_str(&format!("**{title}** ({}){mark}\n\n", items.len()));
-            let reserve = (count - n) * room_per_section;
-            let total = items.len();
-            for (shown, item) in items.into_iter().enumerate() {
-                let line = format!("- `{}`\n", item.replace('`', "'"));
-                if !destroys && out.len() + line.len() + reserve > max_bytes {
-                    out.push_str(&format!(
-                        "- … and {} more, left out to stay under {max_bytes} bytes: see {full}\n",
-                        total - shown
-                    ));
-                    break;
-                }
-                out.push_str(&line);
-            }
-            out.push('\n');
+            let lines = items
+                .iter()
+                .map(|item| format!("- `{}`\n", item.replace('`', "'")));
+            let limit = (!destroys).then_some(Limit {
+                max_bytes,
+                reserve: (count - n) * room_per_section,
+                full,
+            });
+            push_lines(&mut out, lines, limit);
         }
         if !self.has_changes() {
             out.push_str("No changes.\n");

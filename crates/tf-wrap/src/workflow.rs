@@ -273,6 +273,33 @@ impl Settings {
         })
     }
 
+    /// `terraform plan -refresh-only -detailed-exitcode` into a temporary plan file, then
+    /// its JSON: what changed outside Terraform. The same arguments as [`Settings::plan`]
+    /// (lock timeout, var files, retries); a refresh-only plan writes no state, and nothing
+    /// of it is kept.
+    pub async fn refresh_only(&self) -> Result<PlanJson, TfWrapError> {
+        let dir = tempfile::Builder::new()
+            .prefix(".tf-wrap-drift-")
+            .tempdir()
+            .map_err(TfWrapError::Scratch)?;
+        let plan_path = dir.path().join(bundle::PLAN_FILE);
+        let mut args: Vec<OsString> = vec![
+            "plan".into(),
+            "-refresh-only".into(),
+            "-input=false".into(),
+            format!("-lock-timeout={}", duration_arg(self.lock_timeout)).into(),
+            "-detailed-exitcode".into(),
+            flag("out", &plan_path),
+        ];
+        for v in &self.var_files {
+            args.push(flag("var-file", v));
+        }
+        args.extend(self.terraform.color_args());
+        self.retried(Retryable::Plan, &args).await?;
+        let json = self.show_json(&plan_path).await?;
+        Ok(PlanJson::parse(&String::from_utf8_lossy(&json))?)
+    }
+
     /// Verifies a bundle against this checkout (without running Terraform apply).
     pub async fn verify(&self, bundle_dir: &Path) -> Result<Verified, TfWrapError> {
         let root = self.terraform.root.clone();

@@ -551,6 +551,23 @@ fn park_guard_reads_real_park_records() {
         );
     };
     park("down");
+    let live = runtime
+        .block_on(park::observe::observe(&clients, &env))
+        .unwrap();
+    let portal = tf_wrap::recorded(&live)
+        .into_iter()
+        .find(|r| {
+            r.resource
+                == Parked::Service {
+                    cluster: "blog-prod".into(),
+                    service: "portal".into(),
+                }
+        })
+        .expect("portal recorded");
+    assert!(
+        matches!(&portal.record, tf_wrap::drift::Record::Valid { parked_at } if parked_at.starts_with("20")),
+        "the drift check sees a valid record with its time: {portal:?}"
+    );
     let parked = read();
     assert!(
         parked.contains(&Parked::Service {

@@ -819,6 +819,149 @@ fn the_park_guard_stops_live_plans_and_applies_that_would_unpark() {
     );
 }
 
+/// `tf-wrap drift` on live plans with the real Terraform and the demo provider: parked
+/// capacity is `parked` drift (exit 0), a hand-made change is `unexpected` (exit 3), in
+/// JSON, text, Markdown and JUnit; the state object is byte-identical before and after
+/// every check.
+#[test]
+fn drift_tells_what_park_did_from_hand_made_changes_and_writes_no_state() {
+    let s = ServicesRoot::new("");
+    let root = &s.root;
+    root.init();
+    assert_eq!(root.plan("first", &[]).code, 3);
+    let r = root.apply("first");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let drift = |extra: &[&str]| {
+        let mut args = vec!["drift"];
+        args.extend_from_slice(extra);
+        root.tf_wrap(&args)
+    };
+
+    let r = drift(&["--output", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["schema"], "tf-wrap/drift");
+    assert_eq!(r.json()["outcome"], "no-drift", "{}", r.stdout);
+
+    // Parked: every service at 0, the targets at 0-0 — all explained by park's records.
+    park(root, &["down"]);
+    let state = s.state_object();
+    let junit = root.path("drift.xml");
+    let r = drift(&["--output", "json", "--junit", junit.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "only parked drift: {}\n{}", r.stdout, r.stderr);
+    let json = r.json();
+    assert_eq!(json["outcome"], "parked-only", "{}", r.stdout);
+    assert_eq!(
+        json["counts"],
+        serde_json::json!({"parked": 5, "unexpected": 0}),
+        "three services and two targets: {}",
+        r.stdout
+    );
+    let portal = json["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["address"] == "aws_ecs_service.this[\"portal\"]")
+        .expect("portal drifted");
+    assert_eq!(
+        portal["attributes"],
+        serde_json::json!([{"path": "desired_count", "before": 2, "after": 0, "class": "parked"}])
+    );
+    assert_eq!(s.state_object(), state, "the check wrote no state");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("tests=\"5\"") && xml.contains("failures=\"0\""),
+        "{xml}"
+    );
+    assert!(!root.path("tf-bundle").exists(), "no bundle");
+
+    // Unparked, then changed by hand: a desired count and a scalable target's maximum.
+    park(root, &["up"]);
+    let r = drift(&[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("No drift."), "{}", r.stdout);
+    s.runtime
+        .block_on(
+            aws_sdk_ecs::Client::new(&s.config)
+                .update_service()
+                .cluster("blog-prod")
+                .service("prefect-worker")
+                .desired_count(3)
+                .send(),
+        )
+        .unwrap();
+    s.runtime
+        .block_on(
+            aws_sdk_applicationautoscaling::Client::new(&s.config)
+                .register_scalable_target()
+                .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+                .resource_id("service/blog-prod/portal")
+                .scalable_dimension(
+                    aws_sdk_applicationautoscaling::types::ScalableDimension::EcsServiceDesiredCount,
+                )
+                .min_capacity(1)
+                .max_capacity(6)
+                .send(),
+        )
+        .unwrap();
+    let state = s.state_object();
+    let r = drift(&["--output", "json", "--junit", junit.to_str().unwrap()]);
+    assert_eq!(r.code, 3, "unexpected drift: {}\n{}", r.stdout, r.stderr);
+    let json = r.json();
+    assert_eq!(json["outcome"], "unexpected");
+    assert_eq!(
+        json["counts"],
+        serde_json::json!({"parked": 0, "unexpected": 2})
+    );
+    let found: Vec<(String, String)> = json["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["address"].as_str().unwrap().to_owned(),
+                x["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        found.contains(&(
+            "aws_ecs_service.this[\"prefect-worker\"]".into(),
+            "changed outside Terraform: desired_count".into()
+        )),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&(
+            "aws_appautoscaling_target.this[\"portal\"]".into(),
+            "changed outside Terraform: max_capacity".into()
+        )),
+        "{found:?}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\"2\""), "{xml}");
+    assert!(xml.contains("max_capacity: 4 -&gt; 6"), "{xml}");
+    let r = drift(&["--format", "markdown"]);
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stdout.starts_with("### Terraform drift: prod"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("**unexpected** (2) :warning:"),
+        "{}",
+        r.stdout
+    );
+    let r = drift(&[]);
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stdout.contains("desired_count: 1 -> 3"),
+        "text names the change: {}",
+        r.stdout
+    );
+    assert_eq!(s.state_object(), state, "the check wrote no state");
+}
+
 /// Every file of a bundle is present and the manifest's hashes match: a whole bundle.
 fn assert_whole_bundle(dir: &Path) {
     let manifest: serde_json::Value =
@@ -1045,6 +1188,29 @@ impl ServicesRoot {
             .unwrap();
         let s = &out.services()[0];
         (s.status().unwrap_or_default().to_owned(), s.desired_count())
+    }
+
+    /// The state object in the backend's bucket, byte for byte.
+    fn state_object(&self) -> Vec<u8> {
+        let out = self
+            .runtime
+            .block_on(
+                aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&self.config)
+                        .force_path_style(true)
+                        .build(),
+                )
+                .get_object()
+                .bucket(BUCKET)
+                .key("envs/prod/terraform.tfstate")
+                .send(),
+            )
+            .unwrap();
+        self.runtime
+            .block_on(out.body.collect())
+            .unwrap()
+            .into_bytes()
+            .to_vec()
     }
 
     /// A plan file made by Terraform directly, as an attacker with the same checkout would.

@@ -1,0 +1,891 @@
+//! `tf-wrap drift`: what changed outside Terraform, told apart from what park did.
+//!
+//! Every night park sets desired counts and scalable targets to 0 and Aurora's minimum to
+//! 0, so a plain refresh-only plan reports "drift" on every parked resource. Here every
+//! drifted resource of a refresh-only plan (`resource_drift` in its JSON) and each of its
+//! changed attributes is classified:
+//!
+//! - [`DriftClass::Parked`]: the attribute moved to exactly the value park leaves
+//!   (`desired_count` 0; a scalable target's `min_capacity`/`max_capacity` 0 and its
+//!   `suspended_state` flags on; Aurora's Serverless v2 minimum 0 with an auto-pause
+//!   delay) and park holds a valid record for that resource;
+//! - [`DriftClass::Unexpected`]: anything else — a manual scale, a console edit, a deleted
+//!   resource, a parked value without a record, or with an unreadable one.
+//!
+//! A resource is unexpected when any of its attributes is. The records are read twice,
+//! while Terraform refreshes and after it finished, and a record valid in either read
+//! counts: a `park down` or `park up` running during the check never turns what it does
+//! into unexpected drift.
+
+use crate::gates::{attribute, cluster_name, show, Parked};
+use crate::plan::{push_lines, Action, Limit, PlanJson, ResourceChange};
+use infra_core::exit::ExitStatus;
+use infra_core::output::Report;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::io::{self, Write};
+
+/// A resource park has recorded (a record tag is present), and what the record says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The resource.
+    pub resource: Parked,
+    /// Its record.
+    pub record: Record,
+}
+
+/// A park record as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// A valid record, written at `parked_at` (RFC 3339).
+    Valid {
+        /// When park wrote it.
+        parked_at: String,
+    },
+    /// A record tag that does not parse (park never acts on it; neither does this check).
+    Unreadable {
+        /// Why.
+        error: String,
+    },
+}
+
+/// The records of two reads as one: a resource's valid record in either read wins.
+pub fn merge(first: Vec<Recorded>, second: Vec<Recorded>) -> Vec<Recorded> {
+    let mut out = first;
+    for r in second {
+        match out.iter_mut().find(|o| o.resource == r.resource) {
+            Some(o) => {
+                if !matches!(o.record, Record::Valid { .. }) {
+                    o.record = r.record;
+                }
+            }
+            None => out.push(r),
+        }
+    }
+    out
+}
+
+/// How a drifted attribute or resource is classified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftClass {
+    /// What a valid park record explains.
+    Parked,
+    /// Anything else.
+    Unexpected,
+}
+
+impl DriftClass {
+    /// The report's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftClass::Parked => "parked",
+            DriftClass::Unexpected => "unexpected",
+        }
+    }
+}
+
+/// One changed attribute of a drifted resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttributeDrift {
+    /// `desired_count`, `serverlessv2_scaling_configuration[0].min_capacity`, `tags.Owner`.
+    pub path: String,
+    /// The value in the state (`"(sensitive)"` for a sensitive value).
+    pub before: Value,
+    /// The value the refresh found.
+    pub after: Value,
+    /// Its class.
+    pub class: DriftClass,
+}
+
+/// One drifted resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResourceDrift {
+    /// The resource address.
+    pub address: String,
+    /// The resource type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `update` (changed) or `delete` (gone).
+    pub action: Action,
+    /// `unexpected` when any attribute is, or the resource is gone.
+    pub class: DriftClass,
+    /// Why, in a sentence.
+    pub reason: String,
+    /// The changed attributes (none for a deleted resource).
+    pub attributes: Vec<AttributeDrift>,
+}
+
+/// Classifies every drifted managed resource of a refresh-only plan, in the plan's order.
+pub fn classify(plan: &PlanJson, recorded: &[Recorded]) -> Vec<ResourceDrift> {
+    plan.resource_drift
+        .iter()
+        .filter(|rc| rc.mode.as_deref() != Some("data"))
+        .filter(|rc| !matches!(rc.action(), Action::NoOp | Action::Read))
+        .map(|rc| classify_one(rc, recorded))
+        .collect()
+}
+
+fn classify_one(rc: &ResourceChange, recorded: &[Recorded]) -> ResourceDrift {
+    let subject = subject(rc, recorded);
+    let action = rc.action();
+    let base = |class, reason, attributes| ResourceDrift {
+        address: rc.address.clone(),
+        kind: rc.kind.clone(),
+        action,
+        class,
+        reason,
+        attributes,
+    };
+    if action.destroys() || rc.change.after.is_null() {
+        return base(
+            DriftClass::Unexpected,
+            "deleted outside Terraform: the refresh no longer finds it".into(),
+            Vec::new(),
+        );
+    }
+    let mut changed = Vec::new();
+    diff(
+        &rc.change.before,
+        &rc.change.after,
+        Masks {
+            before: rc.change.before_sensitive.as_ref(),
+            after: rc.change.after_sensitive.as_ref(),
+        },
+        String::new(),
+        &mut changed,
+    );
+    let record = subject.as_ref().and_then(|(_, r)| r.as_ref());
+    let valid = matches!(record, Some(Record::Valid { .. }));
+    let attributes: Vec<AttributeDrift> = changed
+        .into_iter()
+        .map(|(path, before, after)| {
+            let class = if valid && parked_value(&rc.kind, &path, &after) {
+                DriftClass::Parked
+            } else {
+                DriftClass::Unexpected
+            };
+            AttributeDrift {
+                path,
+                before,
+                after,
+                class,
+            }
+        })
+        .collect();
+    let unexpected: Vec<&str> = attributes
+        .iter()
+        .filter(|a| a.class == DriftClass::Unexpected)
+        .map(|a| a.path.as_str())
+        .collect();
+    if !attributes.is_empty() && unexpected.is_empty() {
+        let (what, parked_at) = match &subject {
+            Some((what, Some(Record::Valid { parked_at }))) => (what.as_str(), parked_at.as_str()),
+            _ => ("it", "-"),
+        };
+        return base(
+            DriftClass::Parked,
+            format!("parked: park's record on {what} (written {parked_at}) explains it"),
+            attributes,
+        );
+    }
+    let mut reason = if unexpected.is_empty() {
+        "changed outside Terraform".to_owned()
+    } else {
+        format!("changed outside Terraform: {}", unexpected.join(", "))
+    };
+    let parked_looking: Vec<&str> = attributes
+        .iter()
+        .filter(|a| a.class == DriftClass::Unexpected && parked_value(&rc.kind, &a.path, &a.after))
+        .map(|a| a.path.as_str())
+        .collect();
+    if !parked_looking.is_empty() {
+        let list = parked_looking.join(", ");
+        match &subject {
+            Some((what, None)) => reason.push_str(&format!(
+                "; {list} at the value park leaves, but {what} has no park record: it was not parked by park"
+            )),
+            Some((what, Some(Record::Unreadable { error }))) => reason.push_str(&format!(
+                "; {list} at the value park leaves, but the park record on {what} is unreadable ({error}), so it is not trusted"
+            )),
+            Some((_, Some(Record::Valid { .. }))) | None => {}
+        }
+    }
+    base(DriftClass::Unexpected, reason, attributes)
+}
+
+/// The parkable resource `rc` is, described, with its record if park has one.
+fn subject(rc: &ResourceChange, recorded: &[Recorded]) -> Option<(String, Option<Record>)> {
+    let find = |matches: &dyn Fn(&Parked) -> bool| {
+        recorded
+            .iter()
+            .find(|r| matches(&r.resource))
+            .map(|r| r.record.clone())
+    };
+    match rc.kind.as_str() {
+        "aws_ecs_service" => {
+            let name = attribute(rc, "name")?;
+            let cluster = attribute(rc, "cluster").map(cluster_name);
+            let record = find(&|p| {
+                matches!(p, Parked::Service { cluster: c, service }
+                    if service == name && cluster.is_none_or(|x| x == c))
+            });
+            let what = match cluster {
+                Some(c) => format!("ECS service {c}/{name}"),
+                None => format!("ECS service {name}"),
+            };
+            Some((what, record))
+        }
+        "aws_appautoscaling_target" => {
+            let id = attribute(rc, "resource_id")?;
+            let record = find(&|p| {
+                matches!(p, Parked::Service { cluster, service }
+                    if id == park::observe::scalable_resource_id(cluster, service))
+            });
+            let service = id.strip_prefix("service/").unwrap_or(id);
+            Some((
+                format!("the scalable target of ECS service {service}"),
+                record,
+            ))
+        }
+        "aws_rds_cluster" => {
+            let id = attribute(rc, "cluster_identifier")?;
+            let record = find(&|p| matches!(p, Parked::Aurora { cluster } if cluster == id));
+            Some((format!("Aurora cluster {id}"), record))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `after` is the value park leaves on attribute `path` of a `kind`.
+fn parked_value(kind: &str, path: &str, after: &Value) -> bool {
+    let zero = after.as_f64() == Some(0.0);
+    // `serverlessv2_scaling_configuration[0].min_capacity` → the block and the field.
+    let (block, field) = match path.split_once("].") {
+        Some((block, field)) => (block.split('[').next().unwrap_or(block), field),
+        None => ("", path),
+    };
+    match (kind, block, field) {
+        ("aws_ecs_service", "", "desired_count") => zero,
+        ("aws_appautoscaling_target", "", "min_capacity" | "max_capacity") => zero,
+        ("aws_appautoscaling_target", "suspended_state", _) => after == &Value::Bool(true),
+        ("aws_rds_cluster", "serverlessv2_scaling_configuration", "min_capacity") => zero,
+        ("aws_rds_cluster", "serverlessv2_scaling_configuration", "seconds_until_auto_pause") => {
+            after.is_number()
+        }
+        _ => false,
+    }
+}
+
+/// The sensitivity masks (`before_sensitive`, `after_sensitive`) at one place.
+#[derive(Clone, Copy)]
+struct Masks<'a> {
+    before: Option<&'a Value>,
+    after: Option<&'a Value>,
+}
+
+impl<'a> Masks<'a> {
+    fn sensitive(self) -> bool {
+        self.before == Some(&Value::Bool(true)) || self.after == Some(&Value::Bool(true))
+    }
+
+    fn key(self, k: &str) -> Masks<'a> {
+        Masks {
+            before: self.before.and_then(|m| m.get(k)),
+            after: self.after.and_then(|m| m.get(k)),
+        }
+    }
+
+    fn index(self, i: usize) -> Masks<'a> {
+        Masks {
+            before: self.before.and_then(|m| m.get(i)),
+            after: self.after.and_then(|m| m.get(i)),
+        }
+    }
+}
+
+/// The changed leaves between `before` and `after`: objects by key, lists of one length by
+/// index, anything else whole. Sensitive values are never copied out.
+fn diff(
+    before: &Value,
+    after: &Value,
+    masks: Masks,
+    path: String,
+    out: &mut Vec<(String, Value, Value)>,
+) {
+    if before == after {
+        return;
+    }
+    if masks.sensitive() {
+        let hidden = Value::from("(sensitive)");
+        out.push((path, hidden.clone(), hidden));
+        return;
+    }
+    match (before, after) {
+        (Value::Object(b), Value::Object(a)) => {
+            let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+            for k in keys {
+                let child = if !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                {
+                    if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    }
+                } else {
+                    format!("{path}[{}]", Value::from(k.as_str()))
+                };
+                diff(
+                    b.get(k).unwrap_or(&Value::Null),
+                    a.get(k).unwrap_or(&Value::Null),
+                    masks.key(k),
+                    child,
+                    out,
+                );
+            }
+        }
+        (Value::Array(b), Value::Array(a)) if b.len() == a.len() => {
+            for (i, (x, y)) in b.iter().zip(a).enumerate() {
+                diff(x, y, masks.index(i), format!("{path}[{i}]"), out);
+            }
+        }
+        _ => out.push((path, before.clone(), after.clone())),
+    }
+}
+
+/// How a drift check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriftOutcome {
+    /// Nothing drifted.
+    NoDrift,
+    /// Only what park did.
+    ParkedOnly,
+    /// Something changed outside Terraform and park.
+    Unexpected,
+}
+
+/// The counts of a drift report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DriftCounts {
+    /// Resources whose drift park explains.
+    pub parked: usize,
+    /// Resources with unexpected drift.
+    pub unexpected: usize,
+}
+
+/// The result of `tf-wrap drift` (JSON schema `tf-wrap/drift`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DriftReport {
+    /// The environment checked.
+    pub environment: String,
+    /// How the check ended.
+    pub outcome: DriftOutcome,
+    /// Drifted resources by class.
+    pub counts: DriftCounts,
+    /// Every drifted resource, in the plan's order.
+    pub resources: Vec<ResourceDrift>,
+    /// The Terraform version that refreshed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terraform_version: Option<String>,
+}
+
+impl DriftReport {
+    /// The report of `resources` for `environment`.
+    pub fn new(
+        environment: &str,
+        resources: Vec<ResourceDrift>,
+        terraform_version: Option<String>,
+    ) -> DriftReport {
+        let count = |class| resources.iter().filter(|r| r.class == class).count();
+        let counts = DriftCounts {
+            parked: count(DriftClass::Parked),
+            unexpected: count(DriftClass::Unexpected),
+        };
+        let outcome = match counts {
+            DriftCounts {
+                unexpected: 1.., ..
+            } => DriftOutcome::Unexpected,
+            DriftCounts { parked: 1.., .. } => DriftOutcome::ParkedOnly,
+            _ => DriftOutcome::NoDrift,
+        };
+        DriftReport {
+            environment: environment.to_owned(),
+            outcome,
+            counts,
+            resources,
+            terraform_version,
+        }
+    }
+
+    /// 3 when anything drifted unexpectedly, else 0.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self.outcome {
+            DriftOutcome::Unexpected => ExitStatus::ChangesFound,
+            DriftOutcome::NoDrift | DriftOutcome::ParkedOnly => ExitStatus::Success,
+        }
+    }
+
+    fn headline(&self) -> String {
+        format!(
+            "Drift in {}: {} unexpected, {} parked",
+            self.environment, self.counts.unexpected, self.counts.parked
+        )
+    }
+
+    /// Unexpected resources first, then parked ones, each in the plan's order.
+    fn by_class(&self, class: DriftClass) -> impl ExactSizeIterator<Item = &ResourceDrift> {
+        self.resources
+            .iter()
+            .filter(move |r| r.class == class)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    /// Markdown for a pull-request comment or a CI step summary, in at most `max_bytes`:
+    /// the counts and every unexpected resource are always kept; the parked list is cut
+    /// where the limit comes, with a line saying how many were left out and that `full`
+    /// has them.
+    pub fn to_markdown_within(&self, max_bytes: usize, full: &str) -> String {
+        let mut out = format!("### Terraform drift: {}\n\n", self.environment);
+        out.push_str("| unexpected | parked |\n| ---: | ---: |\n");
+        out.push_str(&format!(
+            "| {} | {} |\n\n",
+            self.counts.unexpected, self.counts.parked
+        ));
+        if self.resources.is_empty() {
+            out.push_str("No drift.\n");
+            return out;
+        }
+        for class in [DriftClass::Unexpected, DriftClass::Parked] {
+            let items = self.by_class(class);
+            if items.len() == 0 {
+                continue;
+            }
+            let mark = if class == DriftClass::Unexpected {
+                " :warning:"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "**{}** ({}){mark}\n\n",
+                class.as_str(),
+                items.len()
+            ));
+            let lines = items.map(|r| {
+                let changes: Vec<String> = r
+                    .attributes
+                    .iter()
+                    .map(|a| format!("{} {} → {}", a.path, show(&a.before), show(&a.after)))
+                    .collect();
+                let detail = if class == DriftClass::Unexpected || changes.is_empty() {
+                    r.reason.clone()
+                } else {
+                    changes.join("; ")
+                };
+                format!(
+                    "- `{}`: {}\n",
+                    r.address.replace('`', "'"),
+                    detail.replace('`', "'")
+                )
+            });
+            // Room kept for the "left out" line.
+            let limit = (class == DriftClass::Parked).then_some(Limit {
+                max_bytes,
+                reserve: 140 + full.len(),
+                full,
+            });
+            push_lines(&mut out, lines, limit);
+        }
+        out
+    }
+
+    /// JUnit XML for CircleCI's `store_test_results`: one test case per drifted resource,
+    /// failing when unexpected; one passing case when nothing drifted, so the check shows.
+    pub fn to_junit(&self) -> Result<String, String> {
+        use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
+        let mut suite = TestSuite::new(format!("tf-wrap drift {}", self.environment));
+        for r in &self.resources {
+            let status = match r.class {
+                DriftClass::Parked => TestCaseStatus::success(),
+                DriftClass::Unexpected => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(r.reason.clone());
+                    s.set_type("unexpected-drift");
+                    s.set_description(
+                        r.attributes
+                            .iter()
+                            .map(|a| {
+                                format!("{}: {} -> {}", a.path, show(&a.before), show(&a.after))
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    );
+                    s
+                }
+            };
+            let mut case = TestCase::new(r.address.clone(), status);
+            case.set_classname(r.kind.clone());
+            case.add_property(Property::new("class", r.class.as_str()));
+            if r.class == DriftClass::Parked {
+                case.add_property(Property::new("reason", r.reason.clone()));
+            }
+            suite.add_test_case(case);
+        }
+        if self.resources.is_empty() {
+            let mut case = TestCase::new("no drift", TestCaseStatus::success());
+            case.set_classname("terraform");
+            suite.add_test_case(case);
+        }
+        let mut doc = quick_junit::Report::new("tf-wrap drift");
+        doc.add_test_suite(suite);
+        doc.to_string().map_err(|e| e.to_string())
+    }
+}
+
+impl Report for DriftReport {
+    const SCHEMA: &'static str = "tf-wrap/drift";
+
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "{} (a refresh-only plan; nothing was changed)",
+            self.headline()
+        )?;
+        for class in [DriftClass::Unexpected, DriftClass::Parked] {
+            for r in self.by_class(class) {
+                writeln!(
+                    out,
+                    "{:<10}  {}  {}",
+                    class.as_str().to_uppercase(),
+                    r.address,
+                    r.reason
+                )?;
+                for a in &r.attributes {
+                    writeln!(
+                        out,
+                        "            {}: {} -> {}",
+                        a.path,
+                        show(&a.before),
+                        show(&a.after)
+                    )?;
+                }
+            }
+        }
+        if self.resources.is_empty() {
+            writeln!(out, "No drift.")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn plan(drift: Value) -> PlanJson {
+        PlanJson::parse(
+            &json!({"format_version": "1.0", "terraform_version": "1.0.3", "resource_drift": drift})
+                .to_string(),
+        )
+        .unwrap()
+    }
+
+    fn change(address: &str, kind: &str, before: Value, after: Value) -> Value {
+        json!({"address": address, "mode": "managed", "type": kind,
+               "change": {"actions": ["update"], "before": before, "after": after}})
+    }
+
+    fn service(name: &str, before: i64, after: i64) -> Value {
+        change(
+            &format!("aws_ecs_service.this[\"{name}\"]"),
+            "aws_ecs_service",
+            json!({"name": name, "cluster": "arn:aws:ecs:eu-west-2:123456789012:cluster/blog-prod", "desired_count": before}),
+            json!({"name": name, "cluster": "arn:aws:ecs:eu-west-2:123456789012:cluster/blog-prod", "desired_count": after}),
+        )
+    }
+
+    fn target(name: &str, before: (i64, i64), after: (i64, i64), suspended: bool) -> Value {
+        let state = |s: bool| json!([{"dynamic_scaling_in_suspended": s, "dynamic_scaling_out_suspended": s, "scheduled_scaling_suspended": s}]);
+        change(
+            &format!("aws_appautoscaling_target.this[\"{name}\"]"),
+            "aws_appautoscaling_target",
+            json!({"resource_id": format!("service/blog-prod/{name}"), "min_capacity": before.0, "max_capacity": before.1, "suspended_state": state(false)}),
+            json!({"resource_id": format!("service/blog-prod/{name}"), "min_capacity": after.0, "max_capacity": after.1, "suspended_state": state(suspended)}),
+        )
+    }
+
+    fn valid(service: &str) -> Recorded {
+        Recorded {
+            resource: Parked::Service {
+                cluster: "blog-prod".into(),
+                service: service.into(),
+            },
+            record: Record::Valid {
+                parked_at: "2026-12-02T19:00:00Z".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn what_park_did_is_parked_and_everything_else_unexpected() {
+        let p = plan(json!([
+            service("portal", 2, 0),
+            target("portal", (1, 4), (0, 0), true),
+            service("prefect-server", 1, 0),
+            service("prefect-worker", 1, 5),
+            target("prefect-server", (1, 2), (1, 3), false),
+        ]));
+        let recorded = vec![valid("portal"), valid("prefect-worker")];
+        let drift = classify(&p, &recorded);
+        let classes: Vec<(&str, DriftClass)> = drift
+            .iter()
+            .map(|r| (r.address.as_str(), r.class))
+            .collect();
+        assert_eq!(
+            classes,
+            [
+                ("aws_ecs_service.this[\"portal\"]", DriftClass::Parked),
+                (
+                    "aws_appautoscaling_target.this[\"portal\"]",
+                    DriftClass::Parked
+                ),
+                // At the parked value, but park has no record for it.
+                (
+                    "aws_ecs_service.this[\"prefect-server\"]",
+                    DriftClass::Unexpected
+                ),
+                // Recorded, but 5 is not what park leaves.
+                (
+                    "aws_ecs_service.this[\"prefect-worker\"]",
+                    DriftClass::Unexpected
+                ),
+                (
+                    "aws_appautoscaling_target.this[\"prefect-server\"]",
+                    DriftClass::Unexpected
+                ),
+            ]
+        );
+        assert_eq!(
+            drift[1]
+                .attributes
+                .iter()
+                .map(|a| a.path.as_str())
+                .collect::<Vec<_>>(),
+            [
+                "max_capacity",
+                "min_capacity",
+                "suspended_state[0].dynamic_scaling_in_suspended",
+                "suspended_state[0].dynamic_scaling_out_suspended",
+                "suspended_state[0].scheduled_scaling_suspended",
+            ]
+        );
+        assert!(
+            drift[0]
+                .reason
+                .contains("ECS service blog-prod/portal (written 2026-12-02T19:00:00Z)"),
+            "{}",
+            drift[0].reason
+        );
+        assert!(
+            drift[2].reason.contains("desired_count at the value park leaves, but ECS service blog-prod/prefect-server has no park record"),
+            "{}",
+            drift[2].reason
+        );
+        assert_eq!(drift[3].reason, "changed outside Terraform: desired_count");
+        assert_eq!(drift[4].reason, "changed outside Terraform: max_capacity");
+
+        let report = DriftReport::new("prod", drift, Some("1.0.3".into()));
+        assert_eq!(
+            report.counts,
+            DriftCounts {
+                parked: 2,
+                unexpected: 3
+            }
+        );
+        assert_eq!(report.outcome, DriftOutcome::Unexpected);
+        assert_eq!(report.exit_status(), ExitStatus::ChangesFound);
+    }
+
+    #[test]
+    fn a_mixed_change_an_unreadable_record_and_a_deleted_resource_are_unexpected() {
+        let mut both = target("portal", (1, 4), (0, 0), true);
+        both["change"]["after"]["tags"] = json!({"Owner": "someone"});
+        let mut gone = service("portal", 2, 0);
+        gone["change"]["actions"] = json!(["delete"]);
+        gone["change"]["after"] = Value::Null;
+        let p = plan(json!([both, service("prefect-worker", 1, 0), gone]));
+        let mut unreadable = valid("prefect-worker");
+        unreadable.record = Record::Unreadable {
+            error: "not JSON".into(),
+        };
+        let drift = classify(&p, &[valid("portal"), unreadable]);
+        assert!(drift.iter().all(|r| r.class == DriftClass::Unexpected));
+        assert_eq!(drift[0].reason, "changed outside Terraform: tags");
+        let min = drift[0]
+            .attributes
+            .iter()
+            .find(|a| a.path == "min_capacity")
+            .unwrap();
+        assert_eq!(
+            min.class,
+            DriftClass::Parked,
+            "the attribute itself is explained"
+        );
+        assert!(
+            drift[1].reason.contains("is unreadable (not JSON)"),
+            "{}",
+            drift[1].reason
+        );
+        assert_eq!(drift[2].action, Action::Delete);
+        assert!(drift[2].reason.starts_with("deleted outside Terraform"));
+    }
+
+    #[test]
+    fn aurora_parked_at_minimum_zero_with_auto_pause() {
+        let scaling = |min: f64, pause: Value| json!({"cluster_identifier": "blog-prod-db", "serverlessv2_scaling_configuration": [{"min_capacity": min, "max_capacity": 4.0, "seconds_until_auto_pause": pause}]});
+        let p = plan(json!([change(
+            "module.aurora.aws_rds_cluster.this",
+            "aws_rds_cluster",
+            scaling(0.5, Value::Null),
+            scaling(0.0, json!(300)),
+        )]));
+        let aurora = |record| Recorded {
+            resource: Parked::Aurora {
+                cluster: "blog-prod-db".into(),
+            },
+            record,
+        };
+        let valid = aurora(Record::Valid {
+            parked_at: "2026-12-02T19:00:00Z".into(),
+        });
+        let drift = classify(&p, std::slice::from_ref(&valid));
+        assert_eq!(drift[0].class, DriftClass::Parked, "{:?}", drift[0]);
+        assert_eq!(drift[0].attributes.len(), 2);
+        assert_eq!(
+            drift[0].attributes[0].path,
+            "serverlessv2_scaling_configuration[0].min_capacity"
+        );
+        assert_eq!(classify(&p, &[])[0].class, DriftClass::Unexpected);
+        // A record valid in either read counts.
+        let unreadable = aurora(Record::Unreadable { error: "x".into() });
+        assert_eq!(
+            merge(vec![unreadable.clone()], vec![valid.clone()]),
+            vec![valid.clone()]
+        );
+        assert_eq!(
+            merge(vec![valid.clone()], vec![unreadable]),
+            vec![valid.clone()]
+        );
+        assert_eq!(merge(vec![], vec![valid.clone()]), vec![valid]);
+    }
+
+    #[test]
+    fn sensitive_values_never_leave_the_plan() {
+        let mut c = change(
+            "aws_db_instance.x",
+            "aws_db_instance",
+            json!({"password": "old-secret", "port": 5432}),
+            json!({"password": "new-secret", "port": 5433}),
+        );
+        c["change"]["before_sensitive"] = json!({"password": true});
+        c["change"]["after_sensitive"] = json!({"password": true});
+        let drift = classify(&plan(json!([c])), &[]);
+        let json = serde_json::to_string(&drift).unwrap();
+        assert!(!json.contains("secret"), "{json}");
+        assert_eq!(drift[0].attributes[0].before, "(sensitive)");
+        assert_eq!(drift[0].attributes[1].path, "port");
+    }
+
+    #[test]
+    fn the_report_in_json_text_markdown_and_junit() {
+        let p = plan(json!([
+            service("portal", 2, 0),
+            service("prefect-worker", 1, 5),
+        ]));
+        let report = DriftReport::new("prod", classify(&p, &[valid("portal")]), None);
+        let mut out = Vec::new();
+        infra_core::output::write_report(&report, infra_core::output::OutputFormat::Json, &mut out)
+            .unwrap();
+        let json: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(json["schema"], "tf-wrap/drift");
+        assert_eq!(json["schema_version"], 1);
+        assert_eq!(json["outcome"], "unexpected");
+        assert_eq!(json["counts"], json!({"parked": 1, "unexpected": 1}));
+        assert_eq!(json["resources"][0]["class"], "parked");
+        assert_eq!(json["resources"][0]["type"], "aws_ecs_service");
+        assert_eq!(json["resources"][0]["action"], "update");
+        assert_eq!(
+            json["resources"][1]["attributes"],
+            json!([{"path": "desired_count", "before": 1, "after": 5, "class": "unexpected"}])
+        );
+
+        let mut text = Vec::new();
+        report.write_text(&mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        let unexpected = text
+            .find("UNEXPECTED  aws_ecs_service.this[\"prefect-worker\"]")
+            .unwrap();
+        let parked = text
+            .find("PARKED      aws_ecs_service.this[\"portal\"]")
+            .unwrap();
+        assert!(unexpected < parked, "unexpected first:\n{text}");
+        assert!(text.contains("desired_count: 1 -> 5"), "{text}");
+
+        let md = report.to_markdown_within(65_000, "x");
+        assert!(md.contains("| 1 | 1 |"), "{md}");
+        assert!(md.contains("**unexpected** (1) :warning:"), "{md}");
+        assert!(
+            md.contains("- `aws_ecs_service.this[\"portal\"]`: desired_count 2 → 0"),
+            "{md}"
+        );
+
+        let xml = report.to_junit().unwrap();
+        assert!(xml.contains("tests=\"2\""), "{xml}");
+        assert!(xml.contains("failures=\"1\""), "{xml}");
+        assert!(
+            xml.contains("changed outside Terraform: desired_count"),
+            "{xml}"
+        );
+
+        let none = DriftReport::new("prod", Vec::new(), None);
+        assert_eq!(none.outcome, DriftOutcome::NoDrift);
+        assert_eq!(none.exit_status(), ExitStatus::Success);
+        assert!(none.to_junit().unwrap().contains("name=\"no drift\""));
+        assert!(none
+            .to_markdown_within(65_000, "x")
+            .ends_with("No drift.\n"));
+    }
+
+    /// 2,000 parked services: the Markdown stays under the limit and keeps every
+    /// unexpected one.
+    #[test]
+    fn a_long_parked_list_is_cut_and_unexpected_drift_never_is() {
+        let mut changes: Vec<Value> = (0..2000)
+            .map(|i| service(&format!("svc-{i:04}"), 2, 0))
+            .collect();
+        changes.extend((0..50).map(|i| service(&format!("manual-{i:02}"), 1, 7)));
+        let recorded: Vec<Recorded> = (0..2000).map(|i| valid(&format!("svc-{i:04}"))).collect();
+        let report = DriftReport::new(
+            "prod",
+            classify(&plan(Value::from(changes)), &recorded),
+            None,
+        );
+        let md = report.to_markdown_within(20_000, "`tf-wrap drift --output json`");
+        assert!(md.len() <= 20_000, "{}", md.len());
+        for i in 0..50 {
+            assert!(md.contains(&format!("manual-{i:02}")), "manual-{i:02} kept");
+        }
+        assert!(
+            md.contains(
+                "more, left out to stay under 20000 bytes: see `tf-wrap drift --output json`"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("| 50 | 2000 |"));
+    }
+}
