@@ -121,6 +121,7 @@ fn every_job_requirement_and_command_in_the_circleci_config_exists() {
         "terraform-prod",
         "park-infrastructure",
         "unpark-infrastructure",
+        "drift-check",
         "bump-deployer-image",
     ] {
         assert!(workflows.contains(name), "workflow {name}");
@@ -528,6 +529,54 @@ fn bumping_the_deployer_image_rewrites_the_pin_and_plans_exactly_that_change() {
     assert!(diff.contains(&format!("+  prefect_deployer_image = \"123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data:{to}\"")), "{diff}");
 }
 
+/// The nightly drift check: green while the environment is parked (park's records explain
+/// the drift), red with the JUnit file naming the resource after a change made by hand.
+#[test]
+fn the_drift_check_is_green_while_parked_and_fails_on_a_hand_made_change() {
+    let ci = Ci::new();
+    ci.ok("terraform-prod-plan");
+    ci.ok("terraform-prod-apply");
+    ci.ok("drift-check-prod");
+    assert_eq!(ci.report("reports/drift.json")["outcome"], "no-drift");
+
+    ci.ok("park-prod-env");
+    ci.ok("drift-check-prod");
+    let drift = ci.report("reports/drift.json");
+    assert_eq!(drift["outcome"], "parked-only", "{drift}");
+    assert_eq!(drift["counts"]["parked"], 5, "{drift}");
+    let junit = std::fs::read_to_string(ci.path("reports/junit/drift.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase").count(), 5, "{junit}");
+    assert!(!junit.contains("<failure"), "{junit}");
+
+    ci.ok("unpark-prod-env");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sdk = runtime.block_on(ci.session.sdk_config());
+    runtime
+        .block_on(
+            aws_sdk_ecs::Client::new(&sdk)
+                .update_service()
+                .cluster("blog-prod")
+                .service("prefect-worker")
+                .desired_count(4)
+                .send(),
+        )
+        .unwrap();
+    let (step, code, stderr) = ci.job("drift-check-prod").unwrap_err();
+    assert_eq!(
+        (step.as_str(), code),
+        ("unexpected drift fails the job", 3),
+        "{stderr}"
+    );
+    let drift = ci.report("reports/drift.json");
+    assert_eq!(drift["outcome"], "unexpected", "{drift}");
+    let junit = std::fs::read_to_string(ci.path("reports/junit/drift.xml")).unwrap();
+    assert_eq!(junit.matches("<failure").count(), 1, "{junit}");
+    assert!(
+        junit.contains("aws_ecs_service.this[&quot;prefect-worker&quot;]"),
+        "{junit}"
+    );
+}
+
 /// A pipeline as CircleCI starts it: its parameters (the config's defaults, overridden by
 /// the trigger's), branch and trigger source.
 struct Pipeline {
@@ -730,6 +779,25 @@ fn workflows_run_only_when_asked() {
             &["unpark-prod-env", "verify-prod-endpoints"],
         )],
     );
+    expect(
+        Pipeline::new(
+            &c,
+            "main",
+            "scheduled_pipeline",
+            &[("drift-check-mode", true), ("terraform-prod-mode", false)],
+        ),
+        &[("drift-check", &["drift-check-prod"])],
+    );
+    // A schedule that forgot terraform-prod-mode: false checks drift without planning.
+    expect(
+        Pipeline::new(
+            &c,
+            "main",
+            "scheduled_pipeline",
+            &[("drift-check-mode", true)],
+        ),
+        &[("drift-check", &["drift-check-prod"])],
+    );
     // A schedule that forgot terraform-prod-mode: false still parks without planning.
     expect(
         Pipeline::new(&c, "main", "scheduled_pipeline", &[("park-mode", true)]),
@@ -742,6 +810,9 @@ fn workflows_run_only_when_asked() {
     ));
     assert!(config_text.contains(
         "unpark: weekdays 07:00 UTC, parameters { unpark-mode: true, terraform-prod-mode: false }"
+    ));
+    assert!(config_text.contains(
+        "drift:  daily 02:00 UTC, parameters { drift-check-mode: true, terraform-prod-mode: false }"
     ));
 
     // Whatever a pipeline sets, park and unpark never run in the same pipeline.

@@ -827,15 +827,21 @@ fn the_park_guard_stops_live_plans_and_applies_that_would_unpark() {
 fn drift_tells_what_park_did_from_hand_made_changes_and_writes_no_state() {
     let s = ServicesRoot::new("");
     let root = &s.root;
-    root.init();
-    assert_eq!(root.plan("first", &[]).code, 3);
-    let r = root.apply("first");
-    assert_eq!(r.code, 0, "{}", r.stderr);
     let drift = |extra: &[&str]| {
         let mut args = vec!["drift"];
         args.extend_from_slice(extra);
         root.tf_wrap(&args)
     };
+    // A check that cannot run is exit 1, not "no drift".
+    let r = drift(&["--output", "json"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.is_empty(), "no report: {}", r.stdout);
+    assert!(r.stderr.contains("run `tf-wrap init`"), "{}", r.stderr);
+
+    root.init();
+    assert_eq!(root.plan("first", &[]).code, 3);
+    let r = root.apply("first");
+    assert_eq!(r.code, 0, "{}", r.stderr);
 
     let r = drift(&["--output", "json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
