@@ -1,8 +1,11 @@
 """tf-wrap plan vs the same Terraform commands run directly by a careful script
-(`terraform plan -out -detailed-exitcode` then `terraform show -json`), and tf-wrap apply
+(`terraform plan -out -detailed-exitcode` then `terraform show -json`), tf-wrap apply
 (unsigned and signed bundles) vs `terraform apply PLANFILE`, on the same root with an s3
-backend and DynamoDB locking on the local emulator. Only 127.0.0.1 is contacted."""
+backend and DynamoDB locking on the local emulator; and tf-wrap drift vs `terraform plan
+-refresh-only` + `terraform show -json` on a root with the demo provider's ECS services,
+parked. Only 127.0.0.1 is contacted."""
 import argparse
+import json
 import os
 import re
 import shutil
@@ -30,6 +33,8 @@ def main():
     p.add_argument("--harness", required=True)
     p.add_argument("--terraform", required=True)
     p.add_argument("--reference-env", required=True)
+    p.add_argument("--park", required=True)
+    p.add_argument("--repo", required=True)
     p.add_argument("--outputs", type=int, default=300)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--out", required=True)
@@ -149,8 +154,60 @@ def main():
         order = [0, 1, 2] if i % 2 else [2, 1, 0]
         for k in order:
             applied[k].append(runs[k]())
-    shutil.rmtree(work)
     ad, aw, asg = (statistics.median(a) for a in applied)
+
+    # Drift: the same 300 outputs plus the reference environment's three ECS services and
+    # two scalable targets through the demo provider (examples/demo/services.tf), applied,
+    # then parked with `park down`: five parked resources drifted for both sides.
+    drift_root = os.path.join(work, "drift")
+    os.makedirs(drift_root)
+    shutil.copy(os.path.join(root, "main.tf"), drift_root)
+    shutil.copy(os.path.join(args.repo, "examples/demo/services.tf"), drift_root)
+    with open(os.path.join(root, "backend.hcl")) as f:
+        backend = f.read().replace("prod/terraform.tfstate", "drift/terraform.tfstate")
+    with open(os.path.join(drift_root, "backend.hcl"), "w") as f:
+        f.write(backend)
+    drift_env = os.path.join(work, "drift.env.hcl")
+    with open(drift_env, "w") as f:
+        f.write(text.replace('root = "infra"', 'root = "drift"', 1))
+    tfrc = subprocess.run([args.harness, "demo-provider", os.path.join(work, "provider")],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    denv = dict(env, TF_CLI_CONFIG_FILE=tfrc)
+    dtf = [args.terraform, f"-chdir={drift_root}"]
+    timed(dtf + ["init", "-input=false", f"-backend-config={os.path.join(drift_root, 'backend.hcl')}",
+                 "-no-color"], env=denv)
+    timed(dtf + ["apply", "-input=false", "-auto-approve", "-no-color"], ok=(0,), env=denv)
+    timed([args.park, "--env-file", drift_env, "down", "--no-wait"], ok=(0,), cwd=work, env=denv)
+    drift_plan = os.path.join(work, "direct-drift.tfplan")
+
+    def direct_drift():
+        t = timed(dtf + ["plan", "-refresh-only", "-input=false", "-lock-timeout=5m",
+                         f"-out={drift_plan}", "-detailed-exitcode", "-no-color"], env=denv)
+        start = time.perf_counter()
+        with open(os.path.join(work, "direct-drift.json"), "wb") as f:
+            r = subprocess.run(dtf + ["show", "-json", drift_plan], stdout=f, env=denv)
+        if r.returncode != 0:
+            raise SystemExit("terraform show -json failed")
+        return t + time.perf_counter() - start
+
+    def wrapped_drift():
+        return timed([args.tf_wrap, "--env-file", drift_env, "drift", "--output", "json"],
+                     ok=(0,), cwd=work, env=denv)
+
+    check = subprocess.run([args.tf_wrap, "--env-file", drift_env, "drift", "--output", "json"],
+                           cwd=work, env=denv, capture_output=True, text=True)
+    report = json.loads(check.stdout)
+    if check.returncode != 0 or report["counts"] != {"parked": 5, "unexpected": 0}:
+        raise SystemExit(f"tf-wrap drift: exit {check.returncode}: {check.stdout}{check.stderr[-2000:]}")
+    direct_drift()
+    dd, dw = [], []
+    for i in range(args.repeats):
+        if i % 2:
+            dd.append(direct_drift()); dw.append(wrapped_drift())
+        else:
+            dw.append(wrapped_drift()); dd.append(direct_drift())
+    shutil.rmtree(work)
+    mdd, mdw = statistics.median(dd), statistics.median(dw)
 
     md, mw = statistics.median(d), statistics.median(w)
     over = mw - md
@@ -185,6 +242,19 @@ Apply overhead: **{(aw-ad)*1000:+.0f} ms ({(aw-ad)/ad*100:+.1f}%)** unsigned,
 **{(asg-ad)*1000:+.0f} ms ({(asg-ad)/ad*100:+.1f}%)** signed. Most of it is the second
 Terraform process, `terraform show -json` of the plan file: the price of gating what
 Terraform will actually apply rather than what the bundle says it will.
+
+### tf-wrap drift: the same root plus 3 ECS services and 2 scalable targets, parked
+
+The 300 outputs plus `examples/demo/services.tf` (the demo provider against the
+emulator), applied, then `park down`: five resources drifted, all explained by park's
+records. Median of {args.repeats} alternating runs each:
+
+| run | median | min | max |
+| --- | ---: | ---: | ---: |
+| `terraform plan -refresh-only -out -detailed-exitcode` then `terraform show -json` (a careful script, which cannot tell parked drift from a hand-made change) | {mdd*1000:.0f} ms | {min(dd)*1000:.0f} ms | {max(dd)*1000:.0f} ms |
+| `tf-wrap drift --output json` (the same two commands, plus account guard, park records read during and after the refresh, classification of every drifted attribute) | {mdw*1000:.0f} ms | {min(dw)*1000:.0f} ms | {max(dw)*1000:.0f} ms |
+
+Drift-check overhead: **{(mdw-mdd)*1000:+.0f} ms ({(mdw-mdd)/mdd*100:+.1f}%)**; target: under 5%.
 """
     with open(args.out, "w") as f:
         f.write(text)
