@@ -5,11 +5,15 @@
 
 use crate::engine::{self, RunOptions, Stop};
 use crate::error::ObserveError;
+use crate::hold::{Hold, HoldError};
 use crate::lock::LockSetupError;
 use crate::observe::{observe, Clients};
 use crate::plan::{plan, Direction, PlanOptions};
+use crate::record::Found;
 use crate::report::RunReport;
+use crate::report::{HoldNote, HoldReport, HoldResult};
 use crate::status::StatusReport;
+use infra_core::aws::AwsCallError;
 use infra_core::exit::ExitStatus;
 use infra_core::retry::Deadline;
 use infra_core::setup::{Setup, SetupError};
@@ -34,6 +38,26 @@ pub enum Request {
         /// The lock's ID.
         id: String,
     },
+    /// `park hold`: keep the environment awake until a time.
+    Hold(HoldRequest),
+    /// `park release`: end the hold.
+    Release {
+        /// How long to wait for a held lock (default: the file's `terraform.lock_timeout`).
+        lock_timeout: Option<Duration>,
+    },
+}
+
+/// A hold to place: `park hold` or `park up --hold-until`.
+#[derive(Debug, Clone)]
+pub struct HoldRequest {
+    /// WHEN: an RFC 3339 time, a duration, or a time of day with its zone.
+    pub until: String,
+    /// Why.
+    pub reason: String,
+    /// Who (default: the caller's identity).
+    pub by: Option<String>,
+    /// How long to wait for a held lock (default: the file's `terraform.lock_timeout`).
+    pub lock_timeout: Option<Duration>,
 }
 
 /// The options of `park down` / `park up`.
@@ -53,6 +77,10 @@ pub struct RunRequest {
     pub no_lock: bool,
     /// How often to poll while waiting.
     pub poll_interval: Duration,
+    /// `park down` parks even while a hold is in force (with a warning).
+    pub ignore_hold: bool,
+    /// `park up --hold-until`: place this hold first, then unpark.
+    pub hold: Option<HoldRequest>,
 }
 
 /// What a command produced.
@@ -64,6 +92,8 @@ pub enum Outcome {
     Status(StatusReport, bool),
     /// The IAM policy document.
     Policy(serde_json::Value),
+    /// A hold placed or released.
+    Hold(HoldReport),
     /// The lock `park unlock` removed: its path and its holder.
     Unlocked {
         /// `bucket/key` of the state.
@@ -79,9 +109,10 @@ impl Outcome {
         match self {
             Outcome::Run(report) => report.exit_status(),
             Outcome::Status(report, true) => report.check_status(),
-            Outcome::Status(_, false) | Outcome::Policy(_) | Outcome::Unlocked { .. } => {
-                ExitStatus::Success
-            }
+            Outcome::Status(_, false)
+            | Outcome::Policy(_)
+            | Outcome::Unlocked { .. }
+            | Outcome::Hold(_) => ExitStatus::Success,
         }
     }
 }
@@ -110,6 +141,12 @@ pub enum ParkError {
     /// The run's task ended without a report (a bug: it panicked).
     #[error("the run ended without a report: {0}")]
     Lost(String),
+    /// The hold asked for is invalid (nothing was written).
+    #[error(transparent)]
+    InvalidHold(#[from] HoldError),
+    /// Writing or removing a hold's tags failed.
+    #[error("{0}")]
+    HoldWrite(#[from] AwsCallError),
 }
 
 impl ParkError {
@@ -117,11 +154,14 @@ impl ParkError {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
             ParkError::Setup(e) => e.exit_status(),
-            ParkError::Backend(_) | ParkError::LockSetup(_) => ExitStatus::InvalidInput,
-            ParkError::Lock(e) => e.exit_status(),
-            ParkError::Observe(_) | ParkError::InterruptedWaitingForLock | ParkError::Lost(_) => {
-                ExitStatus::Failure
+            ParkError::Backend(_) | ParkError::LockSetup(_) | ParkError::InvalidHold(_) => {
+                ExitStatus::InvalidInput
             }
+            ParkError::Lock(e) => e.exit_status(),
+            ParkError::Observe(_)
+            | ParkError::InterruptedWaitingForLock
+            | ParkError::Lost(_)
+            | ParkError::HoldWrite(_) => ExitStatus::Failure,
         }
     }
 }
@@ -154,6 +194,13 @@ pub async fn run(setup: &Setup, request: Request, on_signals: OnSignals) -> Fini
     if let Request::IamPolicy = request {
         return done(iam_policy(&env));
     }
+    // A hold is checked before any AWS call: a bad one writes nothing (exit 2).
+    let now = std::time::SystemTime::now();
+    if let Some(h) = hold_request(&request) {
+        if let Err(e) = hold_for(&env, h, h.by.as_deref().unwrap_or("caller"), now) {
+            return done(Err(e.into()));
+        }
+    }
     // down/up: every AWS call of the run is retried until the run's deadline, counted
     // from here; status and unlock have none (each call is bounded by its timeout).
     let deadline = match &request {
@@ -163,6 +210,16 @@ pub async fn run(setup: &Setup, request: Request, on_signals: OnSignals) -> Fini
     let (config, caller) = match setup.aws_until(&env, deadline).await {
         Ok(pair) => pair,
         Err(e) => return done(Err(e.into())),
+    };
+    let hold = match hold_request(&request) {
+        None => None,
+        Some(h) => {
+            let by = h.by.clone().unwrap_or_else(|| holder(caller.as_ref()));
+            match hold_for(&env, h, &by, now) {
+                Ok(hold) => Some(hold),
+                Err(e) => return done(Err(e.into())),
+            }
+        }
     };
     let clients = Clients::new(&config, deadline);
     match request {
@@ -182,9 +239,197 @@ pub async fn run(setup: &Setup, request: Request, on_signals: OnSignals) -> Fini
                 ),
                 "a step in flight may or may not have taken effect and the environment lock may remain (the next run says so; `park unlock ID` releases it)".into(),
             );
-            locked_run(env, clients, config, direction, args, deadline, stop).await
+            let lock = LockOptions {
+                operation: crate::lock::operation(direction),
+                skip: args.dry_run,
+                no_lock: args.no_lock,
+                timeout: args.lock_timeout,
+            };
+            let work = observe_plan_run(
+                env.clone(),
+                clients,
+                direction,
+                args,
+                hold,
+                deadline,
+                stop.clone(),
+            );
+            locked(&env, &config, lock, &stop, work).await
+        }
+        Request::Hold(h) => {
+            let stop = on_signals(
+                "the hold is written or not, then the lock release".into(),
+                "the hold may be on some clusters only (`park status` shows it; `park release` removes it)".into(),
+            );
+            let lock = LockOptions {
+                operation: "park hold",
+                skip: false,
+                no_lock: false,
+                timeout: h.lock_timeout,
+            };
+            let hold = hold.expect("checked above");
+            let work = place_hold(env.clone(), clients, hold);
+            locked(&env, &config, lock, &stop, work).await
+        }
+        Request::Release { lock_timeout } => {
+            let stop = on_signals(
+                "the hold is removed or not, then the lock release".into(),
+                "the hold may remain on some clusters (`park status` shows it)".into(),
+            );
+            let lock = LockOptions {
+                operation: "park release",
+                skip: false,
+                no_lock: false,
+                timeout: lock_timeout,
+            };
+            let work = release_hold(env.clone(), clients);
+            locked(&env, &config, lock, &stop, work).await
         }
     }
+}
+
+/// The hold a request places, if any.
+fn hold_request(request: &Request) -> Option<&HoldRequest> {
+    match request {
+        Request::Hold(h) => Some(h),
+        Request::Run(Direction::Up, args) => args.hold.as_ref(),
+        _ => None,
+    }
+}
+
+/// The hold `h` asks for, checked (end, length, reason, holder), as `by`.
+fn hold_for(
+    env: &Environment,
+    h: &HoldRequest,
+    by: &str,
+    now: std::time::SystemTime,
+) -> Result<Hold, HoldError> {
+    if env.ecs_clusters.is_empty() {
+        return Err(HoldError::NoCluster);
+    }
+    let until = crate::hold::parse_when(&h.until, now)?;
+    crate::hold::new_hold(until, &h.reason, by, now, env.max_hold)
+}
+
+/// Who holds when `--by` is not given: the caller's identity (as a tag allows it), else
+/// the local user.
+fn holder(caller: Option<&infra_core::aws::CallerIdentity>) -> String {
+    let name = match caller {
+        Some(c) => crate::hold::holder_from_arn(&c.arn),
+        None => std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+    };
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || "_.:/=+-@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(128)
+        .collect();
+    if clean.is_empty() {
+        "unknown".into()
+    } else {
+        clean
+    }
+}
+
+/// Writes `hold` on every ECS cluster of the environment.
+async fn place_hold(env: Environment, clients: Clients, hold: Hold) -> Result<Outcome, ParkError> {
+    let live = observe(&clients, &env).await?;
+    let clusters = write_hold(&clients, &live, &hold).await?;
+    Ok(Outcome::Hold(HoldReport {
+        environment: env.name.clone(),
+        action: HoldResult::Placed,
+        hold: Some(hold),
+        clusters,
+    }))
+}
+
+/// Writes `hold`'s two tags on each cluster (one TagResource each: both tags or neither).
+async fn write_hold(
+    clients: &Clients,
+    live: &crate::observe::LiveEnvironment,
+    hold: &Hold,
+) -> Result<Vec<String>, ParkError> {
+    let mut written = Vec::new();
+    for cluster in &live.clusters {
+        let Some(arn) = &cluster.arn else {
+            return Err(ParkError::HoldWrite(AwsCallError {
+                operation: "ecs:DescribeClusters",
+                resource: Some(cluster.cluster.clone()),
+                code: Some("ClusterNotFoundException".into()),
+                message: "the cluster does not exist, so it cannot carry the hold".into(),
+                kind: infra_core::aws::AwsCallErrorKind::Service,
+            }));
+        };
+        let mut req = clients.ecs.tag_resource().resource_arn(arn);
+        for (key, value) in hold.encode() {
+            req = req.tags(
+                aws_sdk_ecs::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build(),
+            );
+        }
+        req.send().await.map_err(|e| {
+            AwsCallError::new(
+                "ecs:TagResource",
+                Some(format!("cluster {}", cluster.cluster)),
+                e,
+            )
+        })?;
+        written.push(cluster.cluster.clone());
+    }
+    Ok(written)
+}
+
+/// Removes the hold's tags from every cluster that carries any (valid or not).
+async fn remove_hold(
+    clients: &Clients,
+    live: &crate::observe::LiveEnvironment,
+) -> Result<Vec<String>, ParkError> {
+    let mut removed = Vec::new();
+    for cluster in &live.clusters {
+        let (Some(arn), false) = (&cluster.arn, matches!(cluster.hold, Found::None)) else {
+            continue;
+        };
+        clients
+            .ecs
+            .untag_resource()
+            .resource_arn(arn)
+            .tag_keys(crate::hold::HOLD_TAG_KEY)
+            .tag_keys(crate::hold::HOLD_REASON_TAG_KEY)
+            .send()
+            .await
+            .map_err(|e| {
+                AwsCallError::new(
+                    "ecs:UntagResource",
+                    Some(format!("cluster {}", cluster.cluster)),
+                    e,
+                )
+            })?;
+        removed.push(cluster.cluster.clone());
+    }
+    Ok(removed)
+}
+
+async fn release_hold(env: Environment, clients: Clients) -> Result<Outcome, ParkError> {
+    let live = observe(&clients, &env).await?;
+    let hold = live.holds().max_by_key(|h| h.end()).cloned();
+    let clusters = remove_hold(&clients, &live).await?;
+    Ok(Outcome::Hold(HoldReport {
+        environment: env.name.clone(),
+        action: if clusters.is_empty() {
+            HoldResult::None
+        } else {
+            HoldResult::Released
+        },
+        hold,
+        clusters,
+    }))
 }
 
 /// The least-privilege IAM policy for `env`, the lock's actions included.
@@ -210,29 +455,41 @@ pub async fn unlock(
     })
 }
 
-/// `park down` / `park up`: under the environment lock (unless `--dry-run` or
-/// `--no-lock`), observe, plan, run, report; the lock is released on every way out
-/// (done, failed, deadline, SIGINT/SIGTERM, a panic).
-async fn locked_run(
-    env: Environment,
-    clients: Clients,
-    config: aws_config::SdkConfig,
-    direction: Direction,
-    args: RunRequest,
-    deadline: Deadline,
-    stop: Stop,
-) -> Finished {
+/// How a command takes the environment lock.
+struct LockOptions {
+    /// The operation written into the lock (`park down`, `park hold`).
+    operation: &'static str,
+    /// No lock at all (a dry run changes nothing).
+    skip: bool,
+    /// `--no-lock`: run without it, with a warning.
+    no_lock: bool,
+    /// How long to wait for a held lock (default: the file's `terraform.lock_timeout`).
+    timeout: Option<Duration>,
+}
+
+/// Runs `work` under the environment lock (unless skipped); the lock is released on every
+/// way out (done, failed, deadline, SIGINT/SIGTERM, a panic).
+async fn locked<W>(
+    env: &Environment,
+    config: &aws_config::SdkConfig,
+    options: LockOptions,
+    stop: &Stop,
+    work: W,
+) -> Finished
+where
+    W: std::future::Future<Output = Result<Outcome, ParkError>> + Send + 'static,
+{
     let done = |result| Finished {
         result,
         release: None,
     };
-    let lock = if args.dry_run {
+    let lock = if options.skip {
         None
-    } else if args.no_lock {
+    } else if options.no_lock {
         tracing::warn!("--no-lock: running without the environment lock; another park run or Terraform may change the environment at the same time");
         None
     } else {
-        match crate::lock::environment_lock(&config, &env) {
+        match crate::lock::environment_lock(config, env) {
             Ok(lock) => Some(lock),
             Err(e) => return done(Err(e.into())),
         }
@@ -240,12 +497,8 @@ async fn locked_run(
     let held = match &lock {
         None => None,
         Some(lock) => {
-            let info = LockInfo::new(
-                crate::lock::operation(direction),
-                env!("CARGO_PKG_VERSION"),
-                lock.backend(),
-            );
-            let timeout = args.lock_timeout.unwrap_or(env.terraform.lock_timeout);
+            let info = LockInfo::new(options.operation, env!("CARGO_PKG_VERSION"), lock.backend());
+            let timeout = options.timeout.unwrap_or(env.terraform.lock_timeout);
             tokio::select! {
                 taken = lock.acquire(&info, timeout) => {
                     if let Err(e) = taken {
@@ -263,10 +516,7 @@ async fn locked_run(
         }
     };
     // In its own task, so even a panic comes back here and the lock is released.
-    let work = tokio::spawn(observe_plan_run(
-        env, clients, direction, args, deadline, stop,
-    ));
-    let result = match work.await {
+    let result = match tokio::spawn(work).await {
         Ok(result) => result,
         Err(e) => Err(ParkError::Lost(e.to_string())),
     };
@@ -282,10 +532,66 @@ async fn observe_plan_run(
     clients: Clients,
     direction: Direction,
     args: RunRequest,
+    hold: Option<Hold>,
     deadline: Deadline,
     stop: Stop,
 ) -> Result<Outcome, ParkError> {
-    let live = observe(&clients, &env).await?;
+    let mut live = observe(&clients, &env).await?;
+    let now = std::time::SystemTime::now();
+    let mut note = None;
+    for cluster in &live.clusters {
+        if let Found::Invalid { error } = &cluster.hold {
+            tracing::warn!(
+                "the hold on ECS cluster {} is unreadable and ignored ({error}); `park release` removes it",
+                cluster.cluster
+            );
+        }
+    }
+    match direction {
+        Direction::Down => match live.hold_at(now).cloned() {
+            Some(h) if !args.ignore_hold => {
+                tracing::info!("{}: nothing parked", h.describe());
+                return Ok(Outcome::Run(
+                    RunReport::new(&env.name, direction, args.dry_run, Vec::new()).with_hold(
+                        HoldNote {
+                            result: HoldResult::Held,
+                            hold: h,
+                        },
+                    ),
+                ));
+            }
+            Some(h) => {
+                tracing::warn!("--ignore-hold: parking although {}", h.describe());
+                note = Some(HoldNote {
+                    result: HoldResult::Ignored,
+                    hold: h,
+                });
+            }
+            None => {
+                // An expired hold is ignored, and removed by a real park run.
+                let expired = live.holds().max_by_key(|h| h.end()).cloned();
+                if let (Some(h), false) = (expired, args.dry_run) {
+                    remove_hold(&clients, &live).await?;
+                    note = Some(HoldNote {
+                        result: HoldResult::ExpiredRemoved,
+                        hold: h,
+                    });
+                }
+            }
+        },
+        Direction::Up => {
+            // `park up --hold-until`: the hold first, so tonight's park is held even if
+            // the unpark is interrupted.
+            if let (Some(h), false) = (hold, args.dry_run) {
+                write_hold(&clients, &live, &h).await?;
+                note = Some(HoldNote {
+                    result: HoldResult::Placed,
+                    hold: h,
+                });
+                live = observe(&clients, &env).await?;
+            }
+        }
+    }
     let plan = plan(
         direction,
         &env,
@@ -311,12 +617,11 @@ async fn observe_plan_run(
             tracing::warn!("{warning}");
         }
     }
-    Ok(Outcome::Run(RunReport::new(
-        &env.name,
-        direction,
-        args.dry_run,
-        outcomes,
-    )))
+    let report = RunReport::new(&env.name, direction, args.dry_run, outcomes);
+    Ok(Outcome::Run(match note {
+        Some(note) => report.with_hold(note),
+        None => report,
+    }))
 }
 
 #[cfg(test)]
@@ -348,15 +653,21 @@ mod tests {
             ParkError::Observe(ObserveError::from(aws())),
             ParkError::InterruptedWaitingForLock,
             ParkError::Lost("panicked".into()),
+            ParkError::InvalidHold(HoldError::NoCluster),
+            ParkError::HoldWrite(aws()),
         ];
         for error in &errors {
             let expected = match error {
-                ParkError::Setup(_) | ParkError::Backend(_) | ParkError::LockSetup(_) => 2,
+                ParkError::Setup(_)
+                | ParkError::Backend(_)
+                | ParkError::LockSetup(_)
+                | ParkError::InvalidHold(_) => 2,
                 ParkError::Lock(LockError::Held { .. } | LockError::Mismatch { .. }) => 4,
                 ParkError::Lock(_) => 1,
                 ParkError::Observe(_)
                 | ParkError::InterruptedWaitingForLock
-                | ParkError::Lost(_) => 1,
+                | ParkError::Lost(_)
+                | ParkError::HoldWrite(_) => 1,
             };
             assert_eq!(error.exit_status().code(), expected, "{error}");
         }

@@ -8,6 +8,7 @@ use state_lock::S3Backend;
 
 /// Read actions, on every resource the environment names.
 pub const READ_ACTIONS: &[&str] = &[
+    "ecs:DescribeClusters",
     "ecs:DescribeServices",
     "application-autoscaling:DescribeScalableTargets",
     "rds:DescribeDBClusters",
@@ -16,6 +17,9 @@ pub const READ_ACTIONS: &[&str] = &[
 /// Mutating actions on ECS services that are parked.
 pub const ECS_WRITE_ACTIONS: &[&str] =
     &["ecs:TagResource", "ecs:UntagResource", "ecs:UpdateService"];
+
+/// Holds: tags on the environment's ECS clusters.
+pub const HOLD_ACTIONS: &[&str] = &["ecs:TagResource", "ecs:UntagResource"];
 
 /// Mutating Application Auto Scaling actions.
 pub const AUTOSCALING_WRITE_ACTIONS: &[&str] = &["application-autoscaling:RegisterScalableTarget"];
@@ -98,6 +102,21 @@ pub fn policy(env: &Environment, lock: Option<&S3Backend>) -> Value {
             "Action": ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:RegisterScalableTarget"],
             "Resource": "*"
         }));
+    }
+    let ecs_clusters: Vec<String> = env
+        .ecs_clusters
+        .iter()
+        .map(|c| {
+            format!(
+                "arn:aws:ecs:{}:{}:cluster/{}",
+                env.region, env.account_id, c.name
+            )
+        })
+        .collect();
+    if !ecs_clusters.is_empty() {
+        // DescribeClusters reads the holds; the tags are the holds themselves.
+        statements.push(json!({"Sid": "ReadEcsClusters", "Effect": "Allow", "Action": ["ecs:DescribeClusters"], "Resource": ecs_clusters}));
+        statements.push(json!({"Sid": "HoldEcsClusters", "Effect": "Allow", "Action": HOLD_ACTIONS, "Resource": ecs_clusters}));
     }
     if !parked_services.is_empty() {
         statements.push(json!({"Sid": "ParkEcsServices", "Effect": "Allow", "Action": ECS_WRITE_ACTIONS, "Resource": parked_services}));

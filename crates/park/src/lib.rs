@@ -7,6 +7,7 @@
 //!   as the APIs allow, run concurrently.
 //! - [`status`]: the `park status` report built from that observation.
 //! - [`record`]: the park record (a tag on the resource) written before anything changes.
+//! - [`hold`]: holds ("keep it awake until …"), tags on the environment's ECS clusters.
 //! - [`plan`]: what park or unpark would do to each resource, from the environment file
 //!   and the observation (pure).
 //! - [`engine`]: carries a plan out: bounded, each resource's steps in order, within the
@@ -29,6 +30,7 @@
 pub mod command;
 pub mod engine;
 pub mod error;
+pub mod hold;
 pub mod iam;
 pub mod lock;
 pub mod observe;

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use infra_core::cli::{emit, emit_text, parse_duration, report_error, run_command, GlobalArgs};
 use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
 use infra_core::output::OutputFormat;
-use park::command::{run, Outcome, Request, RunRequest};
+use park::command::{run, HoldRequest, Outcome, Request, RunRequest};
 use park::plan::{Direction, PlanOptions};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -28,11 +28,54 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Park the environment: record, then scale services (and scale-to-zero Aurora) down.
-    /// With --dry-run, exit 3 when there is something to park.
-    Down(RunArgs),
+    /// With --dry-run, exit 3 when there is something to park. While a hold is in force,
+    /// changes nothing and exits 0 (`held`); an expired hold is removed.
+    Down {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Park even while a hold is in force (with a warning).
+        #[arg(long)]
+        ignore_hold: bool,
+    },
     /// Unpark the environment: Aurora first, then every service back to its record.
     /// With --dry-run, exit 3 when there is something to unpark.
-    Up(RunArgs),
+    Up {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Hold the environment awake until WHEN, written before unparking (the "working
+        /// late" case); needs --reason. WHEN as for `park hold --until`.
+        #[arg(long, value_name = "WHEN", requires = "reason")]
+        hold_until: Option<String>,
+        /// Why the hold (with --hold-until).
+        #[arg(long, value_name = "TEXT", requires = "hold_until")]
+        reason: Option<String>,
+        /// Who holds (default: the caller's identity).
+        #[arg(long, value_name = "NAME", requires = "hold_until")]
+        by: Option<String>,
+    },
+    /// Keep the environment awake until WHEN: `park down` changes nothing (exit 0) until
+    /// then. Written as tags on the environment's ECS clusters, under the environment lock.
+    Hold {
+        /// An RFC 3339 time (2026-12-03T23:00:00Z), a duration (3h), or a time of day
+        /// with its zone (23:00Z, 23:00+01:00). At most the file's `max_hold` (7d) ahead.
+        #[arg(long, value_name = "WHEN")]
+        until: String,
+        /// Why (at most 256 characters: letters, digits, spaces and `_ . : / = + - @`).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// Who holds (default: the caller's identity).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        /// How long to wait for the environment lock (default: terraform.lock_timeout).
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        lock_timeout: Option<Duration>,
+    },
+    /// End the hold: the next `park down` parks.
+    Release {
+        /// How long to wait for the environment lock (default: terraform.lock_timeout).
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        lock_timeout: Option<Duration>,
+    },
     /// Per resource: parked, unparked, partly parked or drifted, with the record's age.
     Status {
         /// Exit 3 unless the environment is cleanly parked or cleanly unparked.
@@ -121,6 +164,7 @@ fn render(outcome: Outcome, format: OutputFormat) -> ExitStatus {
             &(serde_json::to_string_pretty(&policy).unwrap_or_default() + "\n"),
             status,
         ),
+        Outcome::Hold(report) => emit(&report, format, status),
         Outcome::Unlocked { lock, holder } => emit_text(
             &format!("removed the environment lock {lock} held by {holder}\n"),
             status,
@@ -130,7 +174,7 @@ fn render(outcome: Outcome, format: OutputFormat) -> ExitStatus {
 
 /// The arguments as a library request.
 fn request(command: Command) -> Request {
-    let run = |args: RunArgs| RunRequest {
+    let run = |args: RunArgs, ignore_hold, hold| RunRequest {
         dry_run: args.dry_run,
         concurrency: usize::from(args.concurrency),
         deadline: args.deadline,
@@ -143,10 +187,40 @@ fn request(command: Command) -> Request {
         lock_timeout: args.lock_timeout,
         no_lock: args.no_lock,
         poll_interval: args.poll_interval,
+        ignore_hold,
+        hold,
     };
     match command {
-        Command::Down(args) => Request::Run(Direction::Down, run(args)),
-        Command::Up(args) => Request::Run(Direction::Up, run(args)),
+        Command::Down {
+            run: args,
+            ignore_hold,
+        } => Request::Run(Direction::Down, run(args, ignore_hold, None)),
+        Command::Up {
+            run: args,
+            hold_until,
+            reason,
+            by,
+        } => {
+            let hold = hold_until.map(|until| HoldRequest {
+                until,
+                reason: reason.unwrap_or_default(),
+                by,
+                lock_timeout: args.lock_timeout,
+            });
+            Request::Run(Direction::Up, run(args, false, hold))
+        }
+        Command::Hold {
+            until,
+            reason,
+            by,
+            lock_timeout,
+        } => Request::Hold(HoldRequest {
+            until,
+            reason,
+            by,
+            lock_timeout,
+        }),
+        Command::Release { lock_timeout } => Request::Release { lock_timeout },
         Command::Status { check } => Request::Status { check },
         Command::IamPolicy => Request::IamPolicy,
         Command::Unlock { id } => Request::Unlock { id },

@@ -4,6 +4,7 @@
 //! DescribeScalableTargets 50 resource IDs) and the three services are read concurrently.
 
 use crate::error::ObserveError;
+use crate::hold::{Hold, HOLD_REASON_TAG_KEY, HOLD_TAG_KEY};
 use crate::record::{
     AuroraRecord, Found, ServiceRecord, SuspendedFlags, TargetCapacity, RECORD_TAG_KEY,
 };
@@ -50,6 +51,33 @@ pub struct LiveEnvironment {
     pub services: Vec<ServiceState>,
     /// One entry per Aurora cluster in the environment file, in file order.
     pub aurora: Vec<AuroraState>,
+    /// One entry per ECS cluster in the environment file, in file order: where holds are.
+    pub clusters: Vec<ClusterState>,
+}
+
+impl LiveEnvironment {
+    /// The hold in force at `now`, if any cluster carries one (the latest-ending one).
+    pub fn hold_at(&self, now: std::time::SystemTime) -> Option<&Hold> {
+        self.holds()
+            .filter(|h| h.holds_at(now))
+            .max_by_key(|h| h.end())
+    }
+
+    /// Every valid hold found on the clusters.
+    pub fn holds(&self) -> impl Iterator<Item = &Hold> {
+        self.clusters.iter().filter_map(|c| c.hold.valid())
+    }
+}
+
+/// An ECS cluster and the hold it carries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterState {
+    /// The cluster name.
+    pub cluster: String,
+    /// Its ARN, when found.
+    pub arn: Option<String>,
+    /// The hold tag, if any.
+    pub hold: Found<Hold>,
 }
 
 /// An ECS service as AWS reports it.
@@ -114,10 +142,11 @@ pub async fn observe(
     clients: &Clients,
     env: &Environment,
 ) -> Result<LiveEnvironment, ObserveError> {
-    let (services, targets, aurora) = tokio::try_join!(
+    let (services, targets, aurora, clusters) = tokio::try_join!(
         describe_services(clients, env),
         describe_targets(clients, env),
-        describe_aurora(clients, env)
+        describe_aurora(clients, env),
+        describe_clusters(clients, env)
     )?;
     let services = services
         .into_iter()
@@ -128,7 +157,70 @@ pub async fn observe(
             s
         })
         .collect();
-    Ok(LiveEnvironment { services, aurora })
+    Ok(LiveEnvironment {
+        services,
+        aurora,
+        clusters,
+    })
+}
+
+/// The environment's ECS clusters with their tags (one DescribeClusters per 100).
+async fn describe_clusters(
+    clients: &Clients,
+    env: &Environment,
+) -> Result<Vec<ClusterState>, ObserveError> {
+    let names: Vec<&str> = env.ecs_clusters.iter().map(|c| c.name.as_str()).collect();
+    let mut found: HashMap<String, ClusterState> = HashMap::new();
+    for chunk in names.chunks(100) {
+        let out = clients
+            .ecs
+            .describe_clusters()
+            .set_clusters(Some(chunk.iter().map(|n| (*n).to_owned()).collect()))
+            .include(aws_sdk_ecs::types::ClusterField::Tags)
+            .send()
+            .await
+            .map_err(|e| AwsCallError::new("ecs:DescribeClusters", Some(chunk.join(", ")), e))?;
+        for c in out.clusters() {
+            let Some(name) = c.cluster_name() else {
+                continue;
+            };
+            if c.status() == Some("INACTIVE") {
+                continue;
+            }
+            let tag = |key: &str| {
+                c.tags()
+                    .iter()
+                    .find(|t| t.key() == Some(key))
+                    .and_then(|t| t.value())
+            };
+            let hold = tag(HOLD_TAG_KEY).map_or(Found::None, |v| {
+                match Hold::decode(v, tag(HOLD_REASON_TAG_KEY)) {
+                    Ok(record) => Found::Valid { record },
+                    Err(e) => Found::Invalid {
+                        error: e.to_string(),
+                    },
+                }
+            });
+            found.insert(
+                name.to_owned(),
+                ClusterState {
+                    cluster: name.to_owned(),
+                    arn: c.cluster_arn().map(str::to_owned),
+                    hold,
+                },
+            );
+        }
+    }
+    Ok(names
+        .into_iter()
+        .map(|name| {
+            found.remove(name).unwrap_or_else(|| ClusterState {
+                cluster: name.to_owned(),
+                arn: None,
+                hold: Found::None,
+            })
+        })
+        .collect())
 }
 
 async fn describe_services(

@@ -238,13 +238,13 @@ pub fn check_tag_value(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     value: &'a str,
     pairs: Vec<(&'a str, &'a str)>,
 }
 
 impl<'a> Fields<'a> {
-    fn parse(value: &'a str) -> Result<Self, RecordError> {
+    pub(crate) fn parse(value: &'a str) -> Result<Self, RecordError> {
         let mut words = value.split_whitespace();
         let version = words.next().unwrap_or_default();
         let mut fields = Fields {
@@ -265,7 +265,7 @@ impl<'a> Fields<'a> {
         Ok(fields)
     }
 
-    fn get(&self, key: &str) -> Result<&'a str, RecordError> {
+    pub(crate) fn get(&self, key: &str) -> Result<&'a str, RecordError> {
         self.pairs
             .iter()
             .find(|(k, _)| *k == key)
@@ -288,7 +288,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn error(&self, reason: &str) -> RecordError {
+    pub(crate) fn error(&self, reason: &str) -> RecordError {
         RecordError {
             value: self.value.to_owned(),
             reason: reason.to_owned(),

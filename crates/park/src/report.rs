@@ -2,6 +2,7 @@
 //! result, as a table or JSON (schema `park/run` v1), and the exit status it implies.
 
 use crate::engine::{Outcome, ResultKind};
+use crate::hold::Hold;
 use crate::plan::{Decision, Direction};
 use infra_core::exit::ExitStatus;
 use infra_core::output::{table, Report};
@@ -21,6 +22,97 @@ pub struct RunReport {
     pub summary: Summary,
     /// One entry per resource.
     pub resources: Vec<Outcome>,
+    /// What a hold did to this run: `held` (nothing parked), `ignored` (`--ignore-hold`),
+    /// `expired-removed`, or `placed` (`park up --hold-until`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold: Option<HoldNote>,
+}
+
+/// What happened to a hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HoldResult {
+    /// A hold in force: `park down` changed nothing.
+    Held,
+    /// A hold in force, overridden by `--ignore-hold`.
+    Ignored,
+    /// A hold whose end has passed (`park status`).
+    Expired,
+    /// An expired hold, removed by this `park down`.
+    ExpiredRemoved,
+    /// A hold written (`park hold`, `park up --hold-until`).
+    Placed,
+    /// A hold removed (`park release`).
+    Released,
+    /// `park release` found no hold.
+    None,
+}
+
+impl HoldResult {
+    /// As the reports spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldResult::Held => "held",
+            HoldResult::Ignored => "ignored",
+            HoldResult::Expired => "expired",
+            HoldResult::ExpiredRemoved => "expired-removed",
+            HoldResult::Placed => "placed",
+            HoldResult::Released => "released",
+            HoldResult::None => "none",
+        }
+    }
+}
+
+/// A hold and what happened to it in a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HoldNote {
+    /// What happened.
+    pub result: HoldResult,
+    /// The hold.
+    #[serde(flatten)]
+    pub hold: Hold,
+}
+
+/// `park hold` / `park release` (JSON schema `park/hold`).
+#[derive(Debug, Clone, Serialize)]
+pub struct HoldReport {
+    /// The environment.
+    pub environment: String,
+    /// `placed`, `released` or `none`.
+    pub action: HoldResult,
+    /// The hold written or removed.
+    pub hold: Option<Hold>,
+    /// The ECS clusters written or untagged.
+    pub clusters: Vec<String>,
+}
+
+impl Report for HoldReport {
+    const SCHEMA: &'static str = "park/hold";
+
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        match (self.action, &self.hold) {
+            (HoldResult::Placed, Some(h)) => writeln!(
+                out,
+                "{} {}; `park down` changes nothing until then (on {})",
+                self.environment,
+                h.describe(),
+                self.clusters.join(", ")
+            ),
+            (HoldResult::Released, Some(h)) => writeln!(
+                out,
+                "{}: released the hold ({}); `park down` parks again",
+                self.environment,
+                h.describe()
+            ),
+            (HoldResult::Released, None) => writeln!(
+                out,
+                "{}: removed an unreadable hold from {}",
+                self.environment,
+                self.clusters.join(", ")
+            ),
+            _ => writeln!(out, "{}: no hold to release", self.environment),
+        }
+    }
 }
 
 /// How many resources ended each way.
@@ -65,7 +157,14 @@ impl RunReport {
             dry_run,
             summary,
             resources,
+            hold: None,
         }
+    }
+
+    /// The report with what a hold did to the run.
+    pub fn with_hold(mut self, note: HoldNote) -> Self {
+        self.hold = Some(note);
+        self
     }
 
     /// 0 all done or nothing to do; 3 a dry run with changes; 1 any failure; 4 any refusal
@@ -96,6 +195,29 @@ impl Report for RunReport {
             (Direction::Up, false) => "unpark",
         };
         writeln!(out, "{verb} {}", self.environment)?;
+        if let Some(note) = &self.hold {
+            match note.result {
+                HoldResult::Held => {
+                    return writeln!(
+                        out,
+                        "{}: nothing was parked (`park release` ends the hold; `--ignore-hold` overrides it)",
+                        note.hold.describe()
+                    )
+                }
+                HoldResult::Ignored => writeln!(
+                    out,
+                    "WARNING: --ignore-hold: parked although {}",
+                    note.hold.describe()
+                )?,
+                HoldResult::ExpiredRemoved => writeln!(
+                    out,
+                    "the expired hold was removed ({})",
+                    note.hold.describe()
+                )?,
+                HoldResult::Placed => writeln!(out, "{}", note.hold.describe())?,
+                HoldResult::Expired | HoldResult::Released | HoldResult::None => {}
+            }
+        }
         let rows = self.resources.iter().map(|r| {
             let steps: Vec<String> = r.item.steps.iter().map(|s| s.to_string()).collect();
             let after = if r.item.decision == Decision::Change {

@@ -4,6 +4,7 @@
 use crate::observe::{AuroraState, LiveEnvironment, ServiceState};
 use crate::plan::{flags, service_drift, service_is_parked};
 use crate::record::{age_seconds, Found};
+use crate::report::{HoldNote, HoldResult};
 use infra_core::aws::CallerIdentity;
 use infra_core::environment::{AuroraCluster, AuroraParkPolicy, EcsService, Environment};
 use infra_core::exit::ExitStatus;
@@ -69,6 +70,10 @@ pub struct StatusReport {
     pub services: Vec<ServiceRow>,
     /// Aurora clusters.
     pub aurora: Vec<AuroraRow>,
+    /// The hold on the environment: `held` (in force) or `expired` (the next `park down`
+    /// removes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold: Option<HoldNote>,
 }
 
 /// A service: what the file expects, what is live, and its state.
@@ -223,6 +228,17 @@ pub fn aurora_state(cfg: &AuroraCluster, live: &AuroraState) -> (ParkState, Opti
 impl StatusReport {
     /// Joins the environment file with the observation.
     pub fn new(env: &Environment, live: LiveEnvironment, caller: Option<CallerIdentity>) -> Self {
+        let now = std::time::SystemTime::now();
+        let hold = match live.hold_at(now) {
+            Some(h) => Some(HoldNote {
+                result: HoldResult::Held,
+                hold: h.clone(),
+            }),
+            None => live.holds().max_by_key(|h| h.end()).map(|h| HoldNote {
+                result: HoldResult::Expired,
+                hold: h.clone(),
+            }),
+        };
         let services: Vec<ServiceRow> = env
             .services()
             .zip(live.services)
@@ -281,6 +297,7 @@ impl StatusReport {
             overall,
             services,
             aurora,
+            hold,
         }
     }
 
@@ -336,6 +353,19 @@ impl Report for StatusReport {
         )?;
         if let Some(caller) = &self.caller {
             writeln!(out, "caller      {}", caller.arn)?;
+        }
+        match &self.hold {
+            Some(n) if n.result == HoldResult::Held => writeln!(
+                out,
+                "hold        {} (`park down` changes nothing until then; `park release` ends it)",
+                n.hold.describe()
+            )?,
+            Some(n) => writeln!(
+                out,
+                "hold        expired: was {} (the next `park down` removes it)",
+                n.hold.describe()
+            )?,
+            None => {}
         }
         writeln!(out, "\nECS services")?;
         let rows = self.services.iter().map(|s| {
@@ -459,6 +489,7 @@ mod tests {
             overall: Overall::Mixed,
             services: Vec::new(),
             aurora: Vec::new(),
+            hold: None,
         };
         let mut out = Vec::new();
         infra_core::output::write_report(&report, infra_core::output::OutputFormat::Json, &mut out)

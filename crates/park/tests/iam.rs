@@ -12,6 +12,9 @@ fn the_policy_matches_the_calls_made() {
         &["down"],
         &["up"],
         &["up", "--from-model"],
+        &["hold", "--until", "1h", "--reason", "iam test"],
+        &["down"],
+        &["release"],
     ] {
         let r = fleet.park(args);
         assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);

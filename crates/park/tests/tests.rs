@@ -6,6 +6,7 @@ mod support;
 mod crash;
 mod faults;
 mod fleet;
+mod holds;
 mod iam;
 mod lock;
 mod wait;

@@ -53,6 +53,9 @@ pub struct Environment {
     pub account_id: String,
     /// The AWS region.
     pub region: String,
+    /// The longest hold `park hold` accepts (`max_hold`, default 7 days).
+    #[serde(serialize_with = "serialize_duration")]
+    pub max_hold: Duration,
     /// How to run Terraform for the environment's root module.
     pub terraform: TerraformSettings,
     /// ECS clusters and the services in them, in file order.

@@ -19,6 +19,8 @@ pub(crate) struct RawEnvironment {
     pub account_id: String,
     pub region: String,
     #[serde(default)]
+    pub max_hold: Option<String>,
+    #[serde(default)]
     pub terraform: Option<RawTerraform>,
     #[serde(default)]
     pub ecs_cluster: IndexMap<String, RawCluster>,

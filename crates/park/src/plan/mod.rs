@@ -544,6 +544,7 @@ environment "t" {
         let live = LiveEnvironment {
             services: vec![web, worker],
             aurora: vec![aurora],
+            clusters: Vec::new(),
         };
         plan(direction, &env(), &live, options, SystemTime::now())
             .items
@@ -590,6 +591,7 @@ environment "t" {
                 svc("worker", 1, None, Found::None),
             ],
             aurora: vec![db(0.5, Found::None)],
+            clusters: Vec::new(),
         };
         // The records carry the caller's clock, not the machine's: the plan is pure.
         let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000);

@@ -15,6 +15,7 @@ use crate::error::Problem;
 use regex::Regex;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
+use std::time::Duration;
 
 /// A key path in the file (`environment.prod.ecs_cluster.blog.service.web.desired_count`):
 /// what a problem names, and how its line and column are found.
@@ -132,6 +133,24 @@ impl<'a, 'b> Validator<'a, 'b> {
             );
         }
 
+        let max_hold = match env.max_hold.as_deref().map(humantime::parse_duration) {
+            None => Duration::from_secs(7 * 24 * 3600),
+            Some(Ok(d)) if !d.is_zero() => d,
+            Some(Ok(_)) => {
+                self.problem(&p.key("max_hold"), "`max_hold` must be longer than zero");
+                Duration::from_secs(7 * 24 * 3600)
+            }
+            Some(Err(e)) => {
+                self.problem(
+                    &p.key("max_hold"),
+                    format!(
+                        "`max_hold` \"{}\" is not a duration such as \"7d\" or \"12h\": {e}",
+                        env.max_hold.as_deref().unwrap_or_default()
+                    ),
+                );
+                Duration::from_secs(7 * 24 * 3600)
+            }
+        };
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let terraform = self.terraform(&p, env.terraform, &base);
         let ecs_clusters = self.ecs_clusters(&p, env.ecs_cluster);
@@ -142,6 +161,7 @@ impl<'a, 'b> Validator<'a, 'b> {
             name,
             account_id: env.account_id,
             region: env.region,
+            max_hold,
             terraform,
             ecs_clusters,
             aurora_clusters,
