@@ -56,6 +56,8 @@ pub struct Environment {
     /// The longest hold `park hold` accepts (`max_hold`, default 7 days).
     #[serde(serialize_with = "serialize_duration")]
     pub max_hold: Duration,
+    /// The prices park's savings use (`pricing`); `None`: its built-in table.
+    pub pricing: Option<Pricing>,
     /// How to run Terraform for the environment's root module.
     pub terraform: TerraformSettings,
     /// ECS clusters and the services in them, in file order.
@@ -106,6 +108,20 @@ pub const DEFAULT_PROTECTED_TYPES: &[&str] = &[
     "aws_dynamodb_table",
     "aws_efs_file_system",
 ];
+
+/// The `pricing` block: on-demand prices per hour, for park's savings estimates. A price
+/// left out is "not estimated" for that kind of resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pricing {
+    /// Fargate, per vCPU-hour.
+    pub fargate_vcpu_hour: Option<f64>,
+    /// Fargate, per GB-hour of memory.
+    pub fargate_gb_hour: Option<f64>,
+    /// Aurora Serverless v2, per ACU-hour.
+    pub aurora_acu_hour: Option<f64>,
+    /// The currency of the prices (`USD`).
+    pub currency: String,
+}
 
 /// An ECS cluster and the services of it that the toolkit manages.
 #[derive(Debug, Clone, Serialize)]

@@ -21,6 +21,8 @@ pub(crate) struct RawEnvironment {
     #[serde(default)]
     pub max_hold: Option<String>,
     #[serde(default)]
+    pub pricing: Option<RawPricing>,
+    #[serde(default)]
     pub terraform: Option<RawTerraform>,
     #[serde(default)]
     pub ecs_cluster: IndexMap<String, RawCluster>,
@@ -30,6 +32,19 @@ pub(crate) struct RawEnvironment {
     pub image: IndexMap<String, RawImage>,
     #[serde(default)]
     pub endpoint: IndexMap<String, RawEndpoint>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPricing {
+    #[serde(default)]
+    pub fargate_vcpu_hour: Option<f64>,
+    #[serde(default)]
+    pub fargate_gb_hour: Option<f64>,
+    #[serde(default)]
+    pub aurora_acu_hour: Option<f64>,
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

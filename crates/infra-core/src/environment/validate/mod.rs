@@ -87,6 +87,36 @@ impl<'a, 'b> Validator<'a, 'b> {
         }
     }
 
+    /// The `pricing` block: prices that are finite and not negative, a currency code.
+    fn pricing(&mut self, p: &KeyPath, raw: super::raw::RawPricing) -> super::Pricing {
+        let mut price = |key: &str, value: Option<f64>| match value {
+            Some(v) if !(v.is_finite() && v >= 0.0) => {
+                self.problem(
+                    &p.key(key),
+                    format!("`{key}` must be a price per hour, not negative, found {v}"),
+                );
+                None
+            }
+            other => other,
+        };
+        let fargate_vcpu_hour = price("fargate_vcpu_hour", raw.fargate_vcpu_hour);
+        let fargate_gb_hour = price("fargate_gb_hour", raw.fargate_gb_hour);
+        let aurora_acu_hour = price("aurora_acu_hour", raw.aurora_acu_hour);
+        let currency = raw.currency.unwrap_or_else(|| "USD".into());
+        if !(currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase())) {
+            self.problem(
+                &p.key("currency"),
+                format!("`currency` must be a three-letter code such as \"USD\", found \"{currency}\""),
+            );
+        }
+        super::Pricing {
+            fargate_vcpu_hour,
+            fargate_gb_hour,
+            aurora_acu_hour,
+            currency,
+        }
+    }
+
     /// The environment block: exactly one, then each of its blocks.
     pub(crate) fn environment(&mut self, raw: RawFile, path: &Path) -> Option<Environment> {
         static REGION: LazyLock<Regex> =
@@ -151,6 +181,7 @@ impl<'a, 'b> Validator<'a, 'b> {
                 Duration::from_secs(7 * 24 * 3600)
             }
         };
+        let pricing = env.pricing.map(|raw| self.pricing(&p.key("pricing"), raw));
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let terraform = self.terraform(&p, env.terraform, &base);
         let ecs_clusters = self.ecs_clusters(&p, env.ecs_cluster);
@@ -162,6 +193,7 @@ impl<'a, 'b> Validator<'a, 'b> {
             account_id: env.account_id,
             region: env.region,
             max_hold,
+            pricing,
             terraform,
             ecs_clusters,
             aurora_clusters,
