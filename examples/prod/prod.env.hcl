@@ -7,6 +7,15 @@ environment "prod" {
   account_id = "123456789012"
   region     = "eu-west-2"
 
+  # On-demand prices per hour for park's savings estimates (Fargate Linux/x86 in
+  # eu-west-2). Check them against your own bill; without this block park uses its
+  # built-in table, which has no Aurora price for this region.
+  pricing {
+    fargate_vcpu_hour = 0.04656
+    fargate_gb_hour   = 0.00511
+    currency          = "USD"
+  }
+
   terraform {
     root           = "."
     backend_config = "backend.hcl"

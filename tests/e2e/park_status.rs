@@ -99,7 +99,7 @@ fn shows_the_live_state_as_versioned_json() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["schema"], "park/status");
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     assert_eq!(v["caller"]["account"], "123456789012");
     let services = v["services"].as_array().unwrap();
     assert_eq!(services.len(), 3);

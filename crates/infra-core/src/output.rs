@@ -26,6 +26,9 @@ pub trait Report: Serialize {
     /// The schema name in JSON output (`park/status`).
     const SCHEMA: &'static str;
 
+    /// The schema's version: [`SCHEMA_VERSION`] unless the report's schema changed shape.
+    const SCHEMA_VERSION: u32 = SCHEMA_VERSION;
+
     /// Writes the human-readable form.
     fn write_text(&self, out: &mut dyn Write) -> io::Result<()>;
 }
@@ -41,7 +44,7 @@ pub fn write_report<R: Report>(
         OutputFormat::Json => {
             let mut doc = serde_json::Map::new();
             doc.insert("schema".into(), R::SCHEMA.into());
-            doc.insert("schema_version".into(), SCHEMA_VERSION.into());
+            doc.insert("schema_version".into(), R::SCHEMA_VERSION.into());
             match serde_json::to_value(report).map_err(io::Error::other)? {
                 serde_json::Value::Object(fields) => doc.extend(fields),
                 other => {

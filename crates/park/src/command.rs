@@ -224,12 +224,16 @@ pub async fn run(setup: &Setup, request: Request, on_signals: OnSignals) -> Fini
     let clients = Clients::new(&config, deadline);
     match request {
         Request::IamPolicy => done(iam_policy(&env)),
-        Request::Status { check } => done(
-            observe(&clients, &env)
-                .await
-                .map(|live| Outcome::Status(StatusReport::new(&env, live, caller), check))
-                .map_err(ParkError::from),
-        ),
+        Request::Status { check } => done(match observe(&clients, &env).await {
+            Ok(live) => {
+                let sizes = crate::savings::task_sizes(&clients, &live).await;
+                Ok(Outcome::Status(
+                    StatusReport::new(&env, live, caller, &sizes),
+                    check,
+                ))
+            }
+            Err(e) => Err(e.into()),
+        }),
         Request::Unlock { id } => done(unlock(&config, &env, &id).await),
         Request::Run(direction, args) => {
             let stop = on_signals(
@@ -617,11 +621,26 @@ async fn observe_plan_run(
             tracing::warn!("{warning}");
         }
     }
-    let report = RunReport::new(&env.name, direction, args.dry_run, outcomes);
-    Ok(Outcome::Run(match note {
-        Some(note) => report.with_hold(note),
-        None => report,
-    }))
+    let parked_something = direction == Direction::Down
+        && outcomes
+            .iter()
+            .any(|o| o.result == crate::engine::ResultKind::Done);
+    let mut report = RunReport::new(&env.name, direction, args.dry_run, outcomes);
+    if let Some(note) = note {
+        report = report.with_hold(note);
+    }
+    if parked_something {
+        // The saving this park started, from the records as written (a failure to read
+        // them back is a warning: the park itself is done).
+        match observe(&clients, &env).await {
+            Ok(after) => {
+                let sizes = crate::savings::task_sizes(&clients, &after).await;
+                report.savings = StatusReport::new(&env, after, None, &sizes).savings;
+            }
+            Err(e) => tracing::warn!("savings not estimated: {e}"),
+        }
+    }
+    Ok(Outcome::Run(report))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use state_lock::S3Backend;
 pub const READ_ACTIONS: &[&str] = &[
     "ecs:DescribeClusters",
     "ecs:DescribeServices",
+    "ecs:DescribeTaskDefinition",
     "application-autoscaling:DescribeScalableTargets",
     "rds:DescribeDBClusters",
 ];
@@ -113,6 +114,11 @@ pub fn policy(env: &Environment, lock: Option<&S3Backend>) -> Value {
             )
         })
         .collect();
+    if !all_services.is_empty() {
+        // The savings estimate reads the parked services' task sizes. IAM does not scope
+        // DescribeTaskDefinition to a resource; it reads definitions, nothing else.
+        statements.push(json!({"Sid": "ReadTaskDefinitions", "Effect": "Allow", "Action": ["ecs:DescribeTaskDefinition"], "Resource": "*"}));
+    }
     if !ecs_clusters.is_empty() {
         // DescribeClusters reads the holds; the tags are the holds themselves.
         statements.push(json!({"Sid": "ReadEcsClusters", "Effect": "Allow", "Action": ["ecs:DescribeClusters"], "Resource": ecs_clusters}));

@@ -6,6 +6,8 @@
 //!   services, their Application Auto Scaling targets, Aurora clusters) with as few calls
 //!   as the APIs allow, run concurrently.
 //! - [`status`]: the `park status` report built from that observation.
+//! - [`savings`]: what parking saves, per resource and in total (prices from the
+//!   environment file or a built-in table).
 //! - [`record`]: the park record (a tag on the resource) written before anything changes.
 //! - [`hold`]: holds ("keep it awake until …"), tags on the environment's ECS clusters.
 //! - [`plan`]: what park or unpark would do to each resource, from the environment file
@@ -37,5 +39,6 @@ pub mod observe;
 pub mod plan;
 pub mod record;
 pub mod report;
+pub mod savings;
 pub mod status;
 pub mod wait;

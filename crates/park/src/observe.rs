@@ -103,6 +103,12 @@ pub struct ServiceState {
     pub deployments: usize,
     /// `REPLICA` or `DAEMON`.
     pub scheduling_strategy: Option<String>,
+    /// The service's current task definition (ARN).
+    pub task_definition: Option<String>,
+    /// `FARGATE`, `EC2` or `EXTERNAL`, when the service names a launch type.
+    pub launch_type: Option<String>,
+    /// The capacity providers of its strategy, when it has one (`FARGATE`, `FARGATE_SPOT`).
+    pub capacity_providers: Vec<String>,
     /// The Application Auto Scaling target, when there is one.
     pub scalable_target: Option<TargetCapacity>,
     /// The park record tag, if any.
@@ -286,6 +292,13 @@ async fn describe_services(
                         scheduling_strategy: svc
                             .scheduling_strategy()
                             .map(|s| s.as_str().to_owned()),
+                        task_definition: svc.task_definition().map(str::to_owned),
+                        launch_type: svc.launch_type().map(|l| l.as_str().to_owned()),
+                        capacity_providers: svc
+                            .capacity_provider_strategy()
+                            .iter()
+                            .map(|c| c.capacity_provider().to_owned())
+                            .collect(),
                         scalable_target: None,
                         record,
                     },
@@ -304,6 +317,9 @@ async fn describe_services(
                 pending_count: 0,
                 deployments: 0,
                 scheduling_strategy: None,
+                task_definition: None,
+                launch_type: None,
+                capacity_providers: Vec::new(),
                 scalable_target: None,
                 record: Found::None,
             }));

@@ -4,6 +4,7 @@
 use crate::engine::{Outcome, ResultKind};
 use crate::hold::Hold;
 use crate::plan::{Decision, Direction};
+use crate::savings::SavingsSummary;
 use infra_core::exit::ExitStatus;
 use infra_core::output::{table, Report};
 use serde::Serialize;
@@ -26,6 +27,9 @@ pub struct RunReport {
     /// `expired-removed`, or `placed` (`park up --hold-until`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hold: Option<HoldNote>,
+    /// After a `park down` that parked something: what the parked environment saves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub savings: Option<SavingsSummary>,
 }
 
 /// What happened to a hold.
@@ -158,6 +162,7 @@ impl RunReport {
             summary,
             resources,
             hold: None,
+            savings: None,
         }
     }
 
@@ -255,6 +260,10 @@ impl Report for RunReport {
             out,
             "{} done, {} planned, {} unchanged, {} refused, {} conflict, {} failed",
             s.done, s.planned, s.unchanged, s.refused, s.conflict, s.failed
-        )
+        )?;
+        match &self.savings {
+            Some(savings) => writeln!(out, "parked: {}", savings.describe()),
+            None => Ok(()),
+        }
     }
 }

@@ -231,7 +231,9 @@ pub fn service_savings(
     let record = live.record.valid()?;
     let hours = age_seconds(&record.parked_at).unwrap_or(0) as f64 / 3600.0;
     let Some(prices) = prices else {
-        return Some(Savings::not("no prices for this region: add a `pricing` block to the environment file"));
+        return Some(Savings::not(
+            "no prices for this region: add a `pricing` block to the environment file",
+        ));
     };
     if live.capacity_providers.iter().any(|p| p == "FARGATE_SPOT") {
         return Some(Savings::not("runs on Fargate Spot, whose prices vary"));
@@ -254,8 +256,7 @@ pub fn service_savings(
         Some(Err(e)) => return Some(Savings::not(format!("task size unknown: {e}"))),
         None => return Some(Savings::not("task size unknown")),
     };
-    let per_hour =
-        f64::from(record.desired_count) * (size.vcpu * vcpu_price + size.gb * gb_price);
+    let per_hour = f64::from(record.desired_count) * (size.vcpu * vcpu_price + size.gb * gb_price);
     Some(Savings::estimated(per_hour, hours, &prices.currency))
 }
 
@@ -302,8 +303,7 @@ pub fn summary<'a>(
     }
     out.per_hour = round(out.per_hour);
     out.so_far = round(out.so_far);
-    out.monthly_at_12h_a_day =
-        round(out.per_hour * ASSUMED_PARKED_HOURS_A_DAY * 365.0 / 12.0);
+    out.monthly_at_12h_a_day = round(out.per_hour * ASSUMED_PARKED_HOURS_A_DAY * 365.0 / 12.0);
     out
 }
 
@@ -312,14 +312,18 @@ impl SavingsSummary {
     pub fn describe(&self) -> String {
         let c = self.currency.as_deref().unwrap_or("");
         let mut text = match &self.prices {
-            None => "savings not estimated: no prices for this region (add a `pricing` block)".to_owned(),
+            None => "savings not estimated: no prices for this region (add a `pricing` block)"
+                .to_owned(),
             Some(_) => format!(
                 "saving {:.2} {c}/h ({:.2} {c} so far; ~{:.2} {c} a month at {} h a day, assumed)",
                 self.per_hour, self.so_far, self.monthly_at_12h_a_day, ASSUMED_PARKED_HOURS_A_DAY
             ),
         };
         if self.not_estimated > 0 && self.prices.is_some() {
-            text.push_str(&format!("; {} parked resource(s) not estimated", self.not_estimated));
+            text.push_str(&format!(
+                "; {} parked resource(s) not estimated",
+                self.not_estimated
+            ));
         }
         if let Some(p) = &self.prices {
             text.push_str(&format!("; prices: {p}"));
@@ -331,6 +335,38 @@ impl SavingsSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prices_come_from_the_file_else_the_table_else_nowhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |region: &str, extra: &str| {
+            let path = dir.path().join(format!("{region}.env.hcl"));
+            std::fs::write(
+                &path,
+                format!("environment \"x\" {{\n  account_id = \"123456789012\"\n  region     = \"{region}\"\n{extra}}}\n"),
+            )
+            .unwrap();
+            Environment::load(&path).unwrap()
+        };
+        assert_eq!(prices(&load("ap-south-1", "")), None, "not in the table");
+        let london = prices(&load("eu-west-2", "")).unwrap();
+        assert_eq!(london.source, "built-in table (taken 2026-03)");
+        assert_eq!(london.aurora_acu_hour, None, "no built-in ACU price there");
+        let own = prices(&load(
+            "ap-south-1",
+            "  pricing {\n    fargate_vcpu_hour = 0.05\n    currency = \"EUR\"\n  }\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            (
+                own.fargate_vcpu_hour,
+                own.fargate_gb_hour,
+                own.currency.as_str()
+            ),
+            (Some(0.05), None, "EUR")
+        );
+        assert_eq!(own.source, "environment file");
+    }
 
     #[test]
     fn sums_round_to_fractions_of_a_cent_and_count_what_is_not_estimated() {
@@ -348,9 +384,17 @@ mod tests {
         assert_eq!(items[0].per_hour, Some(0.05678));
         assert_eq!(items[0].so_far, Some(0.5678));
         let s = summary(&items, Some(&prices));
-        assert_eq!((s.per_hour, s.so_far, s.not_estimated), (0.05678, 0.5678, 1));
+        assert_eq!(
+            (s.per_hour, s.so_far, s.not_estimated),
+            (0.05678, 0.5678, 1)
+        );
         assert_eq!(s.monthly_at_12h_a_day, round(0.05678 * 12.0 * 365.0 / 12.0));
-        assert!(s.describe().starts_with("saving 0.06 USD/h (0.57 USD so far;"), "{}", s.describe());
+        assert!(
+            s.describe()
+                .starts_with("saving 0.06 USD/h (0.57 USD so far;"),
+            "{}",
+            s.describe()
+        );
         assert!(summary(&[], None).describe().contains("not estimated"));
     }
 }

@@ -5,11 +5,13 @@ use crate::observe::{AuroraState, LiveEnvironment, ServiceState};
 use crate::plan::{flags, service_drift, service_is_parked};
 use crate::record::{age_seconds, Found};
 use crate::report::{HoldNote, HoldResult};
+use crate::savings::{self, Savings, SavingsSummary, TaskSize};
 use infra_core::aws::CallerIdentity;
 use infra_core::environment::{AuroraCluster, AuroraParkPolicy, EcsService, Environment};
 use infra_core::exit::ExitStatus;
 use infra_core::output::{table, Report};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 /// The state of one resource.
@@ -74,6 +76,9 @@ pub struct StatusReport {
     /// removes it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hold: Option<HoldNote>,
+    /// What parking saves, in total, when anything is parked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub savings: Option<SavingsSummary>,
 }
 
 /// A service: what the file expects, what is live, and its state.
@@ -83,6 +88,9 @@ pub struct ServiceRow {
     pub state: ParkState,
     /// Why, when not plainly parked or unparked.
     pub detail: Option<String>,
+    /// What parking it saves, when it is parked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub savings: Option<Savings>,
     /// Age of the park record in seconds.
     pub record_age_seconds: Option<u64>,
     /// Desired count per the environment file.
@@ -103,6 +111,9 @@ pub struct AuroraRow {
     pub state: ParkState,
     /// Why, when not plainly parked or unparked.
     pub detail: Option<String>,
+    /// What parking it saves, when it is parked (`scale-to-zero`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub savings: Option<Savings>,
     /// Age of the park record in seconds.
     pub record_age_seconds: Option<u64>,
     /// The park policy per the environment file.
@@ -227,7 +238,13 @@ pub fn aurora_state(cfg: &AuroraCluster, live: &AuroraState) -> (ParkState, Opti
 
 impl StatusReport {
     /// Joins the environment file with the observation.
-    pub fn new(env: &Environment, live: LiveEnvironment, caller: Option<CallerIdentity>) -> Self {
+    pub fn new(
+        env: &Environment,
+        live: LiveEnvironment,
+        caller: Option<CallerIdentity>,
+        sizes: &HashMap<String, Result<TaskSize, String>>,
+    ) -> Self {
+        let prices = savings::prices(env);
         let now = std::time::SystemTime::now();
         let hold = match live.hold_at(now) {
             Some(h) => Some(HoldNote {
@@ -247,6 +264,7 @@ impl StatusReport {
                 ServiceRow {
                     state: park_state,
                     detail,
+                    savings: savings::service_savings(&state, sizes, prices.as_ref()),
                     record_age_seconds: state
                         .record
                         .valid()
@@ -267,6 +285,12 @@ impl StatusReport {
                 AuroraRow {
                     state: park_state,
                     detail,
+                    savings: match cfg.park {
+                        AuroraParkPolicy::ScaleToZero => {
+                            savings::aurora_savings(state.record.valid(), prices.as_ref())
+                        }
+                        AuroraParkPolicy::Keep => None,
+                    },
                     record_age_seconds: state
                         .record
                         .valid()
@@ -289,6 +313,12 @@ impl StatusReport {
         } else {
             Overall::Mixed
         };
+        let rows = services
+            .iter()
+            .filter_map(|s| s.savings.as_ref())
+            .chain(aurora.iter().filter_map(|a| a.savings.as_ref()));
+        let total = savings::summary(rows.clone(), prices.as_ref());
+        let savings = (rows.count() > 0).then_some(total);
         StatusReport {
             environment: env.name.clone(),
             account_id: env.account_id.clone(),
@@ -298,6 +328,7 @@ impl StatusReport {
             services,
             aurora,
             hold,
+            savings,
         }
     }
 
@@ -341,6 +372,8 @@ fn state_name(state: ParkState) -> &'static str {
 
 impl Report for StatusReport {
     const SCHEMA: &'static str = "park/status";
+    /// 2: `savings` on parked resources and in total, `hold`.
+    const SCHEMA_VERSION: u32 = 2;
 
     fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
@@ -444,6 +477,22 @@ impl Report for StatusReport {
                 )
             )?;
         }
+        if let Some(total) = &self.savings {
+            writeln!(out, "\nSavings")?;
+            let services = self.services.iter().filter_map(|s| {
+                s.savings
+                    .as_ref()
+                    .map(|v| (format!("{}/{}", s.live.cluster, s.live.service), v))
+            });
+            let aurora = self
+                .aurora
+                .iter()
+                .filter_map(|a| a.savings.as_ref().map(|v| (a.live.cluster.clone(), v)));
+            for (name, v) in services.chain(aurora) {
+                writeln!(out, "  {name}: {}", v.describe())?;
+            }
+            writeln!(out, "{}", total.describe())?;
+        }
         Ok(())
     }
 }
@@ -490,6 +539,7 @@ mod tests {
             services: Vec::new(),
             aurora: Vec::new(),
             hold: None,
+            savings: None,
         };
         let mut out = Vec::new();
         infra_core::output::write_report(&report, infra_core::output::OutputFormat::Json, &mut out)
@@ -498,7 +548,7 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"{
   "schema": "park/status",
-  "schema_version": 1,
+  "schema_version": 2,
   "environment": "prod",
   "account_id": "123456789012",
   "region": "eu-west-2",

@@ -9,4 +9,5 @@ mod fleet;
 mod holds;
 mod iam;
 mod lock;
+mod savings;
 mod wait;

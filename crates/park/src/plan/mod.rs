@@ -476,6 +476,9 @@ environment "t" {
             pending_count: 0,
             deployments: 1,
             scheduling_strategy: Some("REPLICA".into()),
+            task_definition: None,
+            launch_type: Some("FARGATE".into()),
+            capacity_providers: Vec::new(),
             scalable_target: target.map(|(min, max, suspended)| TargetCapacity {
                 min,
                 max,

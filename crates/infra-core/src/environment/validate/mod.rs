@@ -106,7 +106,9 @@ impl<'a, 'b> Validator<'a, 'b> {
         if !(currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase())) {
             self.problem(
                 &p.key("currency"),
-                format!("`currency` must be a three-letter code such as \"USD\", found \"{currency}\""),
+                format!(
+                    "`currency` must be a three-letter code such as \"USD\", found \"{currency}\""
+                ),
             );
         }
         super::Pricing {
