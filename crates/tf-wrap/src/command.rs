@@ -192,9 +192,10 @@ pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, TfWrapError
     }
 }
 
-/// The refresh-only plan, with the park records read while Terraform refreshes and again
-/// after it finished (a record valid in either read explains a parked value, so a park run
-/// overlapping the check is never reported as unexpected drift).
+/// The refresh-only plan, with the park records read while Terraform refreshes and, when a
+/// parked value has no valid record in that read, again after it finished (a record valid
+/// in either read explains a parked value, so a park run overlapping the check is never
+/// reported as unexpected drift).
 async fn drift(
     setup: &Setup,
     env: &Environment,
@@ -206,15 +207,15 @@ async fn drift(
     // A refusal (the account guard) outranks a Terraform failure.
     let first = first?;
     let plan = plan?;
-    let second = if first.is_empty() && plan.resource_drift.is_empty() {
-        Vec::new()
-    } else {
-        recorded(&cell, setup, env).await?
-    };
-    let recorded = crate::drift::merge(first, second);
+    let mut drift = crate::drift::classify(&plan, &first);
+    if crate::drift::unexplained_parked_values(&drift) {
+        // Park may have written records while Terraform refreshed: read them again.
+        let recorded = crate::drift::merge(first, recorded(&cell, setup, env).await?);
+        drift = crate::drift::classify(&plan, &recorded);
+    }
     Ok(DriftReport::new(
         &env.name,
-        crate::drift::classify(&plan, &recorded),
+        drift,
         plan.terraform_version.clone(),
     ))
 }

@@ -12,10 +12,10 @@
 //! - [`DriftClass::Unexpected`]: anything else — a manual scale, a console edit, a deleted
 //!   resource, a parked value without a record, or with an unreadable one.
 //!
-//! A resource is unexpected when any of its attributes is. The records are read twice,
-//! while Terraform refreshes and after it finished, and a record valid in either read
-//! counts: a `park down` or `park up` running during the check never turns what it does
-//! into unexpected drift.
+//! A resource is unexpected when any of its attributes is. The records are read while
+//! Terraform refreshes and, when a parked value has no valid record in that read, again
+//! after it finished; a record valid in either read counts: a `park down` or `park up`
+//! running during the check never turns what it does into unexpected drift.
 
 use crate::gates::{attribute, cluster_name, show, Parked};
 use crate::plan::{push_lines, Action, Limit, PlanJson, ResourceChange};
@@ -64,6 +64,18 @@ pub fn merge(first: Vec<Recorded>, second: Vec<Recorded>) -> Vec<Recorded> {
         }
     }
     out
+}
+
+/// Whether any drift is at the value park leaves without a valid record to explain it:
+/// only then can a second read of the records change the result (a `park down` that wrote
+/// its records after the first read). A record valid in the first read already explains
+/// its values, so the usual nightly check reads the records once.
+pub fn unexplained_parked_values(drift: &[ResourceDrift]) -> bool {
+    drift.iter().any(|r| {
+        r.attributes
+            .iter()
+            .any(|a| a.class == DriftClass::Unexpected && parked_value(&r.kind, &a.path, &a.after))
+    })
 }
 
 /// How a drifted attribute or resource is classified.
@@ -743,6 +755,21 @@ mod tests {
         );
         assert_eq!(drift[2].action, Action::Delete);
         assert!(drift[2].reason.starts_with("deleted outside Terraform"));
+    }
+
+    #[test]
+    fn the_records_are_read_again_only_for_a_parked_value_without_a_record() {
+        let p = plan(json!([
+            service("portal", 2, 0),
+            service("prefect-worker", 1, 5)
+        ]));
+        // Recorded: explained in the first read; the hand-made 5 needs no second read.
+        assert!(!unexplained_parked_values(&classify(
+            &p,
+            &[valid("portal")]
+        )));
+        // Not recorded yet (park down writing its records while Terraform refreshed).
+        assert!(unexplained_parked_values(&classify(&p, &[])));
     }
 
     #[test]
