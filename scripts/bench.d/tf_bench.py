@@ -37,6 +37,8 @@ def main():
     p.add_argument("--repo", required=True)
     p.add_argument("--outputs", type=int, default=300)
     p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--drift-repeats", type=int, default=40,
+                   help="the drift runs take seconds each (the demo provider is Python) and vary by a second: more runs")
     p.add_argument("--out", required=True)
     args = p.parse_args()
 
@@ -201,7 +203,7 @@ def main():
         raise SystemExit(f"tf-wrap drift: exit {check.returncode}: {check.stdout}{check.stderr[-2000:]}")
     direct_drift()
     dd, dw = [], []
-    for i in range(args.repeats):
+    for i in range(args.drift_repeats):
         if i % 2:
             dd.append(direct_drift()); dw.append(wrapped_drift())
         else:
@@ -247,14 +249,19 @@ Terraform will actually apply rather than what the bundle says it will.
 
 The 300 outputs plus `examples/demo/services.tf` (the demo provider against the
 emulator), applied, then `park down`: five resources drifted, all explained by park's
-records. Median of {args.repeats} alternating runs each:
+records. Median of {args.drift_repeats} alternating runs each:
 
 | run | median | min | max |
 | --- | ---: | ---: | ---: |
 | `terraform plan -refresh-only -out -detailed-exitcode` then `terraform show -json` (a careful script, which cannot tell parked drift from a hand-made change) | {mdd*1000:.0f} ms | {min(dd)*1000:.0f} ms | {max(dd)*1000:.0f} ms |
-| `tf-wrap drift --output json` (the same two commands, plus account guard, park records read during and after the refresh, classification of every drifted attribute) | {mdw*1000:.0f} ms | {min(dw)*1000:.0f} ms | {max(dw)*1000:.0f} ms |
+| `tf-wrap drift --output json` (the same two commands, plus account guard, park records read during the refresh (again after it only when a parked value has no record), classification of every drifted attribute) | {mdw*1000:.0f} ms | {min(dw)*1000:.0f} ms | {max(dw)*1000:.0f} ms |
 
-Drift-check overhead: **{(mdw-mdd)*1000:+.0f} ms ({(mdw-mdd)/mdd*100:+.1f}%)**; target: under 5%.
+Drift-check overhead: **{(mdw-mdd)*1000:+.0f} ms ({(mdw-mdd)/mdd*100:+.1f}%)** on the medians,
+{(min(dw)-min(dd))*1000:+.0f} ms ({(min(dw)-min(dd))/min(dd)*100:+.1f}%) on the fastest runs; target: under 5%. What tf-wrap
+adds runs beside Terraform (account guard, first read of the records) or is a few
+milliseconds (the classification); a second read of the records happens only when a
+parked value has no record in the first. Each run starts the Python demo provider twice
+(plan, show), which makes single runs vary by about a second on this shared machine.
 """
     with open(args.out, "w") as f:
         f.write(text)
