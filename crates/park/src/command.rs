@@ -343,7 +343,7 @@ fn holder(caller: Option<&infra_core::aws::CallerIdentity>) -> String {
 /// Writes `hold` on every ECS cluster of the environment.
 async fn place_hold(env: Environment, clients: Clients, hold: Hold) -> Result<Outcome, ParkError> {
     let live = observe(&clients, &env).await?;
-    let clusters = write_hold(&clients, &live, &hold).await?;
+    let clusters = crate::hold::write(&clients, &live, &hold).await?;
     Ok(Outcome::Hold(HoldReport {
         environment: env.name.clone(),
         action: HoldResult::Placed,
@@ -352,78 +352,10 @@ async fn place_hold(env: Environment, clients: Clients, hold: Hold) -> Result<Ou
     }))
 }
 
-/// Writes `hold`'s two tags on each cluster (one TagResource each: both tags or neither).
-async fn write_hold(
-    clients: &Clients,
-    live: &crate::observe::LiveEnvironment,
-    hold: &Hold,
-) -> Result<Vec<String>, ParkError> {
-    let mut written = Vec::new();
-    for cluster in &live.clusters {
-        let Some(arn) = &cluster.arn else {
-            return Err(ParkError::HoldWrite(AwsCallError {
-                operation: "ecs:DescribeClusters",
-                resource: Some(cluster.cluster.clone()),
-                code: Some("ClusterNotFoundException".into()),
-                message: "the cluster does not exist, so it cannot carry the hold".into(),
-                kind: infra_core::aws::AwsCallErrorKind::Service,
-            }));
-        };
-        let mut req = clients.ecs.tag_resource().resource_arn(arn);
-        for (key, value) in hold.encode() {
-            req = req.tags(
-                aws_sdk_ecs::types::Tag::builder()
-                    .key(key)
-                    .value(value)
-                    .build(),
-            );
-        }
-        req.send().await.map_err(|e| {
-            AwsCallError::new(
-                "ecs:TagResource",
-                Some(format!("cluster {}", cluster.cluster)),
-                e,
-            )
-        })?;
-        written.push(cluster.cluster.clone());
-    }
-    Ok(written)
-}
-
-/// Removes the hold's tags from every cluster that carries any (valid or not).
-async fn remove_hold(
-    clients: &Clients,
-    live: &crate::observe::LiveEnvironment,
-) -> Result<Vec<String>, ParkError> {
-    let mut removed = Vec::new();
-    for cluster in &live.clusters {
-        let (Some(arn), false) = (&cluster.arn, matches!(cluster.hold, Found::None)) else {
-            continue;
-        };
-        clients
-            .ecs
-            .untag_resource()
-            .resource_arn(arn)
-            .tag_keys(crate::hold::HOLD_TAG_KEY)
-            .tag_keys(crate::hold::HOLD_REASON_TAG_KEY)
-            .send()
-            .await
-            .map_err(|e| {
-                AwsCallError::new(
-                    "ecs:UntagResource",
-                    Some(format!("cluster {}", cluster.cluster)),
-                    e,
-                )
-            })?;
-        removed.push(cluster.cluster.clone());
-    }
-    Ok(removed)
-}
-
 async fn release_hold(env: Environment, clients: Clients) -> Result<Outcome, ParkError> {
     let live = observe(&clients, &env).await?;
     let hold = live.holds().max_by_key(|h| h.end()).cloned();
-    let clusters = remove_hold(&clients, &live).await?;
+    let clusters = crate::hold::remove(&clients, &live).await?;
     Ok(Outcome::Hold(HoldReport {
         environment: env.name.clone(),
         action: if clusters.is_empty() {
@@ -575,7 +507,7 @@ async fn observe_plan_run(
                 // An expired hold is ignored, and removed by a real park run.
                 let expired = live.holds().max_by_key(|h| h.end()).cloned();
                 if let (Some(h), false) = (expired, args.dry_run) {
-                    remove_hold(&clients, &live).await?;
+                    crate::hold::remove(&clients, &live).await?;
                     note = Some(HoldNote {
                         result: HoldResult::ExpiredRemoved,
                         hold: h,
@@ -587,7 +519,7 @@ async fn observe_plan_run(
             // `park up --hold-until`: the hold first, so tonight's park is held even if
             // the unpark is interrupted.
             if let (Some(h), false) = (hold, args.dry_run) {
-                write_hold(&clients, &live, &h).await?;
+                crate::hold::write(&clients, &live, &h).await?;
                 note = Some(HoldNote {
                     result: HoldResult::Placed,
                     hold: h,

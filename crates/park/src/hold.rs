@@ -11,7 +11,9 @@
 //! the park record's rules (at most 256 characters of letters, digits, spaces and
 //! `_ . : / = + - @`), so a hold is never rejected half-way.
 
-use crate::record::{check_tag_value, rfc3339, Fields, RecordError};
+use crate::observe::{Clients, LiveEnvironment};
+use crate::record::{check_tag_value, rfc3339, Fields, Found, RecordError};
+use infra_core::aws::AwsCallError;
 use serde::Serialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -256,6 +258,74 @@ pub fn new_hold(
 /// `assumed-role/deploy/alice`.
 pub fn holder_from_arn(arn: &str) -> String {
     arn.splitn(6, ':').nth(5).unwrap_or(arn).to_owned()
+}
+
+/// Writes `hold`'s two tags on each cluster (one TagResource each: both tags or neither).
+pub async fn write(
+    clients: &Clients,
+    live: &LiveEnvironment,
+    hold: &Hold,
+) -> Result<Vec<String>, AwsCallError> {
+    let mut written = Vec::new();
+    for cluster in &live.clusters {
+        let Some(arn) = &cluster.arn else {
+            return Err(AwsCallError {
+                operation: "ecs:DescribeClusters",
+                resource: Some(cluster.cluster.clone()),
+                code: Some("ClusterNotFoundException".into()),
+                message: "the cluster does not exist, so it cannot carry the hold".into(),
+                kind: infra_core::aws::AwsCallErrorKind::Service,
+            });
+        };
+        let mut req = clients.ecs.tag_resource().resource_arn(arn);
+        for (key, value) in hold.encode() {
+            req = req.tags(
+                aws_sdk_ecs::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build(),
+            );
+        }
+        req.send().await.map_err(|e| {
+            AwsCallError::new(
+                "ecs:TagResource",
+                Some(format!("cluster {}", cluster.cluster)),
+                e,
+            )
+        })?;
+        written.push(cluster.cluster.clone());
+    }
+    Ok(written)
+}
+
+/// Removes the hold's tags from every cluster that carries any (valid or not).
+pub async fn remove(
+    clients: &Clients,
+    live: &LiveEnvironment,
+) -> Result<Vec<String>, AwsCallError> {
+    let mut removed = Vec::new();
+    for cluster in &live.clusters {
+        let (Some(arn), false) = (&cluster.arn, matches!(cluster.hold, Found::None)) else {
+            continue;
+        };
+        clients
+            .ecs
+            .untag_resource()
+            .resource_arn(arn)
+            .tag_keys(HOLD_TAG_KEY)
+            .tag_keys(HOLD_REASON_TAG_KEY)
+            .send()
+            .await
+            .map_err(|e| {
+                AwsCallError::new(
+                    "ecs:UntagResource",
+                    Some(format!("cluster {}", cluster.cluster)),
+                    e,
+                )
+            })?;
+        removed.push(cluster.cluster.clone());
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]

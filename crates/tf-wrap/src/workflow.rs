@@ -173,17 +173,7 @@ impl Settings {
     {
         let staging = Staging::new(bundle_dir)?;
         let plan_path = staging.path(bundle::PLAN_FILE);
-        let mut args: Vec<OsString> = vec![
-            "plan".into(),
-            "-input=false".into(),
-            format!("-lock-timeout={}", duration_arg(self.lock_timeout)).into(),
-            "-detailed-exitcode".into(),
-            flag("out", &plan_path),
-        ];
-        for v in &self.var_files {
-            args.push(flag("var-file", v));
-        }
-        args.extend(self.terraform.color_args());
+        let args = self.plan_args(None, &plan_path);
         let root = self.terraform.root.clone();
         let (planned, requirements, parked, git, lock, signer) = tokio::join!(
             async {
@@ -283,21 +273,28 @@ impl Settings {
             .tempdir()
             .map_err(TfWrapError::Scratch)?;
         let plan_path = dir.path().join(bundle::PLAN_FILE);
-        let mut args: Vec<OsString> = vec![
-            "plan".into(),
-            "-refresh-only".into(),
+        let args = self.plan_args(Some("-refresh-only"), &plan_path);
+        self.retried(Retryable::Plan, &args).await?;
+        let json = self.show_json(&plan_path).await?;
+        Ok(PlanJson::parse(&String::from_utf8_lossy(&json))?)
+    }
+
+    /// `plan [MODE] -input=false -lock-timeout -detailed-exitcode -out=PLAN_FILE`, the var
+    /// files and the colour flag: one argument list for `plan` and `drift`.
+    fn plan_args(&self, mode: Option<&str>, plan_file: &Path) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["plan".into()];
+        args.extend(mode.map(OsString::from));
+        args.extend([
             "-input=false".into(),
             format!("-lock-timeout={}", duration_arg(self.lock_timeout)).into(),
             "-detailed-exitcode".into(),
-            flag("out", &plan_path),
-        ];
+            flag("out", plan_file),
+        ]);
         for v in &self.var_files {
             args.push(flag("var-file", v));
         }
         args.extend(self.terraform.color_args());
-        self.retried(Retryable::Plan, &args).await?;
-        let json = self.show_json(&plan_path).await?;
-        Ok(PlanJson::parse(&String::from_utf8_lossy(&json))?)
+        args
     }
 
     /// Verifies a bundle against this checkout (without running Terraform apply).
