@@ -6,7 +6,17 @@ use infra_core::environment::{AuroraParkPolicy, Environment};
 use serde_json::{json, Value};
 use state_lock::S3Backend;
 
-/// Read actions, on every resource the environment names.
+/// What `park::observe::observe` calls: every read of the live state. tf-wrap's park
+/// guard and drift check read the records through it, so its policies must allow these.
+pub const OBSERVE_ACTIONS: &[&str] = &[
+    "application-autoscaling:DescribeScalableTargets",
+    "ecs:DescribeClusters",
+    "ecs:DescribeServices",
+    "rds:DescribeDBClusters",
+];
+
+/// Read actions, on every resource the environment names: the observation's and the
+/// savings estimate's task sizes.
 pub const READ_ACTIONS: &[&str] = &[
     "ecs:DescribeClusters",
     "ecs:DescribeServices",

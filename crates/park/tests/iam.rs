@@ -73,3 +73,24 @@ fn the_policy_matches_the_calls_made() {
         "park = false services are read-only"
     );
 }
+
+/// `OBSERVE_ACTIONS` is exactly what an observation calls (tf-wrap's policies are built to
+/// cover it): `park status` with nothing parked observes and reads nothing else.
+#[test]
+fn the_observation_calls_exactly_the_observe_actions() {
+    let fleet = Fleet::new(4);
+    let r = fleet.park(&["status"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let called: BTreeSet<String> = fleet
+        .proxy
+        .calls()
+        .iter()
+        .map(|c| c.iam_action())
+        .filter(|a| a != "sts:GetCallerIdentity")
+        .collect();
+    let observe: BTreeSet<String> = park::iam::OBSERVE_ACTIONS
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+    assert_eq!(called, observe);
+}

@@ -35,6 +35,20 @@ fn policy(env: &Environment, kms_actions: &[&str]) -> Value {
         statements.push(json!({"Sid": "ParkGuardEcs", "Effect": "Allow", "Action": ["ecs:DescribeServices"], "Resource": services}));
         statements.push(json!({"Sid": "ParkGuardScalableTargets", "Effect": "Allow", "Action": ["application-autoscaling:DescribeScalableTargets"], "Resource": "*"}));
     }
+    let ecs_clusters: Vec<String> = env
+        .ecs_clusters
+        .iter()
+        .map(|c| {
+            format!(
+                "arn:aws:ecs:{}:{}:cluster/{}",
+                env.region, env.account_id, c.name
+            )
+        })
+        .collect();
+    if !ecs_clusters.is_empty() {
+        // The observation reads the clusters too (park keeps holds there).
+        statements.push(json!({"Sid": "ParkGuardEcsClusters", "Effect": "Allow", "Action": ["ecs:DescribeClusters"], "Resource": ecs_clusters}));
+    }
     let clusters: Vec<String> = env
         .aurora_clusters
         .iter()
@@ -69,4 +83,39 @@ fn policy(env: &Environment, kms_actions: &[&str]) -> Value {
         statements.push(statement);
     }
     json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The park guard and the drift check read the records through `park::observe`: both
+    /// roles may make every call it makes (park's own test pins that list to the calls).
+    #[test]
+    fn both_roles_may_read_what_the_park_observation_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prod.env.hcl");
+        std::fs::write(
+            &path,
+            "environment \"prod\" {\n  account_id = \"123456789012\"\n  region     = \"eu-west-2\"\n  ecs_cluster \"blog\" {\n    service \"web\" {\n      desired_count = 1\n    }\n  }\n  aurora_cluster \"db\" {\n    park = \"keep\"\n  }\n}\n",
+        )
+        .unwrap();
+        let env = Environment::load(&path).unwrap();
+        let all = policies(&env);
+        for role in ["plan", "apply"] {
+            let actions: Vec<&str> = all[role]["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|s| s["Action"].as_array().unwrap())
+                .filter_map(|a| a.as_str())
+                .collect();
+            for needed in park::iam::OBSERVE_ACTIONS {
+                assert!(
+                    actions.contains(needed),
+                    "{role} lacks {needed}: {actions:?}"
+                );
+            }
+        }
+    }
 }
