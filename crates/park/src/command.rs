@@ -176,6 +176,9 @@ pub struct Finished {
     pub release: Option<ParkError>,
 }
 
+/// How long `park down` waits after its run for task sizes still being read.
+const SIZES_GRACE: Duration = Duration::from_secs(2);
+
 /// The signal handling a run installs when it starts changing things: given what the
 /// first signal does and what a second may leave, returns the [`Stop`] the first fires.
 pub type OnSignals = fn(String, String) -> Stop;
@@ -226,7 +229,8 @@ pub async fn run(setup: &Setup, request: Request, on_signals: OnSignals) -> Fini
         Request::IamPolicy => done(iam_policy(&env)),
         Request::Status { check } => done(match observe(&clients, &env).await {
             Ok(live) => {
-                let sizes = crate::savings::task_sizes(&clients, &live).await;
+                let arns = crate::savings::recorded_definitions(&live);
+                let sizes = crate::savings::task_sizes(&clients, arns).await;
                 Ok(Outcome::Status(
                     StatusReport::new(&env, live, caller, &sizes),
                     check,
@@ -354,7 +358,7 @@ async fn place_hold(env: Environment, clients: Clients, hold: Hold) -> Result<Ou
 
 async fn release_hold(env: Environment, clients: Clients) -> Result<Outcome, ParkError> {
     let live = observe(&clients, &env).await?;
-    let hold = live.holds().max_by_key(|h| h.end()).cloned();
+    let hold = live.latest_hold().cloned();
     let clusters = crate::hold::remove(&clients, &live).await?;
     Ok(Outcome::Hold(HoldReport {
         environment: env.name.clone(),
@@ -472,7 +476,7 @@ async fn observe_plan_run(
     deadline: Deadline,
     stop: Stop,
 ) -> Result<Outcome, ParkError> {
-    let mut live = observe(&clients, &env).await?;
+    let live = observe(&clients, &env).await?;
     let now = std::time::SystemTime::now();
     let mut note = None;
     for cluster in &live.clusters {
@@ -505,7 +509,7 @@ async fn observe_plan_run(
             }
             None => {
                 // An expired hold is ignored, and removed by a real park run.
-                let expired = live.holds().max_by_key(|h| h.end()).cloned();
+                let expired = live.latest_hold().cloned();
                 if let (Some(h), false) = (expired, args.dry_run) {
                     crate::hold::remove(&clients, &live).await?;
                     note = Some(HoldNote {
@@ -524,7 +528,6 @@ async fn observe_plan_run(
                     result: HoldResult::Placed,
                     hold: h,
                 });
-                live = observe(&clients, &env).await?;
             }
         }
     }
@@ -535,6 +538,14 @@ async fn observe_plan_run(
         args.plan,
         std::time::SystemTime::now(),
     );
+    // The task sizes `park down`'s saving needs are read while the engine runs, never
+    // after it: the estimate adds no time to the run, and a size not read by the end of
+    // the run (throttling, a signal) is simply not estimated.
+    let sizes = (direction == Direction::Down && !args.dry_run).then(|| {
+        let arns = crate::savings::parked_definitions(&live, &plan);
+        let clients = clients.clone();
+        tokio::spawn(async move { crate::savings::task_sizes(&clients, arns).await })
+    });
     let outcomes = if args.dry_run {
         engine::dry_run(&plan)
     } else {
@@ -553,25 +564,35 @@ async fn observe_plan_run(
             tracing::warn!("{warning}");
         }
     }
-    let parked_something = direction == Direction::Down
-        && outcomes
-            .iter()
-            .any(|o| o.result == crate::engine::ResultKind::Done);
+    let parked_something = outcomes
+        .iter()
+        .any(|o| o.result == crate::engine::ResultKind::Done);
+    let savings = match sizes {
+        Some(handle) if parked_something && !stop.requested() => {
+            match tokio::time::timeout(SIZES_GRACE, handle).await {
+                Ok(Ok(sizes)) => {
+                    let after = crate::savings::with_written_records(live, &outcomes);
+                    StatusReport::new(&env, after, None, &sizes).savings
+                }
+                _ => {
+                    tracing::warn!(
+                        "savings not estimated: the task sizes were not read by the end of the run"
+                    );
+                    None
+                }
+            }
+        }
+        Some(handle) => {
+            handle.abort();
+            None
+        }
+        None => None,
+    };
     let mut report = RunReport::new(&env.name, direction, args.dry_run, outcomes);
     if let Some(note) = note {
         report = report.with_hold(note);
     }
-    if parked_something {
-        // The saving this park started, from the records as written (a failure to read
-        // them back is a warning: the park itself is done).
-        match observe(&clients, &env).await {
-            Ok(after) => {
-                let sizes = crate::savings::task_sizes(&clients, &after).await;
-                report.savings = StatusReport::new(&env, after, None, &sizes).savings;
-            }
-            Err(e) => tracing::warn!("savings not estimated: {e}"),
-        }
-    }
+    report.savings = savings;
     Ok(Outcome::Run(report))
 }
 

@@ -114,16 +114,7 @@ pub fn policy(env: &Environment, lock: Option<&S3Backend>) -> Value {
             "Resource": "*"
         }));
     }
-    let ecs_clusters: Vec<String> = env
-        .ecs_clusters
-        .iter()
-        .map(|c| {
-            format!(
-                "arn:aws:ecs:{}:{}:cluster/{}",
-                env.region, env.account_id, c.name
-            )
-        })
-        .collect();
+    let ecs_clusters = env.ecs_cluster_arns();
     if !all_services.is_empty() {
         // The savings estimate reads the parked services' task sizes. IAM does not scope
         // DescribeTaskDefinition to a resource; it reads definitions, nothing else.

@@ -63,6 +63,11 @@ impl LiveEnvironment {
             .max_by_key(|h| h.end())
     }
 
+    /// The valid hold that ends last, in force or not.
+    pub fn latest_hold(&self) -> Option<&Hold> {
+        self.holds().max_by_key(|h| h.end())
+    }
+
     /// Every valid hold found on the clusters.
     pub fn holds(&self) -> impl Iterator<Item = &Hold> {
         self.clusters.iter().filter_map(|c| c.hold.valid())

@@ -12,12 +12,14 @@
 //! table of published on-demand prices ([`BUILT_IN_TAKEN`]); a region that is in neither is
 //! "not estimated". Prices are never fetched at run time.
 
+use crate::engine::{Outcome, ResultKind};
 use crate::observe::{Clients, LiveEnvironment, ServiceState};
-use crate::record::age_seconds;
+use crate::plan::{Plan, Step};
+use crate::record::{age_seconds, Found};
 use infra_core::aws::AwsCallError;
 use infra_core::Environment;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// When the built-in prices were taken from AWS's public pricing pages.
 pub const BUILT_IN_TAKEN: &str = "2026-03";
@@ -150,19 +152,84 @@ pub struct TaskSize {
     pub gb: f64,
 }
 
-/// Reads the size of every distinct task definition of parked services (one
-/// DescribeTaskDefinition each, eight at a time); a size that cannot be read is left out
-/// (its saving is "not estimated") and the error is a warning, never a failure.
-pub async fn task_sizes(
-    clients: &Clients,
-    live: &LiveEnvironment,
-) -> HashMap<String, Result<TaskSize, String>> {
-    let arns: std::collections::BTreeSet<String> = live
-        .services
+/// The task definitions of the services with a valid record: what [`task_sizes`] reads
+/// for `park status`.
+pub fn recorded_definitions(live: &LiveEnvironment) -> BTreeSet<String> {
+    live.services
         .iter()
         .filter(|s| s.record.valid().is_some())
         .filter_map(|s| s.task_definition.clone())
-        .collect();
+        .collect()
+}
+
+/// The task definitions a `park down` of `plan` leaves parked: the recorded services' and
+/// those the plan records now.
+pub fn parked_definitions(live: &LiveEnvironment, plan: &Plan) -> BTreeSet<String> {
+    let mut arns = recorded_definitions(live);
+    for item in &plan.items {
+        if item
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::WriteServiceRecord { .. }))
+        {
+            arns.extend(
+                live.services
+                    .iter()
+                    .filter(|s| service_name(s) == item.resource.name)
+                    .filter_map(|s| s.task_definition.clone()),
+            );
+        }
+    }
+    arns
+}
+
+/// `live` with the records the run wrote: what the environment looks like after it,
+/// without reading it back.
+pub fn with_written_records(mut live: LiveEnvironment, outcomes: &[Outcome]) -> LiveEnvironment {
+    for o in outcomes.iter().filter(|o| o.result == ResultKind::Done) {
+        for step in &o.item.steps {
+            match step {
+                Step::WriteServiceRecord { record } => {
+                    for s in live
+                        .services
+                        .iter_mut()
+                        .filter(|s| service_name(s) == o.item.resource.name)
+                    {
+                        s.record = Found::Valid {
+                            record: record.clone(),
+                        };
+                    }
+                }
+                Step::WriteAuroraRecord { record } => {
+                    for a in live
+                        .aurora
+                        .iter_mut()
+                        .filter(|a| a.cluster == o.item.resource.name)
+                    {
+                        a.record = Found::Valid {
+                            record: record.clone(),
+                        };
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    live
+}
+
+/// A service's name in a plan: `cluster/service`.
+fn service_name(s: &ServiceState) -> String {
+    format!("{}/{}", s.cluster, s.service)
+}
+
+/// Reads the size of each task definition in `arns` (one DescribeTaskDefinition each,
+/// eight at a time); a size that cannot be read is left out (its saving is "not
+/// estimated") and the error is a warning, never a failure.
+pub async fn task_sizes(
+    clients: &Clients,
+    arns: BTreeSet<String>,
+) -> HashMap<String, Result<TaskSize, String>> {
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(8));
     let mut tasks = tokio::task::JoinSet::new();
     for arn in arns {

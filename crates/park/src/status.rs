@@ -251,7 +251,7 @@ impl StatusReport {
                 result: HoldResult::Held,
                 hold: h.clone(),
             }),
-            None => live.holds().max_by_key(|h| h.end()).map(|h| HoldNote {
+            None => live.latest_hold().map(|h| HoldNote {
                 result: HoldResult::Expired,
                 hold: h.clone(),
             }),

@@ -23,13 +23,7 @@ fn the_policy_matches_the_calls_made() {
     let holder = crate::lock::someone_else(&fleet);
     assert_eq!(fleet.park(&["down", "--lock-timeout", "0s"]).code, 4);
     fleet.block_on(fleet.lock().release(&holder)).unwrap();
-    let called: BTreeSet<String> = fleet
-        .proxy
-        .calls()
-        .iter()
-        .map(|c| c.iam_action())
-        .filter(|a| a != "sts:GetCallerIdentity")
-        .collect();
+    let called = called(&fleet);
 
     let r = fleet.park(&["iam-policy"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -81,16 +75,21 @@ fn the_observation_calls_exactly_the_observe_actions() {
     let fleet = Fleet::new(4);
     let r = fleet.park(&["status"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let called: BTreeSet<String> = fleet
-        .proxy
-        .calls()
-        .iter()
-        .map(|c| c.iam_action())
-        .filter(|a| a != "sts:GetCallerIdentity")
-        .collect();
+    let called = called(&fleet);
     let observe: BTreeSet<String> = park::iam::OBSERVE_ACTIONS
         .iter()
         .map(|a| (*a).to_owned())
         .collect();
     assert_eq!(called, observe);
+}
+
+/// The IAM actions of the calls the proxy saw (sts:GetCallerIdentity needs no permission).
+fn called(fleet: &Fleet) -> BTreeSet<String> {
+    fleet
+        .proxy
+        .calls()
+        .iter()
+        .map(|c| c.iam_action())
+        .filter(|a| a != "sts:GetCallerIdentity")
+        .collect()
 }

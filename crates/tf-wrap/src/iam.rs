@@ -35,16 +35,7 @@ fn policy(env: &Environment, kms_actions: &[&str]) -> Value {
         statements.push(json!({"Sid": "ParkGuardEcs", "Effect": "Allow", "Action": ["ecs:DescribeServices"], "Resource": services}));
         statements.push(json!({"Sid": "ParkGuardScalableTargets", "Effect": "Allow", "Action": ["application-autoscaling:DescribeScalableTargets"], "Resource": "*"}));
     }
-    let ecs_clusters: Vec<String> = env
-        .ecs_clusters
-        .iter()
-        .map(|c| {
-            format!(
-                "arn:aws:ecs:{}:{}:cluster/{}",
-                env.region, env.account_id, c.name
-            )
-        })
-        .collect();
+    let ecs_clusters = env.ecs_cluster_arns();
     if !ecs_clusters.is_empty() {
         // The observation reads the clusters too (park keeps holds there).
         statements.push(json!({"Sid": "ParkGuardEcsClusters", "Effect": "Allow", "Action": ["ecs:DescribeClusters"], "Resource": ecs_clusters}));

@@ -393,6 +393,19 @@ impl Environment {
             .flat_map(|c| c.services.iter().map(move |s| (c, s)))
     }
 
+    /// The ARNs of the environment's ECS clusters, in file order (for IAM policies).
+    pub fn ecs_cluster_arns(&self) -> Vec<String> {
+        self.ecs_clusters
+            .iter()
+            .map(|c| {
+                format!(
+                    "arn:aws:ecs:{}:{}:cluster/{}",
+                    self.region, self.account_id, c.name
+                )
+            })
+            .collect()
+    }
+
     /// The pinned image whose local is `local`.
     pub fn image(&self, local: &str) -> Option<&PinnedImage> {
         self.images.iter().find(|i| i.local == local)
