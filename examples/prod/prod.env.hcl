@@ -1,7 +1,7 @@
 # The reference production environment: one ECS cluster running the Backstage portal, the
 # Prefect server and a Prefect ECS worker, an Aurora PostgreSQL cluster, one ECR repository
 # holding the Prefect base and deployer images, and CloudFront in front of the portal and the
-# Prefect API. Every tool of the toolkit reads this file (--env-file or INFRA_ENV_FILE).
+# Prefect API, and an hourly EventBridge schedule. Every tool of the toolkit reads this file (--env-file or INFRA_ENV_FILE).
 
 environment "prod" {
   account_id = "123456789012"
@@ -53,6 +53,15 @@ environment "prod" {
   aurora_cluster "blog-aurora" {
     park               = "keep"
     auto_pause_seconds = 300
+  }
+
+  # The hourly schedule that starts the Prefect `blog-data-sync` flow run. `park down`
+  # records whether it was enabled, then disables it, before it scales the services down
+  # (nothing fires into a parked environment); `park up` enables it again after the
+  # services are back, only if it was enabled when recorded.
+  eventbridge_rule "blog-data-sync-hourly" {
+    event_bus = "default"
+    park      = true
   }
 
   image "prefect_base_image" {

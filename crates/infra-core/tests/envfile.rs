@@ -109,6 +109,18 @@ fn reference_environment_loads() {
     assert!(env.ecs_clusters[0].services[2].autoscaling.is_none());
     assert_eq!(env.aurora_clusters[0].park, AuroraParkPolicy::Keep);
     assert_eq!(env.aurora_clusters[0].auto_pause_seconds, 300);
+    assert_eq!(
+        env.eventbridge_rules,
+        [infra_core::environment::EventBridgeRule {
+            name: "blog-data-sync-hourly".into(),
+            event_bus: "default".into(),
+            park: true,
+        }]
+    );
+    assert_eq!(
+        env.eventbridge_rule_arns(true),
+        ["arn:aws:events:eu-west-2:123456789012:rule/blog-data-sync-hourly"]
+    );
     let deployer = env.image("prefect_deployer_image").unwrap();
     assert!(deployer
         .tag_pattern
@@ -320,6 +332,55 @@ fn urls_and_policies_are_checked() {
             "    park = \"keep\"\n    auto_pause_seconds = 10",
         ),
         &[(17, 5, "between 300 and 86400")],
+    );
+}
+
+#[test]
+fn eventbridge_rules_default_and_are_checked() {
+    let rules = "  aurora_cluster \"blog-aurora\" {\n    park = \"keep\"\n  }\n\n  eventbridge_rule \"hourly\" {}\n\n  eventbridge_rule \"orders.sync\" {\n    event_bus = \"orders\"\n    park      = false\n  }\n";
+    let text = edit(
+        "  aurora_cluster \"blog-aurora\" {\n    park = \"keep\"\n  }\n",
+        rules,
+    );
+    let env = Environment::parse(&text, Path::new("env.hcl")).unwrap();
+    let got: Vec<_> = env
+        .eventbridge_rules
+        .iter()
+        .map(|r| (r.display_name(), r.event_bus.as_str(), r.park))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("hourly".to_owned(), "default", true),
+            ("orders/orders.sync".to_owned(), "orders", false)
+        ]
+    );
+    assert_eq!(
+        env.eventbridge_rule_arns(false),
+        [
+            "arn:aws:events:eu-west-2:123456789012:rule/hourly",
+            "arn:aws:events:eu-west-2:123456789012:rule/orders/orders.sync"
+        ]
+    );
+    assert_eq!(env.eventbridge_rule_arns(true).len(), 1, "park = false");
+    check(
+        &text.replace("\"hourly\" {}", "\"hourly!\" {}"),
+        &[(19, 20, "invalid EventBridge rule name `hourly!`")],
+    );
+    check(
+        &text.replace(
+            "\"orders\"",
+            "\"arn:aws:events:eu-west-2:123456789012:event-bus/orders\"",
+        ),
+        &[(22, 5, "the event bus's name, not its ARN")],
+    );
+    check(
+        &text.replace("park      = false", "park      = \"no\""),
+        &[(23, 5, "expected true or false")],
+    );
+    check(
+        &text.replace("park      = false", "parked    = false"),
+        &[(23, 5, "unknown field `parked`")],
     );
 }
 

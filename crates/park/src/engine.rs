@@ -2,9 +2,16 @@
 //! parallel (bounded), everything inside one deadline. One resource failing never stops
 //! the others; the report says exactly which failed and why.
 //!
+//! Phases: park disables the EventBridge rules, then parks the services, then scales the
+//! databases; unpark brings the databases back, then the services, and enables the rules
+//! last — and only when nothing before them failed, so nothing fires into a half-awake
+//! environment.
+//!
 //! The only mutating calls are ecs:UpdateService, ecs:TagResource, ecs:UntagResource,
 //! application-autoscaling:RegisterScalableTarget, rds:ModifyDBCluster,
-//! rds:AddTagsToResource and rds:RemoveTagsFromResource. Nothing here deletes or stops.
+//! rds:AddTagsToResource, rds:RemoveTagsFromResource, events:TagResource,
+//! events:UntagResource, events:DisableRule and events:EnableRule. Nothing here deletes or
+//! stops.
 
 use crate::observe::{scalable_resource_id, Clients};
 use crate::plan::{Decision, Direction, Plan, PlanItem, ResourceKind, Step};
@@ -97,24 +104,65 @@ pub async fn run(
         .deadline
         .instant()
         .unwrap_or_else(|| Instant::now() + Duration::from_secs(600));
-    let (aurora, services): (Vec<_>, Vec<_>) = plan
+    let (aurora, rest): (Vec<_>, Vec<_>) = plan
         .items
         .iter()
         .cloned()
         .enumerate()
         .partition(|(_, i)| i.resource.kind == ResourceKind::AuroraCluster);
-    // Unpark brings the databases back before the services that need them; park stops the
-    // services before it scales the databases down.
+    let (rules, services): (Vec<_>, Vec<_>) = rest
+        .into_iter()
+        .partition(|(_, i)| i.resource.kind == ResourceKind::EventbridgeRule);
+    // Unpark brings the databases back before the services that need them, and the
+    // scheduled triggers after both; park switches the triggers off first and scales the
+    // databases down last.
     let phases = match plan.direction {
-        Direction::Up => [aurora, services],
-        Direction::Down => [services, aurora],
+        Direction::Up => [aurora, services, rules],
+        Direction::Down => [rules, services, aurora],
     };
     let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
-    for phase in phases {
+    for (n, phase) in phases.into_iter().enumerate() {
+        let failed: Vec<&str> = outcomes
+            .iter()
+            .filter(|(_, o)| o.result == ResultKind::Failed)
+            .map(|(_, o)| o.item.resource.name.as_str())
+            .collect();
+        if plan.direction == Direction::Up && n == 2 && !failed.is_empty() {
+            let why = format!(
+                "not enabled: {} did not come up; `park up` again enables the rules once everything is back",
+                failed.join(", ")
+            );
+            let held: Vec<(usize, Outcome)> = phase
+                .into_iter()
+                .map(|(index, item)| (index, held_back(item, &why)))
+                .collect();
+            progress.inc(held.len() as u64);
+            outcomes.extend(held);
+            continue;
+        }
         outcomes.extend(run_phase(clients, phase, options, deadline, progress, stop).await);
     }
     outcomes.sort_by_key(|(i, _)| *i);
     outcomes.into_iter().map(|(_, o)| o).collect()
+}
+
+/// A rule's outcome when unpark does not get to it: a planned change is reported failed
+/// with `why`, nothing else changes.
+fn held_back(item: PlanItem, why: &str) -> Outcome {
+    if item.decision != Decision::Change {
+        return Outcome {
+            result: static_result(item.decision),
+            error: None,
+            completed_steps: 0,
+            item,
+        };
+    }
+    Outcome {
+        item,
+        result: ResultKind::Failed,
+        completed_steps: 0,
+        error: Some(why.to_owned()),
+    }
 }
 
 /// The outcomes of a dry run: the plan's decisions, nothing executed.
@@ -399,6 +447,59 @@ async fn run_step(
             wait::aurora_available(&clients.rds, &name, deadline, poll)
                 .await
                 .map_err(|e| e.to_string())?;
+        }
+        Step::WriteRuleRecord { record } => {
+            let value = record.encode();
+            check_tag_value(&value)
+                .map_err(|e| format!("park record for {name} would be rejected by AWS: {e}"))?;
+            let tag = aws_sdk_eventbridge::types::Tag::builder()
+                .key(RECORD_TAG_KEY)
+                .value(value)
+                .build()
+                .map_err(|e| format!("park record for {name}: {e}"))?;
+            clients
+                .events
+                .tag_resource()
+                .resource_arn(arn()?)
+                .tags(tag)
+                .send()
+                .await
+                .map_err(AwsCallError::on("events:TagResource", name.clone()))?;
+        }
+        Step::DisableRule | Step::EnableRule => {
+            let bus = item.resource.event_bus.as_deref().unwrap_or("default");
+            let rule = name
+                .strip_prefix(&format!("{bus}/"))
+                .unwrap_or(name.as_str());
+            if *step == Step::DisableRule {
+                clients
+                    .events
+                    .disable_rule()
+                    .name(rule)
+                    .event_bus_name(bus)
+                    .send()
+                    .await
+                    .map_err(AwsCallError::on("events:DisableRule", name.clone()))?;
+            } else {
+                clients
+                    .events
+                    .enable_rule()
+                    .name(rule)
+                    .event_bus_name(bus)
+                    .send()
+                    .await
+                    .map_err(AwsCallError::on("events:EnableRule", name.clone()))?;
+            }
+        }
+        Step::RemoveRuleRecord => {
+            clients
+                .events
+                .untag_resource()
+                .resource_arn(arn()?)
+                .tag_keys(RECORD_TAG_KEY)
+                .send()
+                .await
+                .map_err(AwsCallError::on("events:UntagResource", name.clone()))?;
         }
         Step::RemoveAuroraRecord => {
             clients

@@ -12,6 +12,8 @@ pub const OBSERVE_ACTIONS: &[&str] = &[
     "application-autoscaling:DescribeScalableTargets",
     "ecs:DescribeClusters",
     "ecs:DescribeServices",
+    "events:DescribeRule",
+    "events:ListTagsForResource",
     "rds:DescribeDBClusters",
 ];
 
@@ -23,6 +25,19 @@ pub const READ_ACTIONS: &[&str] = &[
     "ecs:DescribeTaskDefinition",
     "application-autoscaling:DescribeScalableTargets",
     "rds:DescribeDBClusters",
+    "events:DescribeRule",
+    "events:ListTagsForResource",
+];
+
+/// Reading EventBridge rules and their park records.
+pub const EVENTS_READ_ACTIONS: &[&str] = &["events:DescribeRule", "events:ListTagsForResource"];
+
+/// Mutating actions on EventBridge rules that are parked.
+pub const EVENTS_WRITE_ACTIONS: &[&str] = &[
+    "events:DisableRule",
+    "events:EnableRule",
+    "events:TagResource",
+    "events:UntagResource",
 ];
 
 /// Mutating actions on ECS services that are parked.
@@ -60,6 +75,7 @@ pub fn all_actions() -> Vec<&'static str> {
         ECS_WRITE_ACTIONS,
         AUTOSCALING_WRITE_ACTIONS,
         RDS_WRITE_ACTIONS,
+        EVENTS_WRITE_ACTIONS,
     ]
     .concat();
     all.sort_unstable();
@@ -133,6 +149,14 @@ pub fn policy(env: &Environment, lock: Option<&S3Backend>) -> Value {
     }
     if !scaled_clusters.is_empty() {
         statements.push(json!({"Sid": "ScaleAurora", "Effect": "Allow", "Action": RDS_WRITE_ACTIONS, "Resource": scaled_clusters}));
+    }
+    let all_rules = env.eventbridge_rule_arns(false);
+    let parked_rules = env.eventbridge_rule_arns(true);
+    if !all_rules.is_empty() {
+        statements.push(json!({"Sid": "ReadEventBridgeRules", "Effect": "Allow", "Action": EVENTS_READ_ACTIONS, "Resource": all_rules}));
+    }
+    if !parked_rules.is_empty() {
+        statements.push(json!({"Sid": "ParkEventBridgeRules", "Effect": "Allow", "Action": EVENTS_WRITE_ACTIONS, "Resource": parked_rules}));
     }
     if let Some(backend) = lock {
         if let Some(table) = &backend.dynamodb_table {

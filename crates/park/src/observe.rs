@@ -1,18 +1,21 @@
 //! Reading the live state of the environment's compute and databases.
 //!
 //! Calls are batched to each API's limit (DescribeServices takes 10 services,
-//! DescribeScalableTargets 50 resource IDs) and the three services are read concurrently.
+//! DescribeScalableTargets 50 resource IDs) and the four services are read concurrently;
+//! EventBridge has no batch read, so each rule's DescribeRule and ListTagsForResource run
+//! on their own task, all rules at once.
 
 use crate::error::ObserveError;
 use crate::hold::{Hold, HOLD_REASON_TAG_KEY, HOLD_TAG_KEY};
 use crate::record::{
-    AuroraRecord, Found, ServiceRecord, SuspendedFlags, TargetCapacity, RECORD_TAG_KEY,
+    AuroraRecord, Found, RuleRecord, ServiceRecord, SuspendedFlags, TargetCapacity, RECORD_TAG_KEY,
 };
 use aws_config::SdkConfig;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use infra_core::aws::AwsCallError;
-use infra_core::environment::Environment;
+use infra_core::environment::{Environment, EventBridgeRule};
 use infra_core::retry::Deadline;
+use infra_core::runner::run_bounded;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -25,6 +28,8 @@ pub struct Clients {
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
     /// Amazon RDS.
     pub rds: aws_sdk_rds::Client,
+    /// Amazon EventBridge.
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 impl Clients {
@@ -40,6 +45,12 @@ impl Clients {
                 "park-application-autoscaling"
             ),
             rds: infra_core::aws_client!(aws_sdk_rds, config, deadline, "park-rds"),
+            events: infra_core::aws_client!(
+                aws_sdk_eventbridge,
+                config,
+                deadline,
+                "park-eventbridge"
+            ),
         }
     }
 }
@@ -53,6 +64,8 @@ pub struct LiveEnvironment {
     pub aurora: Vec<AuroraState>,
     /// One entry per ECS cluster in the environment file, in file order: where holds are.
     pub clusters: Vec<ClusterState>,
+    /// One entry per EventBridge rule in the environment file, in file order.
+    pub rules: Vec<RuleState>,
 }
 
 impl LiveEnvironment {
@@ -143,6 +156,39 @@ pub struct AuroraState {
     pub record: Found<AuroraRecord>,
 }
 
+/// An EventBridge rule as EventBridge reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleState {
+    /// The rule's name.
+    pub rule: String,
+    /// Its event bus.
+    pub event_bus: String,
+    /// Its ARN, when found.
+    pub arn: Option<String>,
+    /// Whether EventBridge knows the rule.
+    pub found: bool,
+    /// `ENABLED`, `DISABLED`, `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`, or `MISSING`.
+    pub state: String,
+    /// Its schedule (`rate(1 hour)`, `cron(…)`), when it has one.
+    pub schedule_expression: Option<String>,
+    /// The AWS service that manages the rule, when one does (park leaves those alone).
+    pub managed_by: Option<String>,
+    /// The park record tag, if any.
+    pub record: Found<RuleRecord>,
+}
+
+impl RuleState {
+    /// How reports name the rule: `NAME` on the default bus, `BUS/NAME` on another.
+    pub fn display_name(&self) -> String {
+        EventBridgeRule {
+            name: self.rule.clone(),
+            event_bus: self.event_bus.clone(),
+            park: true,
+        }
+        .display_name()
+    }
+}
+
 /// The ECS resource ID of a service in Application Auto Scaling.
 pub fn scalable_resource_id(cluster: &str, service: &str) -> String {
     format!("service/{cluster}/{service}")
@@ -153,11 +199,12 @@ pub async fn observe(
     clients: &Clients,
     env: &Environment,
 ) -> Result<LiveEnvironment, ObserveError> {
-    let (services, targets, aurora, clusters) = tokio::try_join!(
+    let (services, targets, aurora, clusters, rules) = tokio::try_join!(
         describe_services(clients, env),
         describe_targets(clients, env),
         describe_aurora(clients, env),
-        describe_clusters(clients, env)
+        describe_clusters(clients, env),
+        describe_rules(clients, env)
     )?;
     let services = services
         .into_iter()
@@ -172,6 +219,102 @@ pub async fn observe(
         services,
         aurora,
         clusters,
+        rules,
+    })
+}
+
+/// How many rules are read at once (two calls each).
+const RULE_READS_AT_ONCE: usize = 16;
+
+/// The environment's EventBridge rules with their park records: per rule, DescribeRule then
+/// ListTagsForResource on the ARN it returns; the rules concurrently.
+async fn describe_rules(
+    clients: &Clients,
+    env: &Environment,
+) -> Result<Vec<RuleState>, ObserveError> {
+    let results = run_bounded(
+        env.eventbridge_rules.clone(),
+        RULE_READS_AT_ONCE,
+        Deadline::none(),
+        |rule| {
+            let events = clients.events.clone();
+            async move { describe_rule(&events, &rule).await }
+        },
+        || {},
+    )
+    .await;
+    let mut rules = Vec::with_capacity(results.len());
+    for (result, cfg) in results.into_iter().zip(&env.eventbridge_rules) {
+        // Without a deadline a read is only lost to a panic: a bug, raised as one.
+        let state = result.unwrap_or_else(|lost| {
+            panic!("reading EventBridge rule {}: {lost}", cfg.display_name())
+        });
+        rules.push(state?);
+    }
+    Ok(rules)
+}
+
+async fn describe_rule(
+    events: &aws_sdk_eventbridge::Client,
+    cfg: &EventBridgeRule,
+) -> Result<RuleState, ObserveError> {
+    let name = cfg.display_name();
+    let described = events
+        .describe_rule()
+        .name(&cfg.name)
+        .event_bus_name(&cfg.event_bus)
+        .send()
+        .await;
+    let rule = match described {
+        Ok(rule) => rule,
+        Err(e) => {
+            let err = AwsCallError::new("events:DescribeRule", Some(name), e);
+            if err.code.as_deref() == Some("ResourceNotFoundException") {
+                return Ok(RuleState {
+                    rule: cfg.name.clone(),
+                    event_bus: cfg.event_bus.clone(),
+                    arn: None,
+                    found: false,
+                    state: "MISSING".into(),
+                    schedule_expression: None,
+                    managed_by: None,
+                    record: Found::None,
+                });
+            }
+            return Err(err.into());
+        }
+    };
+    let record = match rule.arn() {
+        Some(arn) => {
+            let tags = events
+                .list_tags_for_resource()
+                .resource_arn(arn)
+                .send()
+                .await
+                .map_err(|e| AwsCallError::new("events:ListTagsForResource", Some(name), e))?;
+            tags.tags()
+                .iter()
+                .find(|t| t.key() == RECORD_TAG_KEY)
+                .map_or(Found::None, |t| match RuleRecord::decode(t.value()) {
+                    Ok(record) => Found::Valid { record },
+                    Err(e) => Found::Invalid {
+                        error: e.to_string(),
+                    },
+                })
+        }
+        None => Found::None,
+    };
+    Ok(RuleState {
+        rule: cfg.name.clone(),
+        event_bus: cfg.event_bus.clone(),
+        arn: rule.arn().map(str::to_owned),
+        found: true,
+        state: rule
+            .state()
+            .map_or_else(|| "UNKNOWN".to_owned(), |s| s.as_str().to_owned()),
+        schedule_expression: rule.schedule_expression().map(str::to_owned),
+        managed_by: rule.managed_by().map(str::to_owned),
+        record,
     })
 }
 

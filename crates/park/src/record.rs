@@ -7,6 +7,7 @@
 //! ```text
 //! v1 desired=2 target=1:4 in=false out=true sched=false at=2026-11-22T23:00:00Z by=park@0.1.0
 //! v1 min=0.5 max=4 pause=none at=2026-11-22T23:00:00Z by=park@0.1.0
+//! v1 state=ENABLED at=2026-11-22T23:00:00Z by=park@0.1.0
 //! ```
 
 use serde::Serialize;
@@ -75,6 +76,47 @@ pub struct AuroraRecord {
     pub parked_at: String,
     /// Which tool wrote it.
     pub written_by: String,
+}
+
+/// An EventBridge rule's state before parking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleRecord {
+    /// `ENABLED` or `DISABLED`: unpark enables the rule only when it was `ENABLED`.
+    pub state: Enablement,
+    /// When the record was written (RFC 3339, UTC).
+    pub parked_at: String,
+    /// Which tool wrote it.
+    pub written_by: String,
+}
+
+/// The two states of an EventBridge rule park reads and sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Enablement {
+    /// The rule fires.
+    Enabled,
+    /// The rule does not fire.
+    Disabled,
+}
+
+impl Enablement {
+    /// As EventBridge spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Enablement::Enabled => "ENABLED",
+            Enablement::Disabled => "DISABLED",
+        }
+    }
+
+    /// From EventBridge's spelling; `None` for any other state
+    /// (`ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`, which EnableRule cannot restore).
+    pub fn parse(text: &str) -> Option<Enablement> {
+        match text {
+            "ENABLED" => Some(Enablement::Enabled),
+            "DISABLED" => Some(Enablement::Disabled),
+            _ => None,
+        }
+    }
 }
 
 /// A record tag that could not be read.
@@ -219,6 +261,31 @@ impl AuroraRecord {
     }
 }
 
+impl RuleRecord {
+    /// The tag value.
+    pub fn encode(&self) -> String {
+        format!(
+            "v1 state={} at={} by={}",
+            self.state.as_str(),
+            self.parked_at,
+            self.written_by
+        )
+    }
+
+    /// Parses a tag value.
+    pub fn decode(value: &str) -> Result<Self, RecordError> {
+        let fields = Fields::parse(value)?;
+        let state = fields.get("state")?;
+        Ok(RuleRecord {
+            state: Enablement::parse(state).ok_or_else(|| {
+                fields.error(&format!("`state` is not ENABLED or DISABLED: {state}"))
+            })?,
+            parked_at: fields.get("at")?.to_owned(),
+            written_by: fields.get("by")?.to_owned(),
+        })
+    }
+}
+
 /// Checks a tag value against AWS's limits, so a record is never rejected half-way.
 pub fn check_tag_value(value: &str) -> Result<(), String> {
     if value.chars().count() > MAX_TAG_VALUE_LEN {
@@ -345,6 +412,31 @@ mod tests {
             check_tag_value(&value).unwrap();
             assert_eq!(AuroraRecord::decode(&value).unwrap(), record);
         }
+    }
+
+    #[test]
+    fn rule_records_round_trip_exactly() {
+        for state in [Enablement::Enabled, Enablement::Disabled] {
+            let record = RuleRecord {
+                state,
+                parked_at: "2026-11-22T23:00:00Z".into(),
+                written_by: tool_id(),
+            };
+            let value = record.encode();
+            check_tag_value(&value).unwrap();
+            assert_eq!(RuleRecord::decode(&value).unwrap(), record, "{value}");
+        }
+        assert_eq!(
+            RuleRecord::decode("v1 state=ENABLED at=2026-11-22T23:00:00Z by=park@0.1.0")
+                .unwrap()
+                .state,
+            Enablement::Enabled
+        );
+        let err =
+            RuleRecord::decode("v1 state=ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS at=a by=b")
+                .unwrap_err();
+        assert!(err.reason.contains("not ENABLED or DISABLED"), "{err}");
+        assert!(RuleRecord::decode("v1 at=a by=b").is_err());
     }
 
     #[test]

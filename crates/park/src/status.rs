@@ -1,13 +1,15 @@
 //! The `park status` report: per resource, parked / unparked / partly parked / drifted,
 //! the environment file's expectation beside the live state, and the park record's age.
 
-use crate::observe::{AuroraState, LiveEnvironment, ServiceState};
+use crate::observe::{AuroraState, LiveEnvironment, RuleState, ServiceState};
 use crate::plan::{flags, service_drift, service_is_parked};
-use crate::record::{age_seconds, Found};
+use crate::record::{age_seconds, Enablement, Found};
 use crate::report::{HoldNote, HoldResult};
 use crate::savings::{self, Savings, SavingsSummary, TaskSize};
 use infra_core::aws::CallerIdentity;
-use infra_core::environment::{AuroraCluster, AuroraParkPolicy, EcsService, Environment};
+use infra_core::environment::{
+    AuroraCluster, AuroraParkPolicy, EcsService, Environment, EventBridgeRule,
+};
 use infra_core::exit::ExitStatus;
 use infra_core::output::{table, Report};
 use serde::Serialize;
@@ -72,6 +74,8 @@ pub struct StatusReport {
     pub services: Vec<ServiceRow>,
     /// Aurora clusters.
     pub aurora: Vec<AuroraRow>,
+    /// EventBridge rules.
+    pub eventbridge_rules: Vec<RuleRow>,
     /// The hold on the environment: `held` (in force) or `expired` (the next `park down`
     /// removes it).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,6 +125,22 @@ pub struct AuroraRow {
     /// The live state.
     #[serde(flatten)]
     pub live: AuroraState,
+}
+
+/// An EventBridge rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleRow {
+    /// The state.
+    pub state: ParkState,
+    /// Why, when not plainly parked or unparked.
+    pub detail: Option<String>,
+    /// Age of the park record in seconds.
+    pub record_age_seconds: Option<u64>,
+    /// Whether parking disables it.
+    pub park: bool,
+    /// The live state.
+    #[serde(flatten)]
+    pub live: RuleState,
 }
 
 /// Classifies a service.
@@ -236,6 +256,55 @@ pub fn aurora_state(cfg: &AuroraCluster, live: &AuroraState) -> (ParkState, Opti
     }
 }
 
+/// Classifies an EventBridge rule: `DISABLED` with its record is parked.
+pub fn rule_state(cfg: &EventBridgeRule, live: &RuleState) -> (ParkState, Option<String>) {
+    if !live.found {
+        return (ParkState::Missing, Some("not found".into()));
+    }
+    let enablement = Enablement::parse(&live.state);
+    match (&live.record, cfg.park) {
+        (Found::Invalid { error }, _) => (ParkState::Drifted, Some(error.clone())),
+        (Found::None, false) => (ParkState::Kept, None),
+        (Found::Valid { .. }, false) => (
+            ParkState::Drifted,
+            Some("has a park record but the file says `park = false`".into()),
+        ),
+        (Found::None, true) => match enablement {
+            Some(Enablement::Enabled) => (ParkState::Unparked, None),
+            Some(Enablement::Disabled) => (
+                ParkState::Unparked,
+                Some("disabled, not by park (no record)".into()),
+            ),
+            None => (
+                ParkState::Unparked,
+                Some(format!(
+                    "state {}: park leaves it alone (EnableRule could not restore it)",
+                    live.state
+                )),
+            ),
+        },
+        (Found::Valid { record }, true) => match (enablement, record.state) {
+            (Some(Enablement::Disabled), Enablement::Enabled) => (ParkState::Parked, None),
+            (Some(Enablement::Disabled), Enablement::Disabled) => (
+                ParkState::Parked,
+                Some("was disabled when recorded: stays disabled after unpark".into()),
+            ),
+            (Some(Enablement::Enabled), Enablement::Enabled) => (
+                ParkState::PartlyParked,
+                Some("a park or unpark run was interrupted; run it again".into()),
+            ),
+            (_, recorded) => (
+                ParkState::Drifted,
+                Some(format!(
+                    "changed while parked: {}, the record says it was {}",
+                    live.state,
+                    recorded.as_str()
+                )),
+            ),
+        },
+    }
+}
+
 impl StatusReport {
     /// Joins the environment file with the observation.
     pub fn new(
@@ -300,10 +369,29 @@ impl StatusReport {
                 }
             })
             .collect();
+        let eventbridge_rules: Vec<RuleRow> = env
+            .eventbridge_rules
+            .iter()
+            .zip(live.rules)
+            .map(|(cfg, state)| {
+                let (park_state, detail) = rule_state(cfg, &state);
+                RuleRow {
+                    state: park_state,
+                    detail,
+                    record_age_seconds: state
+                        .record
+                        .valid()
+                        .and_then(|r| age_seconds(&r.parked_at)),
+                    park: cfg.park,
+                    live: state,
+                }
+            })
+            .collect();
         let states: Vec<ParkState> = services
             .iter()
             .map(|s| s.state)
             .chain(aurora.iter().map(|a| a.state))
+            .chain(eventbridge_rules.iter().map(|r| r.state))
             .filter(|s| *s != ParkState::Kept)
             .collect();
         let overall = if states.iter().all(|s| *s == ParkState::Parked) && !states.is_empty() {
@@ -327,6 +415,7 @@ impl StatusReport {
             overall,
             services,
             aurora,
+            eventbridge_rules,
             hold,
             savings,
         }
@@ -372,8 +461,8 @@ fn state_name(state: ParkState) -> &'static str {
 
 impl Report for StatusReport {
     const SCHEMA: &'static str = "park/status";
-    /// 2: `savings` on parked resources and in total, `hold`.
-    const SCHEMA_VERSION: u32 = 2;
+    /// 2: `savings` on parked resources and in total, `hold`. 3: `eventbridge_rules`.
+    const SCHEMA_VERSION: u32 = 3;
 
     fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
@@ -477,6 +566,44 @@ impl Report for StatusReport {
                 )
             )?;
         }
+        if !self.eventbridge_rules.is_empty() {
+            writeln!(out, "\nEventBridge rules")?;
+            let rows = self.eventbridge_rules.iter().map(|r| {
+                vec![
+                    r.live.rule.clone(),
+                    r.live.event_bus.clone(),
+                    state_name(r.state).to_owned(),
+                    r.live.state.clone(),
+                    r.live
+                        .schedule_expression
+                        .clone()
+                        .unwrap_or_else(|| "-".into()),
+                    r.live
+                        .record
+                        .valid()
+                        .map_or("-".to_owned(), |rec| rec.state.as_str().to_owned()),
+                    age(r.record_age_seconds),
+                    r.detail.clone().unwrap_or_default(),
+                ]
+            });
+            write!(
+                out,
+                "{}",
+                table(
+                    [
+                        "RULE",
+                        "EVENT BUS",
+                        "STATE",
+                        "LIVE",
+                        "SCHEDULE",
+                        "RECORDED",
+                        "RECORD AGE",
+                        "DETAIL"
+                    ],
+                    rows
+                )
+            )?;
+        }
         if let Some(total) = &self.savings {
             writeln!(out, "\nSavings")?;
             let services = self.services.iter().filter_map(|s| {
@@ -524,7 +651,7 @@ mod tests {
         }
     }
 
-    /// `park/status` v1, byte for byte, around the overall state.
+    /// `park/status`, byte for byte, around the overall state.
     #[test]
     fn status_json_is_unchanged() {
         let report = StatusReport {
@@ -538,6 +665,7 @@ mod tests {
             overall: Overall::Mixed,
             services: Vec::new(),
             aurora: Vec::new(),
+            eventbridge_rules: Vec::new(),
             hold: None,
             savings: None,
         };
@@ -548,7 +676,7 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"{
   "schema": "park/status",
-  "schema_version": 2,
+  "schema_version": 3,
   "environment": "prod",
   "account_id": "123456789012",
   "region": "eu-west-2",
@@ -558,7 +686,8 @@ mod tests {
   },
   "overall": "mixed",
   "services": [],
-  "aurora": []
+  "aurora": [],
+  "eventbridge_rules": []
 }
 "#
         );

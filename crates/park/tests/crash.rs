@@ -60,6 +60,10 @@ fn count_mutations(fleet: &Fleet, args: &[&str]) -> usize {
 
 fn assert_unparked(before: &Snapshot, after: &Snapshot) {
     assert_eq!(after.services, before.services);
+    assert_eq!(
+        after.rules, before.rules,
+        "each rule back as it was, no record"
+    );
     for (name, b) in &before.aurora {
         let a = &after.aurora[name];
         assert_eq!(
@@ -128,7 +132,7 @@ fn park_up_survives_a_kill_after_every_mutating_call() {
 fn crash_record(direction: &str, kills: usize) {
     infra_test_support::report::record(
         &format!("park-crash-{direction}"),
-        &format!("park {direction}, {SERVICES} services + 2 Aurora clusters, SIGKILL after each mutating call"),
+        &format!("park {direction}, {SERVICES} services + 2 Aurora clusters + 3 EventBridge rules, SIGKILL after each mutating call"),
         &format!("cargo test -p park --test tests park_{direction}_survives"),
         serde_json::json!({
             "kills": kills,

@@ -1,4 +1,5 @@
-//! Park and unpark a fleet of 24 mixed services and two Aurora clusters.
+//! Park and unpark a fleet of 24 mixed services, two Aurora clusters and four EventBridge
+//! rules.
 
 use crate::support::{assert_parked, Fleet, Snapshot};
 use infra_test_support::SeedOptions;
@@ -7,6 +8,7 @@ use infra_test_support::SeedOptions;
 /// unset through the API and only matters at 0 ACU, so it is compared only where it was set.
 fn assert_restored(before: &Snapshot, after: &Snapshot) {
     assert_eq!(after.services, before.services);
+    assert_eq!(after.rules, before.rules, "rules as they were, no records");
     for (name, b) in &before.aurora {
         let a = &after.aurora[name];
         assert_eq!(
@@ -36,8 +38,12 @@ fn park_then_unpark_restores_everything_exactly() {
     let report = r.json();
     assert_eq!(report["schema"], "park/run");
     assert_eq!(
-        report["summary"]["done"], 24,
-        "23 parked services + the scale-to-zero cluster"
+        report["summary"]["done"], 28,
+        "23 parked services + the scale-to-zero cluster + 4 rules"
+    );
+    assert_eq!(
+        before.rules[crate::support::DISABLED_RULE].state,
+        "DISABLED"
     );
     assert_eq!(
         report["summary"]["unchanged"], 2,
@@ -56,6 +62,21 @@ fn park_then_unpark_restores_everything_exactly() {
         .position(|c| c == "rds:ModifyDBCluster")
         .unwrap();
     assert!(last_ecs < modify_db, "{calls:?}");
+    // The scheduled triggers were off before any service was touched.
+    let last_disable = calls
+        .iter()
+        .rposition(|c| c == "events:DisableRule")
+        .unwrap();
+    let first_ecs = calls
+        .iter()
+        .position(|c| c.starts_with("ecs:") || c.starts_with("application"))
+        .unwrap();
+    assert!(last_disable < first_ecs, "rules first: {calls:?}");
+    assert_eq!(
+        calls.iter().filter(|c| *c == "events:DisableRule").count(),
+        3,
+        "the rule already disabled is recorded, not disabled again"
+    );
 
     let r = fleet.park(&["status", "--check", "--output", "json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -85,6 +106,17 @@ fn park_then_unpark_restores_everything_exactly() {
         .position(|c| c.starts_with("ecs:") || c.starts_with("application"))
         .unwrap();
     assert!(db_restore < first_ecs, "Aurora first: {calls:?}");
+    let last_ecs = calls
+        .iter()
+        .rposition(|c| c.starts_with("ecs:") || c.starts_with("application"))
+        .unwrap();
+    let first_enable = calls.iter().position(|c| c == "events:EnableRule").unwrap();
+    assert!(last_ecs < first_enable, "rules last: {calls:?}");
+    assert_eq!(
+        calls.iter().filter(|c| *c == "events:EnableRule").count(),
+        3,
+        "the rule that was disabled when recorded stays disabled"
+    );
     assert_restored(&before, &fleet.snapshot());
 
     let r = fleet.park(&["status", "--check"]);

@@ -53,11 +53,22 @@ pub struct LiveDb {
     pub record: Option<String>,
 }
 
+/// Live state of one EventBridge rule: `ENABLED`/`DISABLED` and record tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveRule {
+    pub state: String,
+    pub record: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     pub services: BTreeMap<String, Live>,
     pub aurora: BTreeMap<String, LiveDb>,
+    pub rules: BTreeMap<String, LiveRule>,
 }
+
+/// The fleet's rule seeded disabled: parking records it `DISABLED`, unparking leaves it so.
+pub const DISABLED_RULE: &str = "fleet-rule-01";
 
 pub const IN_ONLY: (bool, bool, bool) = (true, false, false);
 pub const OUT_AND_SCHED: (bool, bool, bool) = (false, true, true);
@@ -141,6 +152,21 @@ impl Fleet {
                 .block_on(state_bucket(&self.config, STATE_BUCKET))
                 .unwrap(),
             LockMode::None => {}
+        }
+        if self
+            .env
+            .eventbridge_rules
+            .iter()
+            .any(|r| r.name == DISABLED_RULE)
+        {
+            self.rt
+                .block_on(
+                    aws_sdk_eventbridge::Client::new(&self.config)
+                        .disable_rule()
+                        .name(DISABLED_RULE)
+                        .send(),
+                )
+                .unwrap();
         }
         for (name, flags) in [
             ("svc-01", IN_ONLY),
@@ -323,13 +349,58 @@ pub async fn snapshot(config: &SdkConfig, env: &Environment) -> Snapshot {
             },
         );
     }
-    Snapshot { services, aurora }
+    let events = aws_sdk_eventbridge::Client::new(config);
+    let mut rules = BTreeMap::new();
+    for rule in &env.eventbridge_rules {
+        let out = events
+            .describe_rule()
+            .name(&rule.name)
+            .event_bus_name(&rule.event_bus)
+            .send()
+            .await
+            .unwrap();
+        let tags = events
+            .list_tags_for_resource()
+            .resource_arn(out.arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let record = tags
+            .tags()
+            .iter()
+            .find(|t| t.key() == "infra-park:record")
+            .map(|t| t.value().to_owned());
+        rules.insert(
+            rule.name.clone(),
+            LiveRule {
+                state: out.state().unwrap().as_str().to_owned(),
+                record,
+            },
+        );
+    }
+    Snapshot {
+        services,
+        aurora,
+        rules,
+    }
 }
 
 /// Asserts `after` is the fully parked form of `before`: every parked service at 0 with a
 /// 0-0 fully suspended target and a record holding exactly its `before` values; services
-/// with `park = false` and `keep` clusters untouched; scale-to-zero clusters at 0 ACU.
+/// with `park = false` and `keep` clusters untouched; scale-to-zero clusters at 0 ACU;
+/// every rule disabled with a record of its `before` state.
 pub fn assert_parked(env: &Environment, before: &Snapshot, after: &Snapshot) {
+    for rule in &env.eventbridge_rules {
+        let (b, a) = (&before.rules[&rule.name], &after.rules[&rule.name]);
+        if !rule.park {
+            assert_eq!(a, b, "{} has park = false and must not change", rule.name);
+            continue;
+        }
+        assert_eq!(a.state, "DISABLED", "{}", rule.name);
+        let record =
+            park::record::RuleRecord::decode(a.record.as_deref().expect("rule record")).unwrap();
+        assert_eq!(record.state.as_str(), b.state, "{} record", rule.name);
+    }
     for (_, svc) in env.services() {
         let b = &before.services[&svc.name];
         let a = &after.services[&svc.name];

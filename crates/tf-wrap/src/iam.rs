@@ -53,6 +53,10 @@ fn policy(env: &Environment, kms_actions: &[&str]) -> Value {
     if !clusters.is_empty() {
         statements.push(json!({"Sid": "ParkGuardAurora", "Effect": "Allow", "Action": ["rds:DescribeDBClusters"], "Resource": clusters}));
     }
+    let rules = env.eventbridge_rule_arns(false);
+    if !rules.is_empty() {
+        statements.push(json!({"Sid": "ParkGuardEventBridgeRules", "Effect": "Allow", "Action": park::iam::EVENTS_READ_ACTIONS, "Resource": rules}));
+    }
     if let Some(key) = &env.terraform.sign_with {
         let mut statement =
             json!({"Sid": "BundleSignature", "Effect": "Allow", "Action": kms_actions});
@@ -88,7 +92,7 @@ mod tests {
         let path = dir.path().join("prod.env.hcl");
         std::fs::write(
             &path,
-            "environment \"prod\" {\n  account_id = \"123456789012\"\n  region     = \"eu-west-2\"\n  ecs_cluster \"blog\" {\n    service \"web\" {\n      desired_count = 1\n    }\n  }\n  aurora_cluster \"db\" {\n    park = \"keep\"\n  }\n}\n",
+            "environment \"prod\" {\n  account_id = \"123456789012\"\n  region     = \"eu-west-2\"\n  ecs_cluster \"blog\" {\n    service \"web\" {\n      desired_count = 1\n    }\n  }\n  aurora_cluster \"db\" {\n    park = \"keep\"\n  }\n  eventbridge_rule \"hourly\" {}\n}\n",
         )
         .unwrap();
         let env = Environment::load(&path).unwrap();

@@ -1,8 +1,8 @@
 //! The environment file and its model.
 //!
 //! One HCL file describes one environment: the AWS account and region, the Terraform
-//! settings, the ECS services and their scaling, the Aurora clusters, the pinned images and
-//! the public endpoints. [`Environment::load`] parses it strictly: unknown keys, wrong types,
+//! settings, the ECS services and their scaling, the Aurora clusters, the EventBridge rules
+//! parking disables, the pinned images and the public endpoints. [`Environment::load`] parses it strictly: unknown keys, wrong types,
 //! duplicate names, impossible capacities, invalid patterns and URLs are errors that name
 //! `file:line:column`, because a typo here must never silently disable parking or a check.
 //!
@@ -64,6 +64,8 @@ pub struct Environment {
     pub ecs_clusters: Vec<EcsCluster>,
     /// Aurora clusters, in file order.
     pub aurora_clusters: Vec<AuroraCluster>,
+    /// EventBridge rules (scheduled triggers) that parking disables, in file order.
+    pub eventbridge_rules: Vec<EventBridgeRule>,
     /// Container images pinned through `locals` in the Terraform files.
     pub images: Vec<PinnedImage>,
     /// Public endpoints to smoke-check.
@@ -174,6 +176,31 @@ pub enum AuroraParkPolicy {
     /// Set Serverless v2 minimum capacity to 0 so it auto-pauses.
     ScaleToZero,
 }
+
+/// An EventBridge rule (a scheduled trigger) and whether parking disables it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventBridgeRule {
+    /// The rule's name.
+    pub name: String,
+    /// The event bus's name (`default` unless the file says otherwise).
+    pub event_bus: String,
+    /// Whether parking disables it (`park`, default true); `false`: observed only.
+    pub park: bool,
+}
+
+impl EventBridgeRule {
+    /// How reports name the rule: `NAME` on the default bus, `BUS/NAME` on another.
+    pub fn display_name(&self) -> String {
+        if self.event_bus == DEFAULT_EVENT_BUS {
+            self.name.clone()
+        } else {
+            format!("{}/{}", self.event_bus, self.name)
+        }
+    }
+}
+
+/// The name of every account's default event bus.
+pub const DEFAULT_EVENT_BUS: &str = "default";
 
 /// A container image pinned through a `locals` value in the Terraform files.
 #[derive(Debug, Clone, Serialize)]
@@ -401,6 +428,26 @@ impl Environment {
                 format!(
                     "arn:aws:ecs:{}:{}:cluster/{}",
                     self.region, self.account_id, c.name
+                )
+            })
+            .collect()
+    }
+
+    /// The ARNs of the environment's EventBridge rules, in file order; with `parked_only`,
+    /// only those parking disables (for IAM policies).
+    pub fn eventbridge_rule_arns(&self, parked_only: bool) -> Vec<String> {
+        self.eventbridge_rules
+            .iter()
+            .filter(|r| r.park || !parked_only)
+            .map(|r| {
+                let path = if r.event_bus == DEFAULT_EVENT_BUS {
+                    r.name.clone()
+                } else {
+                    format!("{}/{}", r.event_bus, r.name)
+                };
+                format!(
+                    "arn:aws:events:{}:{}:rule/{path}",
+                    self.region, self.account_id
                 )
             })
             .collect()

@@ -29,6 +29,8 @@ pub(crate) struct RawEnvironment {
     #[serde(default)]
     pub aurora_cluster: IndexMap<String, RawAurora>,
     #[serde(default)]
+    pub eventbridge_rule: IndexMap<String, RawRule>,
+    #[serde(default)]
     pub image: IndexMap<String, RawImage>,
     #[serde(default)]
     pub endpoint: IndexMap<String, RawEndpoint>,
@@ -99,6 +101,15 @@ pub(crate) struct RawAurora {
     pub park: Option<String>,
     #[serde(default)]
     pub auto_pause_seconds: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRule {
+    #[serde(default)]
+    pub event_bus: Option<String>,
+    #[serde(default)]
+    pub park: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -35,6 +35,8 @@ const BLOCK_LABELS: &[(&str, usize)] = &[
     ("service", 1),
     ("autoscaling", 0),
     ("aurora_cluster", 1),
+    ("eventbridge_rule", 1),
+    ("pricing", 0),
     ("image", 1),
     ("endpoint", 1),
 ];

@@ -20,6 +20,7 @@ pub(super) fn item(
         kind: ResourceKind::AuroraCluster,
         name: state.cluster.clone(),
         cluster: None,
+        event_bus: None,
         arn: state.arn.clone(),
     };
     let before = if state.found {

@@ -2,7 +2,8 @@
 //! resource. Pure data in, pure data out: no AWS calls, so every rule is unit-tested.
 //!
 //! Park, per service: write the record → suspend the scalable target with min = max = 0 →
-//! desired count 0. Unpark, Aurora first; per service: restore min/max with scaling still
+//! desired count 0; per EventBridge rule: write the record → disable it. Unpark, Aurora
+//! first, rules last (enable only what was enabled, then remove the record); per service: restore min/max with scaling still
 //! suspended → restore the desired count → wait until stable → restore the exact recorded
 //! suspension flags → remove the record.
 //!
@@ -11,10 +12,13 @@
 //! instead of overwritten, unless `--force`.
 
 mod aurora;
+mod rule;
 mod service;
 
 use crate::observe::{LiveEnvironment, ServiceState};
-use crate::record::{rfc3339, AuroraRecord, ServiceRecord, SuspendedFlags, TargetCapacity};
+use crate::record::{
+    rfc3339, AuroraRecord, RuleRecord, ServiceRecord, SuspendedFlags, TargetCapacity,
+};
 use infra_core::environment::Environment;
 use serde::Serialize;
 use std::fmt;
@@ -49,7 +53,8 @@ pub struct PlanOptions {
 pub struct Plan {
     /// Park or unpark.
     pub direction: Direction,
-    /// One item per resource, Aurora clusters first, then services in file order.
+    /// One item per resource: Aurora clusters, then services, then EventBridge rules, each
+    /// in file order.
     pub items: Vec<PlanItem>,
 }
 
@@ -75,12 +80,16 @@ pub struct PlanItem {
 /// A resource the environment file names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Resource {
-    /// `ecs-service` or `aurora-cluster`.
+    /// `ecs-service`, `aurora-cluster` or `eventbridge-rule`.
     pub kind: ResourceKind,
-    /// `cluster/service` or the DB cluster identifier.
+    /// `cluster/service`, the DB cluster identifier, or the rule (`NAME`, or `BUS/NAME`
+    /// on an event bus other than `default`).
     pub name: String,
     /// The ECS cluster, for services.
     pub cluster: Option<String>,
+    /// The event bus, for EventBridge rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_bus: Option<String>,
     /// The ARN, when the resource exists.
     pub arn: Option<String>,
 }
@@ -93,6 +102,8 @@ pub enum ResourceKind {
     EcsService,
     /// An Aurora cluster.
     AuroraCluster,
+    /// An EventBridge rule (a scheduled trigger).
+    EventbridgeRule,
 }
 
 /// The plan's decision for a resource.
@@ -130,6 +141,11 @@ pub enum Capacity {
         max_capacity: Option<f64>,
         /// `SecondsUntilAutoPause`.
         seconds_until_auto_pause: Option<i32>,
+    },
+    /// An EventBridge rule's state (`ENABLED`, `DISABLED`).
+    Rule {
+        /// The state.
+        state: String,
     },
     /// The resource does not exist.
     Missing,
@@ -180,14 +196,25 @@ pub enum Step {
     WaitAuroraAvailable,
     /// Remove the park record tag (rds:RemoveTagsFromResource).
     RemoveAuroraRecord,
+    /// Tag the rule with its park record (events:TagResource).
+    WriteRuleRecord {
+        /// The record.
+        record: RuleRecord,
+    },
+    /// Disable the rule (events:DisableRule).
+    DisableRule,
+    /// Enable the rule (events:EnableRule).
+    EnableRule,
+    /// Remove the park record tag (events:UntagResource).
+    RemoveRuleRecord,
 }
 
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Step::WriteServiceRecord { .. } | Step::WriteAuroraRecord { .. } => {
-                write!(f, "write record")
-            }
+            Step::WriteServiceRecord { .. }
+            | Step::WriteAuroraRecord { .. }
+            | Step::WriteRuleRecord { .. } => write!(f, "write record"),
             Step::SetTarget {
                 min,
                 max,
@@ -202,7 +229,11 @@ impl fmt::Display for Step {
             }
             Step::SetDesiredCount { count } => write!(f, "desired {count}"),
             Step::WaitServiceStable => write!(f, "wait stable"),
-            Step::RemoveServiceRecord | Step::RemoveAuroraRecord => write!(f, "remove record"),
+            Step::RemoveServiceRecord | Step::RemoveAuroraRecord | Step::RemoveRuleRecord => {
+                write!(f, "remove record")
+            }
+            Step::DisableRule => write!(f, "disable"),
+            Step::EnableRule => write!(f, "enable"),
             Step::SetAuroraScaling {
                 min_capacity,
                 max_capacity,
@@ -268,6 +299,7 @@ impl fmt::Display for Capacity {
                 (Some(a), Some(b)) => write!(f, "{a}-{b} ACU"),
                 _ => write!(f, "-"),
             },
+            Capacity::Rule { state } => write!(f, "{state}"),
             Capacity::Missing => write!(f, "missing"),
         }
     }
@@ -296,6 +328,9 @@ pub fn plan(
     }
     for ((_, cfg), state) in env.services().zip(&live.services) {
         items.push(service::item(direction, cfg, state, options, &parked_at));
+    }
+    for (cfg, state) in env.eventbridge_rules.iter().zip(&live.rules) {
+        items.push(rule::item(direction, cfg, state, options, &parked_at));
     }
     Plan { direction, items }
 }
@@ -418,6 +453,8 @@ fn apply(before: &Capacity, steps: &[Step]) -> Capacity {
                     *seconds_until_auto_pause = *p;
                 }
             }
+            (Capacity::Rule { state }, Step::DisableRule) => *state = "DISABLED".into(),
+            (Capacity::Rule { state }, Step::EnableRule) => *state = "ENABLED".into(),
             _ => {}
         }
     }
@@ -548,6 +585,7 @@ environment "t" {
             services: vec![web, worker],
             aurora: vec![aurora],
             clusters: Vec::new(),
+            rules: Vec::new(),
         };
         plan(direction, &env(), &live, options, SystemTime::now())
             .items
@@ -595,6 +633,7 @@ environment "t" {
             ],
             aurora: vec![db(0.5, Found::None)],
             clusters: Vec::new(),
+            rules: Vec::new(),
         };
         // The records carry the caller's clock, not the machine's: the plan is pure.
         let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000);

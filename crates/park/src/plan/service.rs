@@ -31,6 +31,7 @@ pub(super) fn item(
         kind: ResourceKind::EcsService,
         name: format!("{}/{}", state.cluster, state.service),
         cluster: Some(state.cluster.clone()),
+        event_bus: None,
         arn: state.arn.clone(),
     };
     let before = capacity(state);

@@ -5,6 +5,7 @@
 mod aurora;
 mod ecs;
 mod endpoints;
+mod eventbridge;
 mod images;
 mod terraform;
 
@@ -188,6 +189,7 @@ impl<'a, 'b> Validator<'a, 'b> {
         let terraform = self.terraform(&p, env.terraform, &base);
         let ecs_clusters = self.ecs_clusters(&p, env.ecs_cluster);
         let aurora_clusters = self.aurora_clusters(&p, env.aurora_cluster);
+        let eventbridge_rules = self.eventbridge_rules(&p, env.eventbridge_rule);
         let images = self.images(&p, env.image, &terraform.root);
         let endpoints = self.endpoints(&p, env.endpoint);
         Some(Environment {
@@ -199,6 +201,7 @@ impl<'a, 'b> Validator<'a, 'b> {
             terraform,
             ecs_clusters,
             aurora_clusters,
+            eventbridge_rules,
             images,
             endpoints,
             file: path.to_owned(),
