@@ -167,8 +167,9 @@ pub struct RuleState {
     pub arn: Option<String>,
     /// Whether EventBridge knows the rule.
     pub found: bool,
-    /// `ENABLED`, `DISABLED`, `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`, or `MISSING`.
-    pub state: String,
+    /// EventBridge's `State`: `ENABLED`, `DISABLED`,
+    /// `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`, or `MISSING`.
+    pub status: String,
     /// Its schedule (`rate(1 hour)`, `cron(…)`), when it has one.
     pub schedule_expression: Option<String>,
     /// The AWS service that manages the rule, when one does (park leaves those alone).
@@ -275,7 +276,7 @@ async fn describe_rule(
                     event_bus: cfg.event_bus.clone(),
                     arn: None,
                     found: false,
-                    state: "MISSING".into(),
+                    status: "MISSING".into(),
                     schedule_expression: None,
                     managed_by: None,
                     record: Found::None,
@@ -309,7 +310,7 @@ async fn describe_rule(
         event_bus: cfg.event_bus.clone(),
         arn: rule.arn().map(str::to_owned),
         found: true,
-        state: rule
+        status: rule
             .state()
             .map_or_else(|| "UNKNOWN".to_owned(), |s| s.as_str().to_owned()),
         schedule_expression: rule.schedule_expression().map(str::to_owned),

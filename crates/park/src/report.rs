@@ -1,5 +1,5 @@
 //! The `park down` / `park up` report: one row per resource with before → after and the
-//! result, as a table or JSON (schema `park/run` v1), and the exit status it implies.
+//! result, as a table or JSON (schema `park/run` v2), and the exit status it implies.
 
 use crate::engine::{Outcome, ResultKind};
 use crate::hold::Hold;
@@ -191,6 +191,8 @@ impl RunReport {
 
 impl Report for RunReport {
     const SCHEMA: &'static str = "park/run";
+    /// 2: resources of kind `eventbridge-rule` (with `event_bus`; capacity kind `rule`).
+    const SCHEMA_VERSION: u32 = 2;
 
     fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
         let verb = match (self.direction, self.dry_run) {

@@ -261,7 +261,7 @@ pub fn rule_state(cfg: &EventBridgeRule, live: &RuleState) -> (ParkState, Option
     if !live.found {
         return (ParkState::Missing, Some("not found".into()));
     }
-    let enablement = Enablement::parse(&live.state);
+    let enablement = Enablement::parse(&live.status);
     match (&live.record, cfg.park) {
         (Found::Invalid { error }, _) => (ParkState::Drifted, Some(error.clone())),
         (Found::None, false) => (ParkState::Kept, None),
@@ -279,7 +279,7 @@ pub fn rule_state(cfg: &EventBridgeRule, live: &RuleState) -> (ParkState, Option
                 ParkState::Unparked,
                 Some(format!(
                     "state {}: park leaves it alone (EnableRule could not restore it)",
-                    live.state
+                    live.status
                 )),
             ),
         },
@@ -297,7 +297,7 @@ pub fn rule_state(cfg: &EventBridgeRule, live: &RuleState) -> (ParkState, Option
                 ParkState::Drifted,
                 Some(format!(
                     "changed while parked: {}, the record says it was {}",
-                    live.state,
+                    live.status,
                     recorded.as_str()
                 )),
             ),
@@ -573,7 +573,7 @@ impl Report for StatusReport {
                     r.live.rule.clone(),
                     r.live.event_bus.clone(),
                     state_name(r.state).to_owned(),
-                    r.live.state.clone(),
+                    r.live.status.clone(),
                     r.live
                         .schedule_expression
                         .clone()

@@ -37,6 +37,24 @@ fn park_then_unpark_restores_everything_exactly() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let report = r.json();
     assert_eq!(report["schema"], "park/run");
+    assert_eq!(report["schema_version"], 2);
+    let rule = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"]["name"] == "fleet-jobs/fleet-rule-02")
+        .unwrap();
+    assert_eq!(rule["resource"]["kind"], "eventbridge-rule");
+    assert_eq!(rule["resource"]["event_bus"], "fleet-jobs");
+    assert_eq!(
+        rule["before"],
+        serde_json::json!({"kind": "rule", "state": "ENABLED"})
+    );
+    assert_eq!(
+        rule["after"],
+        serde_json::json!({"kind": "rule", "state": "DISABLED"})
+    );
+    assert_eq!(rule["steps"][0]["record"]["state"], "ENABLED");
     assert_eq!(
         report["summary"]["done"], 28,
         "23 parked services + the scale-to-zero cluster + 4 rules"

@@ -56,6 +56,49 @@ fn the_policy_matches_the_calls_made() {
         serde_json::json!(["arn:aws:rds:eu-west-2:123456789012:cluster:fleet-db-zero"]),
         "keep clusters are read-only"
     );
+    // The rules: read on all, the four write actions on the parked ones, by ARN (the rule
+    // on bus `fleet-jobs` is `rule/fleet-jobs/NAME`).
+    let park_rules = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "ParkEventBridgeRules")
+        .unwrap();
+    assert_eq!(
+        park_rules["Action"],
+        serde_json::json!([
+            "events:DisableRule",
+            "events:EnableRule",
+            "events:TagResource",
+            "events:UntagResource"
+        ])
+    );
+    assert_eq!(
+        park_rules["Resource"],
+        serde_json::json!([
+            "arn:aws:events:eu-west-2:123456789012:rule/fleet-rule-00",
+            "arn:aws:events:eu-west-2:123456789012:rule/fleet-rule-01",
+            "arn:aws:events:eu-west-2:123456789012:rule/fleet-jobs/fleet-rule-02"
+        ])
+    );
+    // Those are the ARNs EventBridge gives the rules (what TagResource is called on).
+    let events = aws_sdk_eventbridge::Client::new(&fleet.config);
+    for rule in &fleet.env.eventbridge_rules {
+        let out = fleet
+            .block_on(
+                events
+                    .describe_rule()
+                    .name(&rule.name)
+                    .event_bus_name(&rule.event_bus)
+                    .send(),
+            )
+            .unwrap();
+        let arn = serde_json::json!(out.arn().unwrap());
+        assert!(
+            park_rules["Resource"].as_array().unwrap().contains(&arn),
+            "{arn}"
+        );
+    }
     let park_ecs = policy["Statement"]
         .as_array()
         .unwrap()

@@ -9,5 +9,6 @@ mod fleet;
 mod holds;
 mod iam;
 mod lock;
+mod rules;
 mod savings;
 mod wait;

@@ -14,7 +14,7 @@ use infra_core::environment::EventBridgeRule;
 pub(super) fn capacity(state: &RuleState) -> Capacity {
     if state.found {
         Capacity::Rule {
-            state: state.state.clone(),
+            state: state.status.clone(),
         }
     } else {
         Capacity::Missing
@@ -69,12 +69,12 @@ pub(super) fn item(
         let (decision, reason, steps) = unreadable_record(error);
         return done(decision, reason, steps);
     }
-    let Some(live) = Enablement::parse(&state.state) else {
+    let Some(live) = Enablement::parse(&state.status) else {
         return done(
             Decision::Refused,
             format!(
                 "state {}: EnableRule could not restore it, so park leaves the rule alone",
-                state.state
+                state.status
             ),
             vec![],
         );
@@ -192,7 +192,7 @@ mod tests {
             event_bus: "default".into(),
             arn: Some("arn:aws:events:eu-west-2:123456789012:rule/hourly".into()),
             found: true,
-            state: live.into(),
+            status: live.into(),
             schedule_expression: Some("rate(1 hour)".into()),
             managed_by: None,
             record: record.map_or(Found::None, |state| Found::Valid {
