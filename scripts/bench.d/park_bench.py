@@ -2,7 +2,8 @@
 
 Every variant starts from a freshly reset and seeded emulator and makes the calls a park
 needs: read each service and its scalable target, record, suspend and zero the target,
-zero the desired count (and back for up). Only 127.0.0.1 is contacted.
+zero the desired count (and back for up); read each EventBridge rule and its tags, record,
+disable it (and enable, untag for up). Only 127.0.0.1 is contacted.
 """
 import argparse
 import json
@@ -62,9 +63,32 @@ def fleet(args):
             for s in json.loads(out) if s["park"]]
 
 
+def rules(args):
+    """(name, event bus, ARN) of each of the fleet's EventBridge rules (`harness fleet-rules-json`)."""
+    out = subprocess.run([args.harness, "fleet-rules-json", str(args.services)], check=True,
+                         capture_output=True, text=True).stdout
+    result = []
+    for r in json.loads(out):
+        path = r["name"] if r["event_bus"] == "default" else f'{r["event_bus"]}/{r["name"]}'
+        result.append((r["name"], r["event_bus"], f"arn:aws:events:eu-west-2:123456789012:rule/{path}"))
+    return result
+
+
 def cli_script(args, direction):
     aws = f"{args.aws} --endpoint-url {args.endpoint} --output json"
     lines = ["set -e"]
+    rule_lines = []
+    for name, bus, arn in rules(args):
+        rule_lines.append(f"{aws} events describe-rule --name {name} --event-bus-name {bus} >/dev/null")
+        rule_lines.append(f"{aws} events list-tags-for-resource --resource-arn {arn} >/dev/null")
+        if direction == "down":
+            rule_lines.append(f"{aws} events tag-resource --resource-arn {arn} --tags Key=infra-park:record,Value=v1 >/dev/null")
+            rule_lines.append(f"{aws} events disable-rule --name {name} --event-bus-name {bus} >/dev/null")
+        else:
+            rule_lines.append(f"{aws} events enable-rule --name {name} --event-bus-name {bus} >/dev/null")
+            rule_lines.append(f"{aws} events untag-resource --resource-arn {arn} --tag-keys infra-park:record >/dev/null")
+    if direction == "down":
+        lines.extend(rule_lines)
     for name, desired, rng in fleet(args):
         rid = f"service/fleet/{name}"
         arn = f"arn:aws:ecs:eu-west-2:123456789012:service/fleet/{name}"
@@ -88,6 +112,8 @@ def cli_script(args, direction):
                              f"--scalable-dimension ecs:service:DesiredCount --min-capacity {rng[0]} --max-capacity {rng[1]} "
                              "--suspended-state DynamicScalingInSuspended=false,DynamicScalingOutSuspended=false,ScheduledScalingSuspended=false >/dev/null")
             lines.append(f"{aws} ecs untag-resource --resource-arn {arn} --tag-keys infra-park:record >/dev/null")
+    if direction == "up":
+        lines.extend(rule_lines)
     return "\n".join(lines) + "\n"
 
 
@@ -95,8 +121,24 @@ def boto3_run(args, direction):
     kw = dict(endpoint_url=args.endpoint, region_name="eu-west-2")
     ecs = boto3.client("ecs", **kw)
     aas = boto3.client("application-autoscaling", **kw)
+    events = boto3.client("events", **kw)
+    fleet_services, fleet_rules = fleet(args), rules(args)
+
+    def rules_run():
+        for name, bus, arn in fleet_rules:
+            events.describe_rule(Name=name, EventBusName=bus)
+            events.list_tags_for_resource(ResourceARN=arn)
+            if direction == "down":
+                events.tag_resource(ResourceARN=arn, Tags=[{"Key": "infra-park:record", "Value": "v1"}])
+                events.disable_rule(Name=name, EventBusName=bus)
+            else:
+                events.enable_rule(Name=name, EventBusName=bus)
+                events.untag_resource(ResourceARN=arn, TagKeys=["infra-park:record"])
+
     start = time.perf_counter()
-    for name, desired, rng in fleet(args):
+    if direction == "down":
+        rules_run()
+    for name, desired, rng in fleet_services:
         rid = f"service/fleet/{name}"
         arn = f"arn:aws:ecs:eu-west-2:123456789012:service/fleet/{name}"
         ecs.describe_services(cluster="fleet", services=[name], include=["TAGS"])
@@ -121,6 +163,8 @@ def boto3_run(args, direction):
                                              SuspendedState={"DynamicScalingInSuspended": False, "DynamicScalingOutSuspended": False,
                                                              "ScheduledScalingSuspended": False})
             ecs.untag_resource(resourceArn=arn, tagKeys=["infra-park:record"])
+    if direction == "up":
+        rules_run()
     return time.perf_counter() - start
 
 
@@ -197,7 +241,8 @@ def main():
         c, f = statistics.median(clean[d]), statistics.median(faulty[d])
         fault_rows.append(f"| `park {d}` | {c:.2f} s | {f:.2f} s | {f / c:.1f}x |")
     cpu = platform.processor() or platform.machine()
-    text = f"""## park: {args.services} ECS services (mixed: with/without scalable targets, partial suspensions) + 2 Aurora clusters
+    n_rules = len(rules(args))
+    text = f"""## park: {args.services} ECS services (mixed: with/without scalable targets, partial suspensions) + 2 Aurora clusters + {n_rules} EventBridge rules
 
 | operation | `park` (Rust, parallel) | boto3, one process, sequential | bash + `aws` CLI | CLI / park | boto3 / park |
 | --- | --- | --- | --- | --- | --- |
@@ -206,7 +251,9 @@ def main():
 What each column does, per parked service: read the service (with tags) and its scalable
 target; park: write the record tag, suspend the target at 0-0, desired count 0; unpark:
 restore the range, restore the count, check the service, restore the exact suspension
-flags, remove the record. `park` also reads and handles the two Aurora clusters, runs the
+flags, remove the record; per EventBridge rule: read it and its tags; park: write the
+record tag, disable it; unpark: enable it, remove the record (rules first on park, last on
+unpark, as `park` orders them). `park` also reads and handles the two Aurora clusters, runs the
 account guard and waits for services to be stable (the emulator is stable at once). The
 CLI script and boto3 variant skip those extras, so the comparison favours them.
 `park` runs up to 16 resources at once (`--concurrency`). Medians of {args.repeats} runs for

@@ -18,6 +18,8 @@ pub struct BumpOptions {
     pub allow_mutable: bool,
     /// `--git-repo`/`--git-ref`: require the tag's `sha` to be reachable from the ref.
     pub git: Option<(PathBuf, String)>,
+    /// `--commit [--branch [NAME]] [--push [REMOTE]]`: the bump as one commit.
+    pub commit: Option<crate::git::CommitOptions>,
 }
 
 /// The outcome of a bump (or of its dry run).
@@ -33,6 +35,12 @@ pub struct BumpReport {
     pub from: String,
     /// The tag after.
     pub to: String,
+    /// The digest of the image the new tag names.
+    pub digest: Option<String>,
+    /// When that image was pushed (RFC 3339).
+    pub pushed_at: Option<String>,
+    /// The commit it was built from (the tag's `sha` group), when the pattern has one.
+    pub source_commit: Option<String>,
     /// Whether the file changes.
     pub changed: bool,
     /// Whether only the plan was computed.
@@ -41,9 +49,26 @@ pub struct BumpReport {
     pub diff: String,
     /// Warnings (e.g. the current pin is not in ECR).
     pub warnings: Vec<String>,
+    /// What `--commit` did, when it was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<crate::git::CommitReport>,
     /// The new file content, when changed.
     #[serde(skip)]
     pub new_text: Option<String>,
+}
+
+impl BumpReport {
+    /// What a commit of this bump says.
+    pub fn facts(&self) -> crate::git::BumpFacts<'_> {
+        crate::git::BumpFacts {
+            image: &self.image,
+            from: &self.from,
+            to: &self.to,
+            digest: self.digest.as_deref(),
+            pushed_at: self.pushed_at.as_deref(),
+            source_commit: self.source_commit.as_deref(),
+        }
+    }
 }
 
 /// Reads a Terraform file and the pin of `image` in it.
@@ -150,6 +175,9 @@ pub async fn plan_bump(
         crate::git::check_reachable(repo_path, git_ref, sha)?;
     }
     let line = pin.at.line;
+    let digest = Some(target.digest.clone());
+    let pushed_at = Some(target.pushed_at_text.clone());
+    let source_commit = image.tag_pattern.sha(&target_tag).map(str::to_owned);
     if target_tag == pin.tag {
         return Ok(BumpReport {
             image: image.local.clone(),
@@ -157,6 +185,10 @@ pub async fn plan_bump(
             line,
             from: pin.tag.clone(),
             to: target_tag,
+            digest,
+            pushed_at,
+            source_commit,
+            commit: None,
             changed: false,
             dry_run,
             diff: String::new(),
@@ -184,6 +216,10 @@ pub async fn plan_bump(
         line,
         from: pin.tag.clone(),
         to: target_tag,
+        digest,
+        pushed_at,
+        source_commit,
+        commit: None,
         changed: true,
         dry_run,
         diff,

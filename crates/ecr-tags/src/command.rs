@@ -211,7 +211,7 @@ pub async fn latest(
 }
 
 /// Moves the pin of `target` after every check and writes its file atomically (a dry run
-/// writes nothing).
+/// writes nothing); with `options.commit`, git commits the change instead (and pushes it).
 pub async fn bump(
     ecr: &aws_sdk_ecr::Client,
     target: &PinnedImage,
@@ -219,9 +219,25 @@ pub async fn bump(
     dry_run: bool,
 ) -> Result<BumpReport, EcrTagsError> {
     let repo = describe_repository(ecr, &target.repository).await?;
-    let report = plan_bump(ecr, &repo, target, options, dry_run).await?;
-    if let (Some(text), false) = (&report.new_text, dry_run) {
-        infra_core::fs::write_atomic(&report.file, text.as_bytes())?;
+    let mut report = plan_bump(ecr, &repo, target, options, dry_run).await?;
+    if dry_run {
+        return Ok(report);
+    }
+    match &options.commit {
+        Some(commit) => {
+            let made = crate::git::commit_bump(
+                &report.file,
+                report.new_text.as_deref(),
+                &report.facts(),
+                commit,
+            )?;
+            report.commit = Some(made);
+        }
+        None => {
+            if let Some(text) = &report.new_text {
+                infra_core::fs::write_atomic(&report.file, text.as_bytes())?;
+            }
+        }
     }
     Ok(report)
 }

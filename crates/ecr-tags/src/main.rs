@@ -6,6 +6,7 @@
 use clap::{Args, Parser, Subcommand};
 use ecr_tags::bump::BumpOptions;
 use ecr_tags::command::{run, Family, Outcome, Request};
+use ecr_tags::git::{BranchChoice, CommitOptions};
 use infra_core::cli::{emit, report_error, run_command, GlobalArgs};
 use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
 use std::path::PathBuf;
@@ -79,6 +80,17 @@ struct BumpArgs {
         requires = "git_repo"
     )]
     git_ref: String,
+    /// Commit the change (only the pinned file) with a message saying what moved. Refused
+    /// (exit 4, nothing written) when the file has other uncommitted changes.
+    #[arg(long, conflicts_with = "dry_run")]
+    commit: bool,
+    /// Commit on a new branch (default name `bump/IMAGE/SHA`) and switch to it; refused
+    /// (exit 4) when it exists with a different commit.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "", requires = "commit")]
+    branch: Option<String>,
+    /// Push the branch to REMOTE (default `origin`), never forced.
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin", requires = "commit")]
+    push: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -135,6 +147,14 @@ fn request(command: Command) -> Request {
                 allow_downgrade: args.allow_downgrade,
                 allow_mutable: args.allow_mutable,
                 git: args.git_repo.map(|p| (p, args.git_ref)),
+                commit: args.commit.then(|| CommitOptions {
+                    branch: match args.branch.as_deref() {
+                        None => BranchChoice::Current,
+                        Some("") => BranchChoice::Default,
+                        Some(name) => BranchChoice::Named(name.to_owned()),
+                    },
+                    push: args.push,
+                }),
             },
             dry_run: args.dry_run,
         },

@@ -3,6 +3,7 @@
 
 use crate::bump::BumpReport;
 use crate::discover::FamilyImage;
+use crate::git::{CommitAction, PushAction};
 use crate::pins::PinRow;
 use infra_core::exit::ExitStatus;
 use infra_core::output::{table, Report};
@@ -104,27 +105,61 @@ impl Report for BumpReport {
         for w in &self.warnings {
             writeln!(out, "warning: {w}")?;
         }
-        if !self.changed {
-            return writeln!(
+        if self.changed {
+            write!(out, "{}", self.diff)?;
+            let verb = if self.dry_run { "would bump" } else { "bumped" };
+            writeln!(
+                out,
+                "{verb} {}: {} -> {} ({}:{})",
+                self.image,
+                self.from,
+                self.to,
+                self.file.display(),
+                self.line
+            )?;
+        } else {
+            writeln!(
                 out,
                 "{} is already up to date at {} ({}:{})",
                 self.image,
                 self.to,
                 self.file.display(),
                 self.line
-            );
+            )?;
         }
-        write!(out, "{}", self.diff)?;
-        let verb = if self.dry_run { "would bump" } else { "bumped" };
-        writeln!(
-            out,
-            "{verb} {}: {} -> {} ({}:{})",
-            self.image,
-            self.from,
-            self.to,
-            self.file.display(),
-            self.line
-        )
+        if let Some(c) = &self.commit {
+            let short = |id: &Option<String>| {
+                id.as_deref()
+                    .map(|i| i.chars().take(12).collect::<String>())
+                    .unwrap_or_default()
+            };
+            match c.action {
+                CommitAction::Committed => writeln!(
+                    out,
+                    "committed {} on branch {}: {}",
+                    short(&c.commit),
+                    c.branch,
+                    c.message.lines().next().unwrap_or_default()
+                )?,
+                CommitAction::AlreadyCommitted => writeln!(
+                    out,
+                    "branch {} already holds this bump ({}): nothing to commit",
+                    c.branch,
+                    short(&c.commit)
+                )?,
+                CommitAction::NothingToCommit => writeln!(out, "nothing to commit")?,
+            }
+            match (&c.remote, c.push) {
+                (Some(remote), Some(PushAction::Pushed)) => {
+                    writeln!(out, "pushed {} to {remote}", c.branch)?
+                }
+                (Some(remote), Some(PushAction::UpToDate)) => {
+                    writeln!(out, "{} on {remote} is up to date", c.branch)?
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 }
 

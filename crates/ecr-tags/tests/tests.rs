@@ -3,4 +3,5 @@
 mod support;
 
 mod bump;
+mod commit;
 mod discovery;

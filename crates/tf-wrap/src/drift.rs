@@ -8,7 +8,8 @@
 //! - [`DriftClass::Parked`]: the attribute moved to exactly the value park leaves
 //!   (`desired_count` 0; a scalable target's `min_capacity`/`max_capacity` 0 and its
 //!   `suspended_state` flags on; Aurora's Serverless v2 minimum 0 with an auto-pause
-//!   delay) and park holds a valid record for that resource;
+//!   delay; an EventBridge rule's `is_enabled` false or `state` `DISABLED`) and park holds
+//!   a valid record for that resource;
 //! - [`DriftClass::Unexpected`]: anything else — a manual scale, a console edit, a deleted
 //!   resource, a parked value without a record, or with an unreadable one.
 //!
@@ -266,6 +267,14 @@ fn subject(rc: &ResourceChange, recorded: &[Recorded]) -> Option<(String, Option
             let record = find(&|p| matches!(p, Parked::Aurora { cluster } if cluster == id));
             Some((format!("Aurora cluster {id}"), record))
         }
+        "aws_cloudwatch_event_rule" => {
+            let name = attribute(rc, "name")?;
+            let record = recorded.iter().find_map(|r| {
+                let parked = std::slice::from_ref(&r.resource);
+                crate::gates::event_rule(rc, parked).map(|_| r.record.clone())
+            });
+            Some((format!("EventBridge rule {name}"), record))
+        }
         _ => None,
     }
 }
@@ -286,6 +295,8 @@ fn parked_value(kind: &str, path: &str, after: &Value) -> bool {
         ("aws_rds_cluster", "serverlessv2_scaling_configuration", "seconds_until_auto_pause") => {
             after.is_number()
         }
+        ("aws_cloudwatch_event_rule", "", "is_enabled") => after == &Value::Bool(false),
+        ("aws_cloudwatch_event_rule", "", "state") => after.as_str() == Some("DISABLED"),
         _ => false,
     }
 }
@@ -809,6 +820,59 @@ mod tests {
             vec![valid.clone()]
         );
         assert_eq!(merge(vec![], vec![valid.clone()]), vec![valid]);
+    }
+
+    #[test]
+    fn an_eventbridge_rule_park_disabled() {
+        let rule = |bus: &str, enabled: bool| json!({"name": "sync-hourly", "event_bus_name": bus, "is_enabled": enabled, "state": if enabled { "ENABLED" } else { "DISABLED" }});
+        let p = plan(json!([
+            change(
+                "aws_cloudwatch_event_rule.sync",
+                "aws_cloudwatch_event_rule",
+                rule("default", true),
+                rule("default", false)
+            ),
+            // The same name on another bus: not the rule park recorded.
+            change(
+                "aws_cloudwatch_event_rule.other",
+                "aws_cloudwatch_event_rule",
+                rule("jobs", true),
+                rule("jobs", false)
+            ),
+        ]));
+        let recorded = Recorded {
+            resource: Parked::Rule {
+                name: "sync-hourly".into(),
+                event_bus: "default".into(),
+            },
+            record: Record::Valid {
+                parked_at: "2026-12-02T19:00:00Z".into(),
+            },
+        };
+        let drift = classify(&p, std::slice::from_ref(&recorded));
+        assert_eq!(drift[0].class, DriftClass::Parked, "{:?}", drift[0]);
+        let paths: Vec<&str> = drift[0]
+            .attributes
+            .iter()
+            .map(|a| a.path.as_str())
+            .collect();
+        assert_eq!(paths, ["is_enabled", "state"]);
+        assert_eq!(drift[1].class, DriftClass::Unexpected);
+        assert!(
+            drift[1]
+                .reason
+                .contains("EventBridge rule sync-hourly has no park record"),
+            "{}",
+            drift[1].reason
+        );
+        // Switched on outside Terraform while parked: not what park leaves.
+        let p = plan(json!([change(
+            "aws_cloudwatch_event_rule.sync",
+            "aws_cloudwatch_event_rule",
+            rule("default", false),
+            rule("default", true)
+        )]));
+        assert_eq!(classify(&p, &[recorded])[0].class, DriftClass::Unexpected);
     }
 
     #[test]

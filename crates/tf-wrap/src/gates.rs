@@ -4,9 +4,10 @@
 //!   type (the data-holding ones) unless that exact address was allowed.
 //! - The **park guard** refuses, while the environment is parked, a plan that would change
 //!   the capacity park recorded: an `aws_ecs_service`'s `desired_count`, the
-//!   `min_capacity`/`max_capacity` of its `aws_appautoscaling_target`, or the Serverless v2
-//!   scaling of a parked `aws_rds_cluster`. Terraform sees the parked values as drift and
-//!   would silently unpark.
+//!   `min_capacity`/`max_capacity` of its `aws_appautoscaling_target`, the Serverless v2
+//!   scaling of a parked `aws_rds_cluster`, or the `is_enabled`/`state` of a parked
+//!   `aws_cloudwatch_event_rule` (an EventBridge rule). Terraform sees the parked values as
+//!   drift and would silently unpark.
 
 use crate::plan::{Action, PlanJson, ResourceChange};
 use serde::Serialize;
@@ -47,6 +48,13 @@ pub enum Parked {
     Aurora {
         /// Cluster identifier.
         cluster: String,
+    },
+    /// An EventBridge rule park disabled.
+    Rule {
+        /// The rule's name.
+        name: String,
+        /// Its event bus's name.
+        event_bus: String,
     },
 }
 
@@ -135,6 +143,7 @@ pub fn park_guard(plan: &PlanJson, parked: &[Parked]) -> Vec<Refusal> {
                 &["min_capacity", "max_capacity"],
             ),
             "aws_rds_cluster" => (aurora(rc, parked), &["serverlessv2_scaling_configuration"]),
+            "aws_cloudwatch_event_rule" => (event_rule(rc, parked), &["is_enabled", "state"]),
             _ => (None, &[]),
         };
         let Some(what) = what else { continue };
@@ -214,6 +223,21 @@ fn scalable_target(rc: &ResourceChange, parked: &[Parked]) -> Option<String> {
             Some(format!(
                 "the scalable target of ECS service {cluster}/{service}"
             ))
+        }
+        _ => None,
+    })
+}
+
+/// The parked rule `rc` is: by name and event bus (`event_bus_name` is a name or an ARN
+/// ending `event-bus/NAME`; left out, `default`).
+pub(crate) fn event_rule(rc: &ResourceChange, parked: &[Parked]) -> Option<String> {
+    let name = attribute(rc, "name")?;
+    let bus = attribute(rc, "event_bus_name").map_or("default", |b| {
+        b.rsplit_once("event-bus/").map_or(b, |(_, n)| n)
+    });
+    parked.iter().find_map(|p| match p {
+        Parked::Rule { name: n, event_bus } if n == name && event_bus == bus => {
+            Some(format!("EventBridge rule {name}"))
         }
         _ => None,
     })

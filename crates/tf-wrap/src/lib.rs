@@ -72,7 +72,16 @@ pub fn recorded(live: &park::observe::LiveEnvironment) -> Vec<drift::Recorded> {
             record: record(&a.record, |r| &r.parked_at)?,
         })
     });
-    services.chain(aurora).collect()
+    let rules = live.rules.iter().filter_map(|r| {
+        Some(drift::Recorded {
+            resource: gates::Parked::Rule {
+                name: r.rule.clone(),
+                event_bus: r.event_bus.clone(),
+            },
+            record: record(&r.record, |r| &r.parked_at)?,
+        })
+    });
+    services.chain(aurora).chain(rules).collect()
 }
 
 /// The resources park has recorded, without their records: what the park guard needs.

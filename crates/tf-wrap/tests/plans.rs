@@ -399,6 +399,10 @@ fn parked_portal() -> Vec<Parked> {
         Parked::Aurora {
             cluster: "blog-aurora".into(),
         },
+        Parked::Rule {
+            name: "blog-data-sync-hourly".into(),
+            event_bus: "default".into(),
+        },
     ]
 }
 
@@ -448,6 +452,23 @@ fn unpark_plan(format: &str) -> PlanJson {
                 json!({"cluster_identifier": "blog-aurora"}),
                 json!({"serverlessv2_scaling_configuration": true}),
             ),
+            change(
+                "aws_cloudwatch_event_rule.sync",
+                "aws_cloudwatch_event_rule",
+                &["update"],
+                json!({"name": "blog-data-sync-hourly", "event_bus_name": "default", "is_enabled": false, "state": "DISABLED"}),
+                json!({"name": "blog-data-sync-hourly", "event_bus_name": "default", "is_enabled": true, "state": "ENABLED"}),
+                json!({}),
+            ),
+            // The same rule name on another bus is not parked.
+            change(
+                "aws_cloudwatch_event_rule.jobs",
+                "aws_cloudwatch_event_rule",
+                &["update"],
+                json!({"name": "blog-data-sync-hourly", "event_bus_name": "arn:aws:events:eu-west-2:123456789012:event-bus/jobs", "is_enabled": false}),
+                json!({"name": "blog-data-sync-hourly", "event_bus_name": "arn:aws:events:eu-west-2:123456789012:event-bus/jobs", "is_enabled": true}),
+                json!({}),
+            ),
         ],
     )
 }
@@ -463,9 +484,17 @@ fn park_guard_refuses_unparking_changes_by_name_in_every_format() {
             [
                 "module.ecs.aws_ecs_service.portal",
                 "module.ecs.aws_appautoscaling_target.portal",
-                "module.aurora.aws_rds_cluster.this"
+                "module.aurora.aws_rds_cluster.this",
+                "aws_cloudwatch_event_rule.sync"
             ],
             "format {format}"
+        );
+        assert!(
+            refusals[3]
+                .reason
+                .contains("EventBridge rule blog-data-sync-hourly is parked, and the plan changes is_enabled false -> true, state \"DISABLED\" -> \"ENABLED\""),
+            "{}",
+            refusals[3].reason
         );
         assert!(refusals.iter().all(|r| r.gate == Gate::Park));
         assert!(
@@ -576,11 +605,24 @@ fn park_guard_reads_real_park_records() {
         }),
         "{parked:?}"
     );
+    assert!(
+        parked.contains(&Parked::Rule {
+            name: "blog-data-sync-hourly".into(),
+            event_bus: "default".into()
+        }),
+        "the reference environment's rule is recorded: {parked:?}"
+    );
     let refusals = gates::park_guard(&unpark_plan("1.2"), &parked);
     assert!(
         refusals
             .iter()
             .any(|r| r.address == "module.ecs.aws_ecs_service.portal"),
+        "{refusals:?}"
+    );
+    assert!(
+        refusals
+            .iter()
+            .any(|r| r.address == "aws_cloudwatch_event_rule.sync"),
         "{refusals:?}"
     );
 
