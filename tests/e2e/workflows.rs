@@ -234,6 +234,7 @@ fn every_job_requirement_and_command_in_the_circleci_config_exists() {
 struct Ci {
     session: MotoSession,
     dir: tempfile::TempDir,
+    origin: tempfile::TempDir,
     _stubs: HttpStub,
     config: Value,
 }
@@ -284,12 +285,21 @@ impl Ci {
         let ci = Ci {
             session,
             dir,
+            origin: tempfile::tempdir().unwrap(),
             _stubs: stubs,
             config: config(),
         };
-        ci.git(&["init", "-q"]);
+        ci.git(&["init", "-q", "-b", "main"]);
         ci.git(&["add", "-A"]);
         ci.git(&["commit", "-qm", "prod"]);
+        // `origin`: a local bare repository, as the pushed-to remote.
+        infra_test_support::git(
+            ci.origin.path(),
+            &["init", "-q", "--bare", "-b", "main", "."],
+        );
+        let origin = ci.origin.path().to_str().unwrap().to_owned();
+        ci.git(&["remote", "add", "origin", &origin]);
+        ci.git(&["push", "-q", "origin", "main"]);
         ci
     }
 
@@ -527,6 +537,41 @@ fn bumping_the_deployer_image_rewrites_the_pin_and_plans_exactly_that_change() {
     );
     let diff = std::fs::read_to_string(ci.path("reports/pin.diff")).unwrap();
     assert!(diff.contains(&format!("+  prefect_deployer_image = \"123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data:{to}\"")), "{diff}");
+    // The change is one commit on a new branch, pushed to origin.
+    let commit = &bump["commit"];
+    assert_eq!(commit["action"], "committed", "{bump}");
+    assert_eq!(commit["push"], "pushed", "{bump}");
+    let branch = commit["branch"].as_str().unwrap();
+    assert_eq!(branch, "bump/prefect_deployer_image/9e8d7c6");
+    assert_eq!(ci.git(&["rev-parse", "--abbrev-ref", "HEAD"]), branch);
+    assert_eq!(ci.git(&["rev-list", "--count", "main..HEAD"]), "1");
+    assert_eq!(
+        ci.git(&["diff", "--name-only", "main", "HEAD"]),
+        "examples/prod/main.tf"
+    );
+    assert_eq!(
+        ci.git(&["log", "-1", "--format=%s %an"]),
+        format!("Bump prefect_deployer_image to {to} CircleCI bump")
+    );
+    let pushed = infra_test_support::git(
+        ci.origin.path(),
+        &["rev-parse", &format!("refs/heads/{branch}")],
+    );
+    assert_eq!(pushed, ci.git(&["rev-parse", "HEAD"]));
+
+    // The job again (a rerun): the branch holds exactly this bump; nothing changes.
+    ci.git(&["switch", "-q", "main"]);
+    ci.ok("bump-deployer-image");
+    let again = ci.report("reports/bump.json");
+    assert_eq!(again["commit"]["action"], "already-committed", "{again}");
+    assert_eq!(again["commit"]["push"], "up-to-date", "{again}");
+    assert_eq!(
+        infra_test_support::git(
+            ci.origin.path(),
+            &["rev-parse", &format!("refs/heads/{branch}")]
+        ),
+        pushed
+    );
 }
 
 /// The nightly drift check: green while the environment is parked (park's records explain
