@@ -101,7 +101,7 @@ fn bump_commits_one_change_on_a_branch_pushes_it_and_a_rerun_does_nothing() {
 
     let r = bump(&ecr, &c.wc.env_file, &["--commit", "--branch", "--push"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains(&format!("committed ")), "{}", r.stdout);
+    assert!(r.stdout.contains("committed "), "{}", r.stdout);
     assert!(
         r.stdout.contains(&format!("pushed {BRANCH} to origin")),
         "{}",
