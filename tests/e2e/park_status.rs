@@ -99,7 +99,7 @@ fn shows_the_live_state_as_versioned_json() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["schema"], "park/status");
-    assert_eq!(v["schema_version"], 2);
+    assert_eq!(v["schema_version"], 3);
     assert_eq!(v["caller"]["account"], "123456789012");
     let services = v["services"].as_array().unwrap();
     assert_eq!(services.len(), 3);
@@ -113,6 +113,12 @@ fn shows_the_live_state_as_versioned_json() {
     );
     assert_eq!(services[2]["scalable_target"], serde_json::Value::Null);
     assert_eq!(v["aurora"][0]["status"], "available");
+    let rule = &v["eventbridge_rules"][0];
+    assert_eq!(rule["rule"], "blog-data-sync-hourly");
+    assert_eq!(rule["event_bus"], "default");
+    assert_eq!(rule["status"], "ENABLED");
+    assert_eq!(rule["state"], "unparked");
+    assert_eq!(rule["schedule_expression"], "rate(1 hour)");
 }
 
 #[test]

@@ -12,7 +12,8 @@
 //! - [`bump`]: the checks before a pin moves (exists, matches, immutable, not a downgrade,
 //!   built from a merged commit) and the byte-exact rewrite with its diff.
 //! - [`pins`]: every pinned image of the environment against ECR.
-//! - [`git`]: is a commit reachable from a ref.
+//! - [`git`]: is a commit reachable from a ref; `bump --commit`: the bump as one commit on a
+//!   branch, pushed.
 //!
 //! The `locals` reader/rewriter itself is `infra_core::locals`.
 //!

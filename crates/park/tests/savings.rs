@@ -123,7 +123,7 @@ fn parked_fargate_services_save_the_hand_computed_amount() {
     assert_eq!(started["not_estimated"], 1, "the EC2 service: {started}");
 
     let status = fleet.park(&["status", "--output", "json"]).json();
-    assert_eq!(status["schema_version"], 2);
+    assert_eq!(status["schema_version"], 3);
     let row = |name: &str| -> serde_json::Value {
         status["services"]
             .as_array()
