@@ -225,12 +225,18 @@ pub async fn bump(
     }
     match &options.commit {
         Some(commit) => {
-            let made = crate::git::commit_bump(
-                &report.file,
-                report.new_text.as_deref(),
-                &report.facts(),
-                commit,
-            )?;
+            // git runs as child processes: off the async workers, so a signal is still seen.
+            let (done, commit) = (report.clone(), commit.clone());
+            let made = tokio::task::spawn_blocking(move || {
+                crate::git::commit_bump(
+                    &done.file,
+                    done.new_text.as_deref(),
+                    &done.facts(),
+                    &commit,
+                )
+            })
+            .await
+            .map_err(|e| EcrTagsError::Git(format!("the git step stopped: {e}")))??;
             report.commit = Some(made);
         }
         None => {

@@ -264,20 +264,51 @@ impl Repo {
             .find_map(|l| l.split_whitespace().next().map(str::to_owned)))
     }
 
-    /// Pushes `branch` to `remote` (never forced), unless the remote already has it.
-    fn push(&self, remote: &str, branch: &str) -> Result<PushAction, EcrTagsError> {
-        let local = self.rev(&format!("refs/heads/{branch}^{{commit}}"))?;
-        if local.is_some() && self.remote_tip(remote, branch)? == local {
+    /// Pushes `branch` (at `local`) to `remote`, never forced, unless the remote already
+    /// holds it (`remote_tip`, read once by the caller). A push refused because another run
+    /// pushed this same bump meanwhile (`bump`: its parent and tree) is up to date too.
+    fn push(
+        &self,
+        remote: &str,
+        branch: &str,
+        local: &str,
+        remote_tip: Option<&str>,
+        bump: Option<(&str, &str)>,
+    ) -> Result<PushAction, EcrTagsError> {
+        if remote_tip == Some(local) {
             return Ok(PushAction::UpToDate);
         }
+        let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        let pushed = self.run(&["push", "--quiet", "--no-verify", remote, &refspec]);
+        match (pushed, bump) {
+            (Ok(_), _) => Ok(PushAction::Pushed),
+            (Err(e), Some((base, tree))) => match self.remote_tip(remote, branch)? {
+                Some(now) if self.fetched_is_the_bump(remote, branch, &now, base, tree)? => {
+                    Ok(PushAction::UpToDate)
+                }
+                _ => Err(e),
+            },
+            (Err(e), None) => Err(e),
+        }
+    }
+
+    /// Fetches `branch` of `remote` and says whether its tip `tip` is exactly the bump.
+    fn fetched_is_the_bump(
+        &self,
+        remote: &str,
+        branch: &str,
+        tip: &str,
+        base: &str,
+        tree: &str,
+    ) -> Result<bool, EcrTagsError> {
         self.run(&[
-            "push",
+            "fetch",
             "--quiet",
-            "--no-verify",
+            "--no-tags",
             remote,
-            &format!("refs/heads/{branch}:refs/heads/{branch}"),
+            &format!("refs/heads/{branch}"),
         ])?;
-        Ok(PushAction::Pushed)
+        self.is_the_bump(tip, base, tree)
     }
 }
 
@@ -326,12 +357,11 @@ pub fn commit_bump(
             repo.top.display()
         ))
     })?;
-    let current = repo
-        .output(&["symbolic-ref", "--quiet", "--short", "HEAD"], None)?
+    let head = repo.output(&["symbolic-ref", "--quiet", "--short", "HEAD"], None)?;
+    let current = head
         .status
         .success()
-        .then(|| repo.run(&["symbolic-ref", "--quiet", "--short", "HEAD"]))
-        .transpose()?;
+        .then(|| String::from_utf8_lossy(&head.stdout).trim().to_owned());
     let branch = match &options.branch {
         BranchChoice::Current => current.clone().ok_or_else(|| {
             EcrTagsError::Usage(
@@ -360,19 +390,15 @@ pub fn commit_bump(
         remote: options.push.clone(),
         push: None,
     };
-    let push = |repo: &Repo, report: &mut CommitReport| -> Result<(), EcrTagsError> {
-        if let Some(remote) = &options.push {
-            if repo
-                .rev(&format!("refs/heads/{}^{{commit}}", report.branch))?
-                .is_some()
-            {
-                report.push = Some(repo.push(remote, &report.branch)?);
-            }
-        }
-        Ok(())
-    };
     let Some(new_text) = new_text else {
-        push(&repo, &mut report)?;
+        // Nothing to commit; the branch, when it exists here, is still pushed if asked.
+        if let (Some(remote), Some(local)) = (
+            &options.push,
+            repo.rev(&format!("refs/heads/{branch}^{{commit}}"))?,
+        ) {
+            let remote_tip = repo.remote_tip(remote, &branch)?;
+            report.push = Some(repo.push(remote, &branch, &local, remote_tip.as_deref(), None)?);
+        }
         return Ok(report);
     };
 
@@ -401,42 +427,45 @@ pub fn commit_bump(
     repo.index = None;
 
     let new_branch = current.as_deref() != Some(branch.as_str());
+    // What the remote holds on the branch, read once.
+    let remote_tip = match &options.push {
+        Some(remote) => repo.remote_tip(remote, &branch)?,
+        None => None,
+    };
+    let bump = Some((base.as_str(), tree.as_str()));
     if new_branch {
-        if let Some(tip) = repo.rev(&format!("refs/heads/{branch}^{{commit}}"))? {
-            if !repo.is_the_bump(&tip, &base, &tree)? {
+        let local = repo.rev(&format!("refs/heads/{branch}^{{commit}}"))?;
+        if let Some(tip) = &local {
+            if !repo.is_the_bump(tip, &base, &tree)? {
                 return Err(EcrTagsError::Refused(format!(
                     "branch `{branch}` exists with a different commit ({}): delete it or choose another with --branch NAME",
                     &tip[..12.min(tip.len())]
                 )));
             }
-            report.action = CommitAction::AlreadyCommitted;
-            report.commit = Some(tip);
         }
-        if let Some(remote) = &options.push {
-            if let Some(remote_tip) = repo.remote_tip(remote, &branch)? {
-                if report.commit.as_deref() != Some(remote_tip.as_str()) {
-                    repo.run(&[
-                        "fetch",
-                        "--quiet",
-                        "--no-tags",
-                        remote,
-                        &format!("refs/heads/{branch}"),
-                    ])?;
-                    if report.commit.is_some() || !repo.is_the_bump(&remote_tip, &base, &tree)? {
-                        return Err(EcrTagsError::Refused(format!(
-                            "branch `{branch}` on {remote} holds a different commit ({}): delete it there or choose another with --branch NAME",
-                            &remote_tip[..12.min(remote_tip.len())]
-                        )));
-                    }
-                    report.action = CommitAction::AlreadyCommitted;
-                    report.commit = Some(remote_tip);
-                    report.push = Some(PushAction::UpToDate);
-                    return Ok(report);
+        if let (Some(remote), Some(tip)) = (&options.push, &remote_tip) {
+            if local.as_ref() != Some(tip) {
+                if !repo.fetched_is_the_bump(remote, &branch, tip, &base, &tree)? {
+                    return Err(EcrTagsError::Refused(format!(
+                        "branch `{branch}` on {remote} holds a different commit ({}): delete it there or choose another with --branch NAME",
+                        &tip[..12.min(tip.len())]
+                    )));
                 }
+                // The remote holds this bump already: a rerun, or another run got there
+                // first (its commit id differs; its parent and tree are the same).
+                report.action = CommitAction::AlreadyCommitted;
+                report.commit = Some(tip.clone());
+                report.push = Some(PushAction::UpToDate);
+                return Ok(report);
             }
         }
-        if report.action == CommitAction::AlreadyCommitted {
-            push(&repo, &mut report)?;
+        if let Some(tip) = local {
+            report.action = CommitAction::AlreadyCommitted;
+            if let Some(remote) = &options.push {
+                report.push =
+                    Some(repo.push(remote, &branch, &tip, remote_tip.as_deref(), bump)?);
+            }
+            report.commit = Some(tip);
             return Ok(report);
         }
     }
@@ -461,7 +490,9 @@ pub fn commit_bump(
         repo.run(&["merge", "--quiet", "--ff-only", &commit])?;
     }
     report.action = CommitAction::Committed;
+    if let Some(remote) = &options.push {
+        report.push = Some(repo.push(remote, &branch, &commit, remote_tip.as_deref(), bump)?);
+    }
     report.commit = Some(commit);
-    push(&repo, &mut report)?;
     Ok(report)
 }

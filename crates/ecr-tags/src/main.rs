@@ -112,7 +112,7 @@ fn main() -> ExitCode {
                 Err(e) => report_error(&e, e.exit_status()),
             },
             () = stop.wait() => {
-                eprintln!("error: interrupted; every pin file is either untouched or wholly rewritten (written atomically): run `ecr-tags pins` to see which");
+                eprintln!("error: interrupted; every pin file is either untouched or wholly rewritten (written atomically; with --commit, the commit is made by one ref update, so the branch holds it or not): run `ecr-tags pins` to see which, and rerun a --commit bump to finish it");
                 ExitStatus::Failure
             }
         }

@@ -264,3 +264,88 @@ fn a_dirty_pin_file_and_a_conflicting_branch_are_refused_with_nothing_changed() 
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert_eq!(c.state(), before, "nothing written");
 }
+
+/// Two CI runs of the same bump at once, each in its own clone: whichever pushes second
+/// finds the remote holding the same bump (another commit id, the same parent and tree)
+/// and exits 0, and origin ends with exactly one bump commit on the branch.
+#[test]
+fn two_runs_of_the_same_bump_at_once_both_succeed_with_one_commit_pushed() {
+    let ecr = Ecr::new();
+    let c = Clone::new(&ecr);
+    let main = c.git(&["rev-parse", "main"]);
+    let clone = |name: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        git(
+            dir.path(),
+            &["clone", "-q", c.origin.to_str().unwrap(), name],
+        );
+        dir
+    };
+
+    // In sequence first: A commits without pushing, B commits and pushes, then A pushes.
+    let (a, b) = (clone("wc"), clone("wc"));
+    let env = |d: &tempfile::TempDir| d.path().join("wc/prod.env.hcl");
+    let r = bump(&ecr, &env(&a), &["--commit", "--branch"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = bump(&ecr, &env(&b), &["--commit", "--branch", "--push"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let pushed = c.origin_tip(BRANCH).unwrap();
+    let r = bump(
+        &ecr,
+        &env(&a),
+        &["--commit", "--branch", "--push", "--output", "json"],
+    );
+    assert_eq!(
+        r.code, 0,
+        "the remote holds the same bump: {}\n{}",
+        r.stdout, r.stderr
+    );
+    assert_eq!(r.json()["commit"]["push"], "up-to-date", "{}", r.stdout);
+    assert_eq!(c.origin_tip(BRANCH), Some(pushed), "not overwritten");
+    git(
+        &c.origin,
+        &["update-ref", "-d", &format!("refs/heads/{BRANCH}")],
+    );
+
+    // Truly at once: origin's pre-receive hook holds each push for a second, so both runs
+    // read the branch as absent, both push, and the second push is refused by git.
+    let hook = c.origin.join("hooks/pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\nsleep 1\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (a, b) = (clone("wc"), clone("wc"));
+    let runs: Vec<Run> = std::thread::scope(|s| {
+        let handles: Vec<_> = [&a, &b]
+            .into_iter()
+            .map(|d| {
+                let (ecr, file) = (&ecr, env(d));
+                s.spawn(move || {
+                    bump(
+                        ecr,
+                        &file,
+                        &["--commit", "--branch", "--push", "--output", "json"],
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut pushes: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+            r.json()["commit"]["push"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    pushes.sort();
+    assert_eq!(pushes, ["pushed", "up-to-date"]);
+    let tip = c.origin_tip(BRANCH).unwrap();
+    assert_eq!(git(&c.origin, &["rev-parse", &format!("{tip}^")]), main);
+    assert_eq!(
+        git(
+            &c.origin,
+            &["rev-list", "--count", &format!("main..{BRANCH}")]
+        ),
+        "1"
+    );
+}

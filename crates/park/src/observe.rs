@@ -181,12 +181,7 @@ pub struct RuleState {
 impl RuleState {
     /// How reports name the rule: `NAME` on the default bus, `BUS/NAME` on another.
     pub fn display_name(&self) -> String {
-        EventBridgeRule {
-            name: self.rule.clone(),
-            event_bus: self.event_bus.clone(),
-            park: true,
-        }
-        .display_name()
+        infra_core::environment::rule_path(&self.event_bus, &self.rule)
     }
 }
 

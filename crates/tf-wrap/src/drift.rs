@@ -18,7 +18,7 @@
 //! after it finished; a record valid in either read counts: a `park down` or `park up`
 //! running during the check never turns what it does into unexpected drift.
 
-use crate::gates::{attribute, cluster_name, show, Parked};
+use crate::gates::{attribute, cluster_name, event_rule_of, show, Parked};
 use crate::plan::{push_lines, Action, Limit, PlanJson, ResourceChange};
 use infra_core::exit::ExitStatus;
 use infra_core::output::Report;
@@ -268,11 +268,10 @@ fn subject(rc: &ResourceChange, recorded: &[Recorded]) -> Option<(String, Option
             Some((format!("Aurora cluster {id}"), record))
         }
         "aws_cloudwatch_event_rule" => {
-            let name = attribute(rc, "name")?;
-            let record = recorded.iter().find_map(|r| {
-                let parked = std::slice::from_ref(&r.resource);
-                crate::gates::event_rule(rc, parked).map(|_| r.record.clone())
-            });
+            let (name, bus) = event_rule_of(rc)?;
+            let record = find(
+                &|p| matches!(p, Parked::Rule { name: n, event_bus } if n == name && event_bus == bus),
+            );
             Some((format!("EventBridge rule {name}"), record))
         }
         _ => None,

@@ -228,13 +228,18 @@ fn scalable_target(rc: &ResourceChange, parked: &[Parked]) -> Option<String> {
     })
 }
 
-/// The parked rule `rc` is: by name and event bus (`event_bus_name` is a name or an ARN
-/// ending `event-bus/NAME`; left out, `default`).
-pub(crate) fn event_rule(rc: &ResourceChange, parked: &[Parked]) -> Option<String> {
+/// An `aws_cloudwatch_event_rule`'s name and event bus (`event_bus_name` is a name or an
+/// ARN ending `event-bus/NAME`; left out, `default`).
+pub(crate) fn event_rule_of(rc: &ResourceChange) -> Option<(&str, &str)> {
     let name = attribute(rc, "name")?;
     let bus = attribute(rc, "event_bus_name").map_or("default", |b| {
         b.rsplit_once("event-bus/").map_or(b, |(_, n)| n)
     });
+    Some((name, bus))
+}
+
+fn event_rule(rc: &ResourceChange, parked: &[Parked]) -> Option<String> {
+    let (name, bus) = event_rule_of(rc)?;
     parked.iter().find_map(|p| match p {
         Parked::Rule { name: n, event_bus } if n == name && event_bus == bus => {
             Some(format!("EventBridge rule {name}"))

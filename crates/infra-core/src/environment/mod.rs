@@ -189,13 +189,20 @@ pub struct EventBridgeRule {
 }
 
 impl EventBridgeRule {
-    /// How reports name the rule: `NAME` on the default bus, `BUS/NAME` on another.
+    /// How reports name the rule, and its ARN's path after `rule/`: `NAME` on the default
+    /// bus, `BUS/NAME` on another.
     pub fn display_name(&self) -> String {
-        if self.event_bus == DEFAULT_EVENT_BUS {
-            self.name.clone()
-        } else {
-            format!("{}/{}", self.event_bus, self.name)
-        }
+        rule_path(&self.event_bus, &self.name)
+    }
+}
+
+/// `NAME` on the default event bus, `BUS/NAME` on another: EventBridge's own form in rule
+/// ARNs, and how reports name a rule.
+pub fn rule_path(event_bus: &str, name: &str) -> String {
+    if event_bus == DEFAULT_EVENT_BUS {
+        name.to_owned()
+    } else {
+        format!("{event_bus}/{name}")
     }
 }
 
@@ -440,14 +447,11 @@ impl Environment {
             .iter()
             .filter(|r| r.park || !parked_only)
             .map(|r| {
-                let path = if r.event_bus == DEFAULT_EVENT_BUS {
-                    r.name.clone()
-                } else {
-                    format!("{}/{}", r.event_bus, r.name)
-                };
                 format!(
-                    "arn:aws:events:{}:{}:rule/{path}",
-                    self.region, self.account_id
+                    "arn:aws:events:{}:{}:rule/{}",
+                    self.region,
+                    self.account_id,
+                    r.display_name()
                 )
             })
             .collect()

@@ -403,6 +403,15 @@ fn plan_item(
     }
 }
 
+/// A resource the environment file keeps out of parking (`park = false`).
+fn not_parked() -> (Decision, String, Vec<Step>) {
+    (
+        Decision::Unchanged,
+        "not parked: `park = false` in the environment file".into(),
+        vec![],
+    )
+}
+
 /// A record tag that cannot be read is never acted on.
 fn unreadable_record(error: &str) -> (Decision, String, Vec<Step>) {
     (

@@ -5,7 +5,9 @@
 //! enabled while parked: a conflict, as for services. A rule recorded `ENABLED` and found
 //! `ENABLED` is an interrupted run (park: disable it; unpark: remove the record).
 
-use super::{plan_item, unreadable_record, Capacity, Decision, Direction, PlanItem, PlanOptions};
+use super::{
+    not_parked, plan_item, unreadable_record, Capacity, Decision, Direction, PlanItem, PlanOptions,
+};
 use super::{Resource, ResourceKind, Step};
 use crate::observe::RuleState;
 use crate::record::{tool_id, Enablement, Found, RuleRecord};
@@ -40,11 +42,8 @@ pub(super) fn item(
         plan_item(&resource, &before, &[], (decision, reason, steps))
     };
     if !cfg.park {
-        return done(
-            Decision::Unchanged,
-            "not parked: `park = false` in the environment file".into(),
-            vec![],
-        );
+        let (decision, reason, steps) = not_parked();
+        return done(decision, reason, steps);
     }
     if !state.found {
         return done(

@@ -3,8 +3,8 @@
 //! the record), with the drift rule.
 
 use super::{
-    plan_item, service_drift, service_is_parked, unreadable_record, Capacity, Decision, Direction,
-    PlanItem, PlanOptions, Resource, ResourceKind, Step, PARKED_TARGET,
+    not_parked, plan_item, service_drift, service_is_parked, unreadable_record, Capacity, Decision,
+    Direction, PlanItem, PlanOptions, Resource, ResourceKind, Step, PARKED_TARGET,
 };
 use crate::observe::ServiceState;
 use crate::record::{tool_id, Found, ServiceRecord, SuspendedFlags, TargetCapacity};
@@ -39,11 +39,8 @@ pub(super) fn item(
         plan_item(&resource, &before, &[], (decision, reason, steps))
     };
     if !cfg.park {
-        return done(
-            Decision::Unchanged,
-            "not parked: `park = false` in the environment file".into(),
-            vec![],
-        );
+        let (decision, reason, steps) = not_parked();
+        return done(decision, reason, steps);
     }
     if !state.found {
         return done(
