@@ -15,8 +15,8 @@ fn main() {
     for _ in 0..50 {
         let start = Instant::now();
         let pin = find_pin(&text, "prefect_deployer_image").expect("pin");
-        let out =
-            rewrite_pin(&text, &pin, "prefect-deployer-3-python3.12-0123456").expect("rewrite");
+        let out = rewrite_pin(&text, &pin, "prefect-deployer-3-python3.12-0123456", None)
+            .expect("rewrite");
         times.push(start.elapsed());
         assert_eq!(
             out.len(),

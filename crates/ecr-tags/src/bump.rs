@@ -16,6 +16,9 @@ pub struct BumpOptions {
     pub allow_downgrade: bool,
     /// `--allow-mutable`: permit a tag that can be overwritten.
     pub allow_mutable: bool,
+    /// `--with-digest`: write `TAG@sha256:…` even when the current pin has no digest (a pin
+    /// that has one always keeps the form).
+    pub with_digest: bool,
     /// `--git-repo`/`--git-ref`: require the tag's `sha` to be reachable from the ref.
     pub git: Option<(PathBuf, String)>,
     /// `--commit [--branch [NAME]] [--push [REMOTE]]`: the bump as one commit.
@@ -37,6 +40,8 @@ pub struct BumpReport {
     pub to: String,
     /// The digest of the image the new tag names.
     pub digest: Option<String>,
+    /// Whether the pin carries that digest (`TAG@sha256:…`): it had one, or --with-digest.
+    pub pins_digest: bool,
     /// When that image was pushed (RFC 3339).
     pub pushed_at: Option<String>,
     /// The commit it was built from (the tag's `sha` group), when the pattern has one.
@@ -142,6 +147,16 @@ pub async fn plan_bump(
     let current = images
         .iter()
         .find(|i| i.tag == pin.tag || i.other_tags.contains(&pin.tag));
+    if let (Some(pinned), Some(current)) = (&pin.digest, current) {
+        if *pinned != current.digest {
+            return Err(EcrTagsError::Refused(format!(
+                "{}:{}: {}",
+                image.file.display(),
+                pin.at,
+                crate::pins::digest_mismatch(&pin.tag, pinned, &current.digest)
+            )));
+        }
+    }
     let when = |i: &crate::discover::FamilyImage| (i.pushed_at, i.pushed_at_nanos);
     match current {
         Some(current)
@@ -178,7 +193,9 @@ pub async fn plan_bump(
     let digest = Some(target.digest.clone());
     let pushed_at = Some(target.pushed_at_text.clone());
     let source_commit = image.tag_pattern.sha(&target_tag).map(str::to_owned);
-    if target_tag == pin.tag {
+    let pins_digest = pin.digest.is_some() || options.with_digest;
+    let new_digest = pins_digest.then_some(target.digest.as_str());
+    if target_tag == pin.tag && new_digest == pin.digest.as_deref() {
         return Ok(BumpReport {
             image: image.local.clone(),
             file: image.file.clone(),
@@ -186,6 +203,7 @@ pub async fn plan_bump(
             from: pin.tag.clone(),
             to: target_tag,
             digest,
+            pins_digest,
             pushed_at,
             source_commit,
             commit: None,
@@ -196,11 +214,12 @@ pub async fn plan_bump(
             new_text: None,
         });
     }
-    let new_text =
-        rewrite_pin(&text, &pin, &target_tag).map_err(|source| EcrTagsError::Locals {
+    let new_text = rewrite_pin(&text, &pin, &target_tag, new_digest).map_err(|source| {
+        EcrTagsError::Locals {
             path: image.file.clone(),
             source,
-        })?;
+        }
+    })?;
     let name = image.file.display().to_string();
     let diff = similar::TextDiff::from_lines(&text, &new_text)
         .unified_diff()
@@ -217,6 +236,7 @@ pub async fn plan_bump(
         from: pin.tag.clone(),
         to: target_tag,
         digest,
+        pins_digest,
         pushed_at,
         source_commit,
         commit: None,

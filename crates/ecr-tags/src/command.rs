@@ -23,8 +23,11 @@ pub enum Request {
     },
     /// `ecr-tags pins`.
     Pins {
-        /// Exit 3 when a pin is behind or missing.
+        /// Exit 3 when a pin is behind, missing, has a wrong digest, or (with `live`) is not
+        /// what ECS runs.
         check: bool,
+        /// Compare each pin with what ECS runs.
+        live: bool,
     },
     /// `ecr-tags bump`.
     Bump {
@@ -98,6 +101,7 @@ enum Job<'e> {
     Pins {
         env: &'e Environment,
         check: bool,
+        live: bool,
     },
     Bump {
         target: &'e PinnedImage,
@@ -143,11 +147,12 @@ pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, EcrTagsErro
             repository,
             allow_mutable,
         },
-        Request::Pins { check } => Job::Pins {
+        Request::Pins { check, live } => Job::Pins {
             env: env.as_ref().ok_or_else(|| {
                 EcrTagsError::Usage("pins needs an environment file (--env-file)".into())
             })?,
             check,
+            live,
         },
         Request::Bump {
             image: name,
@@ -172,10 +177,16 @@ pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, EcrTagsErro
         } => latest(&ecr, repository, pattern, allow_mutable)
             .await
             .map(Outcome::Latest),
-        Job::Pins { env, check } => Ok(Outcome::Pins(PinsReport {
-            pins: crate::pins::pins(&ecr, env).await,
-            check,
-        })),
+        Job::Pins { env, check, live } => {
+            let ecs = live.then(|| {
+                infra_core::aws_client!(aws_sdk_ecs, &config, Deadline::none(), "ecr-tags-ecs")
+            });
+            Ok(Outcome::Pins(PinsReport {
+                pins: crate::pins::pins(&ecr, ecs.as_ref(), env).await,
+                check,
+                live,
+            }))
+        }
         Job::Bump {
             target,
             options,

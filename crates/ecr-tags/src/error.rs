@@ -58,6 +58,10 @@ pub enum EcrTagsError {
         /// `tag (digest)` for each.
         candidates: String,
     },
+    /// Something the environment file names is not in AWS (a task definition family with no
+    /// ACTIVE revision, a service): what runs cannot be told.
+    #[error("{0}")]
+    NotFound(String),
     /// A safety rule refused.
     #[error("refusing: {0}")]
     Refused(String),
@@ -94,6 +98,7 @@ impl EcrTagsError {
             | EcrTagsError::NoTags { .. }
             | EcrTagsError::Tie { .. }
             | EcrTagsError::Write(_)
+            | EcrTagsError::NotFound(_)
             | EcrTagsError::Git(_) => ExitStatus::Failure,
             EcrTagsError::Setup(e) => e.exit_status(),
         }
@@ -147,6 +152,7 @@ mod tests {
                 source: std::io::Error::other("full"),
             }),
             EcrTagsError::Git("no git".into()),
+            EcrTagsError::NotFound("service c/s does not exist".into()),
             EcrTagsError::Setup(infra_core::setup::SetupError::NoEnvFile),
         ];
         for error in &errors {
@@ -160,6 +166,7 @@ mod tests {
                 | EcrTagsError::NoTags { .. }
                 | EcrTagsError::Tie { .. }
                 | EcrTagsError::Write(_)
+                | EcrTagsError::NotFound(_)
                 | EcrTagsError::Git(_) => 1,
                 EcrTagsError::Refused(_) => 4,
             };

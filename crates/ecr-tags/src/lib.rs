@@ -11,7 +11,10 @@
 //!   repository's tag mutability.
 //! - [`bump`]: the checks before a pin moves (exists, matches, immutable, not a downgrade,
 //!   built from a merged commit) and the byte-exact rewrite with its diff.
-//! - [`pins`]: every pinned image of the environment against ECR.
+//! - [`pins`]: every pinned image of the environment against ECR (and digest pins against
+//!   their tag's digest).
+//! - [`live`]: `pins --live`: the pin against the task definition family's latest ACTIVE
+//!   revision and the services' running tasks (`live`, `not-deployed`, `drifted`).
 //! - [`git`]: is a commit reachable from a ref; `bump --commit`: the bump as one commit on a
 //!   branch, pushed.
 //!
@@ -33,5 +36,6 @@ pub mod command;
 pub mod discover;
 pub mod error;
 pub mod git;
+pub mod live;
 pub mod pins;
 pub mod report;

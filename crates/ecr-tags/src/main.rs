@@ -44,9 +44,14 @@ enum Command {
     /// Every pinned image local: file:line, current tag, digest, newest tag, how far behind.
     /// Exit 2 when a pin cannot be read, 1 when the newest image cannot be told.
     Pins {
-        /// Exit 3 when any pin is behind or missing from ECR.
+        /// Exit 3 when any pin is behind, missing from ECR, has a digest that is not its
+        /// tag's, or (with --live) is not what ECS runs.
         #[arg(long)]
         check: bool,
+        /// Compare each pin with the image of its `task_definition` family's latest ACTIVE
+        /// revision and of its `services`' running tasks: live, not-deployed, drifted.
+        #[arg(long)]
+        live: bool,
     },
     /// Rewrite a pin to the newest tag (or --to) and print the diff. With --dry-run, write
     /// nothing and exit 3 when the pin would change.
@@ -69,6 +74,10 @@ struct BumpArgs {
     /// Accept a repository whose tags can be overwritten.
     #[arg(long)]
     allow_mutable: bool,
+    /// Pin by tag and digest (`TAG@sha256:…`), as ECR reports it for the new tag. A pin
+    /// that already has a digest keeps the form without this flag.
+    #[arg(long)]
+    with_digest: bool,
     /// Require the tag's `sha` to be a commit reachable from --git-ref in this repository.
     #[arg(long, value_name = "PATH")]
     git_repo: Option<PathBuf>,
@@ -139,13 +148,14 @@ fn request(command: Command) -> Request {
             },
             allow_mutable,
         },
-        Command::Pins { check } => Request::Pins { check },
+        Command::Pins { check, live } => Request::Pins { check, live },
         Command::Bump(args) => Request::Bump {
             image: args.image,
             options: BumpOptions {
                 to: args.to,
                 allow_downgrade: args.allow_downgrade,
                 allow_mutable: args.allow_mutable,
+                with_digest: args.with_digest,
                 git: args.git_repo.map(|p| (p, args.git_ref)),
                 commit: args.commit.then(|| CommitOptions {
                     branch: match args.branch.as_deref() {

@@ -5,6 +5,7 @@ use crate::discover::{
     TaggedImage,
 };
 use crate::error::EcrTagsError;
+use crate::live::{LiveStatus, PinFacts};
 use infra_core::environment::Environment;
 use infra_core::exit::ExitStatus;
 use serde::Serialize;
@@ -21,6 +22,10 @@ pub enum PinStatus {
     Behind,
     /// The pinned tag is not in ECR.
     Missing,
+    /// The pin's digest (`TAG@sha256:…`) is not the digest ECR holds for its tag: the pin
+    /// names two different images (a typo, or the tag was pushed again in a mutable
+    /// repository), and ECS pulls the digest.
+    DigestMismatch,
     /// The newest image cannot be told (several digests at the newest push time).
     Ambiguous,
     /// The pin could not be read, or its repository could not be.
@@ -38,8 +43,10 @@ pub struct PinRow {
     pub repository: String,
     /// The pinned tag.
     pub current: Option<String>,
-    /// Its digest, when the tag exists in ECR.
+    /// Its digest in ECR, when the tag exists there.
     pub digest: Option<String>,
+    /// The digest written in the pin (`TAG@sha256:…`), when it has one.
+    pub pinned_digest: Option<String>,
     /// The newest tag of the family.
     pub newest: Option<String>,
     /// How many images of the family were pushed after the pinned one.
@@ -48,6 +55,9 @@ pub struct PinRow {
     pub status: PinStatus,
     /// Warnings and errors.
     pub notes: Vec<String>,
+    /// With `--live`: what ECS runs against the pin (null when the image block names no
+    /// task definition or services, or without `--live`).
+    pub live: Option<crate::live::LiveCheck>,
     /// Why the row is [`PinStatus::Error`]: the cause, which decides the exit code.
     #[serde(skip)]
     pub error: Option<Arc<EcrTagsError>>,
@@ -60,6 +70,7 @@ impl PinStatus {
             PinStatus::UpToDate => "up-to-date",
             PinStatus::Behind => "behind",
             PinStatus::Missing => "missing",
+            PinStatus::DigestMismatch => "digest-mismatch",
             PinStatus::Ambiguous => "ambiguous",
             PinStatus::Error => "error",
         }
@@ -70,23 +81,50 @@ impl PinRow {
     /// The exit status this row alone calls for: an unreadable pin is invalid input (2),
     /// a repository that could not be read (AWS unreachable, throttled past the
     /// deadline) or an undecidable newest image a failure (1), and with `check` a pin
-    /// behind or missing is a change to make (3).
+    /// behind, missing or with a digest that is not its tag's is a change to make (3).
     pub fn exit_status(&self, check: bool) -> ExitStatus {
+        let live = match &self.live {
+            None => ExitStatus::Success,
+            Some(l) => match l.status {
+                LiveStatus::Error => l
+                    .error
+                    .as_ref()
+                    .map_or(ExitStatus::Failure, |e| e.exit_status()),
+                LiveStatus::Live => ExitStatus::Success,
+                LiveStatus::NotDeployed | LiveStatus::Drifted if check => ExitStatus::ChangesFound,
+                LiveStatus::NotDeployed | LiveStatus::Drifted => ExitStatus::Success,
+            },
+        };
+        ExitStatus::worst(self.pin_exit_status(check), live)
+    }
+
+    fn pin_exit_status(&self, check: bool) -> ExitStatus {
         match self.status {
             PinStatus::Error => self
                 .error
                 .as_ref()
                 .map_or(ExitStatus::Failure, |e| e.exit_status()),
             PinStatus::Ambiguous => ExitStatus::Failure,
-            PinStatus::Behind | PinStatus::Missing if check => ExitStatus::ChangesFound,
-            PinStatus::Behind | PinStatus::Missing | PinStatus::UpToDate => ExitStatus::Success,
+            PinStatus::Behind | PinStatus::Missing | PinStatus::DigestMismatch if check => {
+                ExitStatus::ChangesFound
+            }
+            PinStatus::Behind
+            | PinStatus::Missing
+            | PinStatus::DigestMismatch
+            | PinStatus::UpToDate => ExitStatus::Success,
         }
     }
 }
 
 /// Reads every pin and compares it with its repository: one DescribeRepositories and one
-/// DescribeImages pass per repository, however many images it holds pins for.
-pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
+/// DescribeImages pass per repository, however many images it holds pins for. With `ecs`
+/// (`--live`), each pin whose image block names a task definition or services is also
+/// compared with what ECS runs ([`crate::live`]).
+pub async fn pins(
+    ecr: &aws_sdk_ecr::Client,
+    ecs: Option<&aws_sdk_ecs::Client>,
+    env: &Environment,
+) -> Vec<PinRow> {
     type Read = Result<(RepositoryInfo, Vec<TaggedImage>), Arc<EcrTagsError>>;
     let mut repos: HashMap<String, Read> = HashMap::new();
     let mut rows = Vec::new();
@@ -97,10 +135,12 @@ pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
             repository: image.repository.clone(),
             current: None,
             digest: None,
+            pinned_digest: None,
             newest: None,
             behind: None,
             status: PinStatus::Error,
             notes: Vec::new(),
+            live: None,
             error: None,
         };
         let pin = match crate::bump::read_pin(image) {
@@ -114,6 +154,7 @@ pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
         };
         row.location = format!("{}:{}", image.file.display(), pin.at.line);
         row.current = Some(pin.tag.clone());
+        row.pinned_digest.clone_from(&pin.digest);
         if !repos.contains_key(&image.repository) {
             let read = async {
                 let info = describe_repository(ecr, &image.repository).await?;
@@ -159,6 +200,31 @@ pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
         let position = images
             .iter()
             .position(|i| i.tag == pin.tag || i.other_tags.contains(&pin.tag));
+        if let Some(ecs) = ecs {
+            let (digest, older) = match position {
+                Some(p) => {
+                    let at = (images[p].pushed_at, images[p].pushed_at_nanos);
+                    let older: Vec<&FamilyImage> = images
+                        .iter()
+                        .filter(|i| (i.pushed_at, i.pushed_at_nanos) < at)
+                        .collect();
+                    (Some(images[p].digest.clone()), older)
+                }
+                None => (pin.digest.clone(), Vec::new()),
+            };
+            let facts = PinFacts {
+                repository: image.repository.clone(),
+                tag: pin.tag.clone(),
+                digest,
+                older_tags: older
+                    .iter()
+                    .flat_map(|i| std::iter::once(&i.tag).chain(&i.other_tags))
+                    .cloned()
+                    .collect(),
+                older_digests: older.iter().map(|i| i.digest.clone()).collect(),
+            };
+            row.live = crate::live::check(ecs, image, &facts).await;
+        }
         match position {
             Some(p) => {
                 row.digest = Some(images[p].digest.clone());
@@ -169,10 +235,16 @@ pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
                     .filter(|i| (i.pushed_at, i.pushed_at_nanos) > at)
                     .count();
                 row.behind = Some(newer);
-                row.status = match (ambiguous, newer) {
-                    (true, _) => PinStatus::Ambiguous,
-                    (false, 0) => PinStatus::UpToDate,
-                    (false, _) => PinStatus::Behind,
+                let mismatch = pin.digest.as_ref().filter(|d| **d != images[p].digest);
+                if let Some(pinned) = mismatch {
+                    row.notes
+                        .push(digest_mismatch(&pin.tag, pinned, &images[p].digest));
+                }
+                row.status = match (mismatch, ambiguous, newer) {
+                    (Some(_), _, _) => PinStatus::DigestMismatch,
+                    (None, true, _) => PinStatus::Ambiguous,
+                    (None, false, 0) => PinStatus::UpToDate,
+                    (None, false, _) => PinStatus::Behind,
                 };
             }
             None => {
@@ -188,6 +260,13 @@ pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
     rows
 }
 
+/// What a pin whose digest is not its tag's says.
+pub fn digest_mismatch(tag: &str, pinned: &str, in_ecr: &str) -> String {
+    format!(
+        "the pin says `{tag}@{pinned}`, but `{tag}` is {in_ecr} in ECR: the pin names two different images (ECS pulls the digest); fix the digest by hand"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,10 +279,12 @@ mod tests {
             repository: "r".into(),
             current: None,
             digest: None,
+            pinned_digest: None,
             newest: None,
             behind: None,
             status,
             notes: Vec::new(),
+            live: None,
             error: error.map(Arc::new),
         }
     }
@@ -222,6 +303,7 @@ mod tests {
             (row(PinStatus::UpToDate, None), 0, 0),
             (row(PinStatus::Behind, None), 0, 3),
             (row(PinStatus::Missing, None), 0, 3),
+            (row(PinStatus::DigestMismatch, None), 0, 3),
             (row(PinStatus::Ambiguous, None), 1, 1),
             (row(PinStatus::Error, Some(unreachable)), 1, 1),
             (row(PinStatus::Error, Some(unreadable)), 2, 2),
@@ -237,6 +319,7 @@ mod tests {
             (PinStatus::UpToDate, "up-to-date"),
             (PinStatus::Behind, "behind"),
             (PinStatus::Missing, "missing"),
+            (PinStatus::DigestMismatch, "digest-mismatch"),
             (PinStatus::Ambiguous, "ambiguous"),
             (PinStatus::Error, "error"),
         ] {

@@ -1,5 +1,5 @@
-//! The reports of `ecr-tags`, as text or JSON (schemas `ecr-tags/latest`, `ecr-tags/pins`,
-//! `ecr-tags/bump`, version 1).
+//! The reports of `ecr-tags`, as text or JSON (schemas `ecr-tags/latest` v1,
+//! `ecr-tags/pins` v2, `ecr-tags/bump` v1).
 
 use crate::bump::BumpReport;
 use crate::discover::FamilyImage;
@@ -40,6 +40,9 @@ pub struct PinsReport {
     /// `--check`: a pin behind or missing is exit 3.
     #[serde(skip)]
     pub check: bool,
+    /// `--live`: the text report has a LIVE column.
+    #[serde(skip)]
+    pub live: bool,
 }
 
 impl PinsReport {
@@ -65,11 +68,13 @@ impl BumpReport {
 
 impl Report for PinsReport {
     const SCHEMA: &'static str = "ecr-tags/pins";
+    /// 2: `pinned_digest`, the `digest-mismatch` status and `live` (`--live`).
+    const SCHEMA_VERSION: u32 = 2;
 
     fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
         let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
         let rows = self.pins.iter().map(|p| {
-            vec![
+            let mut row = vec![
                 p.image.clone(),
                 p.location.clone(),
                 dash(&p.current),
@@ -79,18 +84,26 @@ impl Report for PinsReport {
                 dash(&p.newest),
                 p.behind.map_or("-".to_owned(), |b| b.to_string()),
                 p.status.as_str().to_owned(),
-            ]
+            ];
+            if self.live {
+                row.push(
+                    p.live
+                        .as_ref()
+                        .map_or("-".to_owned(), |l| l.status.as_str().to_owned()),
+                );
+            }
+            row
         });
-        write!(
-            out,
-            "{}",
-            table(
-                ["IMAGE", "LOCATION", "PINNED", "DIGEST", "NEWEST", "BEHIND", "STATUS"],
-                rows
-            )
-        )?;
+        let mut headers = vec![
+            "IMAGE", "LOCATION", "PINNED", "DIGEST", "NEWEST", "BEHIND", "STATUS",
+        ];
+        if self.live {
+            headers.push("LIVE");
+        }
+        write!(out, "{}", table(headers, rows))?;
         for p in &self.pins {
-            for note in &p.notes {
+            let live = p.live.iter().flat_map(|l| &l.notes);
+            for note in p.notes.iter().chain(live) {
                 writeln!(out, "{}: {note}", p.image)?;
             }
         }
@@ -169,8 +182,8 @@ mod tests {
     use crate::pins::PinStatus;
     use infra_core::output::{write_report, OutputFormat};
 
-    /// `ecr-tags/pins` v1, byte for byte: the typed statuses serialise to the strings the
-    /// schema has always had, and the row's cause stays out of the JSON.
+    /// `ecr-tags/pins` v2, byte for byte: the typed statuses serialise to the strings the
+    /// schema documents, and the row's cause stays out of the JSON.
     #[test]
     fn pins_json_is_unchanged() {
         let report = PinsReport {
@@ -180,13 +193,16 @@ mod tests {
                 repository: "blog-data".into(),
                 current: Some("d-1".into()),
                 digest: Some("sha256:1".into()),
+                pinned_digest: None,
                 newest: Some("d-2".into()),
                 behind: Some(1),
                 status: PinStatus::Behind,
                 notes: vec!["a note".into()],
+                live: None,
                 error: None,
             }],
             check: true,
+            live: false,
         };
         let mut out = Vec::new();
         write_report(&report, OutputFormat::Json, &mut out).unwrap();
@@ -194,7 +210,7 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"{
   "schema": "ecr-tags/pins",
-  "schema_version": 1,
+  "schema_version": 2,
   "pins": [
     {
       "image": "prefect_deployer_image",
@@ -202,12 +218,14 @@ mod tests {
       "repository": "blog-data",
       "current": "d-1",
       "digest": "sha256:1",
+      "pinned_digest": null,
       "newest": "d-2",
       "behind": 1,
       "status": "behind",
       "notes": [
         "a note"
-      ]
+      ],
+      "live": null
     }
   ]
 }

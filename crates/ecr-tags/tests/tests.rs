@@ -4,4 +4,6 @@ mod support;
 
 mod bump;
 mod commit;
+mod digest;
 mod discovery;
+mod live;

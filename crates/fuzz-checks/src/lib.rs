@@ -8,9 +8,11 @@
 //! - [`env_file`]: the environment-file loader never panics; a rejected file's problems all
 //!   point inside the text and the message names the file; an accepted file is accepted again
 //!   with the same result.
-//! - [`locals`]: the `locals` locator never panics on any local of any file; when it finds a pin, the pin's span holds
-//!   exactly its tag; a rewrite that succeeds changes only those bytes, reads back as the new
-//!   tag, and rewriting the old tag back restores the original text byte for byte.
+//! - [`locals`]: the `locals` locator never panics on any local of any file; when it finds a
+//!   pin, its tag span holds exactly its tag and its reference span the tag and `@DIGEST`; a
+//!   rewrite (to a tag alone, and to a tag with a digest) that succeeds changes only the
+//!   reference's bytes, reads back as the new reference, and rewriting the old one back
+//!   restores the original text byte for byte.
 //! - [`plan_json`]: the plan-JSON reader and summariser never panic; the summary accounts for
 //!   every resource change exactly once; the gates refuse every destruction of a protected
 //!   type and only resources the plan changes.
@@ -18,7 +20,7 @@
 #![forbid(unsafe_code)]
 
 use infra_core::environment::DEFAULT_PROTECTED_TYPES;
-use infra_core::locals::{find_pin, is_valid_tag, rewrite_pin, LocalsError};
+use infra_core::locals::{find_pin, is_valid_tag, reference, rewrite_pin, LocalsError};
 use infra_core::Environment;
 use std::path::Path;
 use tf_wrap::gates::{self, GateOptions, Parked};
@@ -29,6 +31,10 @@ pub const ENV_FILE_PATH: &str = "fuzz/prod.env.hcl";
 
 /// The tag [`locals`] rewrites pins to.
 pub const NEW_TAG: &str = "fuzz-3-python3.12-0123abc";
+
+/// The digest [`locals`] adds to pins.
+pub const NEW_DIGEST: &str =
+    "sha256:5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
 
 /// Checks the environment-file loader on `data`.
 pub fn env_file(data: &[u8]) -> usize {
@@ -100,37 +106,55 @@ pub fn local(text: &str, local: &str) -> usize {
         Some(pin.tag.as_str()),
         "the span holds the tag"
     );
+    let old = reference("", &pin.tag, pin.digest.as_deref());
+    assert_eq!(
+        text.get(pin.reference_span.clone()),
+        Some(&old[1..]),
+        "the reference span holds the tag and digest"
+    );
     assert!(
-        pin.value.ends_with(&pin.tag),
-        "{:?} ends with {:?}",
-        pin.value,
-        pin.tag
+        pin.value.ends_with(&old[1..]),
+        "{:?} ends with {old:?}",
+        pin.value
     );
-    let out = match rewrite_pin(text, &pin, NEW_TAG) {
-        Ok(out) => out,
-        // The rewriter's own check refused: nothing would be written. That is its job.
-        Err(LocalsError::Verification(_) | LocalsError::Unsupported { .. }) => return 0,
-        Err(err) => panic!("rewrite to a valid tag failed: {err}"),
-    };
-    let (start, end) = (pin.tag_span.start, pin.tag_span.end);
-    assert_eq!(
-        &out[..start],
-        &text[..start],
-        "bytes before the tag unchanged"
-    );
-    assert_eq!(
-        &out[start + NEW_TAG.len()..],
-        &text[end..],
-        "bytes after the tag unchanged"
-    );
-    let again = find_pin(&out, local).expect("the rewritten file reads back");
-    assert_eq!(again.tag, NEW_TAG);
-    assert_eq!(again.image, pin.image);
-    if is_valid_tag(&pin.tag) {
-        let back = rewrite_pin(&out, &again, &pin.tag).expect("the old tag goes back");
-        assert_eq!(back, text, "rewriting the old tag back restores the file");
+    let mut rewritten = 0;
+    for digest in [None, Some(NEW_DIGEST)] {
+        let out = match rewrite_pin(text, &pin, NEW_TAG, digest) {
+            Ok(out) => out,
+            // The rewriter's own check refused: nothing would be written. That is its job.
+            Err(LocalsError::Verification(_) | LocalsError::Unsupported { .. }) => continue,
+            Err(err) => panic!("rewrite to a valid reference failed: {err}"),
+        };
+        let new = reference("", NEW_TAG, digest);
+        let (start, end) = (pin.reference_span.start, pin.reference_span.end);
+        assert_eq!(
+            &out[..start],
+            &text[..start],
+            "bytes before the reference unchanged"
+        );
+        assert_eq!(&out[start..start + new.len() - 1], &new[1..]);
+        assert_eq!(
+            &out[start + new.len() - 1..],
+            &text[end..],
+            "bytes after the reference unchanged"
+        );
+        let again = find_pin(&out, local).expect("the rewritten file reads back");
+        assert_eq!(
+            (again.tag.as_str(), again.digest.as_deref()),
+            (NEW_TAG, digest)
+        );
+        assert_eq!(again.image, pin.image);
+        if is_valid_tag(&pin.tag) {
+            let back = rewrite_pin(&out, &again, &pin.tag, pin.digest.as_deref())
+                .expect("the old reference goes back");
+            assert_eq!(
+                back, text,
+                "rewriting the old reference back restores the file"
+            );
+        }
+        rewritten = 1;
     }
-    1
+    rewritten
 }
 
 /// Checks the plan-JSON reader, the summary and the gates on `data`.

@@ -4,15 +4,20 @@
 //! original bytes, so comments, alignment, CRLF line endings, escapes elsewhere and a
 //! missing final newline all survive. Only the tag after the last `:` of the value's final
 //! literal changes; the registry/repository part stays, whether the value is a plain string
-//! or a template such as `"${local.ecr_repo_url}:TAG"`.
+//! or a template such as `"${local.ecr_repo_url}:TAG"`. A digest pin,
+//! `REPO:TAG@sha256:HEX`, is read with both parts; a rewrite sets the tag and either keeps
+//! the form with a new digest, adds one, or writes the tag alone.
 //!
 //! ```
 //! use infra_core::locals::{find_pin, rewrite_pin};
 //! let tf = "locals {\n  image = \"123.dkr.ecr.eu-west-2.amazonaws.com/app:v1\" # pinned\n}\n";
 //! let pin = find_pin(tf, "image").unwrap();
 //! assert_eq!(pin.tag, "v1");
-//! let new = rewrite_pin(tf, &pin, "v2").unwrap();
+//! let new = rewrite_pin(tf, &pin, "v2", None).unwrap();
 //! assert_eq!(new, tf.replace(":v1", ":v2"));
+//! let digest = format!("sha256:{}", "ab".repeat(32));
+//! let pinned = rewrite_pin(tf, &pin, "v2", Some(&digest)).unwrap();
+//! assert_eq!(find_pin(&pinned, "image").unwrap().digest, Some(digest));
 //! ```
 
 use crate::location::LineColumn;
@@ -34,9 +39,15 @@ pub struct ImagePin {
     pub image: String,
     /// The tag.
     pub tag: String,
+    /// The digest after `@` (`sha256:HEX`), when the pin has one.
+    pub digest: Option<String>,
     /// The tag's byte range in the file.
     #[serde(skip)]
     pub tag_span: Range<usize>,
+    /// The reference's byte range: the tag, and `@DIGEST` when the pin has one. A rewrite
+    /// replaces exactly these bytes.
+    #[serde(skip)]
+    pub reference_span: Range<usize>,
 }
 
 /// Why a pin could not be read or rewritten.
@@ -79,6 +90,12 @@ pub enum LocalsError {
     InvalidTag {
         /// The tag.
         tag: String,
+    },
+    /// The new digest is not `sha256:` and 64 lowercase hex digits.
+    #[error("`{digest}` is not an image digest (`sha256:` and 64 lowercase hex digits)")]
+    InvalidDigest {
+        /// The digest.
+        digest: String,
     },
     /// The rewritten file did not check out (a bug guard: nothing is written).
     #[error("the rewritten file failed its check: {0}")]
@@ -149,18 +166,29 @@ pub fn find_pin(text: &str, local: &str) -> Result<ImagePin, LocalsError> {
         return Err(unsupported("the tag part is an unfinished template"));
     }
     let slash = literal.rfind('/').map_or(0, |i| i + 1);
-    if literal.contains('@') {
-        return Err(unsupported(
-            "the image is pinned by digest (`@sha256:...`), not by tag",
-        ));
-    }
-    let Some(colon) = literal[slash..]
-        .rfind(':')
-        .map(|i| literal_start + slash + i)
-    else {
-        return Err(unsupported("the value has no `:TAG` at its end"));
+    // `NAME:TAG@sha256:HEX`: the digest is everything after the first `@` of the last path
+    // segment.
+    let (reference, digest) = match literal[slash..].find('@') {
+        Some(i) => {
+            let digest = &literal[slash + i + 1..];
+            if !is_valid_digest(digest) {
+                return Err(unsupported(&format!(
+                    "the digest `{digest}` after `@` is not `sha256:` and 64 lowercase hex digits"
+                )));
+            }
+            (&literal[slash..slash + i], Some(digest))
+        }
+        None => (&literal[slash..], None),
     };
-    let tag = &value[colon + 1..];
+    let Some(colon) = reference.rfind(':').map(|i| literal_start + slash + i) else {
+        return Err(unsupported(if digest.is_some() {
+            "the image is pinned by digest alone; write it as `REPOSITORY:TAG@sha256:...` so the tag can be moved"
+        } else {
+            "the value has no `:TAG` at its end"
+        }));
+    };
+    let tag_end = literal_start + slash + reference.len();
+    let tag = &value[colon + 1..tag_end];
     if tag.is_empty() {
         return Err(unsupported("the tag after `:` is empty"));
     }
@@ -170,7 +198,17 @@ pub fn find_pin(text: &str, local: &str) -> Result<ImagePin, LocalsError> {
         value: value.to_owned(),
         image: value[..colon].to_owned(),
         tag: tag.to_owned(),
-        tag_span: inner_start + colon + 1..inner_start + value.len(),
+        digest: digest.map(str::to_owned),
+        tag_span: inner_start + colon + 1..inner_start + tag_end,
+        reference_span: inner_start + colon + 1..inner_start + value.len(),
+    })
+}
+
+/// Whether `digest` is an image digest as ECR gives them: `sha256:` and 64 lowercase hex
+/// digits.
+pub fn is_valid_digest(digest: &str) -> bool {
+    digest.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     })
 }
 
@@ -182,24 +220,42 @@ pub fn is_valid_tag(tag: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
-/// The file with `pin`'s tag replaced by `new_tag`, every other byte unchanged. The result
-/// is parsed again and checked to differ from the original only in that value.
-pub fn rewrite_pin(text: &str, pin: &ImagePin, new_tag: &str) -> Result<String, LocalsError> {
+/// The file with `pin`'s reference replaced by `new_tag`, followed by `@new_digest` when
+/// one is given (a pin that had a digest and gets `None` loses it), every other byte
+/// unchanged. The result is parsed again and checked to differ from the original only in
+/// that value.
+pub fn rewrite_pin(
+    text: &str,
+    pin: &ImagePin,
+    new_tag: &str,
+    new_digest: Option<&str>,
+) -> Result<String, LocalsError> {
     if !is_valid_tag(new_tag) {
         return Err(LocalsError::InvalidTag {
             tag: new_tag.to_owned(),
         });
     }
-    let mut out = String::with_capacity(text.len() + new_tag.len());
-    out.push_str(&text[..pin.tag_span.start]);
+    if let Some(digest) = new_digest.filter(|d| !is_valid_digest(d)) {
+        return Err(LocalsError::InvalidDigest {
+            digest: digest.to_owned(),
+        });
+    }
+    let mut out = String::with_capacity(text.len() + new_tag.len() + 72);
+    out.push_str(&text[..pin.reference_span.start]);
     out.push_str(new_tag);
-    out.push_str(&text[pin.tag_span.end..]);
+    if let Some(digest) = new_digest {
+        out.push('@');
+        out.push_str(digest);
+    }
+    out.push_str(&text[pin.reference_span.end..]);
 
     let again = find_pin(&out, &pin.local).map_err(|e| LocalsError::Verification(e.to_string()))?;
-    if again.tag != new_tag || again.image != pin.image {
+    if again.tag != new_tag || again.image != pin.image || again.digest.as_deref() != new_digest {
         return Err(LocalsError::Verification(format!(
-            "re-read `{}` as {}:{} instead of {}:{new_tag}",
-            pin.local, again.image, again.tag, pin.image
+            "re-read `{}` as {} instead of {}",
+            pin.local,
+            again.value,
+            reference(&pin.image, new_tag, new_digest)
         )));
     }
     let before = without_local(text, &pin.local)?;
@@ -210,6 +266,14 @@ pub fn rewrite_pin(text: &str, pin: &ImagePin, new_tag: &str) -> Result<String, 
         ));
     }
     Ok(out)
+}
+
+/// `IMAGE:TAG`, or `IMAGE:TAG@DIGEST`.
+pub fn reference(image: &str, tag: &str, digest: Option<&str>) -> String {
+    match digest {
+        Some(d) => format!("{image}:{tag}@{d}"),
+        None => format!("{image}:{tag}"),
+    }
 }
 
 fn parse(text: &str) -> Result<Body, LocalsError> {
@@ -240,7 +304,7 @@ mod tests {
         let pin = find_pin(text, local).unwrap();
         assert_eq!((pin.tag.as_str(), pin.image.as_str()), (tag, image));
         assert_eq!(&text[pin.tag_span.clone()], tag);
-        let out = rewrite_pin(text, &pin, "new-tag_1.0").unwrap();
+        let out = rewrite_pin(text, &pin, "new-tag_1.0", None).unwrap();
         let expected = format!(
             "{}new-tag_1.0{}",
             &text[..pin.tag_span.start],
@@ -289,8 +353,19 @@ mod tests {
         refuse("locals {\n  a = \"r/app\"\n}\n", "no `:TAG`");
         refuse("locals {\n  a = \"host:5000/app\"\n}\n", "no `:TAG`");
         refuse(
-            "locals {\n  a = \"r/app@sha256:abc\"\n}\n",
-            "pinned by digest",
+            &format!("locals {{\n  a = \"r/app@sha256:{}\"\n}}\n", "a".repeat(64)),
+            "pinned by digest alone",
+        );
+        refuse(
+            "locals {\n  a = \"r/app:v1@sha256:abc\"\n}\n",
+            "is not `sha256:` and 64",
+        );
+        refuse(
+            &format!(
+                "locals {{\n  a = \"r/app:v1@sha256:{}\"\n}}\n",
+                "A".repeat(64)
+            ),
+            "is not `sha256:` and 64",
         );
         refuse("locals {\n  a = \"r/app:${var.tag}\"\n}\n", "no `:TAG`");
         refuse(
@@ -305,13 +380,50 @@ mod tests {
     }
 
     #[test]
+    fn digest_pins_keep_gain_or_lose_their_digest() {
+        let (d1, d2) = (
+            format!("sha256:{}", "a".repeat(64)),
+            format!("sha256:{}", "b".repeat(64)),
+        );
+        let text = format!("locals {{\r\n  a = \"host:5000/app:v1@{d1}\" # c\r\n}}\r\n");
+        let pin = find_pin(&text, "a").unwrap();
+        assert_eq!(
+            (pin.image.as_str(), pin.tag.as_str()),
+            ("host:5000/app", "v1")
+        );
+        assert_eq!(pin.digest.as_deref(), Some(d1.as_str()));
+        assert_eq!(&text[pin.tag_span.clone()], "v1");
+        assert_eq!(&text[pin.reference_span.clone()], format!("v1@{d1}"));
+        let moved = rewrite_pin(&text, &pin, "v2", Some(&d2)).unwrap();
+        assert_eq!(
+            moved,
+            text.replace(&format!("v1@{d1}"), &format!("v2@{d2}"))
+        );
+        let bare = rewrite_pin(&text, &pin, "v2", None).unwrap();
+        assert_eq!(bare, text.replace(&format!("v1@{d1}"), "v2"));
+        let plain = find_pin(&bare, "a").unwrap();
+        assert_eq!(plain.digest, None);
+        assert_eq!(rewrite_pin(&bare, &plain, "v1", Some(&d1)).unwrap(), text);
+        assert!(matches!(
+            rewrite_pin(&text, &pin, "v2", Some("sha256:xyz")),
+            Err(LocalsError::InvalidDigest { .. })
+        ));
+        let template = format!("locals {{\n  a = \"${{local.repo}}:v1@{d1}\"\n}}\n");
+        let pin = find_pin(&template, "a").unwrap();
+        assert_eq!(
+            (pin.image.as_str(), pin.tag.as_str()),
+            ("${local.repo}", "v1")
+        );
+    }
+
+    #[test]
     fn invalid_new_tags_are_refused() {
         let text = "locals {\n  a = \"r/app:v1\"\n}\n";
         let pin = find_pin(text, "a").unwrap();
         for bad in ["", "-x", "a b", "a\"", "x:y", &"a".repeat(129)] {
             assert!(
                 matches!(
-                    rewrite_pin(text, &pin, bad),
+                    rewrite_pin(text, &pin, bad, None),
                     Err(LocalsError::InvalidTag { .. })
                 ),
                 "{bad:?}"

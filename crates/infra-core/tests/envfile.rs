@@ -302,6 +302,39 @@ fn patterns_are_checked() {
     assert!(Environment::parse(&fixed, Path::new("env.hcl")).is_ok());
 }
 
+/// `task_definition` and `services` (for `ecr-tags pins --live`): names ECS accepts, each
+/// service once, located at the key.
+#[test]
+fn live_targets_of_an_image_are_checked() {
+    let with = |extra: &str| {
+        edit(
+            "    file        = \"main.tf\"\n",
+            &format!("    file        = \"main.tf\"\n{extra}"),
+        )
+    };
+    let env = Environment::parse(
+        &with("    task_definition = \"blog-prod-deployer\"\n    services = [\"blog-prod/web\", \"other/worker_1\"]\n"),
+        Path::new("env.hcl"),
+    )
+    .unwrap();
+    let image = &env.images[0];
+    assert_eq!(image.task_definition.as_deref(), Some("blog-prod-deployer"));
+    let services: Vec<String> = image.services.iter().map(ToString::to_string).collect();
+    assert_eq!(services, ["blog-prod/web", "other/worker_1"]);
+    check(
+        &with("    task_definition = \"blog-prod-deployer:3\"\n"),
+        &[(21, 5, "is not a task definition family name")],
+    );
+    check(
+        &with("    services = [\"web\", \"a/b/c\", \"c/web\", \"c/web\"]\n"),
+        &[
+            (21, 5, "`services[0]` \"web\" is not `CLUSTER/SERVICE`"),
+            (21, 5, "`services[1]` \"a/b/c\" is not `CLUSTER/SERVICE`"),
+            (21, 5, "names c/web twice"),
+        ],
+    );
+}
+
 #[test]
 fn urls_and_policies_are_checked() {
     check(

@@ -1,27 +1,49 @@
-//! The `locals` rewriter: generated files (property tests) and the real-world corpus. In
-//! every case the output must equal the input with exactly the tag's span replaced.
+//! The `locals` rewriter: generated files (property tests, tag and digest pins) and the
+//! real-world corpus. In every case the output must equal the input with exactly the
+//! reference's span (the tag, and `@DIGEST` when there is one) replaced.
 
 // Prints on purpose: the test's own diagnostics.
 #![allow(clippy::disallowed_macros)]
 
-use infra_core::locals::{find_pin, rewrite_pin};
+use infra_core::locals::{find_pin, reference, rewrite_pin};
 use proptest::prelude::*;
 use std::path::Path;
 
 #[track_caller]
 fn check_rewrite(text: &str, local: &str, old_tag: &str, new_tag: &str) {
+    check_digest_rewrite(text, local, (old_tag, None), (new_tag, None));
+}
+
+/// Reads `old` (tag, digest) from the file, rewrites it to `new`, and checks that only the
+/// reference's bytes changed and that rewriting `old` back restores the file.
+#[track_caller]
+fn check_digest_rewrite(
+    text: &str,
+    local: &str,
+    old: (&str, Option<&str>),
+    new: (&str, Option<&str>),
+) {
     let pin = find_pin(text, local).unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
-    assert_eq!(pin.tag, old_tag);
-    assert_eq!(&text[pin.tag_span.clone()], old_tag);
-    let out = rewrite_pin(text, &pin, new_tag).unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
+    assert_eq!((pin.tag.as_str(), pin.digest.as_deref()), old);
+    assert_eq!(&text[pin.tag_span.clone()], old.0);
+    assert_eq!(
+        &text[pin.reference_span.clone()],
+        reference("", old.0, old.1).trim_start_matches(':')
+    );
+    let out = rewrite_pin(text, &pin, new.0, new.1).unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
     let expected = format!(
         "{}{}{}",
-        &text[..pin.tag_span.start],
-        new_tag,
-        &text[pin.tag_span.end..]
+        &text[..pin.reference_span.start],
+        reference("", new.0, new.1).trim_start_matches(':'),
+        &text[pin.reference_span.end..]
     );
     assert_eq!(out, expected);
+    let again = find_pin(&out, local).unwrap();
+    assert_eq!(rewrite_pin(&out, &again, old.0, old.1).unwrap(), text);
 }
+
+const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const NEW_DIGEST: &str = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
 
 fn chunk() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -51,6 +73,10 @@ fn tag() -> impl Strategy<Value = String> {
     "[a-z0-9][a-z0-9._-]{0,30}"
 }
 
+fn digest() -> impl Strategy<Value = Option<String>> {
+    prop::option::of("[0-9a-f]{64}".prop_map(|hex| format!("sha256:{hex}")))
+}
+
 prop_compose! {
     fn tf_file()(
         crlf in any::<bool>(),
@@ -63,13 +89,14 @@ prop_compose! {
         trailing in prop_oneof![Just(""), Just(" # pinned"), Just(" // pinned"), Just(" /* pinned */")],
         final_newline in any::<bool>(),
         old in tag(),
-    ) -> (String, String) {
+        old_digest in digest(),
+    ) -> (String, String, Option<String>) {
         let image = if template { "${local.ecr_repository}".to_owned() } else { "123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data".to_owned() };
         let mut lines = before.clone();
         lines.push("locals {".to_owned());
         // Names made unique: a local defined twice is not valid HCL.
         lines.extend(locals_before.iter().enumerate().map(|(i, l)| format!("  {}", l.replace("other_", &format!("before{i}_")))));
-        lines.push(format!("  pinned_image{} = \"{image}:{old}\"{trailing}", " ".repeat(pad)));
+        lines.push(format!("  pinned_image{} = \"{}\"{trailing}", " ".repeat(pad), reference(&image, &old, old_digest.as_deref())));
         lines.extend(locals_after.iter().enumerate().map(|(i, l)| format!("  {}", l.replace("other_", &format!("after{i}_")))));
         lines.push("}".to_owned());
         lines.extend(after.iter().cloned());
@@ -78,7 +105,7 @@ prop_compose! {
         if final_newline {
             text.push_str(le);
         }
-        (text, old)
+        (text, old, old_digest)
     }
 }
 
@@ -86,8 +113,17 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
-    fn generated_files_change_only_the_tag((text, old) in tf_file(), new in tag()) {
-        check_rewrite(&text, "pinned_image", &old, &new);
+    fn generated_files_change_only_the_reference(
+        (text, old, old_digest) in tf_file(),
+        new in tag(),
+        new_digest in digest(),
+    ) {
+        check_digest_rewrite(
+            &text,
+            "pinned_image",
+            (&old, old_digest.as_deref()),
+            (&new, new_digest.as_deref()),
+        );
     }
 }
 
@@ -117,6 +153,13 @@ fn corpus_files_with_a_pin_change_only_the_tag() {
             "{text}{sep}locals {{{le}  pinned_image = \"r.example/app:v1\" # pin{le}}}{le}"
         );
         check_rewrite(&appended, "pinned_image", "v1", "v2-abc1234");
+        let with_digest = appended.replace(":v1\"", &format!(":v1@{DIGEST}\""));
+        check_digest_rewrite(
+            &with_digest,
+            "pinned_image",
+            ("v1", Some(DIGEST)),
+            ("v2-abc1234", Some(NEW_DIGEST)),
+        );
         checked += 1;
         // A top-level `locals {` that ends its line.
         let top = if text.starts_with("locals {") {

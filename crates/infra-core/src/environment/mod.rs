@@ -222,6 +222,26 @@ pub struct PinnedImage {
     pub tag_pattern: TagPattern,
     /// Whether tags of this family must carry a build-unique `sha` group.
     pub require_sha: bool,
+    /// The ECS task definition family that runs this image (`ecr-tags pins --live` compares
+    /// its latest ACTIVE revision with the pin).
+    pub task_definition: Option<String>,
+    /// The ECS services that run this image (`pins --live` compares their running tasks).
+    pub services: Vec<ServiceRef>,
+}
+
+/// An ECS service named as `CLUSTER/SERVICE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceRef {
+    /// The cluster name.
+    pub cluster: String,
+    /// The service name.
+    pub service: String,
+}
+
+impl std::fmt::Display for ServiceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.cluster, self.service)
+    }
 }
 
 /// A tag family's pattern, anchored at both ends when matching.

@@ -120,6 +120,10 @@ pub(crate) struct RawImage {
     pub tag_pattern: String,
     #[serde(default)]
     pub require_sha: Option<bool>,
+    #[serde(default)]
+    pub task_definition: Option<String>,
+    #[serde(default)]
+    pub services: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

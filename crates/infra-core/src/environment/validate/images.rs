@@ -2,7 +2,7 @@
 
 use super::{normalize, regex_error, KeyPath, Validator};
 use crate::environment::raw::RawImage;
-use crate::environment::{PinnedImage, TagPattern};
+use crate::environment::{PinnedImage, ServiceRef, TagPattern};
 use indexmap::IndexMap;
 use regex::Regex;
 use std::path::Path;
@@ -13,6 +13,9 @@ static REPOSITORY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
         .expect("static regex")
 });
+/// ECS's names of clusters, services and task definition families.
+static ECS_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_-]{1,255}$").expect("static regex"));
 /// A Terraform identifier (the local's name).
 static IDENTIFIER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_-]*$").expect("static regex"));
@@ -72,6 +75,38 @@ impl Validator<'_, '_> {
                     None
                 }
             };
+            if let Some(family) = &raw.task_definition {
+                if !ECS_NAME.is_match(family) {
+                    self.problem(
+                        &p.key("task_definition"),
+                        format!("`task_definition` \"{family}\" is not a task definition family name (1-255 letters, digits, `_`, `-`; no revision, no ARN)"),
+                    );
+                }
+            }
+            let mut services = Vec::new();
+            for (i, name) in raw.services.iter().flatten().enumerate() {
+                match name.split_once('/') {
+                    Some((cluster, service))
+                        if ECS_NAME.is_match(cluster) && ECS_NAME.is_match(service) =>
+                    {
+                        let service = ServiceRef {
+                            cluster: cluster.to_owned(),
+                            service: service.to_owned(),
+                        };
+                        if services.contains(&service) {
+                            self.problem(
+                                &p.key("services"),
+                                format!("`services` names {service} twice"),
+                            );
+                        }
+                        services.push(service);
+                    }
+                    _ => self.problem(
+                        &p.key("services"),
+                        format!("`services[{i}]` \"{name}\" is not `CLUSTER/SERVICE` (ECS names: 1-255 letters, digits, `_`, `-`)"),
+                    ),
+                }
+            }
             if let Some(tag_pattern) = tag_pattern {
                 images.push(PinnedImage {
                     file: normalize(&root.join(&raw.file)),
@@ -79,6 +114,8 @@ impl Validator<'_, '_> {
                     repository: raw.repository,
                     tag_pattern,
                     require_sha,
+                    task_definition: raw.task_definition,
+                    services,
                 });
             }
         }

@@ -1,0 +1,208 @@
+//! `ecr-tags pins --live` against the emulator: the deployer's task definition family and a
+//! service whose running tasks are started with RunTask in the service's group (the
+//! emulator starts no tasks for services itself; ECS marks a service's tasks with the group
+//! `service:NAME`, which is what `--live` keeps). The emulator reports no `imageDigest` for
+//! running containers, so digests are compared in the unit tests of `live.rs`.
+
+use crate::support::{Ecr, WorkingCopy};
+use aws_sdk_ecs::types::{ContainerDefinition, LaunchType};
+
+const REGISTRY: &str = "123456789012.dkr.ecr.eu-west-2.amazonaws.com";
+const OLD: &str = "prefect-deployer-3-python3.12-1a2b3c4";
+const NEWEST: &str = "prefect-deployer-3-python3.12-9e8d7c6";
+const FAMILY: &str = "blog-prod-prefect-deployer";
+
+struct Ecs<'a> {
+    ecr: &'a Ecr,
+    client: aws_sdk_ecs::Client,
+}
+
+impl Ecs<'_> {
+    /// Registers a revision of `family` whose one container runs `image`; its ARN.
+    fn register(&self, family: &str, image: &str) -> String {
+        let container = ContainerDefinition::builder()
+            .name("deployer")
+            .image(image)
+            .memory(512)
+            .essential(true)
+            .build();
+        let out = self
+            .ecr
+            .rt
+            .block_on(
+                self.client
+                    .register_task_definition()
+                    .family(family)
+                    .container_definitions(container)
+                    .send(),
+            )
+            .unwrap();
+        out.task_definition()
+            .unwrap()
+            .task_definition_arn()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Starts a task of `task_definition` as the service `service` of `blog-prod` would.
+    fn run_in_service(&self, service: &str, task_definition: &str) {
+        self.ecr
+            .rt
+            .block_on(
+                self.client
+                    .run_task()
+                    .cluster("blog-prod")
+                    .task_definition(task_definition)
+                    .launch_type(LaunchType::Fargate)
+                    .group(format!("service:{service}"))
+                    .send(),
+            )
+            .unwrap();
+    }
+
+    fn set_service(&self, service: &str, task_definition: &str) {
+        self.ecr
+            .rt
+            .block_on(
+                self.client
+                    .update_service()
+                    .cluster("blog-prod")
+                    .service(service)
+                    .task_definition(task_definition)
+                    .send(),
+            )
+            .unwrap();
+    }
+}
+
+#[test]
+fn live_not_deployed_and_drifted() {
+    let ecr = Ecr::new();
+    let wc = WorkingCopy::seeded(&ecr);
+    let ecs = Ecs {
+        ecr: &ecr,
+        client: aws_sdk_ecs::Client::new(&ecr.rt.block_on(ecr.session.sdk_config())),
+    };
+    let env = std::fs::read_to_string(&wc.env_file).unwrap();
+    let with = |extra: &str| {
+        let text = env.replacen(
+            "tag_pattern = \"prefect-deployer-3-python3\\\\.12-(?P<sha>[0-9a-f]{7,40})\"",
+            &format!(
+                "tag_pattern = \"prefect-deployer-3-python3\\\\.12-(?P<sha>[0-9a-f]{{7,40}})\"\n{extra}"
+            ),
+            1,
+        );
+        assert_ne!(
+            text, env,
+            "the deployer's image block is where the test expects"
+        );
+        std::fs::write(&wc.env_file, text).unwrap();
+    };
+    with(&format!("    task_definition = \"{FAMILY}\""));
+    let pins = |check: bool| {
+        let mut args = vec!["pins", "--live", "--output", "json"];
+        if check {
+            args.push("--check");
+        }
+        let r = ecr.run(Some(&wc.env_file), &args);
+        let v = r.json();
+        (
+            r.code,
+            v["pins"][1]["live"].clone(),
+            v["pins"][0]["live"].clone(),
+        )
+    };
+
+    // The family still names an older image of the family: the pin is not deployed.
+    let rev1 = ecs.register(FAMILY, &format!("{REGISTRY}/blog-data:{OLD}"));
+    let r = ecr.run(Some(&wc.env_file), &["pins", "--live", "--check"]);
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("LIVE"), "{}", r.stdout);
+    assert!(r.stdout.contains("not-deployed"), "{}", r.stdout);
+    let (_, live, base) = pins(false);
+    assert_eq!(live["status"], "not-deployed", "{live}");
+    assert_eq!(live["task_definition"]["arn"], rev1.as_str());
+    assert_eq!(live["task_definition"]["images"][0]["verdict"], "previous");
+    assert!(
+        base.is_null(),
+        "no task definition or services: not compared"
+    );
+
+    // Bumped and applied: the family's latest ACTIVE revision names the pin.
+    let r = ecr.run(Some(&wc.env_file), &["bump", "prefect_deployer_image"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rev2 = ecs.register(FAMILY, &format!("{REGISTRY}/blog-data:{NEWEST}"));
+    let (code, live, _) = pins(true);
+    assert_eq!(code, 0, "{live}");
+    assert_eq!(live["status"], "live");
+    assert_eq!(live["task_definition"]["arn"], rev2.as_str());
+
+    // A revision registered by hand with a tag the family never had: drifted.
+    let hand = ecs.register(FAMILY, &format!("{REGISTRY}/blog-data:hotfix"));
+    let (code, live, _) = pins(true);
+    assert_eq!(
+        (code, live["status"].as_str()),
+        (3, Some("drifted")),
+        "{live}"
+    );
+    assert!(
+        live["notes"][0].as_str().unwrap().contains("hotfix"),
+        "{live}"
+    );
+    // Deregistered: the latest ACTIVE revision is the pinned one again.
+    ecr.rt
+        .block_on(
+            ecs.client
+                .deregister_task_definition()
+                .task_definition(&hand)
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(pins(true).0, 0);
+
+    // A service running the deployer: its running tasks count.
+    with(&format!(
+        "    task_definition = \"{FAMILY}\"\n    services = [\"blog-prod/prefect-worker\"]"
+    ));
+    ecs.set_service("prefect-worker", &rev2);
+    ecs.run_in_service("prefect-worker", &rev2);
+    let (code, live, _) = pins(true);
+    assert_eq!(code, 0, "{live}");
+    let service = &live["services"][0];
+    assert_eq!(service["service"], "blog-prod/prefect-worker");
+    assert_eq!(service["running_tasks"], 1);
+    assert_eq!(service["running"][0]["verdict"], "pinned");
+    // An old task still running (a rollout that did not finish): not deployed.
+    ecs.run_in_service("prefect-worker", &rev1);
+    let (code, live, _) = pins(true);
+    assert_eq!(
+        (code, live["status"].as_str()),
+        (3, Some("not-deployed")),
+        "{live}"
+    );
+    // A task of another image in the service: drifted, and the note names the service.
+    let other = ecs.register(
+        "blog-prod-other",
+        &format!("{REGISTRY}/prefect-worker:latest"),
+    );
+    ecs.run_in_service("prefect-worker", &other);
+    let r = ecr.run(Some(&wc.env_file), &["pins", "--live", "--check"]);
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stdout.contains("service blog-prod/prefect-worker runs")
+            && r.stdout.contains("prefect-worker:latest"),
+        "{}",
+        r.stdout
+    );
+    let (_, live, _) = pins(false);
+    assert_eq!(live["status"], "drifted", "{live}");
+    // Tasks of other services in the cluster are not this service's.
+    ecs.run_in_service("portal", &other);
+    assert_eq!(live["services"][0]["running_tasks"], 3);
+
+    // A service that does not exist is a failure naming it (exit 1): what runs is unknown.
+    with("    services = [\"blog-prod/nope\"]");
+    let r = ecr.run(Some(&wc.env_file), &["pins", "--live"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("blog-prod/nope"), "{}", r.stdout);
+}

@@ -1,0 +1,3 @@
+locals {
+  image = "r.example/app:v1@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* pinned */
+}
