@@ -32,7 +32,7 @@ locals {
   ecr_repository = "${local.ecr_registry}/blog-data"
 
   # Images are pinned to immutable tags. Bump with `ecr-tags bump IMAGE`, never by hand.
-  prefect_base_image     = "123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data:prefect-3-python3.12-ecs"
+  prefect_base_image     = "123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data:prefect-3-python3.12-ecs-20261101-3c9d2e1"
   prefect_deployer_image = "123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data:prefect-deployer-3-python3.12-4f2a9c1" # built by blog_infra CI
 
   prefect_work_pool = "blog-data-pool"

@@ -64,17 +64,22 @@ environment "prod" {
     park      = true
   }
 
+  # The Prefect base image is rebuilt by the refresh-prefect-image workflow under a dated
+  # tag (build day, then the commit it was built from): an IMMUTABLE repository takes each
+  # tag once, so a fixed tag could be pushed only the first time.
   image "prefect_base_image" {
     file        = "main.tf"
     repository  = "blog-data"
-    tag_pattern = "prefect-3-python3\\.12-ecs"
-    require_sha = false
+    tag_pattern = "prefect-3-python3\\.12-ecs-(?P<date>[0-9]{8})-(?P<sha>[0-9a-f]{7,40})"
   }
 
+  # `ecr-tags pins --live` compares the pin with the latest ACTIVE revision of the task
+  # definition family that runs it (registered by the `ecs` module).
   image "prefect_deployer_image" {
-    file        = "main.tf"
-    repository  = "blog-data"
-    tag_pattern = "prefect-deployer-3-python3\\.12-(?P<sha>[0-9a-f]{7,40})"
+    file            = "main.tf"
+    repository      = "blog-data"
+    tag_pattern     = "prefect-deployer-3-python3\\.12-(?P<sha>[0-9a-f]{7,40})"
+    task_definition = "blog-prod-prefect-deployer"
   }
 
   endpoint "portal" {

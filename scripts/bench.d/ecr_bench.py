@@ -49,7 +49,7 @@ def main():
     noise = args.images - 4
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda i: ecr.put_image(repositoryName="blog-data", imageManifest=manifest(f"n{i}"), imageTag=f"noise-{i:05}"), range(noise)))
-    ecr.put_image(repositoryName="blog-data", imageManifest=manifest("base"), imageTag="prefect-3-python3.12-ecs")
+    ecr.put_image(repositoryName="blog-data", imageManifest=manifest("base"), imageTag="prefect-3-python3.12-ecs-20261101-3c9d2e1")
     for sha in ["1a2b3c4", "4f2a9c1", "9e8d7c6"]:
         next_second()
         ecr.put_image(repositoryName="blog-data", imageManifest=manifest(sha), imageTag=f"prefect-deployer-3-python3.12-{sha}")

@@ -28,6 +28,9 @@ pub enum Request {
         check: bool,
         /// Compare each pin with what ECS runs.
         live: bool,
+        /// With `live`: while a pin is `not-deployed` (and nothing is drifted or failed),
+        /// check again every `poll` until this much time has passed.
+        wait: Option<LiveWait>,
     },
     /// `ecr-tags bump`.
     Bump {
@@ -38,6 +41,15 @@ pub enum Request {
         /// Write nothing; exit 3 when the pin would change.
         dry_run: bool,
     },
+}
+
+/// `pins --live --wait`: how long to wait for a rollout, and how often to look.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveWait {
+    /// The longest wait.
+    pub timeout: std::time::Duration,
+    /// The pause between checks.
+    pub poll: std::time::Duration,
 }
 
 /// An image family: an `image` block of the environment file, or a repository and a
@@ -102,6 +114,7 @@ enum Job<'e> {
         env: &'e Environment,
         check: bool,
         live: bool,
+        wait: Option<LiveWait>,
     },
     Bump {
         target: &'e PinnedImage,
@@ -147,12 +160,13 @@ pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, EcrTagsErro
             repository,
             allow_mutable,
         },
-        Request::Pins { check, live } => Job::Pins {
+        Request::Pins { check, live, wait } => Job::Pins {
             env: env.as_ref().ok_or_else(|| {
                 EcrTagsError::Usage("pins needs an environment file (--env-file)".into())
             })?,
             check,
             live,
+            wait,
         },
         Request::Bump {
             image: name,
@@ -177,14 +191,38 @@ pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, EcrTagsErro
         } => latest(&ecr, repository, pattern, allow_mutable)
             .await
             .map(Outcome::Latest),
-        Job::Pins { env, check, live } => {
+        Job::Pins {
+            env,
+            check,
+            live,
+            wait,
+        } => {
             let ecs = live.then(|| {
                 infra_core::aws_client!(aws_sdk_ecs, &config, Deadline::none(), "ecr-tags-ecs")
             });
+            let started = tokio::time::Instant::now();
+            let mut checks = 1;
+            let mut pins = crate::pins::pins(&ecr, ecs.as_ref(), env).await;
+            while let Some(wait) = wait.filter(|_| live) {
+                let waiting = rollout_pending(&pins);
+                let left = wait.timeout.saturating_sub(started.elapsed());
+                if waiting == 0 || left.is_zero() {
+                    break;
+                }
+                tracing::info!(
+                    "{waiting} pin(s) not deployed yet; checking again in {}s ({}s left)",
+                    wait.poll.min(left).as_secs(),
+                    left.as_secs()
+                );
+                tokio::time::sleep(wait.poll.min(left)).await;
+                pins = crate::pins::pins(&ecr, ecs.as_ref(), env).await;
+                checks += 1;
+            }
             Ok(Outcome::Pins(PinsReport {
-                pins: crate::pins::pins(&ecr, ecs.as_ref(), env).await,
+                pins,
                 check,
                 live,
+                live_checks: live.then_some(checks),
             }))
         }
         Job::Bump {
@@ -195,6 +233,26 @@ pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, EcrTagsErro
             .await
             .map(Outcome::Bump),
     }
+}
+
+/// How many pins are `not-deployed` while nothing is `drifted` or failed: a rollout worth
+/// waiting for. 0 when everything is live, or when waiting cannot help.
+fn rollout_pending(rows: &[crate::pins::PinRow]) -> usize {
+    use crate::live::LiveStatus;
+    let statuses: Vec<LiveStatus> = rows
+        .iter()
+        .filter_map(|r| r.live.as_ref().map(|l| l.status))
+        .collect();
+    if statuses
+        .iter()
+        .any(|s| matches!(s, LiveStatus::Drifted | LiveStatus::Error))
+    {
+        return 0;
+    }
+    statuses
+        .iter()
+        .filter(|s| **s == LiveStatus::NotDeployed)
+        .count()
 }
 
 /// The newest image of the family `pattern` in `repository`, refused when its tag can be

@@ -5,9 +5,9 @@
 
 use clap::{Args, Parser, Subcommand};
 use ecr_tags::bump::BumpOptions;
-use ecr_tags::command::{run, Family, Outcome, Request};
+use ecr_tags::command::{run, Family, LiveWait, Outcome, Request};
 use ecr_tags::git::{BranchChoice, CommitOptions};
-use infra_core::cli::{emit, report_error, run_command, GlobalArgs};
+use infra_core::cli::{emit, parse_duration, report_error, run_command, GlobalArgs};
 use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +52,13 @@ enum Command {
         /// revision and of its `services`' running tasks: live, not-deployed, drifted.
         #[arg(long)]
         live: bool,
+        /// With --live: while a pin is not-deployed (a rollout under way) and nothing is
+        /// drifted, look again until this long has passed (e.g. 10m).
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION", requires = "live")]
+        wait: Option<std::time::Duration>,
+        /// With --wait: the pause between looks.
+        #[arg(long, default_value = "15s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
+        poll: std::time::Duration,
     },
     /// Rewrite a pin to the newest tag (or --to) and print the diff. With --dry-run, write
     /// nothing and exit 3 when the pin would change.
@@ -148,7 +155,16 @@ fn request(command: Command) -> Request {
             },
             allow_mutable,
         },
-        Command::Pins { check, live } => Request::Pins { check, live },
+        Command::Pins {
+            check,
+            live,
+            wait,
+            poll,
+        } => Request::Pins {
+            check,
+            live,
+            wait: wait.map(|timeout| LiveWait { timeout, poll }),
+        },
         Command::Bump(args) => Request::Bump {
             image: args.image,
             options: BumpOptions {

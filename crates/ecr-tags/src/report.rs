@@ -43,6 +43,9 @@ pub struct PinsReport {
     /// `--live`: the text report has a LIVE column.
     #[serde(skip)]
     pub live: bool,
+    /// With `--live`: how many times ECS was read (more than 1 with `--wait`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_checks: Option<u32>,
 }
 
 impl PinsReport {
@@ -203,6 +206,7 @@ mod tests {
             }],
             check: true,
             live: false,
+            live_checks: None,
         };
         let mut out = Vec::new();
         write_report(&report, OutputFormat::Json, &mut out).unwrap();

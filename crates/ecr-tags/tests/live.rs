@@ -44,9 +44,11 @@ impl Ecs<'_> {
             .to_owned()
     }
 
-    /// Starts a task of `task_definition` as the service `service` of `blog-prod` would.
-    fn run_in_service(&self, service: &str, task_definition: &str) {
-        self.ecr
+    /// Starts a task of `task_definition` as the service `service` of `blog-prod` would;
+    /// its ARN.
+    fn run_in_service(&self, service: &str, task_definition: &str) -> String {
+        let out = self
+            .ecr
             .rt
             .block_on(
                 self.client
@@ -55,6 +57,20 @@ impl Ecs<'_> {
                     .task_definition(task_definition)
                     .launch_type(LaunchType::Fargate)
                     .group(format!("service:{service}"))
+                    .send(),
+            )
+            .unwrap();
+        out.tasks()[0].task_arn().unwrap().to_owned()
+    }
+
+    fn stop(&self, task: &str) {
+        self.ecr
+            .rt
+            .block_on(
+                self.client
+                    .stop_task()
+                    .cluster("blog-prod")
+                    .task(task)
                     .send(),
             )
             .unwrap();
@@ -84,21 +100,14 @@ fn live_not_deployed_and_drifted() {
         client: aws_sdk_ecs::Client::new(&ecr.rt.block_on(ecr.session.sdk_config())),
     };
     let env = std::fs::read_to_string(&wc.env_file).unwrap();
-    let with = |extra: &str| {
-        let text = env.replacen(
-            "tag_pattern = \"prefect-deployer-3-python3\\\\.12-(?P<sha>[0-9a-f]{7,40})\"",
-            &format!(
-                "tag_pattern = \"prefect-deployer-3-python3\\\\.12-(?P<sha>[0-9a-f]{{7,40}})\"\n{extra}"
-            ),
-            1,
-        );
-        assert_ne!(
-            text, env,
-            "the deployer's image block is where the test expects"
-        );
-        std::fs::write(&wc.env_file, text).unwrap();
-    };
-    with(&format!("    task_definition = \"{FAMILY}\""));
+    // The reference file names the deployer's task definition family; `with` puts other
+    // targets in its place.
+    let named = format!("    task_definition = \"{FAMILY}\"");
+    assert!(
+        env.contains(&named),
+        "the deployer's image block names {FAMILY}"
+    );
+    let with = |extra: &str| std::fs::write(&wc.env_file, env.replacen(&named, extra, 1)).unwrap();
     let pins = |check: bool| {
         let mut args = vec!["pins", "--live", "--output", "json"];
         if check {
@@ -196,6 +205,14 @@ fn live_not_deployed_and_drifted() {
     );
     let (_, live, _) = pins(false);
     assert_eq!(live["status"], "drifted", "{live}");
+    // Waiting cannot mend a drift: --wait gives up at once.
+    let r = ecr.run(
+        Some(&wc.env_file),
+        &[
+            "pins", "--live", "--wait", "60s", "--poll", "1s", "--output", "json",
+        ],
+    );
+    assert_eq!(r.json()["live_checks"], 1, "{}", r.stdout);
     // Tasks of other services in the cluster are not this service's.
     ecs.run_in_service("portal", &other);
     assert_eq!(live["services"][0]["running_tasks"], 3);

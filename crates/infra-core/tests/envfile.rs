@@ -143,8 +143,19 @@ fn reference_environment_loads() {
         "{}",
         deployer.file.display()
     );
+    // The base image's tags are dated builds: the day, then the commit.
     let base = env.image("prefect_base_image").unwrap();
-    assert!(!base.require_sha);
+    assert!(base.require_sha);
+    assert_eq!(
+        base.tag_pattern
+            .sha("prefect-3-python3.12-ecs-20261101-3c9d2e1"),
+        Some("3c9d2e1")
+    );
+    assert!(!base.tag_pattern.matches("prefect-3-python3.12-ecs"));
+    assert_eq!(
+        deployer.task_definition.as_deref(),
+        Some("blog-prod-prefect-deployer")
+    );
     assert_eq!(
         env.endpoint("portal").unwrap().expect_json,
         Some(serde_json::json!({"status": "ok"}))

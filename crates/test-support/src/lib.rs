@@ -207,7 +207,7 @@ fn write_atomically(path: &Path, text: &str, mode: u32) -> Result<(), String> {
 pub fn local_reference_copy(dir: &Path, endpoint: &str, portal: &str, pipelines: &str) -> PathBuf {
     let root = workspace_root();
     std::fs::create_dir_all(dir).expect("working copy directory");
-    for file in ["main.tf", "services.tf"] {
+    for file in ["main.tf", "services.tf", "deployer.tf"] {
         std::fs::copy(root.join("examples/demo").join(file), dir.join(file))
             .expect("copy demo root");
     }

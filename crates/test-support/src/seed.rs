@@ -44,7 +44,7 @@ pub struct SeedReport {
 /// builds, the middle one being the tag pinned in `examples/prod/main.tf`.
 pub fn reference_images() -> Vec<ImageSeed> {
     [
-        "prefect-3-python3.12-ecs",
+        "prefect-3-python3.12-ecs-20261101-3c9d2e1",
         "prefect-deployer-3-python3.12-1a2b3c4",
         "prefect-deployer-3-python3.12-4f2a9c1",
         "prefect-deployer-3-python3.12-9e8d7c6",

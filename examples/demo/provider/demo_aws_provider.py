@@ -1,6 +1,7 @@
 """A Terraform provider for the demo and the tests: the two resource types of the AWS
 provider whose capacity `park` changes, `aws_ecs_service` and `aws_appautoscaling_target`,
-implemented with boto3 against the local emulator.
+and the one a pin bump rolls forward, `aws_ecs_task_definition`, implemented with boto3
+against the local emulator.
 
 Why it exists: the real AWS provider is a download from Terraform's registry, which this
 project's machines cannot reach, and without it no Terraform plan here would touch an ECS
@@ -15,6 +16,10 @@ shape tf-wrap reads in production. Scope, on purpose:
   - `aws_ecs_service` (name, cluster, desired_count) adopts an existing service on create;
     it cannot create one (that needs task definitions, networking, ...). Delete deletes it.
   - `aws_appautoscaling_target` registers, reads, updates and deregisters for real.
+  - `aws_ecs_task_definition` (family, container_definitions as JSON, like the AWS
+    provider's) registers a revision on create and on every change of its containers (the
+    plan shows `arn` and `revision` known after apply), deregisters the replaced revision,
+    and deregisters on delete. Read finds the revision gone once it is INACTIVE.
   - It refuses to run against anything but an endpoint on 127.0.0.1 or localhost.
 """
 
@@ -73,7 +78,7 @@ class DemoAws(p.Provider):
         return []
 
     def get_resources(self):
-        return [EcsService, AppautoscalingTarget]
+        return [EcsService, AppautoscalingTarget, EcsTaskDefinition]
 
 
 class _Resource(p.Resource):
@@ -212,6 +217,63 @@ class AppautoscalingTarget(_Resource):
 
     def _delete(self, current):
         self.provider.client("application-autoscaling").deregister_scalable_target(**self._target(current))
+
+
+class EcsTaskDefinition(_Resource):
+    @classmethod
+    def get_name(cls):
+        return "ecs_task_definition"
+
+    @classmethod
+    def get_schema(cls):
+        return schema.Schema(
+            attributes=[
+                schema.Attribute("id", types.String(), computed=True),
+                schema.Attribute("arn", types.String(), computed=True),
+                schema.Attribute("revision", types.Number(), computed=True),
+                schema.Attribute("family", types.String(), required=True, requires_replace=True),
+                schema.Attribute("container_definitions", types.String(), required=True),
+            ]
+        )
+
+    def plan(self, ctx, current, planned):
+        # A change of the containers registers a new revision: its ARN is not known yet.
+        if current is not None and "container_definitions" in ctx.changed_fields:
+            from tf.types import Unknown
+
+            planned = dict(planned, arn=Unknown, revision=Unknown, id=Unknown)
+        return planned
+
+    def _register(self, planned):
+        import json
+
+        out = self.provider.client("ecs").register_task_definition(
+            family=planned["family"], containerDefinitions=json.loads(planned["container_definitions"])
+        )
+        td = out["taskDefinition"]
+        return dict(planned, id=td["taskDefinitionArn"], arn=td["taskDefinitionArn"], revision=td["revision"])
+
+    def _create(self, ctx, planned):
+        return self._register(planned)
+
+    def _read(self, current):
+        try:
+            td = self.provider.client("ecs").describe_task_definition(taskDefinition=current["arn"])["taskDefinition"]
+        except Exception as err:  # noqa: BLE001 - a revision that is gone is read as gone
+            if getattr(err, "response", {}).get("Error", {}).get("Code") == "ClientException":
+                return None
+            raise
+        if td.get("status") == "INACTIVE":
+            return None
+        return dict(current, revision=td["revision"])
+
+    def _update(self, current, planned):
+        new = self._register(planned)
+        self.provider.client("ecs").deregister_task_definition(taskDefinition=current["arn"])
+        return new
+
+    def _delete(self, current):
+        self.provider.client("ecs").deregister_task_definition(taskDefinition=current["arn"])
 
 
 if __name__ == "__main__":
