@@ -83,7 +83,12 @@ const BUILTIN_STEPS: &[&str] = &[
     "store_test_results",
     "restore_cache",
     "save_cache",
+    "setup_remote_docker",
 ];
+
+/// Commands that only make sense on CircleCI (the toolkit install, OIDC credentials): the
+/// harness stands in for them. Every other command's `run` steps run as written.
+const CI_ONLY_COMMANDS: &[&str] = &["install-toolkit", "aws-oidc"];
 
 /// Each toolkit invocation in a shell command: the tool and its arguments up to the first
 /// redirection or separator.
@@ -123,6 +128,7 @@ fn every_job_requirement_and_command_in_the_circleci_config_exists() {
         "unpark-infrastructure",
         "drift-check",
         "bump-deployer-image",
+        "refresh-prefect-image",
     ] {
         assert!(workflows.contains(name), "workflow {name}");
     }
@@ -165,6 +171,7 @@ fn every_job_requirement_and_command_in_the_circleci_config_exists() {
     assert_eq!(requires("hold-terraform-prod"), ["terraform-prod-plan"]);
     assert_eq!(requires("terraform-prod-apply"), ["hold-terraform-prod"]);
     assert_eq!(requires("verify-prod-endpoints"), ["terraform-prod-apply"]);
+    assert_eq!(requires("verify-prod-pins"), ["terraform-prod-apply"]);
 
     let mut scripts = Vec::new();
     for job in &jobs {
@@ -311,8 +318,40 @@ impl Ci {
         self.dir.path().join(p)
     }
 
+    /// A job's `run` steps in order, with the steps of the commands it uses (but the
+    /// CircleCI-only ones) in their place.
+    fn steps(&self, job: &Value) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for step in job["steps"].as_sequence().unwrap() {
+            let command = match step {
+                Value::String(s) => Some(s.as_str()),
+                Value::Mapping(m) => m.keys().next().and_then(Value::as_str),
+                _ => None,
+            };
+            match command {
+                Some("run") => out.extend(run_commands(&Value::Sequence(vec![step.clone()]))),
+                Some(c) if self.config["commands"][c].is_mapping() => {
+                    if !CI_ONLY_COMMANDS.contains(&c) {
+                        out.extend(run_commands(&self.config["commands"][c]["steps"]));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// Runs a job's steps; returns the first failing step's (name, exit code, stderr).
     fn job(&self, name: &str) -> Result<(), (String, i32, String)> {
+        self.job_replacing(name, None)
+    }
+
+    /// Like [`Ci::job`], with one step (by name) done by `instead` (what cannot run here).
+    fn job_replacing(
+        &self,
+        name: &str,
+        instead: Option<(&str, &dyn Fn(&Ci))>,
+    ) -> Result<(), (String, i32, String)> {
         let job = &self.config["jobs"][name];
         assert!(job.is_mapping(), "no job {name}");
         let executor = &self.config["executors"][job["executor"].as_str().unwrap()];
@@ -322,7 +361,18 @@ impl Ci {
             bin_dir.display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        for (step, script) in run_commands(&job["steps"]) {
+        let steps = self.steps(job);
+        if let Some((replaced, _)) = instead {
+            assert!(
+                steps.iter().any(|(s, _)| s == replaced),
+                "job {name} has no step {replaced}"
+            );
+        }
+        for (step, script) in steps {
+            if let Some((_, with)) = instead.filter(|(replaced, _)| *replaced == step) {
+                with(self);
+                continue;
+            }
             let mut cmd = command("bash", self.session.endpoint());
             cmd.args(["-eo", "pipefail", "-c", &script])
                 .current_dir(self.dir.path())
@@ -344,7 +394,11 @@ impl Ci {
     }
 
     fn ok(&self, name: &str) {
-        if let Err((step, code, stderr)) = self.job(name) {
+        self.ok_replacing(name, None);
+    }
+
+    fn ok_replacing(&self, name: &str, instead: Option<(&str, &dyn Fn(&Ci))>) {
+        if let Err((step, code, stderr)) = self.job_replacing(name, instead) {
             let reports: Vec<String> = std::fs::read_dir(self.path("reports"))
                 .into_iter()
                 .flatten()
@@ -465,6 +519,7 @@ fn terraform_prod_workflow_plans_applies_the_approved_bundle_and_verifies() {
             "aws_ecs_service.this[\"portal\"]",
             "aws_ecs_service.this[\"prefect-server\"]",
             "aws_ecs_service.this[\"prefect-worker\"]",
+            "aws_ecs_task_definition.prefect_deployer",
         ]
     );
     assert_eq!(
@@ -479,6 +534,20 @@ fn terraform_prod_workflow_plans_applies_the_approved_bundle_and_verifies() {
     let junit = std::fs::read_to_string(ci.path("reports/junit/endpoints.xml")).unwrap();
     assert_eq!(junit.matches("<testcase").count(), 2, "{junit}");
     assert!(!junit.contains("<failure"), "{junit}");
+    // The apply registered the deployer's task definition with the pin: ECS runs main's
+    // pins (the deployer is a build behind the newest, which is not this job's concern).
+    ci.ok("verify-prod-pins");
+    let pins = ci.report("reports/pins-live.json");
+    let deployer = &pins["pins"][1];
+    assert_eq!(deployer["status"], "behind", "{pins}");
+    assert_eq!(deployer["live"]["status"], "live", "{pins}");
+    assert!(
+        deployer["live"]["task_definition"]["arn"]
+            .as_str()
+            .unwrap()
+            .ends_with("task-definition/blog-prod-prefect-deployer:1"),
+        "{pins}"
+    );
 }
 
 #[test]
@@ -558,6 +627,28 @@ fn bumping_the_deployer_image_rewrites_the_pin_and_plans_exactly_that_change() {
         &["rev-parse", &format!("refs/heads/{branch}")],
     );
     assert_eq!(pushed, ci.git(&["rev-parse", "HEAD"]));
+    // The plan rolls the deployer's task definition forward: a new revision.
+    assert_eq!(
+        plan["summary"]["update"],
+        serde_json::json!([{"address": "aws_ecs_task_definition.prefect_deployer"}]),
+        "{plan}"
+    );
+
+    // Approved and applied: the new revision names the new pin, which ECS now runs.
+    ci.ok("terraform-prod-apply");
+    assert_eq!(ci.report("reports/apply.json")["outcome"], "applied");
+    ci.ok("verify-prod-pins");
+    let live = ci.report("reports/pins-live.json");
+    let deployer = &live["pins"][1];
+    assert_eq!(deployer["current"], to.as_str(), "{live}");
+    assert_eq!(deployer["live"]["status"], "live", "{live}");
+    assert!(
+        deployer["live"]["task_definition"]["arn"]
+            .as_str()
+            .unwrap()
+            .ends_with("task-definition/blog-prod-prefect-deployer:2"),
+        "{live}"
+    );
 
     // The job again (a rerun): the branch holds exactly this bump; nothing changes.
     ci.git(&["switch", "-q", "main"]);
@@ -572,6 +663,107 @@ fn bumping_the_deployer_image_rewrites_the_pin_and_plans_exactly_that_change() {
         ),
         pushed
     );
+}
+
+/// The refresh pipeline: a dated base tag (build day, commit), pushed (by the ECR API here:
+/// no Docker daemon), then the `prefect_base_image` pin moved to exactly that tag as one
+/// commit on a pushed branch, and planned. A rerun pushes nothing and commits nothing.
+#[test]
+fn refreshing_the_prefect_image_pushes_a_dated_tag_and_bumps_the_base_pin() {
+    let ci = Ci::new();
+    ci.ok("terraform-prod-plan");
+    ci.ok("terraform-prod-apply");
+    let pushes = std::cell::Cell::new(0);
+    // What `docker build and push` does, through the ECR API: push the dated tag unless
+    // it is there already.
+    let push = |ci: &Ci| {
+        let tag = std::fs::read_to_string(ci.path("reports/base-tag")).unwrap();
+        let tag = tag.trim();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let ecr = aws_sdk_ecr::Client::new(&runtime.block_on(ci.session.sdk_config()));
+        let exists = runtime
+            .block_on(
+                ecr.describe_images()
+                    .repository_name("blog-data")
+                    .image_ids(
+                        aws_sdk_ecr::types::ImageIdentifier::builder()
+                            .image_tag(tag)
+                            .build(),
+                    )
+                    .send(),
+            )
+            .is_ok();
+        if !exists {
+            runtime.block_on(infra_test_support::seed::sleep_to_next_second());
+            runtime
+                .block_on(
+                    ecr.put_image()
+                        .repository_name("blog-data")
+                        .image_manifest(infra_test_support::seed::manifest_for(tag))
+                        .image_tag(tag)
+                        .send(),
+                )
+                .unwrap();
+            pushes.set(pushes.get() + 1);
+        }
+    };
+    let main_tf = ci.path("examples/prod/main.tf");
+    let before = std::fs::read_to_string(&main_tf).unwrap();
+    let today = || {
+        time::OffsetDateTime::now_utc()
+            .format(time::macros::format_description!("[year][month][day]"))
+            .unwrap()
+    };
+    let day_before = today();
+    ci.ok_replacing(
+        "refresh-prefect-image",
+        Some(("docker build and push", &push)),
+    );
+    let tag = std::fs::read_to_string(ci.path("reports/base-tag")).unwrap();
+    let tag = tag.trim();
+    let sha = ci.git(&["rev-parse", "--short=7", "main"]);
+    // The build day in UTC (either side of a midnight during the job).
+    assert!(
+        [day_before, today()]
+            .iter()
+            .any(|day| tag == format!("prefect-3-python3.12-ecs-{day}-{sha}")),
+        "{tag}"
+    );
+    let bump = ci.report("reports/bump.json");
+    assert_eq!(bump["to"], tag, "{bump}");
+    assert_eq!(bump["source_commit"], sha.as_str(), "{bump}");
+    assert_eq!(
+        std::fs::read_to_string(&main_tf).unwrap(),
+        before.replace("prefect-3-python3.12-ecs-20261101-3c9d2e1", tag),
+        "only the base tag changed"
+    );
+    let branch = format!("bump/prefect_base_image/{sha}");
+    assert_eq!(bump["commit"]["branch"], branch.as_str(), "{bump}");
+    assert_eq!(bump["commit"]["push"], "pushed", "{bump}");
+    assert_eq!(
+        infra_test_support::git(
+            ci.origin.path(),
+            &["rev-parse", &format!("refs/heads/{branch}")]
+        ),
+        ci.git(&["rev-parse", "HEAD"])
+    );
+    let plan = ci.report("reports/plan.json");
+    assert_eq!(plan["outcome"], "planned", "{plan}");
+    assert_eq!(
+        plan["summary"]["outputs"],
+        serde_json::json!(["prefect_base_image"]),
+        "{plan}"
+    );
+
+    // A rerun of the pipeline (same day, same commit): nothing pushed, nothing committed.
+    ci.git(&["switch", "-q", "main"]);
+    ci.ok_replacing(
+        "refresh-prefect-image",
+        Some(("docker build and push", &push)),
+    );
+    assert_eq!(pushes.get(), 1, "the dated tag is pushed once");
+    let again = ci.report("reports/bump.json");
+    assert_eq!(again["commit"]["action"], "already-committed", "{again}");
 }
 
 /// The nightly drift check: green while the environment is parked (park's records explain
@@ -799,8 +991,22 @@ fn workflows_run_only_when_asked() {
                 "hold-terraform-prod",
                 "terraform-prod-apply",
                 "verify-prod-endpoints",
+                "verify-prod-pins",
             ],
         )],
+    );
+    // The refresh pipeline, asked for alone.
+    expect(
+        Pipeline::new(
+            &c,
+            "main",
+            "api",
+            &[
+                ("refresh-prefect-image-mode", true),
+                ("terraform-prod-mode", false),
+            ],
+        ),
+        &[("refresh-prefect-image", &["refresh-prefect-image"])],
     );
     // The two schedules, as documented at the top of the config.
     expect(

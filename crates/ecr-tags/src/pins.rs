@@ -82,7 +82,15 @@ impl PinRow {
     /// a repository that could not be read (AWS unreachable, throttled past the
     /// deadline) or an undecidable newest image a failure (1), and with `check` a pin
     /// behind, missing or with a digest that is not its tag's is a change to make (3).
-    pub fn exit_status(&self, check: bool) -> ExitStatus {
+    ///
+    /// With `live` (`pins --live`), `check` asks whether production runs the pins: a pin
+    /// not live is 3, and so are a missing pin and a digest mismatch (the pin itself is
+    /// wrong), but a pin merely behind a newer build is not.
+    pub fn exit_status(&self, check: bool, live: bool) -> ExitStatus {
+        let pin = match self.status {
+            PinStatus::Behind if live => ExitStatus::Success,
+            _ => self.pin_exit_status(check),
+        };
         let live = match &self.live {
             None => ExitStatus::Success,
             Some(l) => match l.status {
@@ -95,7 +103,7 @@ impl PinRow {
                 LiveStatus::NotDeployed | LiveStatus::Drifted => ExitStatus::Success,
             },
         };
-        ExitStatus::worst(self.pin_exit_status(check), live)
+        ExitStatus::worst(pin, live)
     }
 
     fn pin_exit_status(&self, check: bool) -> ExitStatus {
@@ -308,8 +316,25 @@ mod tests {
             (row(PinStatus::Error, Some(unreachable)), 1, 1),
             (row(PinStatus::Error, Some(unreadable)), 2, 2),
         ] {
-            assert_eq!(r.exit_status(false).code(), plain, "{:?}", r.status);
-            assert_eq!(r.exit_status(true).code(), check, "{:?} --check", r.status);
+            assert_eq!(r.exit_status(false, false).code(), plain, "{:?}", r.status);
+            assert_eq!(
+                r.exit_status(true, false).code(),
+                check,
+                "{:?} --check",
+                r.status
+            );
+            // With --live, --check asks "does production run the pins?": behind is fine.
+            let live_check = if r.status == PinStatus::Behind {
+                0
+            } else {
+                check
+            };
+            assert_eq!(
+                r.exit_status(true, true).code(),
+                live_check,
+                "{:?} --live --check",
+                r.status
+            );
         }
     }
 

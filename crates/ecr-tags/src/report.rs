@@ -53,7 +53,7 @@ impl PinsReport {
     pub fn exit_status(&self) -> ExitStatus {
         self.pins
             .iter()
-            .map(|p| p.exit_status(self.check))
+            .map(|p| p.exit_status(self.check, self.live))
             .fold(ExitStatus::Success, ExitStatus::worst)
     }
 }

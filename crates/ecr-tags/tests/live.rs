@@ -137,7 +137,17 @@ fn live_not_deployed_and_drifted() {
         "no task definition or services: not compared"
     );
 
-    // Bumped and applied: the family's latest ACTIVE revision names the pin.
+    // Applied: the family's latest ACTIVE revision names the pin. The pin is a build behind
+    // the newest, which `pins --check` reports (3) but `pins --live --check` does not ask.
+    ecs.register(
+        FAMILY,
+        &format!("{REGISTRY}/blog-data:prefect-deployer-3-python3.12-4f2a9c1"),
+    );
+    let (code, live, _) = pins(true);
+    assert_eq!((code, live["status"].as_str()), (0, Some("live")), "{live}");
+    assert_eq!(ecr.run(Some(&wc.env_file), &["pins", "--check"]).code, 3);
+
+    // Bumped and applied: the family's latest ACTIVE revision names the new pin.
     let r = ecr.run(Some(&wc.env_file), &["bump", "prefect_deployer_image"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let rev2 = ecs.register(FAMILY, &format!("{REGISTRY}/blog-data:{NEWEST}"));
