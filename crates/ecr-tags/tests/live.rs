@@ -191,14 +191,33 @@ fn live_not_deployed_and_drifted() {
     assert_eq!(service["service"], "blog-prod/prefect-worker");
     assert_eq!(service["running_tasks"], 1);
     assert_eq!(service["running"][0]["verdict"], "pinned");
-    // An old task still running (a rollout that did not finish): not deployed.
-    ecs.run_in_service("prefect-worker", &rev1);
+    // An old task still running (a rollout under way): not deployed.
+    let old_task = ecs.run_in_service("prefect-worker", &rev1);
     let (code, live, _) = pins(true);
     assert_eq!(
         (code, live["status"].as_str()),
         (3, Some("not-deployed")),
         "{live}"
     );
+    // --wait looks again until the rollout finishes: the old task stops while it waits.
+    let waited = std::thread::scope(|scope| {
+        let waiting = scope.spawn(|| {
+            ecr.run(
+                Some(&wc.env_file),
+                &[
+                    "pins", "--live", "--check", "--wait", "60s", "--poll", "1s", "--output",
+                    "json",
+                ],
+            )
+        });
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        ecs.stop(&old_task);
+        waiting.join().unwrap()
+    });
+    assert_eq!(waited.code, 0, "{}\n{}", waited.stdout, waited.stderr);
+    let checks = waited.json()["live_checks"].as_u64().unwrap();
+    assert!(checks >= 2, "looked {checks} times");
+    ecs.run_in_service("prefect-worker", &rev1);
     // A task of another image in the service: drifted, and the note names the service.
     let other = ecs.register(
         "blog-prod-other",

@@ -7,3 +7,4 @@ mod commit;
 mod digest;
 mod discovery;
 mod live;
+mod live_digests;
