@@ -237,6 +237,9 @@ fn every_job_requirement_and_command_in_the_circleci_config_exists() {
     assert!(checked >= 12, "only {checked} toolkit invocations found");
 }
 
+/// A step (by name) and what the harness does in its place.
+type Instead<'a> = (&'a str, &'a dyn Fn(&Ci));
+
 /// A git working copy of the repository's examples, set up to run the config's jobs here.
 struct Ci {
     session: MotoSession,
@@ -330,10 +333,11 @@ impl Ci {
             };
             match command {
                 Some("run") => out.extend(run_commands(&Value::Sequence(vec![step.clone()]))),
-                Some(c) if self.config["commands"][c].is_mapping() => {
-                    if !CI_ONLY_COMMANDS.contains(&c) {
-                        out.extend(run_commands(&self.config["commands"][c]["steps"]));
-                    }
+                Some(c)
+                    if self.config["commands"][c].is_mapping()
+                        && !CI_ONLY_COMMANDS.contains(&c) =>
+                {
+                    out.extend(run_commands(&self.config["commands"][c]["steps"]));
                 }
                 _ => {}
             }
@@ -350,7 +354,7 @@ impl Ci {
     fn job_replacing(
         &self,
         name: &str,
-        instead: Option<(&str, &dyn Fn(&Ci))>,
+        instead: Option<Instead<'_>>,
     ) -> Result<(), (String, i32, String)> {
         let job = &self.config["jobs"][name];
         assert!(job.is_mapping(), "no job {name}");
@@ -397,7 +401,7 @@ impl Ci {
         self.ok_replacing(name, None);
     }
 
-    fn ok_replacing(&self, name: &str, instead: Option<(&str, &dyn Fn(&Ci))>) {
+    fn ok_replacing(&self, name: &str, instead: Option<Instead<'_>>) {
         if let Err((step, code, stderr)) = self.job_replacing(name, instead) {
             let reports: Vec<String> = std::fs::read_dir(self.path("reports"))
                 .into_iter()
