@@ -2,7 +2,8 @@
 //!
 //! # Brief overview
 //!
-//! - [`Moto`]: a `moto_server` (from the project's `.venv`) on a free loopback port, one per
+//! - [`Moto`]: the emulator (moto from the project's `.venv`, served by
+//!   `scripts/emulator.d/moto_server.py`) on a free loopback port, one per
 //!   test binary, with [`Moto::session`] serialising tests and resetting the emulator's
 //!   state (`POST /moto-api/reset`) before each. The server is stopped when the test binary
 //!   exits, even when it is killed: a watchdog ends it when its parent is gone.

@@ -1,4 +1,6 @@
-//! A `moto_server` per test binary.
+//! An emulator per test binary: moto's application, served by waitress through
+//! `scripts/emulator.d/moto_server.py` (keep-alive and a thread pool instead of
+//! `moto_server`'s connection-per-request werkzeug server).
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use std::net::TcpListener;
@@ -6,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-/// A running `moto_server` on 127.0.0.1.
+/// A running emulator on 127.0.0.1.
 #[derive(Debug)]
 pub struct Moto {
     endpoint: String,
@@ -27,16 +29,23 @@ static SESSION_LOCK: Mutex<()> = Mutex::new(());
 impl Moto {
     /// Starts a new server on a free loopback port and waits until it answers.
     pub fn start() -> Result<Moto, String> {
-        let exe = crate::venv().join("bin/moto_server");
-        if !exe.is_file() {
-            return Err(format!("{} not found: run scripts/setup", exe.display()));
+        // moto's application served by waitress (keep-alive, a thread pool) rather than
+        // `moto_server`'s werkzeug server; see scripts/emulator.d/moto_server.py.
+        let exe = crate::venv().join("bin/python");
+        let launcher = crate::workspace_root().join("scripts/emulator.d/moto_server.py");
+        if !exe.is_file() || !launcher.is_file() {
+            return Err(format!(
+                "{} or {} not found: run scripts/setup",
+                exe.display(),
+                launcher.display()
+            ));
         }
         let port = free_port()?;
         let parent = std::process::id();
         // The watchdog shell ends the server when the test process is gone, so a killed or
         // panicking test binary never leaves an emulator behind.
         let script = format!(
-            "\"$0\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & server=$!; \
+            "\"$0\" \"$1\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & server=$!; \
              trap 'kill $server 2>/dev/null; exit 0' TERM INT; \
              while kill -0 {parent} 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 1; done; \
              kill $server 2>/dev/null; wait $server 2>/dev/null"
@@ -45,6 +54,7 @@ impl Moto {
             .arg("-c")
             .arg(script)
             .arg(&exe)
+            .arg(&launcher)
             .env(
                 "MOTO_ECS_SERVICE_RUNNING",
                 std::env::var("MOTO_ECS_SERVICE_RUNNING").unwrap_or_else(|_| "0".into()),
