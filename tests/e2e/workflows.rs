@@ -660,6 +660,8 @@ fn bumping_the_deployer_image_rewrites_the_pin_and_plans_exactly_that_change() {
     let again = ci.report("reports/bump.json");
     assert_eq!(again["commit"]["action"], "already-committed", "{again}");
     assert_eq!(again["commit"]["push"], "up-to-date", "{again}");
+    // The plan step switched to the bump's branch: it plans the bump, not main.
+    assert_eq!(ci.git(&["rev-parse", "--abbrev-ref", "HEAD"]), branch);
     assert_eq!(
         infra_test_support::git(
             ci.origin.path(),
@@ -759,8 +761,10 @@ fn refreshing_the_prefect_image_pushes_a_dated_tag_and_bumps_the_base_pin() {
         "{plan}"
     );
 
-    // A rerun of the pipeline (same day, same commit): nothing pushed, nothing committed.
+    // A rerun of the pipeline (same day, same commit) on a fresh checkout of main, where
+    // the branch exists only on origin: nothing pushed, nothing committed.
     ci.git(&["switch", "-q", "main"]);
+    ci.git(&["branch", "-q", "-D", &branch]);
     ci.ok_replacing(
         "refresh-prefect-image",
         Some(("docker build and push", &push)),
@@ -768,6 +772,13 @@ fn refreshing_the_prefect_image_pushes_a_dated_tag_and_bumps_the_base_pin() {
     assert_eq!(pushes.get(), 1, "the dated tag is pushed once");
     let again = ci.report("reports/bump.json");
     assert_eq!(again["commit"]["action"], "already-committed", "{again}");
+    assert_eq!(ci.git(&["rev-parse", "--abbrev-ref", "HEAD"]), branch);
+    let plan = ci.report("reports/plan.json");
+    assert_eq!(
+        plan["summary"]["outputs"],
+        serde_json::json!(["prefect_base_image"]),
+        "the rerun plans the bump: {plan}"
+    );
 }
 
 /// The nightly drift check: green while the environment is parked (park's records explain
