@@ -197,32 +197,23 @@ pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, EcrTagsErro
             live,
             wait,
         } => {
-            let ecs = live.then(|| {
-                infra_core::aws_client!(aws_sdk_ecs, &config, Deadline::none(), "ecr-tags-ecs")
-            });
-            let started = tokio::time::Instant::now();
-            let mut checks = 1;
-            let mut pins = crate::pins::pins(&ecr, ecs.as_ref(), env).await;
-            while let Some(wait) = wait.filter(|_| live) {
-                let waiting = rollout_pending(&pins);
-                let left = wait.timeout.saturating_sub(started.elapsed());
-                if waiting == 0 || left.is_zero() {
-                    break;
+            let mut pins = crate::pins::pins(&ecr, env).await;
+            let live_checks = match live {
+                false => None,
+                true => {
+                    let ecs = infra_core::aws_client!(
+                        aws_sdk_ecs,
+                        &config,
+                        Deadline::none(),
+                        "ecr-tags-ecs"
+                    );
+                    Some(look_live(&ecs, env, &mut pins, wait).await)
                 }
-                tracing::info!(
-                    "{waiting} pin(s) not deployed yet; checking again in {}s ({}s left)",
-                    wait.poll.min(left).as_secs(),
-                    left.as_secs()
-                );
-                tokio::time::sleep(wait.poll.min(left)).await;
-                pins = crate::pins::pins(&ecr, ecs.as_ref(), env).await;
-                checks += 1;
-            }
+            };
             Ok(Outcome::Pins(PinsReport {
                 pins,
                 check,
-                live,
-                live_checks: live.then_some(checks),
+                live_checks,
             }))
         }
         Job::Bump {
@@ -232,6 +223,35 @@ pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, EcrTagsErro
         } => bump(&ecr, target, &options, dry_run)
             .await
             .map(Outcome::Bump),
+    }
+}
+
+/// `pins --live`: compares the rows with ECS; with `wait`, again every `poll` while a
+/// rollout is worth waiting for ([`rollout_pending`]) and time is left. ECR was read once,
+/// before. How many times ECS was read.
+async fn look_live(
+    ecs: &aws_sdk_ecs::Client,
+    env: &Environment,
+    rows: &mut [crate::pins::PinRow],
+    wait: Option<LiveWait>,
+) -> u32 {
+    let started = tokio::time::Instant::now();
+    let mut looks = 0;
+    loop {
+        crate::pins::check_live(ecs, env, rows).await;
+        looks += 1;
+        let Some(wait) = wait else { return looks };
+        let waiting = rollout_pending(rows);
+        let left = wait.timeout.saturating_sub(started.elapsed());
+        if waiting == 0 || left.is_zero() {
+            return looks;
+        }
+        tracing::info!(
+            "{waiting} pin(s) not deployed yet; checking again in {}s ({}s left)",
+            wait.poll.min(left).as_secs(),
+            left.as_secs()
+        );
+        tokio::time::sleep(wait.poll.min(left)).await;
     }
 }
 

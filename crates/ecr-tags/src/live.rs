@@ -89,7 +89,7 @@ pub struct TaskDefinitionLive {
     /// The family.
     pub family: String,
     /// The revision's ARN.
-    pub arn: Option<String>,
+    pub arn: String,
     /// Its containers' images of the pinned repository.
     pub images: Vec<SeenImage>,
     /// The worst verdict.
@@ -204,6 +204,24 @@ pub fn verdict(pin: &PinFacts, image: &str, reported_digest: Option<&str>) -> Ve
     }
 }
 
+/// The images of `revision` in the pin's repository, each judged, and the revision's
+/// status: the worst verdict, or `drifted` when it runs nothing of the repository.
+fn judge(revision: &Revision, pin: &PinFacts) -> (Vec<SeenImage>, LiveStatus) {
+    let images: Vec<SeenImage> = in_repository(&revision.images, pin)
+        .into_iter()
+        .map(|image| SeenImage {
+            digest: parse_image(&image).digest.map(str::to_owned),
+            verdict: verdict(pin, &image, None),
+            image,
+        })
+        .collect();
+    let status = match images.is_empty() {
+        true => LiveStatus::Drifted,
+        false => worst(images.iter().map(|i| i.verdict)),
+    };
+    (images, status)
+}
+
 fn worst(verdicts: impl IntoIterator<Item = Verdict>) -> LiveStatus {
     verdicts
         .into_iter()
@@ -246,33 +264,11 @@ async fn observe(
     pin: &PinFacts,
 ) -> Result<LiveCheck, EcrTagsError> {
     let mut notes = Vec::new();
-    let seen = |images: &[String]| -> Vec<SeenImage> {
-        images
-            .iter()
-            .map(|i| SeenImage {
-                image: i.clone(),
-                digest: parse_image(i).digest.map(str::to_owned),
-                verdict: verdict(pin, i, None),
-            })
-            .collect()
-    };
     let mut revisions: HashMap<String, Revision> = HashMap::new();
     let task_definition = match &image.task_definition {
         Some(family) => {
             let revision = latest_active(ecs, family).await?;
-            let images = seen(&in_repository(&revision.images, pin));
-            if images.is_empty() {
-                notes.push(format!(
-                    "task definition {} has no container of repository {}",
-                    short_arn(&revision.arn),
-                    pin.repository
-                ));
-            }
-            let status = if images.is_empty() {
-                LiveStatus::Drifted
-            } else {
-                worst(images.iter().map(|i| i.verdict))
-            };
+            let (images, status) = judge(&revision, pin);
             if status != LiveStatus::Live {
                 notes.push(format!(
                     "task definition {} names {}",
@@ -284,14 +280,14 @@ async fn observe(
             revisions.insert(arn.clone(), revision);
             Some(TaskDefinitionLive {
                 family: family.clone(),
-                arn: Some(arn),
+                arn,
                 images,
                 status,
             })
         }
         None => None,
     };
-    let latest_arn = task_definition.as_ref().and_then(|t| t.arn.clone());
+    let latest_arn = task_definition.as_ref().map(|t| t.arn.as_str());
     let mut services = Vec::new();
     for (cluster, names_in_cluster) in by_cluster(&image.services) {
         for chunk in names_in_cluster.chunks(10) {
@@ -318,36 +314,26 @@ async fn observe(
                     )));
                 };
                 let td = found.task_definition().map(str::to_owned);
-                let td_images = match &td {
-                    Some(arn) if Some(arn) != latest_arn.as_ref() => {
+                // The service's own revision, unless it is the family's latest (judged above).
+                let (td_images, td_status) = match td.as_deref() {
+                    Some(arn) if Some(arn) != latest_arn => {
                         if !revisions.contains_key(arn) {
                             let revision = describe_revision(ecs, arn).await?;
-                            revisions.insert(arn.clone(), revision);
+                            revisions.insert(arn.to_owned(), revision);
                         }
-                        seen(&in_repository(&revisions[arn].images, pin))
+                        judge(&revisions[arn], pin)
                     }
-                    _ => Vec::new(),
+                    _ => (Vec::new(), LiveStatus::Live),
                 };
-                let running = running_images(ecs, &service, pin).await?;
-                let running_tasks = running.0;
-                let running: Vec<SeenImage> = running.1;
-                let status = worst(td_images.iter().chain(&running).map(|i| i.verdict).chain(
-                    if td.is_some() && td_images.is_empty() && td != latest_arn {
-                        // The service's task definition runs nothing of the repository.
-                        Some(Verdict::Other)
-                    } else {
-                        None
-                    },
-                ));
-                if !td_images.is_empty()
-                    && worst(td_images.iter().map(|i| i.verdict)) != LiveStatus::Live
-                {
+                if td_status != LiveStatus::Live {
                     notes.push(format!(
                         "service {service} is set to task definition {}, which names {}",
                         td.as_deref().map(short_arn).unwrap_or_default(),
                         names(&td_images)
                     ));
                 }
+                let (running_tasks, running) = running_images(ecs, &service, pin).await?;
+                let status = td_status.max(worst(running.iter().map(|i| i.verdict)));
                 let off: Vec<&SeenImage> = running
                     .iter()
                     .filter(|i| i.verdict != Verdict::Pinned)
@@ -414,13 +400,14 @@ fn short_arn(arn: &str) -> &str {
     arn.rsplit_once('/').map_or(arn, |(_, rest)| rest)
 }
 
+/// The distinct images of `images` in the pin's repository, in order.
 fn in_repository(images: &[String], pin: &PinFacts) -> Vec<String> {
-    let mut kept: Vec<String> = images
-        .iter()
-        .filter(|i| parse_image(i).repository == pin.repository)
-        .cloned()
-        .collect();
-    kept.dedup();
+    let mut kept: Vec<String> = Vec::new();
+    for image in images {
+        if parse_image(image).repository == pin.repository && !kept.contains(image) {
+            kept.push(image.clone());
+        }
+    }
     kept
 }
 

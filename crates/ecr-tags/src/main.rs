@@ -119,6 +119,7 @@ fn main() -> ExitCode {
             "a pin file is always either untouched or wholly rewritten".into(),
         );
         let (format, setup) = (global.format(), global.setup());
+        let writes = matches!(command, Command::Bump(_));
         tokio::select! {
             biased;
             outcome = run(&setup, request(command)) => match outcome {
@@ -128,7 +129,11 @@ fn main() -> ExitCode {
                 Err(e) => report_error(&e, e.exit_status()),
             },
             () = stop.wait() => {
-                eprintln!("error: interrupted; every pin file is either untouched or wholly rewritten (written atomically; with --commit, the commit is made by one ref update, so the branch holds it or not): run `ecr-tags pins` to see which, and rerun a --commit bump to finish it");
+                if writes {
+                    eprintln!("error: interrupted; every pin file is either untouched or wholly rewritten (written atomically; with --commit, the commit is made by one ref update, so the branch holds it or not): run `ecr-tags pins` to see which, and rerun a --commit bump to finish it");
+                } else {
+                    eprintln!("error: interrupted; nothing was changed (this command only reads)");
+                }
                 ExitStatus::Failure
             }
         }

@@ -5,7 +5,7 @@ use crate::discover::{
     TaggedImage,
 };
 use crate::error::EcrTagsError;
-use crate::live::{LiveStatus, PinFacts};
+use crate::live::{self, LiveStatus, PinFacts};
 use infra_core::environment::Environment;
 use infra_core::exit::ExitStatus;
 use serde::Serialize;
@@ -58,6 +58,10 @@ pub struct PinRow {
     /// With `--live`: what ECS runs against the pin (null when the image block names no
     /// task definition or services, or without `--live`).
     pub live: Option<crate::live::LiveCheck>,
+    /// What ECR says of the pin, for `--live` to compare ECS with (none when the pin or its
+    /// repository could not be read).
+    #[serde(skip)]
+    pub facts: Option<PinFacts>,
     /// Why the row is [`PinStatus::Error`]: the cause, which decides the exit code.
     #[serde(skip)]
     pub error: Option<Arc<EcrTagsError>>,
@@ -125,14 +129,9 @@ impl PinRow {
 }
 
 /// Reads every pin and compares it with its repository: one DescribeRepositories and one
-/// DescribeImages pass per repository, however many images it holds pins for. With `ecs`
-/// (`--live`), each pin whose image block names a task definition or services is also
-/// compared with what ECS runs ([`crate::live`]).
-pub async fn pins(
-    ecr: &aws_sdk_ecr::Client,
-    ecs: Option<&aws_sdk_ecs::Client>,
-    env: &Environment,
-) -> Vec<PinRow> {
+/// DescribeImages pass per repository, however many images it holds pins for. Each row
+/// keeps the [`PinFacts`] that [`live`] compares ECS with.
+pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
     type Read = Result<(RepositoryInfo, Vec<TaggedImage>), Arc<EcrTagsError>>;
     let mut repos: HashMap<String, Read> = HashMap::new();
     let mut rows = Vec::new();
@@ -149,6 +148,7 @@ pub async fn pins(
             status: PinStatus::Error,
             notes: Vec::new(),
             live: None,
+            facts: None,
             error: None,
         };
         let pin = match crate::bump::read_pin(image) {
@@ -208,31 +208,14 @@ pub async fn pins(
         let position = images
             .iter()
             .position(|i| i.tag == pin.tag || i.other_tags.contains(&pin.tag));
-        if let Some(ecs) = ecs {
-            let (digest, older) = match position {
-                Some(p) => {
-                    let at = (images[p].pushed_at, images[p].pushed_at_nanos);
-                    let older: Vec<&FamilyImage> = images
-                        .iter()
-                        .filter(|i| (i.pushed_at, i.pushed_at_nanos) < at)
-                        .collect();
-                    (Some(images[p].digest.clone()), older)
-                }
-                None => (pin.digest.clone(), Vec::new()),
-            };
-            let facts = PinFacts {
-                repository: image.repository.clone(),
-                tag: pin.tag.clone(),
-                digest,
-                older_tags: older
-                    .iter()
-                    .flat_map(|i| std::iter::once(&i.tag).chain(&i.other_tags))
-                    .cloned()
-                    .collect(),
-                older_digests: older.iter().map(|i| i.digest.clone()).collect(),
-            };
-            row.live = crate::live::check(ecs, image, &facts).await;
-        }
+        // What `--live` needs: the pinned image's digest (ECR's, else the pin's own) and
+        // the older images of the family.
+        let mut facts = PinFacts {
+            repository: image.repository.clone(),
+            tag: pin.tag.clone(),
+            digest: pin.digest.clone(),
+            ..PinFacts::default()
+        };
         match position {
             Some(p) => {
                 row.digest = Some(images[p].digest.clone());
@@ -242,6 +225,15 @@ pub async fn pins(
                     .take(p)
                     .filter(|i| (i.pushed_at, i.pushed_at_nanos) > at)
                     .count();
+                facts.digest = Some(images[p].digest.clone());
+                for older in images
+                    .iter()
+                    .filter(|i| (i.pushed_at, i.pushed_at_nanos) < at)
+                {
+                    facts.older_tags.push(older.tag.clone());
+                    facts.older_tags.extend(older.other_tags.iter().cloned());
+                    facts.older_digests.push(older.digest.clone());
+                }
                 row.behind = Some(newer);
                 let mismatch = pin.digest.as_ref().filter(|d| **d != images[p].digest);
                 if let Some(pinned) = mismatch {
@@ -263,9 +255,20 @@ pub async fn pins(
                 ));
             }
         }
+        row.facts = Some(facts);
         rows.push(row);
     }
     rows
+}
+
+/// `--live`: compares each row whose pin was read with what ECS runs, replacing the row's
+/// previous `live` (ECR is not read again: `--wait` repeats only this).
+pub async fn check_live(ecs: &aws_sdk_ecs::Client, env: &Environment, rows: &mut [PinRow]) {
+    for (image, row) in env.images.iter().zip(rows) {
+        if let Some(facts) = &row.facts {
+            row.live = live::check(ecs, image, facts).await;
+        }
+    }
 }
 
 /// What a pin whose digest is not its tag's says.
@@ -293,6 +296,7 @@ mod tests {
             status,
             notes: Vec::new(),
             live: None,
+            facts: None,
             error: error.map(Arc::new),
         }
     }

@@ -40,10 +40,8 @@ pub struct PinsReport {
     /// `--check`: a pin behind or missing is exit 3.
     #[serde(skip)]
     pub check: bool,
-    /// `--live`: the text report has a LIVE column.
-    #[serde(skip)]
-    pub live: bool,
-    /// With `--live`: how many times ECS was read (more than 1 with `--wait`).
+    /// With `--live`: how many times ECS was read (more than 1 with `--wait`); the text
+    /// report then has a LIVE column.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live_checks: Option<u32>,
 }
@@ -53,7 +51,7 @@ impl PinsReport {
     pub fn exit_status(&self) -> ExitStatus {
         self.pins
             .iter()
-            .map(|p| p.exit_status(self.check, self.live))
+            .map(|p| p.exit_status(self.check, self.live_checks.is_some()))
             .fold(ExitStatus::Success, ExitStatus::worst)
     }
 }
@@ -88,7 +86,7 @@ impl Report for PinsReport {
                 p.behind.map_or("-".to_owned(), |b| b.to_string()),
                 p.status.as_str().to_owned(),
             ];
-            if self.live {
+            if self.live_checks.is_some() {
                 row.push(
                     p.live
                         .as_ref()
@@ -100,7 +98,7 @@ impl Report for PinsReport {
         let mut headers = vec![
             "IMAGE", "LOCATION", "PINNED", "DIGEST", "NEWEST", "BEHIND", "STATUS",
         ];
-        if self.live {
+        if self.live_checks.is_some() {
             headers.push("LIVE");
         }
         write!(out, "{}", table(headers, rows))?;
@@ -202,10 +200,10 @@ mod tests {
                 status: PinStatus::Behind,
                 notes: vec!["a note".into()],
                 live: None,
+                facts: None,
                 error: None,
             }],
             check: true,
-            live: false,
             live_checks: None,
         };
         let mut out = Vec::new();

@@ -101,24 +101,21 @@ fn with_digest_adds_the_digest_to_a_tag_pin() {
     let pinned_digest = digest_of(&ecr, PINNED);
     let run = |args: &[&str]| ecr.run(Some(&wc.env_file), args);
 
+    let add_digest = || {
+        run(&[
+            "bump",
+            "prefect_deployer_image",
+            "--to",
+            PINNED,
+            "--with-digest",
+        ])
+    };
     // Same tag, digest added: a change of the reference alone.
-    let r = run(&[
-        "bump",
-        "prefect_deployer_image",
-        "--to",
-        PINNED,
-        "--with-digest",
-    ]);
+    let r = add_digest();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let expected = original.replace(PINNED, &format!("{PINNED}@{pinned_digest}"));
     assert_eq!(std::fs::read_to_string(&wc.main_tf).unwrap(), expected);
-    let r = run(&[
-        "bump",
-        "prefect_deployer_image",
-        "--to",
-        PINNED,
-        "--with-digest",
-    ]);
+    let r = add_digest();
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("already up to date"), "{}", r.stdout);
     let r = run(&["pins", "--output", "json"]);

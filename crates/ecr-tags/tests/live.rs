@@ -200,9 +200,12 @@ fn live_not_deployed_and_drifted() {
         "{live}"
     );
     // --wait looks again until the rollout finishes: the old task stops while it waits.
+    // Through a recording proxy: ECR is read once, only ECS again on each look.
+    let proxy = infra_test_support::Proxy::start(ecr.session.endpoint());
     let waited = std::thread::scope(|scope| {
         let waiting = scope.spawn(|| {
-            ecr.run(
+            ecr.run_via(
+                proxy.endpoint(),
                 Some(&wc.env_file),
                 &[
                     "pins", "--live", "--check", "--wait", "60s", "--poll", "1s", "--output",
@@ -217,7 +220,40 @@ fn live_not_deployed_and_drifted() {
     assert_eq!(waited.code, 0, "{}\n{}", waited.stdout, waited.stderr);
     let checks = waited.json()["live_checks"].as_u64().unwrap();
     assert!(checks >= 2, "looked {checks} times");
+    let calls: Vec<String> = proxy.calls().iter().map(|c| c.iam_action()).collect();
+    let count = |action: &str| calls.iter().filter(|c| *c == action).count();
+    assert_eq!(count("ecr:DescribeImages"), 1, "{calls:?}");
+    assert_eq!(count("ecs:ListTaskDefinitions") as u64, checks, "{calls:?}");
     ecs.run_in_service("prefect-worker", &rev1);
+    // SIGTERM while it waits: it stops at once (exit 1), it does not sit out the wait.
+    let mut waiting =
+        infra_test_support::command(env!("CARGO_BIN_EXE_ecr-tags"), ecr.session.endpoint())
+            .arg("--env-file")
+            .arg(&wc.env_file)
+            .args(["pins", "--live", "--check", "--wait", "5m", "--poll", "1s"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let signalled = std::time::Instant::now();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &waiting.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = waiting.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        signalled.elapsed() < std::time::Duration::from_secs(60),
+        "stopped {:?} after SIGTERM",
+        signalled.elapsed()
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A task of another image in the service: drifted, and the note names the service.
     let other = ecs.register(
         "blog-prod-other",
