@@ -226,7 +226,7 @@ fn live_not_deployed_and_drifted() {
     assert_eq!(count("ecs:ListTaskDefinitions") as u64, checks, "{calls:?}");
     ecs.run_in_service("prefect-worker", &rev1);
     // SIGTERM while it waits: it stops at once (exit 1), it does not sit out the wait.
-    let mut waiting =
+    let waiting =
         infra_test_support::command(env!("CARGO_BIN_EXE_ecr-tags"), ecr.session.endpoint())
             .arg("--env-file")
             .arg(&wc.env_file)
