@@ -3,9 +3,9 @@
 use crate::discover::{family_images, newest, RepositoryInfo};
 use crate::error::EcrTagsError;
 use infra_core::environment::PinnedImage;
-use infra_core::locals::{find_pin, rewrite_pin, ImagePin};
+use infra_core::locals::rewrite_pin;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// What the user asked for.
 #[derive(Debug, Clone, Default)]
@@ -76,37 +76,6 @@ impl BumpReport {
     }
 }
 
-/// Reads a Terraform file and the pin of `image` in it.
-pub fn read_pin(image: &PinnedImage) -> Result<(String, ImagePin), EcrTagsError> {
-    let text = std::fs::read_to_string(&image.file).map_err(|source| EcrTagsError::ReadFile {
-        path: image.file.clone(),
-        source,
-    })?;
-    let pin = find_pin(&text, &image.local).map_err(|source| EcrTagsError::Locals {
-        path: image.file.clone(),
-        source,
-    })?;
-    check_repository(&image.file, &pin, &image.repository)?;
-    Ok((text, pin))
-}
-
-/// A plain pin must point at the environment file's repository.
-fn check_repository(file: &Path, pin: &ImagePin, repository: &str) -> Result<(), EcrTagsError> {
-    if pin.image.contains("${") {
-        return Ok(());
-    }
-    if pin.image == repository || pin.image.ends_with(&format!("/{repository}")) {
-        return Ok(());
-    }
-    Err(EcrTagsError::Usage(format!(
-        "{}:{}: `{}` points at {}, but the environment file says repository {repository}",
-        file.display(),
-        pin.at,
-        pin.local,
-        pin.image
-    )))
-}
-
 /// Plans the bump: every check, then the new file content and its diff.
 pub async fn plan_bump(
     ecr: &aws_sdk_ecr::Client,
@@ -115,7 +84,7 @@ pub async fn plan_bump(
     options: &BumpOptions,
     dry_run: bool,
 ) -> Result<BumpReport, EcrTagsError> {
-    let (text, pin) = read_pin(image)?;
+    let (text, pin) = crate::pins::read_pin(image)?;
     if let Some(to) = &options.to {
         if !image.tag_pattern.matches(to) {
             return Err(EcrTagsError::Usage(format!(

@@ -6,10 +6,12 @@ use crate::discover::{
 };
 use crate::error::EcrTagsError;
 use crate::live::{self, LiveStatus, PinFacts};
-use infra_core::environment::Environment;
+use infra_core::environment::{Environment, PinnedImage};
 use infra_core::exit::ExitStatus;
+use infra_core::locals::{find_pin, ImagePin};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 /// Where a pin stands against its repository.
@@ -151,7 +153,7 @@ pub async fn pins(ecr: &aws_sdk_ecr::Client, env: &Environment) -> Vec<PinRow> {
             facts: None,
             error: None,
         };
-        let pin = match crate::bump::read_pin(image) {
+        let pin = match read_pin(image) {
             Ok((_, pin)) => pin,
             Err(e) => {
                 row.notes.push(e.to_string());
@@ -269,6 +271,37 @@ pub async fn check_live(ecs: &aws_sdk_ecs::Client, env: &Environment, rows: &mut
             row.live = live::check(ecs, image, facts).await;
         }
     }
+}
+
+/// Reads a Terraform file and the pin of `image` in it.
+pub fn read_pin(image: &PinnedImage) -> Result<(String, ImagePin), EcrTagsError> {
+    let text = std::fs::read_to_string(&image.file).map_err(|source| EcrTagsError::ReadFile {
+        path: image.file.clone(),
+        source,
+    })?;
+    let pin = find_pin(&text, &image.local).map_err(|source| EcrTagsError::Locals {
+        path: image.file.clone(),
+        source,
+    })?;
+    check_repository(&image.file, &pin, &image.repository)?;
+    Ok((text, pin))
+}
+
+/// A plain pin must point at the environment file's repository.
+fn check_repository(file: &Path, pin: &ImagePin, repository: &str) -> Result<(), EcrTagsError> {
+    if pin.image.contains("${") {
+        return Ok(());
+    }
+    if pin.image == repository || pin.image.ends_with(&format!("/{repository}")) {
+        return Ok(());
+    }
+    Err(EcrTagsError::Usage(format!(
+        "{}:{}: `{}` points at {}, but the environment file says repository {repository}",
+        file.display(),
+        pin.at,
+        pin.local,
+        pin.image
+    )))
 }
 
 /// What a pin whose digest is not its tag's says.

@@ -238,6 +238,25 @@ impl AwsCallError {
     }
 }
 
+impl AwsCallError {
+    /// The credential chain found no usable credentials before `operation` could be sent.
+    pub fn no_credentials(
+        operation: &'static str,
+        cause: &(dyn std::error::Error + 'static),
+    ) -> AwsCallError {
+        AwsCallError {
+            operation,
+            resource: None,
+            code: None,
+            message: format!(
+                "no usable AWS credentials (looked in the environment, profiles, web identity, container and instance metadata): {}",
+                display_chain(cause)
+            ),
+            kind: AwsCallErrorKind::Credentials,
+        }
+    }
+}
+
 /// The error and its causes, each once, joined with ": " (Display only, never Debug, so
 /// no request or credential details leak into messages).
 fn display_chain(err: &(dyn std::error::Error + 'static)) -> String {
@@ -290,6 +309,118 @@ pub async fn check_account(
     }
     tracing::info!(account = %account, arn = %arn, "account guard passed");
     Ok(CallerIdentity { account, arn })
+}
+
+/// The credentials the account guard verified, resolved once from the SDK's chain, for a
+/// child process that must act with exactly them (tf-wrap's Terraform): see
+/// [`VerifiedCredentials::apply_to`]. `Debug` shows the access key ID and the account only.
+#[derive(Clone)]
+pub struct VerifiedCredentials {
+    credentials: aws_credential_types::Credentials,
+    /// Who they belong to, as the guard saw it.
+    pub identity: CallerIdentity,
+}
+
+impl fmt::Debug for VerifiedCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedCredentials")
+            .field("access_key_id", &self.credentials.access_key_id())
+            .field("account", &self.identity.account)
+            .field("expiry", &self.credentials.expiry())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The variables a child given [`VerifiedCredentials`] must not see: each would let its own
+/// credential chain pick other credentials (a profile, a web-identity role) than the ones
+/// verified, or carry a stale session token.
+pub const CREDENTIAL_SELECTORS: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+];
+
+impl VerifiedCredentials {
+    /// The access key ID (not secret: it names the key, as CloudTrail does).
+    pub fn access_key_id(&self) -> &str {
+        self.credentials.access_key_id()
+    }
+
+    /// When temporary credentials expire (`None`: long-term keys).
+    pub fn expiry(&self) -> Option<std::time::SystemTime> {
+        self.credentials.expiry()
+    }
+
+    /// Sets `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and (for temporary credentials)
+    /// `AWS_SESSION_TOKEN` on `cmd`, after removing [`CREDENTIAL_SELECTORS`]: the
+    /// environment's keys are the first thing every AWS credential chain reads, and
+    /// nothing is left that could point it elsewhere.
+    pub fn apply_to(&self, cmd: &mut tokio::process::Command) {
+        for name in CREDENTIAL_SELECTORS {
+            cmd.env_remove(name);
+        }
+        cmd.env("AWS_ACCESS_KEY_ID", self.credentials.access_key_id())
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                self.credentials.secret_access_key(),
+            );
+        if let Some(token) = self.credentials.session_token() {
+            cmd.env("AWS_SESSION_TOKEN", token);
+        }
+    }
+}
+
+/// Resolves the credentials of `config` once (bounded by `timeout`), runs the account guard
+/// with exactly them, and returns a configuration that uses only them, with the verified
+/// credentials. What later calls and a child process use is then what the guard checked,
+/// not whatever the chain would resolve next time.
+pub async fn verify_credentials(
+    config: &SdkConfig,
+    env: &Environment,
+    timeout: Duration,
+) -> Result<(SdkConfig, VerifiedCredentials), AccountGuardError> {
+    use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+    const OPERATION: &str = "sts:GetCallerIdentity";
+    let no_credentials = |cause: &(dyn std::error::Error + 'static)| {
+        AccountGuardError::Sts(Box::new(AwsCallError::no_credentials(OPERATION, cause)))
+    };
+    let provider = config.credentials_provider().ok_or_else(|| {
+        no_credentials(&std::io::Error::other(
+            "no credential provider is configured",
+        ))
+    })?;
+    let credentials = match tokio::time::timeout(timeout, provider.provide_credentials()).await {
+        Ok(Ok(credentials)) => credentials,
+        Ok(Err(e)) => return Err(no_credentials(&e)),
+        Err(_) => {
+            return Err(no_credentials(&std::io::Error::other(format!(
+                "the credential chain did not answer within {}",
+                humantime::format_duration(timeout)
+            ))))
+        }
+    };
+    let pinned = config
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(credentials.clone()))
+        .build();
+    let sts = crate::aws_client!(
+        aws_sdk_sts,
+        &pinned,
+        crate::retry::Deadline::none(),
+        "account-guard"
+    );
+    let identity = check_account(&sts, env).await?;
+    Ok((
+        pinned,
+        VerifiedCredentials {
+            credentials,
+            identity,
+        },
+    ))
 }
 
 /// The account guard refused to act or could not run.

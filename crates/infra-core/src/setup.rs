@@ -2,7 +2,7 @@
 //! configuration and run the account guard. No command-line parser: the binaries fill a
 //! [`Setup`] from their arguments (`cli::GlobalArgs::setup`), the libraries take it.
 
-use crate::aws::{AccountGuardError, AwsOptions, CallerIdentity};
+use crate::aws::{AccountGuardError, AwsOptions, CallerIdentity, VerifiedCredentials};
 use crate::environment::Environment;
 use crate::error::{AwsSetupError, EnvFileError, EnvFileErrorKind};
 use crate::exit::ExitStatus;
@@ -96,6 +96,25 @@ impl Setup {
         let sts = crate::aws_client!(aws_sdk_sts, &config, deadline, "account-guard");
         let identity = crate::aws::check_account(&sts, env).await?;
         Ok((config, Some(identity)))
+    }
+
+    /// [`Setup::aws`] for a command that hands AWS credentials to a child process
+    /// (tf-wrap's Terraform): the credentials are resolved once, the guard checks exactly
+    /// them, and both the returned configuration and the [`VerifiedCredentials`] carry only
+    /// them. `None` when the guard is skipped (`--skip-account-guard`): nothing was verified,
+    /// so nothing is handed on.
+    pub async fn aws_verified(
+        &self,
+        env: &Environment,
+    ) -> Result<(aws_config::SdkConfig, Option<VerifiedCredentials>), SetupError> {
+        let config = crate::aws::sdk_config(&self.aws, Some(env)).await?;
+        if self.skip_account_guard {
+            tracing::warn!("account guard skipped (--skip-account-guard): not checking that the credentials belong to account {}", env.account_id);
+            return Ok((config, None));
+        }
+        let (config, verified) =
+            crate::aws::verify_credentials(&config, env, self.aws.operation_timeout).await?;
+        Ok((config, Some(verified)))
     }
 }
 

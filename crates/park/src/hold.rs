@@ -12,75 +12,14 @@
 //! `_ . : / = + - @`), so a hold is never rejected half-way.
 
 use crate::observe::{Clients, LiveEnvironment};
-use crate::record::{check_tag_value, rfc3339, Fields, Found, RecordError};
+use crate::record::{check_tag_value, rfc3339, Found};
 use infra_core::aws::AwsCallError;
-use serde::Serialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The tag holding the hold: end, holder, when it was written.
-pub const HOLD_TAG_KEY: &str = "infra-park:hold";
-
-/// The tag holding the hold's reason (free text, spaces allowed).
-pub const HOLD_REASON_TAG_KEY: &str = "infra-park:hold-reason";
+pub use park_state::hold::{Hold, HOLD_REASON_TAG_KEY, HOLD_TAG_KEY};
 
 /// The longest hold when the environment file does not say (`max_hold`).
 pub const DEFAULT_MAX_HOLD: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// A hold as written on the clusters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Hold {
-    /// When it ends (RFC 3339, UTC).
-    pub until: String,
-    /// Who holds (the caller's identity, or `--by`).
-    pub by: String,
-    /// When it was written (RFC 3339, UTC).
-    pub at: String,
-    /// Why.
-    pub reason: String,
-}
-
-impl Hold {
-    /// The two tag values: the hold's and the reason's.
-    pub fn encode(&self) -> [(&'static str, String); 2] {
-        [
-            (
-                HOLD_TAG_KEY,
-                format!("v1 until={} by={} at={}", self.until, self.by, self.at),
-            ),
-            (HOLD_REASON_TAG_KEY, self.reason.clone()),
-        ]
-    }
-
-    /// Reads a hold from its two tag values (a missing reason reads as empty).
-    pub fn decode(value: &str, reason: Option<&str>) -> Result<Hold, RecordError> {
-        let fields = Fields::parse(value)?;
-        let until = fields.get("until")?;
-        if humantime::parse_rfc3339(until).is_err() {
-            return Err(fields.error(&format!("`until` is not an RFC 3339 time: {until}")));
-        }
-        Ok(Hold {
-            until: until.to_owned(),
-            by: fields.get("by")?.to_owned(),
-            at: fields.get("at")?.to_owned(),
-            reason: reason.unwrap_or_default().to_owned(),
-        })
-    }
-
-    /// When it ends.
-    pub fn end(&self) -> SystemTime {
-        humantime::parse_rfc3339(&self.until).unwrap_or(UNIX_EPOCH)
-    }
-
-    /// Whether it still holds at `now`.
-    pub fn holds_at(&self, now: SystemTime) -> bool {
-        self.end() > now
-    }
-
-    /// `held until … by …: reason`.
-    pub fn describe(&self) -> String {
-        format!("held until {} by {}: {}", self.until, self.by, self.reason)
-    }
-}
 
 /// Why a hold cannot be written (exit 2, nothing written).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

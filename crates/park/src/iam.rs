@@ -6,16 +6,7 @@ use infra_core::environment::{AuroraParkPolicy, Environment};
 use serde_json::{json, Value};
 use state_lock::S3Backend;
 
-/// What `park::observe::observe` calls: every read of the live state. tf-wrap's park
-/// guard and drift check read the records through it, so its policies must allow these.
-pub const OBSERVE_ACTIONS: &[&str] = &[
-    "application-autoscaling:DescribeScalableTargets",
-    "ecs:DescribeClusters",
-    "ecs:DescribeServices",
-    "events:DescribeRule",
-    "events:ListTagsForResource",
-    "rds:DescribeDBClusters",
-];
+pub use park_state::iam::{EVENTS_READ_ACTIONS, OBSERVE_ACTIONS};
 
 /// Read actions, on every resource the environment names: the observation's and the
 /// savings estimate's task sizes.
@@ -28,9 +19,6 @@ pub const READ_ACTIONS: &[&str] = &[
     "events:DescribeRule",
     "events:ListTagsForResource",
 ];
-
-/// Reading EventBridge rules and their park records.
-pub const EVENTS_READ_ACTIONS: &[&str] = &["events:DescribeRule", "events:ListTagsForResource"];
 
 /// Mutating actions on EventBridge rules that are parked.
 pub const EVENTS_WRITE_ACTIONS: &[&str] = &[

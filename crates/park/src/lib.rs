@@ -2,14 +2,14 @@
 //!
 //! # Brief overview
 //!
-//! - [`observe`]: reads the live state of every resource the environment file names (ECS
-//!   services, their Application Auto Scaling targets, Aurora clusters) with as few calls
-//!   as the APIs allow, run concurrently.
+//! - [`observe`], [`record`], [`error`]: the live state, the park record and the
+//!   observation's error, from the `park-state` crate (shared with tf-wrap) and re-exported
+//!   here.
 //! - [`status`]: the `park status` report built from that observation.
 //! - [`savings`]: what parking saves, per resource and in total (prices from the
 //!   environment file or a built-in table).
-//! - [`record`]: the park record (a tag on the resource) written before anything changes.
-//! - [`hold`]: holds ("keep it awake until …"), tags on the environment's ECS clusters.
+//! - [`hold`]: holds ("keep it awake until …"), tags on the environment's ECS clusters:
+//!   writing and removing them, parsing `--until` (the tag format is `park_state::hold`).
 //! - [`plan`]: what park or unpark would do to each resource, from the environment file
 //!   and the observation (pure).
 //! - [`engine`]: carries a plan out: bounded, each resource's steps in order, within the
@@ -31,14 +31,13 @@
 
 pub mod command;
 pub mod engine;
-pub mod error;
 pub mod hold;
 pub mod iam;
 pub mod lock;
-pub mod observe;
 pub mod plan;
-pub mod record;
 pub mod report;
 pub mod savings;
 pub mod status;
 pub mod wait;
+
+pub use park_state::{error, observe, record};

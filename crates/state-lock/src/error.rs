@@ -1,6 +1,6 @@
 //! Errors of the state-lock crate.
 
-use crate::lock::LockInfo;
+use crate::info::LockInfo;
 use infra_core::aws::AwsCallError;
 use infra_core::exit::ExitStatus;
 use std::path::{Path, PathBuf};

@@ -8,6 +8,8 @@
 //!
 //! - [`backend`]: reads the environment's `s3` backend (the root's `backend "s3"` block and
 //!   the `backend_config` file) as Terraform merges them.
+//! - [`info`]: the lock's body ([`LockInfo`]), Terraform's `statemgr.LockInfo` JSON.
+//! - [`error`]: why the backend could not be read or the lock not taken or released.
 //! - [`lock`]: takes, waits for, releases and force-unlocks the lock in Terraform's own
 //!   format, in either of the backend's locking modes (DynamoDB item, S3 lock file).
 //!
@@ -26,6 +28,7 @@
 
 pub mod backend;
 pub mod error;
+pub mod info;
 pub mod lock;
 
 pub use backend::{Backend, S3Backend};

@@ -12,43 +12,18 @@
 
 use crate::backend::S3Backend;
 use crate::error::LockError;
+pub use crate::info::LockInfo;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use infra_core::aws::AwsCallError;
 use infra_core::retry::Deadline;
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// How long transient AWS errors on the lock's own calls are tried again, at least.
 pub const TRANSIENT_RETRY: Duration = Duration::from_secs(30);
 
-/// The lock's body, field for field Terraform's `statemgr.LockInfo`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct LockInfo {
-    /// A UUID, the ID `force-unlock` and `park unlock` take.
-    #[serde(rename = "ID")]
-    pub id: String,
-    /// What holds the lock: `OperationTypeApply` for Terraform, `park down` for park.
-    pub operation: String,
-    /// Free text: for the toolkit, the tool and the CI job.
-    #[serde(default)]
-    pub info: String,
-    /// `user@host`, and the CircleCI job URL when run there.
-    #[serde(default)]
-    pub who: String,
-    /// The holder's version.
-    #[serde(default)]
-    pub version: String,
-    /// When the lock was taken (RFC 3339).
-    #[serde(default)]
-    pub created: String,
-    /// The state's path (`bucket/key`).
-    #[serde(default)]
-    pub path: String,
-}
-
+// New lock bodies are made here, next to the lock: `new` takes the backend (its lock path).
 impl LockInfo {
     /// A new lock body for `operation` (e.g. `park down`) by this process, for `backend`'s
     /// state, with `version` (the tool's).
@@ -82,25 +57,6 @@ impl LockInfo {
             created,
             path: backend.lock_path(),
         }
-    }
-
-    /// One line naming the holder, for messages.
-    pub fn describe(&self) -> String {
-        format!(
-            "{} (operation `{}`, since {}, lock ID {})",
-            if self.who.is_empty() {
-                "an unknown holder"
-            } else {
-                &self.who
-            },
-            self.operation,
-            if self.created.is_empty() {
-                "an unknown time"
-            } else {
-                &self.created
-            },
-            self.id
-        )
     }
 }
 

@@ -162,7 +162,8 @@ pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, TfWrapError
         Request::Summary { bundle } => crate::workflow::read_summary(&bundle).map(Outcome::Summary),
         Request::IamPolicy => Ok(Outcome::Policies(crate::iam::policies(&env))),
         Request::Init(tf) => {
-            settings(&env, &tf, None).init().await?;
+            let guarded = guard(setup, &env).await?;
+            guarded.settings(&env, &tf, None).init().await?;
             Ok(Outcome::Initialised)
         }
         Request::Plan {
@@ -192,25 +193,25 @@ pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, TfWrapError
     }
 }
 
-/// The refresh-only plan, with the park records read while Terraform refreshes and, when a
-/// parked value has no valid record in that read, again after it finished (a record valid
-/// in either read explains a parked value, so a park run overlapping the check is never
-/// reported as unexpected drift).
+/// The refresh-only plan (after the account guard), with the park records read while
+/// Terraform refreshes and, when a parked value has no valid record in that read, again
+/// after it finished (a record valid in either read explains a parked value, so a park run
+/// overlapping the check is never reported as unexpected drift).
 async fn drift(
     setup: &Setup,
     env: &Environment,
     tf: &TerraformOptions,
 ) -> Result<DriftReport, TfWrapError> {
-    let cell = Aws::new();
-    let settings = settings(env, tf, None);
-    let (plan, first) = tokio::join!(settings.refresh_only(), recorded(&cell, setup, env));
-    // A refusal (the account guard) outranks a Terraform failure.
+    let guarded = guard(setup, env).await?;
+    let settings = guarded.settings(env, tf, None);
+    let (plan, first) = tokio::join!(settings.refresh_only(), recorded(&guarded.config, env));
+    // A failure to read the records outranks a Terraform failure.
     let first = first?;
     let plan = plan?;
     let mut drift = crate::drift::classify(&plan, &first);
     if crate::drift::unexplained_parked_values(&drift) {
         // Park may have written records while Terraform refreshed: read them again.
-        let recorded = crate::drift::merge(first, recorded(&cell, setup, env).await?);
+        let recorded = crate::drift::merge(first, recorded(&guarded.config, env).await?);
         drift = crate::drift::classify(&plan, &recorded);
     }
     Ok(DriftReport::new(
@@ -230,6 +231,7 @@ pub fn settings(env: &Environment, tf: &TerraformOptions, max_age: Option<Durati
             color: tf.color,
             grace: tf.grace,
             echo: tf.echo,
+            credentials: None,
         },
         environment: env.name.clone(),
         lock_timeout: tf.lock_timeout.unwrap_or(t.lock_timeout),
@@ -256,53 +258,96 @@ fn gate_options(env: &Environment, allow: Allowances) -> GateOptions {
     }
 }
 
-/// The SDK configuration after the account guard, built once per run and shared by the
-/// park records and the signer (which run while Terraform plans).
-type Aws = tokio::sync::OnceCell<aws_config::SdkConfig>;
+/// What the account guard leaves for a command that starts Terraform: the SDK
+/// configuration for tf-wrap's own calls (the park records, the signer) and the credentials
+/// Terraform is given, both exactly the ones the guard verified.
+#[derive(Debug)]
+struct Guarded {
+    config: aws_config::SdkConfig,
+    credentials: Option<infra_core::aws::VerifiedCredentials>,
+}
 
-async fn aws<'a>(
-    cell: &'a Aws,
-    setup: &Setup,
-    env: &Environment,
-) -> Result<&'a aws_config::SdkConfig, TfWrapError> {
-    cell.get_or_try_init(|| async { Ok(setup.aws(env).await?.0) })
-        .await
+/// How long before they expire the verified credentials earn a warning: Terraform cannot
+/// refresh credentials handed to it in its environment.
+const EXPIRY_WARNING: Duration = Duration::from_secs(15 * 60);
+
+/// The account guard, run before any Terraform process starts: a refusal means Terraform is
+/// never started.
+async fn guard(setup: &Setup, env: &Environment) -> Result<Guarded, TfWrapError> {
+    let (config, credentials) = setup.aws_verified(env).await?;
+    match &credentials {
+        Some(c) => {
+            tracing::info!(
+                access_key_id = c.access_key_id(),
+                account = %c.identity.account,
+                "Terraform runs with the credentials the account guard verified"
+            );
+            let left = c.expiry().map(|at| {
+                at.duration_since(std::time::SystemTime::now())
+                    .unwrap_or_default()
+            });
+            if let Some(left) = left.filter(|left| *left < EXPIRY_WARNING) {
+                tracing::warn!(
+                    "the verified AWS credentials expire in {}; Terraform cannot refresh them, so a longer run fails with expired credentials",
+                    humantime::format_duration(Duration::from_secs(left.as_secs()))
+                );
+            }
+        }
+        None => tracing::warn!(
+            "Terraform resolves its own AWS credentials: the account guard was skipped"
+        ),
+    }
+    Ok(Guarded {
+        config,
+        credentials,
+    })
+}
+
+impl Guarded {
+    /// [`settings`] with Terraform given the verified credentials.
+    fn settings(
+        &self,
+        env: &Environment,
+        tf: &TerraformOptions,
+        max_age: Option<Duration>,
+    ) -> Settings {
+        let mut settings = settings(env, tf, max_age);
+        settings.terraform.credentials = self.credentials.clone();
+        settings
+    }
 }
 
 /// The park records. Without ECS services or Aurora clusters in the environment file there
 /// is nothing to read.
 async fn recorded(
-    cell: &Aws,
-    setup: &Setup,
+    config: &aws_config::SdkConfig,
     env: &Environment,
 ) -> Result<Vec<Recorded>, TfWrapError> {
-    let config = aws(cell, setup, env).await?;
     if env.ecs_clusters.is_empty() && env.aurora_clusters.is_empty() {
         return Ok(Vec::new());
     }
-    let clients = park::observe::Clients::new(config, infra_core::retry::Deadline::none());
-    let live = park::observe::observe(&clients, env)
+    let clients = park_state::observe::Clients::new(config, infra_core::retry::Deadline::none());
+    let live = park_state::observe::observe(&clients, env)
         .await
         .map_err(|e| TfWrapError::Park(Box::new(e)))?;
     Ok(crate::recorded(&live))
 }
 
 /// The resources park has recorded: what the park guard needs.
-async fn parked(cell: &Aws, setup: &Setup, env: &Environment) -> Result<Vec<Parked>, TfWrapError> {
-    let recorded = recorded(cell, setup, env).await?;
+async fn parked(
+    config: &aws_config::SdkConfig,
+    env: &Environment,
+) -> Result<Vec<Parked>, TfWrapError> {
+    let recorded = recorded(config, env).await?;
     Ok(recorded.into_iter().map(|r| r.resource).collect())
 }
 
 /// The bundle signer, when the environment file names a key (`terraform.sign_with`).
-async fn signer(
-    cell: &Aws,
-    setup: &Setup,
-    env: &Environment,
-) -> Result<Option<BundleSigner>, TfWrapError> {
-    match &env.terraform.sign_with {
-        None => Ok(None),
-        Some(key) => Ok(Some(BundleSigner::new(aws(cell, setup, env).await?, key))),
-    }
+fn signer(config: &aws_config::SdkConfig, env: &Environment) -> Option<BundleSigner> {
+    env.terraform
+        .sign_with
+        .as_ref()
+        .map(|key| BundleSigner::new(config, key))
 }
 
 async fn plan(
@@ -313,13 +358,19 @@ async fn plan(
     allow: Allowances,
 ) -> Result<Outcome, TfWrapError> {
     let options = gate_options(env, allow);
-    let cell = Aws::new();
-    let planned = settings(env, tf, None)
+    // The checkout's own facts (no AWS, no Terraform) are read while the guard runs;
+    // Terraform starts only after the guard passed.
+    let unguarded = settings(env, tf, None);
+    let (guarded, facts) = tokio::join!(guard(setup, env), unguarded.checkout_facts());
+    let guarded = guarded?;
+    let planned = guarded
+        .settings(env, tf, None)
         .plan(
             &bundle,
             &options,
-            parked(&cell, setup, env),
-            signer(&cell, setup, env),
+            facts,
+            parked(&guarded.config, env),
+            signer(&guarded.config, env),
         )
         .await?;
     Ok(Outcome::Run {
@@ -345,10 +396,10 @@ async fn apply(
     max_age: Option<Duration>,
     allow: Allowances,
 ) -> Result<Outcome, TfWrapError> {
-    let s = settings(env, tf, max_age);
+    let guarded = guard(setup, env).await?;
+    let s = guarded.settings(env, tf, max_age);
     let verified = s.verify(&bundle).await?;
-    let cell = Aws::new();
-    let signer = signer(&cell, setup, env).await?;
+    let signer = signer(&guarded.config, env);
     let signed = s
         .check_signature(&bundle, &verified, signer.as_ref())
         .await?;
@@ -356,7 +407,7 @@ async fn apply(
         &verified,
         &gate_options(env, allow),
         signed,
-        parked(&cell, setup, env),
+        parked(&guarded.config, env),
     )
     .await?;
     Ok(Outcome::Run {

@@ -254,7 +254,7 @@ fn subject(rc: &ResourceChange, recorded: &[Recorded]) -> Option<(String, Option
             let id = attribute(rc, "resource_id")?;
             let record = find(&|p| {
                 matches!(p, Parked::Service { cluster, service }
-                    if id == park::observe::scalable_resource_id(cluster, service))
+                    if id == park_state::observe::scalable_resource_id(cluster, service))
             });
             let service = id.strip_prefix("service/").unwrap_or(id);
             Some((

@@ -75,7 +75,7 @@ pub enum TfWrapError {
     Signature(SigningError),
     /// Reading the park records failed.
     #[error("cannot read the park records (for the park guard and the drift check): {0}")]
-    Park(#[source] Box<park::error::ObserveError>),
+    Park(#[source] Box<park_state::error::ObserveError>),
     /// No temporary directory for the refresh-only plan of `drift`.
     #[error("cannot create a temporary directory for the refresh-only plan: {0}")]
     Scratch(#[source] std::io::Error),
@@ -245,7 +245,7 @@ mod tests {
                 1,
             ),
             (
-                TfWrapError::Park(Box::new(park::error::ObserveError::from(aws()))),
+                TfWrapError::Park(Box::new(park_state::error::ObserveError::from(aws()))),
                 1,
             ),
             (TfWrapError::Scratch(std::io::Error::other("no space")), 1),

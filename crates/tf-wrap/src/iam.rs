@@ -55,7 +55,7 @@ fn policy(env: &Environment, kms_actions: &[&str]) -> Value {
     }
     let rules = env.eventbridge_rule_arns(false);
     if !rules.is_empty() {
-        statements.push(json!({"Sid": "ParkGuardEventBridgeRules", "Effect": "Allow", "Action": park::iam::EVENTS_READ_ACTIONS, "Resource": rules}));
+        statements.push(json!({"Sid": "ParkGuardEventBridgeRules", "Effect": "Allow", "Action": park_state::iam::EVENTS_READ_ACTIONS, "Resource": rules}));
     }
     if let Some(key) = &env.terraform.sign_with {
         let mut statement =
@@ -84,7 +84,7 @@ fn policy(env: &Environment, kms_actions: &[&str]) -> Value {
 mod tests {
     use super::*;
 
-    /// The park guard and the drift check read the records through `park::observe`: both
+    /// The park guard and the drift check read the records through `park_state::observe`: both
     /// roles may make every call it makes (park's own test pins that list to the calls).
     #[test]
     fn both_roles_may_read_what_the_park_observation_reads() {
@@ -105,7 +105,7 @@ mod tests {
                 .flat_map(|s| s["Action"].as_array().unwrap())
                 .filter_map(|a| a.as_str())
                 .collect();
-            for needed in park::iam::OBSERVE_ACTIONS {
+            for needed in park_state::iam::OBSERVE_ACTIONS {
                 assert!(
                     actions.contains(needed),
                     "{role} lacks {needed}: {actions:?}"

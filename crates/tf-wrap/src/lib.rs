@@ -16,7 +16,7 @@
 //! - [`signing`]: KMS signatures of bundle manifests (opt-in, `terraform.sign_with`).
 //! - [`diagnose`]: transient errors, lock holders and stale plans from Terraform's text.
 //! - [`workflow`]: `init`, `plan`, `apply` put together.
-//! - [`recorded`]: which resources park has recorded, read through the park library.
+//! - [`recorded`]: which resources park has recorded, read through `park-state`.
 //! - [`command`]: the use cases (`init`, `plan`, `apply`, `drift`, `summary`,
 //!   `iam-policy`) as one
 //!   call returning a typed [`command::Outcome`] or a [`TfWrapError`], whose one
@@ -42,8 +42,8 @@ pub use error::TfWrapError;
 /// The resources of the environment that park has recorded (a record tag is present, valid
 /// or not), with their records: while any exist, the environment counts as parked for the
 /// park guard, and the drift check explains their parked values by them.
-pub fn recorded(live: &park::observe::LiveEnvironment) -> Vec<drift::Recorded> {
-    use park::record::Found;
+pub fn recorded(live: &park_state::observe::LiveEnvironment) -> Vec<drift::Recorded> {
+    use park_state::record::Found;
     fn record<R>(found: &Found<R>, parked_at: impl Fn(&R) -> &str) -> Option<drift::Record> {
         match found {
             Found::None => None,
@@ -85,6 +85,6 @@ pub fn recorded(live: &park::observe::LiveEnvironment) -> Vec<drift::Recorded> {
 }
 
 /// The resources park has recorded, without their records: what the park guard needs.
-pub fn parked(live: &park::observe::LiveEnvironment) -> Vec<gates::Parked> {
+pub fn parked(live: &park_state::observe::LiveEnvironment) -> Vec<gates::Parked> {
     recorded(live).into_iter().map(|r| r.resource).collect()
 }

@@ -3,6 +3,9 @@
 //! Every run is `BINARY -chdir=ROOT SUBCOMMAND …` with `TF_IN_AUTOMATION=1`, `TF_INPUT=0` and
 //! `CHECKPOINT_DISABLE=1` (no version check calling out),
 //! and without `TF_CLI_ARGS*` / `TF_WORKSPACE` (which would silently change what runs).
+//! With the account guard on, it carries the verified credentials as `AWS_ACCESS_KEY_ID`,
+//! `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and no `AWS_PROFILE` or web-identity
+//! variable ([`infra_core::aws::VerifiedCredentials::apply_to`]).
 //! Terraform's stdout and stderr go to one log file that is copied to our stderr as it
 //! grows (every 50 ms; stdout is kept for the tool's own result) and kept, so a failure
 //! can be diagnosed from the text. A file rather than pipes, so Terraform survives our death
@@ -45,6 +48,11 @@ pub struct Terraform {
     /// Copy Terraform's output to stderr as it arrives. The binary sets it (the user sees
     /// Terraform live); the library itself prints nothing unless asked.
     pub echo: bool,
+    /// The credentials the account guard verified: Terraform gets exactly these in its
+    /// environment, and no profile or web-identity variable that could pick others.
+    /// `None` (`--skip-account-guard`, or no guard run yet): Terraform's environment keeps
+    /// whatever credentials configuration the caller had.
+    pub credentials: Option<infra_core::aws::VerifiedCredentials>,
 }
 
 /// A finished Terraform run.
@@ -80,6 +88,9 @@ impl Terraform {
         cmd.arg(chdir).args(args);
         for name in overriding_variables() {
             cmd.env_remove(name);
+        }
+        if let Some(credentials) = &self.credentials {
+            credentials.apply_to(&mut cmd);
         }
         // CHECKPOINT_DISABLE: no upgrade check calling out from a production job.
         cmd.env("TF_IN_AUTOMATION", "1")

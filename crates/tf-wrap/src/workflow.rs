@@ -36,6 +36,18 @@ pub struct Settings {
     pub max_age: Duration,
 }
 
+/// What a plan needs from the checkout itself: read before Terraform starts, while the
+/// account guard runs ([`Settings::checkout_facts`]).
+#[derive(Debug)]
+pub struct CheckoutFacts {
+    /// The root's `required_version` constraints.
+    pub requirements: Result<Vec<version::Requirement>, version::VersionError>,
+    /// The commit checked out and whether the work tree differs from it.
+    pub git: (Option<String>, bool),
+    /// The SHA-256 of `.terraform.lock.hcl`, when there is one.
+    pub lock_file_sha256: Result<Option<String>, BundleError>,
+}
+
 /// What `plan` produced.
 #[derive(Debug, Clone)]
 pub struct Planned {
@@ -153,43 +165,59 @@ impl Settings {
         self.retried(Retryable::Init, &args).await.map(drop)
     }
 
+    /// What a plan reads from the checkout alone (no AWS, no Terraform process): the
+    /// root's `required_version`, the git state and the lock file's hash. Read while the
+    /// account guard runs, before Terraform may start.
+    pub async fn checkout_facts(&self) -> CheckoutFacts {
+        let root = &self.terraform.root;
+        let (requirements, git, lock_file_sha256) = tokio::join!(
+            async { version::requirements(root) },
+            bundle::git_state(root),
+            async { bundle::lock_file_hash(root) }
+        );
+        CheckoutFacts {
+            requirements,
+            git,
+            lock_file_sha256,
+        }
+    }
+
     /// `terraform plan -out -detailed-exitcode`, `show -json`, gates, bundle.
     ///
-    /// The root's `required_version`, the park records (`parked`, after the account guard),
-    /// the git state and the lock file are read while Terraform plans; the version that
+    /// `facts` were read from the checkout before (while the account guard ran); the park
+    /// records (`parked`) are read while Terraform plans; the version that
     /// made the plan (from its JSON) is checked against the requirements afterwards. A
     /// failed check discards the plan: no bundle is written unless every check and gate
     /// passed.
-    pub async fn plan<P, S>(
+    pub async fn plan<P>(
         &self,
         bundle_dir: &Path,
         gate_options: &GateOptions,
+        facts: CheckoutFacts,
         parked: P,
-        signer: S,
+        signer: Option<BundleSigner>,
     ) -> Result<Planned, TfWrapError>
     where
         P: Future<Output = Result<Vec<Parked>, TfWrapError>>,
-        S: Future<Output = Result<Option<BundleSigner>, TfWrapError>>,
     {
+        let CheckoutFacts {
+            requirements,
+            git,
+            lock_file_sha256: lock,
+        } = facts;
         let staging = Staging::new(bundle_dir)?;
         let plan_path = staging.path(bundle::PLAN_FILE);
         let args = self.plan_args(None, &plan_path);
-        let root = self.terraform.root.clone();
-        let (planned, requirements, parked, git, lock, signer) = tokio::join!(
+        let (planned, parked) = tokio::join!(
             async {
                 let done = self.retried(Retryable::Plan, &args).await?;
                 let json = self.show_json(&plan_path).await?;
                 Ok::<_, TfWrapError>((done.code == Some(2), json))
             },
-            async { version::requirements(&root) },
-            parked,
-            bundle::git_state(&root),
-            async { bundle::lock_file_hash(&root) },
-            signer
+            parked
         );
-        // A refusal (the account guard) outranks a Terraform failure.
+        // The park records decide the park guard: their failure outranks a Terraform failure.
         let parked = parked?;
-        let signer = signer?;
         let (changes, json) = planned?;
         let requirements = requirements?;
         let (git_commit, git_dirty) = git;

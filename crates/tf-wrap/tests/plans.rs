@@ -554,10 +554,10 @@ fn park_guard_reads_real_park_records() {
             "blog-terraform-locks",
         ))
         .unwrap();
-    let clients = park::observe::Clients::new(&config, infra_core::retry::Deadline::none());
+    let clients = park_state::observe::Clients::new(&config, infra_core::retry::Deadline::none());
     let read = || {
         let live = runtime
-            .block_on(park::observe::observe(&clients, &env))
+            .block_on(park_state::observe::observe(&clients, &env))
             .unwrap();
         tf_wrap::parked(&live)
     };
@@ -581,7 +581,7 @@ fn park_guard_reads_real_park_records() {
     };
     park("down");
     let live = runtime
-        .block_on(park::observe::observe(&clients, &env))
+        .block_on(park_state::observe::observe(&clients, &env))
         .unwrap();
     let portal = tf_wrap::recorded(&live)
         .into_iter()

@@ -1646,3 +1646,168 @@ fn iam_policies_split_signing_from_verifying() {
         SIGNING_ALIAS
     );
 }
+
+/// A wrapper around the real Terraform that appends each invocation to `dir/calls` (its
+/// arguments, then the AWS variables it was started with, then `END`) and runs the real one.
+/// A stand-in, because the real binary cannot report how, or whether, it was started.
+fn recording_terraform(dir: &Path, real: &Path) -> PathBuf {
+    let path = dir.join("recording-terraform");
+    std::fs::write(
+        &path,
+        format!(
+            r#"#!/bin/sh
+{{ echo "ARGS $*"; env | grep '^AWS_' | sort; echo END; }} >> "{calls}"
+exec "{real}" "$@"
+"#,
+            calls = dir.join("calls").display(),
+            real = real.display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&path)
+        .status()
+        .unwrap();
+    path
+}
+
+/// The invocations `recording_terraform` saw: each its arguments and its `AWS_*` variables.
+fn recorded_invocations(root: &Root) -> Vec<(String, Vec<String>)> {
+    let text = std::fs::read_to_string(root.path("calls")).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut current: Option<(String, Vec<String>)> = None;
+    for line in text.lines() {
+        if let Some(args) = line.strip_prefix("ARGS ") {
+            current = Some((args.to_owned(), Vec::new()));
+        } else if line == "END" {
+            out.extend(current.take());
+        } else if let Some((_, vars)) = current.as_mut() {
+            vars.push(line.to_owned());
+        }
+    }
+    out
+}
+
+/// The account guard runs before Terraform starts: with an environment file naming another
+/// account, `init`, `plan`, `drift` and `apply` refuse (exit 4) without ever starting the
+/// binary, and neither tf-wrap nor anything else touches the state backend: the only call the
+/// emulator sees is the guard's `sts:GetCallerIdentity`.
+#[test]
+fn a_wrong_account_refuses_before_terraform_starts_or_the_backend_is_touched() {
+    // Backend and tf-wrap's own calls both through the recording proxy.
+    let root = Root::with(true, MAIN_TF);
+    let env = std::fs::read_to_string(root.path("prod.env.hcl")).unwrap();
+    // The emulator's account is 123456789012; the file now names another.
+    root.write(
+        "prod.env.hcl",
+        &env.replace("\"123456789012\"", "\"210987654321\""),
+    );
+    let recorder = recording_terraform(root.dir.path(), &terraform_binary().unwrap());
+    let binary = recorder.to_str().unwrap();
+    let proxy = root.proxy.as_ref().unwrap();
+    for command in [
+        &["init"][..],
+        &["plan", "--bundle", "bundle"],
+        &["drift"],
+        &["apply", "--bundle", "bundle"],
+    ] {
+        let mut args = command.to_vec();
+        args.extend(["--binary", binary]);
+        let r: Run = root
+            .tf_wrap_at(proxy.endpoint(), &args)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(r.code, 4, "{command:?}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("the AWS credentials belong to account 123456789012")
+                && r.stderr.contains("is account 210987654321"),
+            "{command:?}: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(
+        recorded_invocations(&root),
+        Vec::new(),
+        "Terraform was started before the account guard refused"
+    );
+    assert!(
+        !root.path("bundle").exists(),
+        "a refused plan left a bundle"
+    );
+    let calls: Vec<String> = proxy.calls().iter().map(|c| c.iam_action()).collect();
+    assert_eq!(
+        calls,
+        vec!["sts:GetCallerIdentity"; 4],
+        "only the account guard may call AWS"
+    );
+}
+
+/// Terraform is given exactly the credentials the guard verified: here a profile's
+/// (`AWS_PROFILE`, resolved by tf-wrap from the SDK's chain), handed on as
+/// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`, with `AWS_PROFILE` and
+/// the web-identity variables removed, in every Terraform process of `init` and `plan`.
+#[test]
+fn terraform_gets_the_verified_credentials_and_no_profile() {
+    let root = Root::new();
+    let recorder = recording_terraform(root.dir.path(), &terraform_binary().unwrap());
+    let binary = recorder.to_str().unwrap();
+    root.write(
+        "aws/credentials",
+        "[prod]\naws_access_key_id = AKIAPRODPROFILE00001\naws_secret_access_key = profile-secret\naws_session_token = profile-session\n",
+    );
+    let run = |args: &[&str]| -> Run {
+        let mut cmd = root.tf_wrap_command(args);
+        cmd.args(["--binary", binary])
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env("AWS_PROFILE", "prod")
+            .env("AWS_SHARED_CREDENTIALS_FILE", root.path("aws/credentials"))
+            .env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/elsewhere")
+            .env("AWS_ROLE_SESSION_NAME", "elsewhere")
+            .env(
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+                root.path("aws/web-identity-token"),
+            );
+        cmd.output().unwrap().into()
+    };
+    let r = run(&["init"]);
+    assert_eq!(r.code, 0, "init: {}", r.stderr);
+    let r = run(&["plan", "--bundle", "bundle"]);
+    assert_eq!(r.code, 3, "plan: {}", r.stderr);
+    let invocations = recorded_invocations(&root);
+    let commands: Vec<&str> = invocations
+        .iter()
+        .filter_map(|(args, _)| args.split_whitespace().nth(1))
+        .collect();
+    assert!(
+        ["version", "init", "plan", "show"]
+            .iter()
+            .all(|c| commands.contains(c)),
+        "{commands:?}"
+    );
+    for (args, vars) in &invocations {
+        for expected in [
+            "AWS_ACCESS_KEY_ID=AKIAPRODPROFILE00001",
+            "AWS_SECRET_ACCESS_KEY=profile-secret",
+            "AWS_SESSION_TOKEN=profile-session",
+        ] {
+            assert!(vars.iter().any(|v| v == expected), "{args}: {vars:?}");
+        }
+        for removed in [
+            "AWS_PROFILE=",
+            "AWS_DEFAULT_PROFILE=",
+            "AWS_ROLE_ARN=",
+            "AWS_ROLE_SESSION_NAME=",
+            "AWS_WEB_IDENTITY_TOKEN_FILE=",
+        ] {
+            assert!(
+                !vars.iter().any(|v| v.starts_with(removed)),
+                "{args}: {removed} reached Terraform: {vars:?}"
+            );
+        }
+    }
+}

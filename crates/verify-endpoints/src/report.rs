@@ -100,3 +100,53 @@ pub fn junit(report: &RunReport) -> Result<String, String> {
     doc.add_test_suite(suite);
     doc.to_string().map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `verify-endpoints/run` v1, byte for byte, for a failed check.
+    #[test]
+    fn run_json_is_unchanged() {
+        let report = RunReport {
+            healthy: false,
+            endpoints: vec![crate::runner::unfinished(
+                "portal".into(),
+                "https://portal.example.com/health".into(),
+                crate::runner::CheckOutcome::Deadline,
+                "the run's deadline passed".into(),
+            )],
+        };
+        let mut out = Vec::new();
+        infra_core::output::write_report(&report, infra_core::output::OutputFormat::Json, &mut out)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{
+  "schema": "verify-endpoints/run",
+  "schema_version": 1,
+  "healthy": false,
+  "endpoints": [
+    {
+      "name": "portal",
+      "method": "GET",
+      "url": "https://portal.example.com/health",
+      "redirects": [],
+      "connected_via": null,
+      "passed": false,
+      "attempts": 0,
+      "status": null,
+      "expected": null,
+      "actual": "the run's deadline passed",
+      "outcome": "deadline",
+      "timings": null,
+      "elapsed_ms": 0.0,
+      "cert_days_left": null,
+      "warnings": []
+    }
+  ]
+}
+"#
+        );
+    }
+}

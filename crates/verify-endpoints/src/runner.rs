@@ -163,7 +163,12 @@ pub async fn run(endpoints: Vec<Endpoint>, options: RunOptions) -> Vec<EndpointR
 }
 
 /// The result of a check that did not run to its end: failed, with why.
-fn unfinished(name: String, url: String, outcome: CheckOutcome, actual: String) -> EndpointResult {
+pub(crate) fn unfinished(
+    name: String,
+    url: String,
+    outcome: CheckOutcome,
+    actual: String,
+) -> EndpointResult {
     EndpointResult {
         name,
         method: "GET".into(),
@@ -351,50 +356,5 @@ mod tests {
             assert_eq!(serde_json::to_value(outcome).unwrap(), text);
             assert_eq!(outcome.to_string(), text);
         }
-    }
-
-    /// `verify-endpoints/run` v1, byte for byte, for a failed check.
-    #[test]
-    fn run_json_is_unchanged() {
-        let report = crate::report::RunReport {
-            healthy: false,
-            endpoints: vec![unfinished(
-                "portal".into(),
-                "https://portal.example.com/health".into(),
-                CheckOutcome::Deadline,
-                "the run's deadline passed".into(),
-            )],
-        };
-        let mut out = Vec::new();
-        infra_core::output::write_report(&report, infra_core::output::OutputFormat::Json, &mut out)
-            .unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            r#"{
-  "schema": "verify-endpoints/run",
-  "schema_version": 1,
-  "healthy": false,
-  "endpoints": [
-    {
-      "name": "portal",
-      "method": "GET",
-      "url": "https://portal.example.com/health",
-      "redirects": [],
-      "connected_via": null,
-      "passed": false,
-      "attempts": 0,
-      "status": null,
-      "expected": null,
-      "actual": "the run's deadline passed",
-      "outcome": "deadline",
-      "timings": null,
-      "elapsed_ms": 0.0,
-      "cert_days_left": null,
-      "warnings": []
-    }
-  ]
-}
-"#
-        );
     }
 }

@@ -1,0 +1,30 @@
+//! `park-state`: what `park` leaves on the environment and how to read it back, shared by
+//! the `park` tool (which writes it) and `tf-wrap` (whose park guard and drift check read
+//! it). Neither tool depends on the other.
+//!
+//! # Brief overview
+//!
+//! - [`record`]: the park record, one tag value on the resource (`v1 desired=2 …`), its
+//!   encoding, decoding and tag rules.
+//! - [`hold`]: the hold's two tags on the ECS clusters ("keep it awake until …").
+//! - [`observe`]: reads the live state of every resource the environment file names (ECS
+//!   services, their Application Auto Scaling targets, Aurora clusters, ECS clusters,
+//!   EventBridge rules) with as few calls as the APIs allow, run concurrently.
+//! - [`error`]: [`error::ObserveError`], the live state could not be read.
+//! - [`iam`]: the IAM actions the observation calls.
+//!
+//! ```no_run
+//! # async fn demo(config: aws_config::SdkConfig, env: infra_core::Environment) {
+//! let clients = park_state::observe::Clients::new(&config, infra_core::retry::Deadline::none());
+//! let live = park_state::observe::observe(&clients, &env).await.unwrap();
+//! assert_eq!(live.services.len(), env.services().count());
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod hold;
+pub mod iam;
+pub mod observe;
+pub mod record;
