@@ -31,6 +31,8 @@
 //! assert!(newest(&[]).unwrap().is_none());
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod bump;
 pub mod command;
 pub mod discover;

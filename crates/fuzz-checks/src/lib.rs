@@ -17,6 +17,7 @@
 //!   every resource change exactly once; the gates refuse every destruction of a protected
 //!   type and only resources the plan changes.
 
+#![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 use infra_core::environment::DEFAULT_PROTECTED_TYPES;
@@ -197,7 +198,7 @@ pub fn plan_json(data: &[u8]) -> usize {
     };
     let refused = gates::destroy_gate(&plan, &options);
     for rc in &plan.resource_changes {
-        let managed = rc.mode.as_deref() != Some("data");
+        let managed = !rc.is_data();
         if managed && rc.action().destroys() && options.protected_types.contains(&rc.kind) {
             assert!(
                 refused.iter().any(|r| r.address == rc.address),

@@ -157,34 +157,95 @@ impl fmt::Display for AwsCallError {
     }
 }
 
+/// What an AWS error means to the toolkit. The one place AWS's error codes are read:
+/// callers branch on the class ([`AwsCallError::class`], [`AwsCallError::is_not_found`]),
+/// never on a code string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// The resource does not exist (a cluster, service, rule, DB cluster, S3 object,
+    /// distribution).
+    NotFound,
+    /// A conditional write was refused because its condition did not hold (DynamoDB
+    /// `attribute_not_exists`, S3 `If-None-Match`).
+    ConditionFailed,
+    /// Throttling, AWS-side unavailability, a connection that failed or timed out: worth
+    /// trying again later.
+    Transient,
+    /// A signature did not verify (KMS `Verify`).
+    InvalidSignature,
+    /// No usable credentials were found by the credential chain.
+    Credentials,
+    /// Anything else: not retried, reported as it is.
+    Other,
+}
+
+/// The codes of each class, as the services spell them.
+const NOT_FOUND: &[&str] = &[
+    "ResourceNotFoundException",
+    "ClusterNotFoundException",
+    "ServiceNotFoundException",
+    "DBClusterNotFoundFault",
+    "NoSuchKey",
+    "NotFound",
+    "NoSuchDistribution",
+    "RepositoryNotFoundException",
+];
+const CONDITION_FAILED: &[&str] = &[
+    "ConditionalCheckFailedException",
+    "PreconditionFailed",
+    "ConditionalRequestConflict",
+];
+const TRANSIENT: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "RequestThrottled",
+    "SlowDown",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "InternalError",
+    "ServerException",
+];
+const INVALID_SIGNATURE: &[&str] = &["KMSInvalidSignatureException"];
+
 impl AwsCallError {
+    /// What the failure means ([`ErrorClass`]), from the kind of failure and AWS's code.
+    pub fn class(&self) -> ErrorClass {
+        match self.kind {
+            AwsCallErrorKind::Dispatch | AwsCallErrorKind::Timeout | AwsCallErrorKind::Response => {
+                ErrorClass::Transient
+            }
+            AwsCallErrorKind::Credentials => ErrorClass::Credentials,
+            AwsCallErrorKind::Construction => ErrorClass::Other,
+            AwsCallErrorKind::Service => {
+                let code = self.code.as_deref().unwrap_or_default();
+                [
+                    (NOT_FOUND, ErrorClass::NotFound),
+                    (CONDITION_FAILED, ErrorClass::ConditionFailed),
+                    (TRANSIENT, ErrorClass::Transient),
+                    (INVALID_SIGNATURE, ErrorClass::InvalidSignature),
+                ]
+                .into_iter()
+                .find(|(codes, _)| codes.contains(&code))
+                .map_or(ErrorClass::Other, |(_, class)| class)
+            }
+        }
+    }
+
+    /// Whether the resource the call named does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.class() == ErrorClass::NotFound
+    }
+
     /// Whether the failure is worth trying again later: throttling, AWS-side unavailability,
     /// a connection that failed or timed out. Polls (waits) use this to keep polling after
     /// the SDK's own retries gave up, until their deadline.
     pub fn is_transient(&self) -> bool {
-        match self.kind {
-            AwsCallErrorKind::Dispatch | AwsCallErrorKind::Timeout | AwsCallErrorKind::Response => {
-                true
-            }
-            AwsCallErrorKind::Service => self.code.as_deref().is_some_and(|c| {
-                [
-                    "Throttling",
-                    "ThrottlingException",
-                    "ThrottledException",
-                    "RequestLimitExceeded",
-                    "TooManyRequestsException",
-                    "RequestThrottled",
-                    "SlowDown",
-                    "ServiceUnavailable",
-                    "ServiceUnavailableException",
-                    "InternalFailure",
-                    "InternalError",
-                    "ServerException",
-                ]
-                .contains(&c)
-            }),
-            AwsCallErrorKind::Construction | AwsCallErrorKind::Credentials => false,
-        }
+        self.class() == ErrorClass::Transient
     }
 
     /// Wraps an SDK error, keeping AWS's code and message.
@@ -195,9 +256,7 @@ impl AwsCallError {
     {
         let chain = display_chain(&err);
         let kind = match &err {
-            _ if chain.contains("loading credentials") || chain.contains("no credentials") => {
-                AwsCallErrorKind::Credentials
-            }
+            _ if caused_by_credentials(&err) => AwsCallErrorKind::Credentials,
             SdkError::ServiceError(_) => AwsCallErrorKind::Service,
             SdkError::ConstructionFailure(_) => AwsCallErrorKind::Construction,
             SdkError::DispatchFailure(_) => AwsCallErrorKind::Dispatch,
@@ -255,6 +314,21 @@ impl AwsCallError {
             kind: AwsCallErrorKind::Credentials,
         }
     }
+}
+
+/// Whether the credential chain's own error ([`CredentialsError`]) is among the causes:
+/// the SDK reports a chain that found nothing as a failure to send the request.
+///
+/// [`CredentialsError`]: aws_credential_types::provider::error::CredentialsError
+fn caused_by_credentials(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if e.is::<aws_credential_types::provider::error::CredentialsError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// The error and its causes, each once, joined with ": " (Display only, never Debug, so

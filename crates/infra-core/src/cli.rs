@@ -32,9 +32,11 @@ pub struct GlobalArgs {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// The AWS options.
     #[command(flatten)]
     pub aws: AwsArgs,
 
+    /// `--completions` and `--man`.
     #[command(flatten)]
     pub generate: GenerateArgs,
 }
@@ -211,6 +213,51 @@ pub fn emit_text(text: &str, success: ExitStatus) -> ExitStatus {
         Ok(()) => success,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => success,
         Err(e) => report_error(&e, ExitStatus::Failure),
+    }
+}
+
+/// A progress bar on stderr when it is a terminal; nothing otherwise (CI logs).
+#[derive(Debug, Default)]
+pub struct TerminalProgress(std::sync::OnceLock<indicatif::ProgressBar>);
+
+impl crate::runner::Progress for TerminalProgress {
+    fn start(&self, total: u64, what: &str) {
+        use std::io::IsTerminal;
+        let bar = self.0.get_or_init(|| {
+            if !std::io::stderr().is_terminal() {
+                return indicatif::ProgressBar::hidden();
+            }
+            let bar = indicatif::ProgressBar::new(total);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed})",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        bar.set_length(total);
+        bar.set_message(what.to_owned());
+    }
+
+    fn advance(&self, n: u64) {
+        if let Some(bar) = self.0.get() {
+            bar.inc(n);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.0.get() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The caller every binary passes to its library: a terminal progress bar and
+/// [`stop_on_signals`].
+pub fn caller() -> crate::runner::Caller {
+    crate::runner::Caller {
+        progress: std::sync::Arc::new(TerminalProgress::default()),
+        on_signals: stop_on_signals,
     }
 }
 

@@ -10,12 +10,13 @@
 //! - [`retry`]: the run's deadline, the AWS retry policy bounded by it ([`aws_client!`]),
 //!   and [`retry::until`] for every other retry, wait and poll.
 //! - [`runner`]: many items at once, bounded, ordered, a panic reported as that item's
-//!   failure.
+//!   failure; the [`runner::Caller`] every tool's run takes (progress display, what a stop
+//!   looks like), so libraries neither draw nor install signal handlers.
 //! - [`setup`]: what every command does first: the environment file, the SDK
 //!   configuration, the account guard, and the exit code of each way that fails.
 //! - [`exit`]: the exit codes every tool shares.
-//! - [`output`]: text or versioned JSON reports, tables, TTY-aware progress.
-//! - [`logging`]: `tracing` to stderr.
+//! - [`output`]: text or versioned JSON reports, tables.
+//! - `logging` (feature `cli`): `tracing` to stderr, set up by the binaries.
 //! - [`fs`]: atomic, validated file writes.
 //! - [`locals`]: reading and byte-exactly rewriting image pins in Terraform `locals`.
 //! - [`location`]: the line and column every `file:line:column` error names.
@@ -28,6 +29,8 @@
 //! assert_eq!(ExitStatus::Refused.code(), 4);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod aws;
 pub mod environment;
 pub mod error;
@@ -35,6 +38,7 @@ pub mod exit;
 pub mod fs;
 pub mod locals;
 pub mod location;
+#[cfg(feature = "cli")]
 pub mod logging;
 pub mod output;
 pub mod retry;

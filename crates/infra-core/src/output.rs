@@ -5,7 +5,7 @@
 //! plain tables; progress bars go to stderr and only when it is a terminal.
 
 use serde::Serialize;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 
 /// The output format of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -85,21 +85,6 @@ where
         out.push('\n');
     }
     out
-}
-
-/// A progress bar on stderr when it is a terminal; a no-op otherwise (CI logs).
-pub fn progress(len: u64, message: &str) -> indicatif::ProgressBar {
-    if !io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed})",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(message.to_owned());
-    bar
 }
 
 #[cfg(test)]

@@ -33,6 +33,60 @@ impl Stop {
     }
 }
 
+/// What a stop looks like, supplied by the caller: called with what the run does on a
+/// first signal and what a second may leave, it returns the [`Stop`] the first fires. The
+/// binaries pass `cli::stop_on_signals` (SIGINT/SIGTERM; a second exits at once); a test or
+/// an embedding program passes its own.
+pub type OnSignals = fn(String, String) -> Stop;
+
+/// How a long run reports progress to whoever shows it. Library code calls it; the
+/// binaries draw it (`cli::TerminalProgress`: a bar on a terminal, nothing in CI logs), so
+/// no library depends on a progress-bar crate.
+pub trait Progress: Send + Sync {
+    /// `total` units of `what` begin.
+    fn start(&self, total: u64, what: &str);
+    /// `n` more finished.
+    fn advance(&self, n: u64);
+    /// Done or stopped: clear what was shown.
+    fn finish(&self);
+}
+
+/// No progress display.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: u64, _: &str) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+/// What the caller of a tool's run supplies: how progress is shown and what a stop
+/// looks like. The same shape for every tool.
+#[derive(Clone)]
+pub struct Caller {
+    /// The progress display.
+    pub progress: std::sync::Arc<dyn Progress>,
+    /// What a stop looks like.
+    pub on_signals: OnSignals,
+}
+
+impl Caller {
+    /// No progress display, stops as `on_signals` makes them.
+    pub fn quiet(on_signals: OnSignals) -> Caller {
+        Caller {
+            progress: std::sync::Arc::new(NoProgress),
+            on_signals,
+        }
+    }
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller").finish_non_exhaustive()
+    }
+}
+
 /// Why an item has no result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Lost {

@@ -10,6 +10,8 @@
 //! - [`observe`]: reads the live state of every resource the environment file names (ECS
 //!   services, their Application Auto Scaling targets, Aurora clusters, ECS clusters,
 //!   EventBridge rules) with as few calls as the APIs allow, run concurrently.
+//! - [`state`]: the states AWS reports (service and Aurora status, rule state, launch type,
+//!   scheduling strategy) as enums that keep values added later.
 //! - [`error`]: [`error::ObserveError`], the live state could not be read.
 //! - [`iam`]: the IAM actions the observation calls.
 //!
@@ -28,3 +30,4 @@ pub mod hold;
 pub mod iam;
 pub mod observe;
 pub mod record;
+pub mod state;

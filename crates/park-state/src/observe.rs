@@ -10,6 +10,7 @@ use crate::hold::{Hold, HOLD_REASON_TAG_KEY, HOLD_TAG_KEY};
 use crate::record::{
     AuroraRecord, Found, RuleRecord, ServiceRecord, SuspendedFlags, TargetCapacity, RECORD_TAG_KEY,
 };
+use crate::state::{AuroraStatus, LaunchType, RuleStatus, SchedulingStrategy, ServiceStatus};
 use aws_config::SdkConfig;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use infra_core::aws::AwsCallError;
@@ -110,7 +111,7 @@ pub struct ServiceState {
     /// Whether ECS knows the service (and it is not INACTIVE).
     pub found: bool,
     /// ECS's status (`ACTIVE`, `DRAINING`, `INACTIVE`, `MISSING`).
-    pub status: String,
+    pub status: ServiceStatus,
     /// Desired task count.
     pub desired_count: i32,
     /// Running task count.
@@ -120,11 +121,11 @@ pub struct ServiceState {
     /// Deployments in progress (more than one means a rollout is under way).
     pub deployments: usize,
     /// `REPLICA` or `DAEMON`.
-    pub scheduling_strategy: Option<String>,
+    pub scheduling_strategy: Option<SchedulingStrategy>,
     /// The service's current task definition (ARN).
     pub task_definition: Option<String>,
     /// `FARGATE`, `EC2` or `EXTERNAL`, when the service names a launch type.
-    pub launch_type: Option<String>,
+    pub launch_type: Option<LaunchType>,
     /// The capacity providers of its strategy, when it has one (`FARGATE`, `FARGATE_SPOT`).
     pub capacity_providers: Vec<String>,
     /// The Application Auto Scaling target, when there is one.
@@ -143,7 +144,7 @@ pub struct AuroraState {
     /// Whether RDS knows the cluster.
     pub found: bool,
     /// RDS's status (`available`, `stopped`, ...).
-    pub status: String,
+    pub status: AuroraStatus,
     /// Serverless v2 minimum ACUs.
     pub min_capacity: Option<f64>,
     /// Serverless v2 maximum ACUs.
@@ -169,7 +170,7 @@ pub struct RuleState {
     pub found: bool,
     /// EventBridge's `State`: `ENABLED`, `DISABLED`,
     /// `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`, or `MISSING`.
-    pub status: String,
+    pub status: RuleStatus,
     /// Its schedule (`rate(1 hour)`, `cron(…)`), when it has one.
     pub schedule_expression: Option<String>,
     /// The AWS service that manages the rule, when one does (park leaves those alone).
@@ -265,13 +266,13 @@ async fn describe_rule(
         Ok(rule) => rule,
         Err(e) => {
             let err = AwsCallError::new("events:DescribeRule", Some(name), e);
-            if err.code.as_deref() == Some("ResourceNotFoundException") {
+            if err.is_not_found() {
                 return Ok(RuleState {
                     rule: cfg.name.clone(),
                     event_bus: cfg.event_bus.clone(),
                     arn: None,
                     found: false,
-                    status: "MISSING".into(),
+                    status: RuleStatus::Missing,
                     schedule_expression: None,
                     managed_by: None,
                     record: Found::None,
@@ -305,9 +306,10 @@ async fn describe_rule(
         event_bus: cfg.event_bus.clone(),
         arn: rule.arn().map(str::to_owned),
         found: true,
-        status: rule
-            .state()
-            .map_or_else(|| "UNKNOWN".to_owned(), |s| s.as_str().to_owned()),
+        status: rule.state().map_or_else(
+            || RuleStatus::Unknown("UNKNOWN".into()),
+            |s| RuleStatus::parse(s.as_str()),
+        ),
         schedule_expression: rule.schedule_expression().map(str::to_owned),
         managed_by: rule.managed_by().map(str::to_owned),
         record,
@@ -334,7 +336,7 @@ async fn describe_clusters(
             let Some(name) = c.cluster_name() else {
                 continue;
             };
-            if c.status() == Some("INACTIVE") {
+            if c.status().map(ServiceStatus::parse) == Some(ServiceStatus::Inactive) {
                 continue;
             }
             let tag = |key: &str| {
@@ -399,7 +401,7 @@ async fn describe_services(
                         e,
                     );
                     // A cluster that does not exist has no services: report each as missing.
-                    if err.code.as_deref() == Some("ClusterNotFoundException") {
+                    if err.is_not_found() {
                         break;
                     }
                     return Err(err.into());
@@ -409,7 +411,7 @@ async fn describe_services(
                 let Some(name) = svc.service_name() else {
                     continue;
                 };
-                let status = svc.status().unwrap_or("UNKNOWN").to_owned();
+                let status = ServiceStatus::parse(svc.status().unwrap_or("UNKNOWN"));
                 let record = svc
                     .tags()
                     .iter()
@@ -427,7 +429,7 @@ async fn describe_services(
                         cluster: cluster.name.clone(),
                         service: name.to_owned(),
                         arn: svc.service_arn().map(str::to_owned),
-                        found: status != "INACTIVE",
+                        found: status != ServiceStatus::Inactive,
                         status,
                         desired_count: svc.desired_count(),
                         running_count: svc.running_count(),
@@ -435,9 +437,9 @@ async fn describe_services(
                         deployments: svc.deployments().len(),
                         scheduling_strategy: svc
                             .scheduling_strategy()
-                            .map(|s| s.as_str().to_owned()),
+                            .map(|s| SchedulingStrategy::parse(s.as_str())),
                         task_definition: svc.task_definition().map(str::to_owned),
-                        launch_type: svc.launch_type().map(|l| l.as_str().to_owned()),
+                        launch_type: svc.launch_type().map(|l| LaunchType::parse(l.as_str())),
                         capacity_providers: svc
                             .capacity_provider_strategy()
                             .iter()
@@ -455,7 +457,7 @@ async fn describe_services(
                 service: name.to_owned(),
                 arn: None,
                 found: false,
-                status: "MISSING".into(),
+                status: ServiceStatus::Missing,
                 desired_count: 0,
                 running_count: 0,
                 pending_count: 0,
@@ -536,12 +538,12 @@ async fn describe_aurora(
             Ok(out) => out,
             Err(e) => {
                 let err = AwsCallError::new("rds:DescribeDBClusters", Some(aurora.name.clone()), e);
-                if err.code.as_deref() == Some("DBClusterNotFoundFault") {
+                if err.is_not_found() {
                     states.push(AuroraState {
                         cluster: aurora.name.clone(),
                         arn: None,
                         found: false,
-                        status: "missing".into(),
+                        status: AuroraStatus::Missing,
                         min_capacity: None,
                         max_capacity: None,
                         seconds_until_auto_pause: None,
@@ -572,7 +574,7 @@ async fn describe_aurora(
             cluster: aurora.name.clone(),
             arn: c.db_cluster_arn().map(str::to_owned),
             found: true,
-            status: c.status().unwrap_or("unknown").to_owned(),
+            status: AuroraStatus::parse(c.status().unwrap_or("unknown")),
             min_capacity: scaling.and_then(|s| s.min_capacity()),
             max_capacity: scaling.and_then(|s| s.max_capacity()),
             seconds_until_auto_pause: scaling.and_then(|s| s.seconds_until_auto_pause()),

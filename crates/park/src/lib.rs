@@ -29,6 +29,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod command;
 pub mod engine;
 pub mod hold;
@@ -40,4 +42,4 @@ pub mod savings;
 pub mod status;
 pub mod wait;
 
-pub use park_state::{error, observe, record};
+pub use park_state::{error, observe, record, state};

@@ -139,7 +139,7 @@ fn main() -> ExitCode {
         let finished = run(
             &global.setup(),
             request(command),
-            infra_core::cli::stop_on_signals,
+            &infra_core::cli::caller(),
         )
         .await;
         let status = match finished.result {

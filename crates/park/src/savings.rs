@@ -16,6 +16,7 @@ use crate::engine::{Outcome, ResultKind};
 use crate::observe::{Clients, LiveEnvironment, ServiceState};
 use crate::plan::{Plan, Step};
 use crate::record::{age_seconds, Found};
+use crate::state::LaunchType;
 use infra_core::aws::AwsCallError;
 use infra_core::Environment;
 use serde::Serialize;
@@ -305,12 +306,12 @@ pub fn service_savings(
     if live.capacity_providers.iter().any(|p| p == "FARGATE_SPOT") {
         return Some(Savings::not("runs on Fargate Spot, whose prices vary"));
     }
-    let fargate = live.launch_type.as_deref() == Some("FARGATE")
+    let fargate = live.launch_type == Some(LaunchType::Fargate)
         || (!live.capacity_providers.is_empty()
             && live.capacity_providers.iter().all(|p| p == "FARGATE"));
     if !fargate {
-        return Some(Savings::not(match live.launch_type.as_deref() {
-            Some("EC2") | Some("EXTERNAL") => "runs on EC2 capacity: what parking saves there is in the instances, which park does not scale",
+        return Some(Savings::not(match live.launch_type {
+            Some(LaunchType::Ec2 | LaunchType::External) => "runs on EC2 capacity: what parking saves there is in the instances, which park does not scale",
             _ => "its launch type is not reported (a capacity provider strategy other than Fargate)",
         }));
     }

@@ -6,6 +6,7 @@ use crate::plan::{flags, service_drift, service_is_parked};
 use crate::record::{age_seconds, Enablement, Found};
 use crate::report::{HoldNote, HoldResult};
 use crate::savings::{self, Savings, SavingsSummary, TaskSize};
+use crate::state::AuroraStatus;
 use infra_core::aws::CallerIdentity;
 use infra_core::environment::{
     AuroraCluster, AuroraParkPolicy, EcsService, Environment, EventBridgeRule,
@@ -221,7 +222,8 @@ pub fn aurora_state(cfg: &AuroraCluster, live: &AuroraState) -> (ParkState, Opti
     if !live.found {
         return (ParkState::Missing, Some("not found".into()));
     }
-    let status = (live.status != "available").then(|| format!("status {}", live.status));
+    let status =
+        (live.status != AuroraStatus::Available).then(|| format!("status {}", live.status));
     match (&live.record, cfg.park) {
         (Found::Invalid { error }, _) => (ParkState::Drifted, Some(error.clone())),
         (Found::None, AuroraParkPolicy::Keep) => (ParkState::Kept, status),
@@ -261,7 +263,7 @@ pub fn rule_state(cfg: &EventBridgeRule, live: &RuleState) -> (ParkState, Option
     if !live.found {
         return (ParkState::Missing, Some("not found".into()));
     }
-    let enablement = Enablement::parse(&live.status);
+    let enablement = live.status.enablement();
     match (&live.record, cfg.park) {
         (Found::Invalid { error }, _) => (ParkState::Drifted, Some(error.clone())),
         (Found::None, false) => (ParkState::Kept, None),
@@ -530,7 +532,7 @@ impl Report for StatusReport {
                 vec![
                     a.live.cluster.clone(),
                     state_name(a.state).to_owned(),
-                    a.live.status.clone(),
+                    a.live.status.to_string(),
                     range(a.live.min_capacity.zip(a.live.max_capacity)),
                     a.live
                         .seconds_until_auto_pause
@@ -573,7 +575,7 @@ impl Report for StatusReport {
                     r.live.rule.clone(),
                     r.live.event_bus.clone(),
                     state_name(r.state).to_owned(),
-                    r.live.status.clone(),
+                    r.live.status.to_string(),
                     r.live
                         .schedule_expression
                         .clone()

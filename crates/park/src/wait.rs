@@ -1,5 +1,6 @@
 //! Waiting for resources to settle after a change, within the run's deadline.
 
+use crate::state::{AuroraStatus, ServiceStatus};
 use infra_core::aws::AwsCallError;
 use infra_core::retry::{until, Backoff, Deadline, Stopped, Try};
 use std::time::Duration;
@@ -95,8 +96,8 @@ pub async fn service_stable(
                 "service {cluster}/{service} disappeared while waiting"
             )));
         };
-        let status = svc.status().unwrap_or("UNKNOWN");
-        if matches!(status, "DRAINING" | "INACTIVE") {
+        let status = ServiceStatus::parse(svc.status().unwrap_or("UNKNOWN"));
+        if matches!(status, ServiceStatus::Draining | ServiceStatus::Inactive) {
             return Try::Fail(WaitError::Gone(format!(
                 "service {cluster}/{service} is {status}"
             )));
@@ -149,17 +150,20 @@ pub async fn aurora_available(
             Ok(out) => out,
             Err(e) => return failed_poll(e),
         };
-        let status = out
-            .db_clusters()
-            .first()
-            .and_then(|c| c.status())
-            .unwrap_or("missing")
-            .to_owned();
-        match status.as_str() {
-            "available" => Try::Done(()),
-            "deleting" | "failed" | "inaccessible-encryption-credentials" | "missing" => Try::Fail(
-                WaitError::Gone(format!("Aurora cluster {cluster} is {status}")),
-            ),
+        let status = AuroraStatus::parse(
+            out.db_clusters()
+                .first()
+                .and_then(|c| c.status())
+                .unwrap_or("missing"),
+        );
+        match status {
+            AuroraStatus::Available => Try::Done(()),
+            AuroraStatus::Deleting
+            | AuroraStatus::Failed
+            | AuroraStatus::InaccessibleEncryptionCredentials
+            | AuroraStatus::Missing => Try::Fail(WaitError::Gone(format!(
+                "Aurora cluster {cluster} is {status}"
+            ))),
             _ => Try::Again(WaitError::Deadline {
                 last: format!("Aurora cluster {cluster} is {status}"),
             }),

@@ -15,7 +15,7 @@ use crate::error::LockError;
 pub use crate::info::LockInfo;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
-use infra_core::aws::AwsCallError;
+use infra_core::aws::{AwsCallError, ErrorClass};
 use infra_core::retry::Deadline;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -281,7 +281,7 @@ impl StateLock {
                 .await;
             if let Err(e) = deleted {
                 let e = AwsCallError::new("dynamodb:DeleteItem", Some(self.item_name()), e);
-                if e.code.as_deref() != Some("ConditionalCheckFailedException") {
+                if e.class() != ErrorClass::ConditionFailed {
                     return Err(e.into());
                 }
                 // Gone already (a retried delete whose first answer was lost, or a
@@ -375,7 +375,7 @@ impl StateLock {
             Ok(out) => out,
             Err(e) => {
                 let e = AwsCallError::new("s3:GetObject", Some(self.lock_file_uri()), e);
-                if matches!(e.code.as_deref(), Some("NoSuchKey" | "NotFound")) {
+                if e.is_not_found() {
                     return Ok(None);
                 }
                 return Err(e.into());
@@ -415,12 +415,7 @@ impl StateLock {
 
 /// Whether a conditional write failed because the lock exists.
 fn is_held(e: &AwsCallError) -> bool {
-    matches!(
-        e.code.as_deref(),
-        Some(
-            "ConditionalCheckFailedException" | "PreconditionFailed" | "ConditionalRequestConflict"
-        )
-    )
+    e.class() == ErrorClass::ConditionFailed
 }
 
 #[cfg(test)]

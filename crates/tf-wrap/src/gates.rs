@@ -82,7 +82,7 @@ pub fn evaluate(plan: &PlanJson, parked: &[Parked], options: &GateOptions) -> Ve
 pub fn destroy_gate(plan: &PlanJson, options: &GateOptions) -> Vec<Refusal> {
     plan.resource_changes
         .iter()
-        .filter(|rc| rc.mode.as_deref() != Some("data"))
+        .filter(|rc| !rc.is_data())
         .filter(|rc| options.protected_types.contains(&rc.kind))
         .filter(|rc| rc.action().destroys())
         .filter(|rc| !options.allow_destroy.contains(&rc.address))
@@ -131,9 +131,7 @@ pub fn park_guard(plan: &PlanJson, parked: &[Parked]) -> Vec<Refusal> {
     }
     let mut refusals = Vec::new();
     for rc in &plan.resource_changes {
-        if rc.mode.as_deref() == Some("data")
-            || matches!(rc.action(), Action::NoOp | Action::Read | Action::Delete)
-        {
+        if rc.is_data() || matches!(rc.action(), Action::NoOp | Action::Read | Action::Delete) {
             continue;
         }
         let (what, attributes): (Option<String>, &[&str]) = match rc.kind.as_str() {

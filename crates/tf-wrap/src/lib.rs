@@ -22,6 +22,8 @@
 //!   call returning a typed [`command::Outcome`] or a [`TfWrapError`], whose one
 //!   exhaustive `match` gives the exit code.
 
+#![warn(missing_docs)]
+
 pub mod bundle;
 pub mod command;
 pub mod diagnose;

@@ -40,7 +40,7 @@ pub struct ResourceChange {
     pub previous_address: Option<String>,
     /// `managed` or `data`.
     #[serde(default)]
-    pub mode: Option<String>,
+    pub mode: Option<ResourceMode>,
     /// The resource type, `aws_ecs_service`.
     #[serde(rename = "type")]
     pub kind: String,
@@ -49,6 +49,36 @@ pub struct ResourceChange {
     /// Why Terraform chose this action, when it says (`replace_because_cannot_update`).
     #[serde(default)]
     pub action_reason: Option<String>,
+}
+
+/// A resource's `mode` in the plan: a managed resource or a data source.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+#[non_exhaustive]
+pub enum ResourceMode {
+    /// `managed`: a resource Terraform creates, changes and destroys.
+    Managed,
+    /// `data`: a data source, only read.
+    Data,
+    /// A mode this version does not know, as Terraform spelled it.
+    Unknown(String),
+}
+
+impl From<String> for ResourceMode {
+    fn from(text: String) -> Self {
+        match text.as_str() {
+            "managed" => ResourceMode::Managed,
+            "data" => ResourceMode::Data,
+            _ => ResourceMode::Unknown(text),
+        }
+    }
+}
+
+impl ResourceChange {
+    /// Whether this is a data source's read, not a managed resource's change.
+    pub fn is_data(&self) -> bool {
+        self.mode == Some(ResourceMode::Data)
+    }
 }
 
 /// The `change` object.

@@ -157,7 +157,7 @@ impl BundleSigner {
             Ok(out) => out,
             Err(e) => {
                 let e = AwsCallError::new("kms:Verify", Some(self.key.clone()), e);
-                if e.code.as_deref() == Some("KMSInvalidSignatureException") {
+                if e.class() == infra_core::aws::ErrorClass::InvalidSignature {
                     return Err(invalid(signed_by(signature)));
                 }
                 return Err(SigningError::Aws(Box::new(e)));

@@ -79,7 +79,7 @@ async fn check(
         Ok(out) => out,
         Err(e) => {
             let err = AwsCallError::new("cloudfront:GetDistribution", Some(id.to_owned()), e);
-            return Try::Fail(if err.code.as_deref() == Some("NoSuchDistribution") {
+            return Try::Fail(if err.is_not_found() {
                 PreflightError::NotFound { id: id.to_owned() }
             } else {
                 PreflightError::Aws(err.to_string())

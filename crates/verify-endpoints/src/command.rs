@@ -9,7 +9,7 @@ use crate::runner::{run, RunOptions};
 use infra_core::environment::{endpoint_url, Endpoint};
 use infra_core::exit::ExitStatus;
 use infra_core::retry::Deadline;
-use infra_core::runner::Stop;
+use infra_core::runner::Caller;
 use infra_core::setup::{Setup, SetupError};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -134,12 +134,13 @@ fn endpoints(
     Ok((endpoints, environment))
 }
 
-/// Checks the endpoints `request` names and writes the JUnit file if asked. `on_signals`
-/// is called once the checks start: unfinished checks are then reported `interrupted`.
+/// Checks the endpoints `request` names and writes the JUnit file if asked. The caller's
+/// `on_signals` is called once the checks start: unfinished checks are then reported
+/// `interrupted`.
 pub async fn verify(
     setup: &Setup,
     request: Request,
-    on_signals: fn(String, String) -> Stop,
+    caller: &Caller,
 ) -> Result<RunReport, VerifyError> {
     let (endpoints, environment) = endpoints(setup, &request)?;
     let extra_ca = match &request.ca_file {
@@ -188,7 +189,7 @@ pub async fn verify(
         via_cloudfront: request.via_cloudfront,
         resolve: request.resolve,
         request_headers,
-        stop: on_signals(
+        stop: (caller.on_signals)(
             "unfinished checks are reported interrupted, then the report".into(),
             "no report was written".into(),
         ),

@@ -224,14 +224,54 @@ async fn fetch(
         .trim_end_matches(']')
         .to_owned();
     let port = url.port_or_known_default().unwrap_or(80);
-    let timeout = |phase| {
-        move |_| FetchError::Timeout {
-            phase,
-            after_ms: ms(start.elapsed()),
-        }
-    };
 
-    let connect_host = route.connect_host.clone().unwrap_or_else(|| host.clone());
+    let addrs = resolve(&host, port, route, deadline, start).await?;
+    let dns_ms = elapsed();
+    let tcp = connect(&host, &addrs, deadline, start).await?;
+    let connect_ms = elapsed() - dns_ms;
+    let (io, cert_not_after) = secure(url, &host, tcp, tls, deadline, start).await?;
+    let tls_ms = elapsed() - dns_ms - connect_ms;
+    let (exchange, ttfb_ms) = exchange(url, &host, io, extra, deadline, start).await?;
+    Ok(Response {
+        status: exchange.status,
+        content_type: exchange.content_type,
+        headers: exchange.headers,
+        body: exchange.body,
+        timings: Timings {
+            dns_ms,
+            connect_ms,
+            tls_ms,
+            ttfb_ms,
+            total_ms: elapsed(),
+        },
+        cert_not_after,
+    })
+}
+
+/// A phase that ran out of time: `phase` and the time since the fetch started.
+fn timed_out(
+    phase: &'static str,
+    start: Instant,
+) -> impl Fn(tokio::time::error::Elapsed) -> FetchError {
+    move |_| FetchError::Timeout {
+        phase,
+        after_ms: ms(start.elapsed()),
+    }
+}
+
+/// DNS: the addresses of the host to connect to (the route's `connect_host`, else the
+/// URL's), or the route's `--resolve` overrides for it.
+async fn resolve(
+    host: &str,
+    port: u16,
+    route: &Route,
+    deadline: Instant,
+    start: Instant,
+) -> Result<Vec<std::net::SocketAddr>, FetchError> {
+    let connect_host = route
+        .connect_host
+        .clone()
+        .unwrap_or_else(|| host.to_owned());
     let overridden: Vec<std::net::SocketAddr> = route
         .resolve
         .iter()
@@ -244,7 +284,7 @@ async fn fetch(
             tokio::net::lookup_host((connect_host.as_str(), port)),
         )
         .await
-        .map_err(timeout("dns"))?
+        .map_err(timed_out("dns", start))?
         .map_err(|e| FetchError::Dns {
             host: connect_host.clone(),
             message: e.to_string(),
@@ -255,23 +295,29 @@ async fn fetch(
     };
     if addrs.is_empty() {
         return Err(FetchError::Dns {
-            host: host.clone(),
+            host: host.to_owned(),
             message: "no address".into(),
         });
     }
-    let dns_ms = elapsed();
+    Ok(addrs)
+}
 
-    // Every resolved address in turn (`localhost` may list ::1 before 127.0.0.1).
+/// TCP: every resolved address in turn (`localhost` may list ::1 before 127.0.0.1).
+async fn connect(
+    host: &str,
+    addrs: &[std::net::SocketAddr],
+    deadline: Instant,
+    start: Instant,
+) -> Result<TcpStream, FetchError> {
     let mut last_error = None;
-    let mut connected = None;
-    for addr in &addrs {
+    for addr in addrs {
         match timeout_at(deadline, TcpStream::connect(addr))
             .await
-            .map_err(timeout("connect"))?
+            .map_err(timed_out("connect", start))?
         {
-            Ok(stream) => {
-                connected = Some(stream);
-                break;
+            Ok(tcp) => {
+                let _ = tcp.set_nodelay(true);
+                return Ok(tcp);
             }
             Err(e) => {
                 let transient = matches!(
@@ -288,44 +334,64 @@ async fn fetch(
             }
         }
     }
-    let Some(tcp) = connected else {
-        return Err(last_error.unwrap_or(FetchError::Dns {
-            host: host.clone(),
-            message: "no address".into(),
-        }));
-    };
-    let _ = tcp.set_nodelay(true);
-    let connect_ms = elapsed() - dns_ms;
+    Err(last_error.unwrap_or(FetchError::Dns {
+        host: host.to_owned(),
+        message: "no address".into(),
+    }))
+}
 
-    let mut cert_not_after = None;
-    let io: Box<dyn Io> = if url.scheme() == "https" {
-        let name = ServerName::try_from(host.clone()).map_err(|e| FetchError::Tls {
-            host: host.clone(),
-            message: e.to_string(),
-        })?;
-        let stream = timeout_at(
-            deadline,
-            tokio_rustls::TlsConnector::from(Arc::clone(tls)).connect(name, tcp),
-        )
-        .await
-        .map_err(timeout("tls"))?
-        .map_err(|e| FetchError::Tls {
-            host: host.clone(),
-            message: e.to_string(),
-        })?;
-        cert_not_after = stream
-            .get_ref()
-            .1
-            .peer_certificates()
-            .and_then(|certs| certs.first())
-            .and_then(|der| x509_parser::parse_x509_certificate(der).ok())
-            .map(|(_, cert)| cert.validity().not_after.timestamp());
-        Box::new(stream)
-    } else {
-        Box::new(tcp)
+/// TLS for `https` URLs (with the server certificate's `notAfter`); plain TCP otherwise.
+async fn secure(
+    url: &url::Url,
+    host: &str,
+    tcp: TcpStream,
+    tls: &Arc<rustls::ClientConfig>,
+    deadline: Instant,
+    start: Instant,
+) -> Result<(Box<dyn Io>, Option<i64>), FetchError> {
+    if url.scheme() != "https" {
+        return Ok((Box::new(tcp), None));
+    }
+    let tls_error = |message: String| FetchError::Tls {
+        host: host.to_owned(),
+        message,
     };
-    let tls_ms = elapsed() - dns_ms - connect_ms;
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| tls_error(e.to_string()))?;
+    let stream = timeout_at(
+        deadline,
+        tokio_rustls::TlsConnector::from(Arc::clone(tls)).connect(name, tcp),
+    )
+    .await
+    .map_err(timed_out("tls", start))?
+    .map_err(|e| tls_error(e.to_string()))?;
+    let cert_not_after = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .and_then(|der| x509_parser::parse_x509_certificate(der).ok())
+        .map(|(_, cert)| cert.validity().not_after.timestamp());
+    Ok((Box::new(stream), cert_not_after))
+}
 
+/// What the HTTP exchange brought back.
+struct Exchange {
+    status: u16,
+    content_type: Option<String>,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+/// HTTP/1.1: the GET with the extra headers, the response head (time to first byte,
+/// returned beside the exchange) and the body (at most `MAX_BODY`).
+async fn exchange(
+    url: &url::Url,
+    host: &str,
+    io: Box<dyn Io>,
+    extra: &RequestHeaders,
+    deadline: Instant,
+    start: Instant,
+) -> Result<(Exchange, f64), FetchError> {
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(io))
             .await
@@ -335,7 +401,7 @@ async fn fetch(
     });
     let host_header = match url.port() {
         Some(p) => format!("{host}:{p}"),
-        None => host.clone(),
+        None => host.to_owned(),
     };
     let path = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
@@ -356,12 +422,12 @@ async fn fetch(
     for (name, value) in extra {
         request.headers_mut().insert(name.clone(), value.clone());
     }
-    let sent = elapsed();
+    let sent = start.elapsed();
     let response = timeout_at(deadline, sender.send_request(request))
         .await
-        .map_err(timeout("response"))?
+        .map_err(timed_out("response", start))?
         .map_err(|e| FetchError::Protocol(e.to_string()))?;
-    let ttfb_ms = elapsed() - sent;
+    let ttfb_ms = ms(start.elapsed()) - ms(sent);
     let status = response.status().as_u16();
     let headers: Vec<(String, String)> = response
         .headers()
@@ -383,23 +449,18 @@ async fn fetch(
         Limited::new(response.into_body(), MAX_BODY).collect(),
     )
     .await
-    .map_err(timeout("body"))?
+    .map_err(timed_out("body", start))?
     .map_err(|e| FetchError::Protocol(format!("reading the body: {e}")))?
     .to_bytes();
-    Ok(Response {
-        status,
-        content_type,
-        headers,
-        body,
-        timings: Timings {
-            dns_ms,
-            connect_ms,
-            tls_ms,
-            ttfb_ms,
-            total_ms: elapsed(),
+    Ok((
+        Exchange {
+            status,
+            content_type,
+            headers,
+            body,
         },
-        cert_not_after,
-    })
+        ttfb_ms,
+    ))
 }
 
 /// The most redirects followed for one check.

@@ -22,6 +22,8 @@
 //! assert!(json_contains(&json!({"status": "ok", "x": 1}), &json!({"status": "ok"})));
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod cloudfront;
 pub mod command;
 pub mod expect;

@@ -66,7 +66,7 @@ fn main() -> ExitCode {
     let Cli { global, checks } = Cli::parse();
     run_command::<Cli, _, _, _>(&global, Some(checks), |checks| async {
         let setup = global.setup();
-        match verify(&setup, request(checks), infra_core::cli::stop_on_signals).await {
+        match verify(&setup, request(checks), &infra_core::cli::caller()).await {
             Ok(report) => emit(&report, global.format(), report.exit_status()),
             Err(e) => report_error(&e, e.exit_status()),
         }

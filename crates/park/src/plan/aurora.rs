@@ -7,6 +7,7 @@ use super::{
 };
 use crate::observe::AuroraState;
 use crate::record::{tool_id, AuroraRecord, Found};
+use crate::state::AuroraStatus;
 use infra_core::environment::{AuroraCluster, AuroraParkPolicy};
 
 pub(super) fn item(
@@ -56,7 +57,7 @@ pub(super) fn item(
     let record = state.record.valid();
     match (direction, cfg.park) {
         (Direction::Down, AuroraParkPolicy::Keep) => {
-            if state.status == "available" {
+            if state.status == AuroraStatus::Available {
                 done(
                     Decision::Unchanged,
                     "kept running (`park = \"keep\"`); available".into(),
@@ -79,7 +80,7 @@ pub(super) fn item(
             }
         }
         (Direction::Up, AuroraParkPolicy::Keep) => {
-            if state.status == "available" {
+            if state.status == AuroraStatus::Available {
                 done(
                     Decision::Unchanged,
                     "kept running (`park = \"keep\"`); available".into(),

@@ -19,6 +19,7 @@ use crate::observe::{LiveEnvironment, ServiceState};
 use crate::record::{
     rfc3339, AuroraRecord, RuleRecord, ServiceRecord, SuspendedFlags, TargetCapacity,
 };
+use crate::state::RuleStatus;
 use infra_core::environment::Environment;
 use serde::Serialize;
 use std::fmt;
@@ -145,7 +146,7 @@ pub enum Capacity {
     /// An EventBridge rule's state (`ENABLED`, `DISABLED`).
     Rule {
         /// The state.
-        state: String,
+        state: RuleStatus,
     },
     /// The resource does not exist.
     Missing,
@@ -462,8 +463,8 @@ fn apply(before: &Capacity, steps: &[Step]) -> Capacity {
                     *seconds_until_auto_pause = *p;
                 }
             }
-            (Capacity::Rule { state }, Step::DisableRule) => *state = "DISABLED".into(),
-            (Capacity::Rule { state }, Step::EnableRule) => *state = "ENABLED".into(),
+            (Capacity::Rule { state }, Step::DisableRule) => *state = RuleStatus::Disabled,
+            (Capacity::Rule { state }, Step::EnableRule) => *state = RuleStatus::Enabled,
             _ => {}
         }
     }

@@ -68,7 +68,7 @@ pub(super) fn item(
         let (decision, reason, steps) = unreadable_record(error);
         return done(decision, reason, steps);
     }
-    let Some(live) = Enablement::parse(&state.status) else {
+    let Some(live) = state.status.enablement() else {
         return done(
             Decision::Refused,
             format!(

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::observe::ServiceState;
 use crate::record::{tool_id, Found, ServiceRecord, SuspendedFlags, TargetCapacity};
+use crate::state::SchedulingStrategy;
 use infra_core::environment::EcsService;
 
 pub(super) fn capacity(state: &ServiceState) -> Capacity {
@@ -52,7 +53,7 @@ pub(super) fn item(
             vec![],
         );
     }
-    if state.scheduling_strategy.as_deref() == Some("DAEMON") {
+    if state.scheduling_strategy == Some(SchedulingStrategy::Daemon) {
         return done(
             Decision::Refused,
             "DAEMON service: its task count follows the container instances and cannot be parked by desired count".into(),

@@ -12,15 +12,20 @@
 //! rds:AddTagsToResource, rds:RemoveTagsFromResource, events:TagResource,
 //! events:UntagResource, events:DisableRule and events:EnableRule. Nothing here deletes or
 //! stops.
+//!
+//! `mod.rs` runs the phases and resources; each step's API calls are in the module of its
+//! resource kind: `service.rs`, `aurora.rs`, `rule.rs`.
 
-use crate::observe::{scalable_resource_id, Clients};
+mod aurora;
+mod rule;
+mod service;
+
+use crate::observe::Clients;
 use crate::plan::{Decision, Direction, Plan, PlanItem, ResourceKind, Step};
-use crate::record::{check_tag_value, RECORD_TAG_KEY};
-use crate::wait;
-use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace, SuspendedState};
+use crate::record::check_tag_value;
 use infra_core::aws::AwsCallError;
 use infra_core::retry::Deadline;
-use infra_core::runner::run_bounded;
+use infra_core::runner::{run_bounded, Progress};
 use serde::Serialize;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -90,13 +95,13 @@ pub use infra_core::runner::Stop;
 
 /// Runs every item of `plan`.
 ///
-/// `progress` advances once per finished resource; pass `ProgressBar::hidden()` for none.
+/// `progress` advances once per finished resource; pass `NoProgress` for none.
 /// When `stop` fires, no new step starts and the unfinished resources are reported failed.
 pub async fn run(
     clients: &Clients,
     plan: &Plan,
     options: RunOptions,
-    progress: &indicatif::ProgressBar,
+    progress: &dyn Progress,
     stop: &Stop,
 ) -> Vec<Outcome> {
     // Without a deadline, the default run's ten minutes.
@@ -136,7 +141,7 @@ pub async fn run(
                 .into_iter()
                 .map(|(index, item)| (index, held_back(item, &why)))
                 .collect();
-            progress.inc(held.len() as u64);
+            progress.advance(held.len() as u64);
             outcomes.extend(held);
             continue;
         }
@@ -199,7 +204,7 @@ async fn run_phase(
     items: Vec<(usize, PlanItem)>,
     options: RunOptions,
     deadline: Instant,
-    progress: &indicatif::ProgressBar,
+    progress: &dyn Progress,
     stop: &Stop,
 ) -> Vec<(usize, Outcome)> {
     let planned: Vec<(usize, PlanItem)> = items.clone();
@@ -214,7 +219,7 @@ async fn run_phase(
             let (clients, stop) = (clients.clone(), stop.clone());
             async move { run_item(&clients, item, options.poll_interval, deadline, &stop).await }
         },
-        || progress.inc(1),
+        || progress.advance(1),
     )
     .await;
     planned
@@ -319,6 +324,8 @@ impl From<String> for StepError {
     }
 }
 
+/// One step of one resource, by the resource's kind (`service`, `aurora`, `rule`: the
+/// same seams as `plan/`).
 async fn run_step(
     clients: &Clients,
     item: &PlanItem,
@@ -326,191 +333,45 @@ async fn run_step(
     poll: Duration,
     deadline: Instant,
 ) -> Result<(), StepError> {
-    let name = item.resource.name.clone();
-    let arn = || {
-        item.resource
-            .arn
-            .clone()
-            .ok_or_else(|| format!("{name} has no ARN"))
-    };
-    let (cluster, service) = name
-        .split_once('/')
-        .unwrap_or((name.as_str(), name.as_str()));
     match step {
-        Step::WriteServiceRecord { record } => {
-            let value = record.encode();
-            check_tag_value(&value)
-                .map_err(|e| format!("park record for {name} would be rejected by AWS: {e}"))?;
-            let tag = aws_sdk_ecs::types::Tag::builder()
-                .key(RECORD_TAG_KEY)
-                .value(value)
-                .build();
-            clients
-                .ecs
-                .tag_resource()
-                .resource_arn(arn()?)
-                .tags(tag)
-                .send()
-                .await
-                .map_err(AwsCallError::on("ecs:TagResource", name.clone()))?;
-        }
-        Step::SetTarget {
-            min,
-            max,
-            suspended,
-        } => {
-            let state = SuspendedState::builder()
-                .dynamic_scaling_in_suspended(suspended.dynamic_in)
-                .dynamic_scaling_out_suspended(suspended.dynamic_out)
-                .scheduled_scaling_suspended(suspended.scheduled)
-                .build();
-            clients
-                .autoscaling
-                .register_scalable_target()
-                .service_namespace(ServiceNamespace::Ecs)
-                .resource_id(scalable_resource_id(cluster, service))
-                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                .min_capacity(*min)
-                .max_capacity(*max)
-                .suspended_state(state)
-                .send()
-                .await
-                .map_err(AwsCallError::on(
-                    "application-autoscaling:RegisterScalableTarget",
-                    name.clone(),
-                ))?;
-        }
-        Step::SetDesiredCount { count } => {
-            clients
-                .ecs
-                .update_service()
-                .cluster(cluster)
-                .service(service)
-                .desired_count(*count)
-                .send()
-                .await
-                .map_err(AwsCallError::on("ecs:UpdateService", name.clone()))?;
-        }
-        Step::WaitServiceStable => {
-            wait::service_stable(&clients.ecs, cluster, service, deadline, poll)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        Step::RemoveServiceRecord => {
-            clients
-                .ecs
-                .untag_resource()
-                .resource_arn(arn()?)
-                .tag_keys(RECORD_TAG_KEY)
-                .send()
-                .await
-                .map_err(AwsCallError::on("ecs:UntagResource", name.clone()))?;
-        }
-        Step::WriteAuroraRecord { record } => {
-            let value = record.encode();
-            check_tag_value(&value)
-                .map_err(|e| format!("park record for {name} would be rejected by AWS: {e}"))?;
-            let tag = aws_sdk_rds::types::Tag::builder()
-                .key(RECORD_TAG_KEY)
-                .value(value)
-                .build();
-            clients
-                .rds
-                .add_tags_to_resource()
-                .resource_name(arn()?)
-                .tags(tag)
-                .send()
-                .await
-                .map_err(AwsCallError::on("rds:AddTagsToResource", name.clone()))?;
-        }
-        Step::SetAuroraScaling {
-            min_capacity,
-            max_capacity,
-            seconds_until_auto_pause,
-        } => {
-            let scaling = aws_sdk_rds::types::ServerlessV2ScalingConfiguration::builder()
-                .min_capacity(*min_capacity)
-                .max_capacity(*max_capacity)
-                .set_seconds_until_auto_pause(*seconds_until_auto_pause)
-                .build();
-            clients
-                .rds
-                .modify_db_cluster()
-                .db_cluster_identifier(&name)
-                .serverless_v2_scaling_configuration(scaling)
-                .apply_immediately(true)
-                .send()
-                .await
-                .map_err(AwsCallError::on("rds:ModifyDBCluster", name.clone()))?;
-        }
-        Step::WaitAuroraAvailable => {
-            wait::aurora_available(&clients.rds, &name, deadline, poll)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        Step::WriteRuleRecord { record } => {
-            let value = record.encode();
-            check_tag_value(&value)
-                .map_err(|e| format!("park record for {name} would be rejected by AWS: {e}"))?;
-            let tag = aws_sdk_eventbridge::types::Tag::builder()
-                .key(RECORD_TAG_KEY)
-                .value(value)
-                .build()
-                .map_err(|e| format!("park record for {name}: {e}"))?;
-            clients
-                .events
-                .tag_resource()
-                .resource_arn(arn()?)
-                .tags(tag)
-                .send()
-                .await
-                .map_err(AwsCallError::on("events:TagResource", name.clone()))?;
-        }
-        Step::DisableRule | Step::EnableRule => {
-            let bus = item.resource.event_bus.as_deref().unwrap_or("default");
-            let rule = name
-                .strip_prefix(&format!("{bus}/"))
-                .unwrap_or(name.as_str());
-            if *step == Step::DisableRule {
-                clients
-                    .events
-                    .disable_rule()
-                    .name(rule)
-                    .event_bus_name(bus)
-                    .send()
-                    .await
-                    .map_err(AwsCallError::on("events:DisableRule", name.clone()))?;
-            } else {
-                clients
-                    .events
-                    .enable_rule()
-                    .name(rule)
-                    .event_bus_name(bus)
-                    .send()
-                    .await
-                    .map_err(AwsCallError::on("events:EnableRule", name.clone()))?;
-            }
-        }
-        Step::RemoveRuleRecord => {
-            clients
-                .events
-                .untag_resource()
-                .resource_arn(arn()?)
-                .tag_keys(RECORD_TAG_KEY)
-                .send()
-                .await
-                .map_err(AwsCallError::on("events:UntagResource", name.clone()))?;
-        }
-        Step::RemoveAuroraRecord => {
-            clients
-                .rds
-                .remove_tags_from_resource()
-                .resource_name(arn()?)
-                .tag_keys(RECORD_TAG_KEY)
-                .send()
-                .await
-                .map_err(AwsCallError::on("rds:RemoveTagsFromResource", name.clone()))?;
-        }
+        Step::WriteServiceRecord { .. }
+        | Step::SetTarget { .. }
+        | Step::SetDesiredCount { .. }
+        | Step::WaitServiceStable
+        | Step::RemoveServiceRecord => service::step(clients, item, step, poll, deadline).await,
+        Step::WriteAuroraRecord { .. }
+        | Step::SetAuroraScaling { .. }
+        | Step::WaitAuroraAvailable
+        | Step::RemoveAuroraRecord => aurora::step(clients, item, step, poll, deadline).await,
+        Step::WriteRuleRecord { .. }
+        | Step::DisableRule
+        | Step::EnableRule
+        | Step::RemoveRuleRecord => rule::step(clients, item, step).await,
     }
-    Ok(())
+}
+
+/// The resource's ARN, which tagging needs.
+fn arn(item: &PlanItem) -> Result<String, StepError> {
+    item.resource
+        .arn
+        .clone()
+        .ok_or_else(|| StepError(format!("{} has no ARN", item.resource.name)))
+}
+
+/// An encoded park record, checked against AWS's tag rules before it is sent.
+fn record_value(item: &PlanItem, value: String) -> Result<String, StepError> {
+    check_tag_value(&value).map_err(|e| {
+        StepError(format!(
+            "park record for {} would be rejected by AWS: {e}",
+            item.resource.name
+        ))
+    })?;
+    Ok(value)
+}
+
+/// A step given to the wrong kind's runner: a bug.
+fn not_mine(kind: &str, step: &Step) -> StepError {
+    StepError(format!(
+        "internal error (a bug; please report it): {step:?} is not a step of an {kind}"
+    ))
 }

@@ -2,23 +2,36 @@
 //! library call, [`run`], returning a typed [`Finished`]: the outcome (a report) or a
 //! [`ParkError`], and whether releasing the environment lock failed afterwards. The binary
 //! parses arguments into a [`Request`], calls [`run`], renders.
+//!
+//! `mod.rs` holds the request, outcome and error types and dispatches each request;
+//! `park_run.rs` is `down`/`up` (observe, hold, plan, engine, savings), `holds.rs` `hold`
+//! and `release`, `locked.rs` the environment lock around them and `unlock`.
 
-use crate::engine::{self, RunOptions, Stop};
+mod holds;
+mod locked;
+mod park_run;
+
+pub use locked::unlock;
+
+use crate::engine;
 use crate::error::ObserveError;
-use crate::hold::{Hold, HoldError};
+use crate::hold::HoldError;
 use crate::lock::LockSetupError;
 use crate::observe::{observe, Clients};
-use crate::plan::{plan, Direction, PlanOptions};
-use crate::record::Found;
+use crate::plan::{Direction, PlanOptions};
+use crate::report::HoldReport;
 use crate::report::RunReport;
-use crate::report::{HoldNote, HoldReport, HoldResult};
 use crate::status::StatusReport;
+use holds::{hold_for, hold_request, holder, place_hold, release_hold};
 use infra_core::aws::AwsCallError;
 use infra_core::exit::ExitStatus;
 use infra_core::retry::Deadline;
+use infra_core::runner::Caller;
 use infra_core::setup::{Setup, SetupError};
 use infra_core::Environment;
-use state_lock::{BackendError, LockError, LockInfo};
+use locked::{locked, LockOptions};
+use park_run::{observe_plan_run, Bounds};
+use state_lock::{BackendError, LockError};
 use std::time::Duration;
 
 /// What to do.
@@ -176,16 +189,11 @@ pub struct Finished {
     pub release: Option<ParkError>,
 }
 
-/// How long `park down` waits after its run for task sizes still being read.
-const SIZES_GRACE: Duration = Duration::from_secs(2);
-
-/// The signal handling a run installs when it starts changing things: given what the
-/// first signal does and what a second may leave, returns the [`Stop`] the first fires.
-pub type OnSignals = fn(String, String) -> Stop;
-
-/// Runs `request`. `on_signals` is called once a park run starts (not for `status`,
-/// `unlock` or `iam-policy`, which a signal simply ends).
-pub async fn run(setup: &Setup, request: Request, on_signals: OnSignals) -> Finished {
+/// Runs `request`. The caller's `on_signals` is called once a park run starts (not for
+/// `status`, `unlock` or `iam-policy`, which a signal simply ends); its `progress` shows
+/// the engine's resources as they finish.
+pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
+    let on_signals = caller.on_signals;
     let done = |result| Finished {
         result,
         release: None,
@@ -210,14 +218,14 @@ pub async fn run(setup: &Setup, request: Request, on_signals: OnSignals) -> Fini
         Request::Run(_, args) => Deadline::after(args.deadline),
         _ => Deadline::none(),
     };
-    let (config, caller) = match setup.aws_until(&env, deadline).await {
+    let (config, identity) = match setup.aws_until(&env, deadline).await {
         Ok(pair) => pair,
         Err(e) => return done(Err(e.into())),
     };
     let hold = match hold_request(&request) {
         None => None,
         Some(h) => {
-            let by = h.by.clone().unwrap_or_else(|| holder(caller.as_ref()));
+            let by = h.by.clone().unwrap_or_else(|| holder(identity.as_ref()));
             match hold_for(&env, h, &by, now) {
                 Ok(hold) => Some(hold),
                 Err(e) => return done(Err(e.into())),
@@ -232,7 +240,7 @@ pub async fn run(setup: &Setup, request: Request, on_signals: OnSignals) -> Fini
                 let arns = crate::savings::recorded_definitions(&live);
                 let sizes = crate::savings::task_sizes(&clients, arns).await;
                 Ok(Outcome::Status(
-                    StatusReport::new(&env, live, caller, &sizes),
+                    StatusReport::new(&env, live, identity, &sizes),
                     check,
                 ))
             }
@@ -259,8 +267,11 @@ pub async fn run(setup: &Setup, request: Request, on_signals: OnSignals) -> Fini
                 direction,
                 args,
                 hold,
-                deadline,
-                stop.clone(),
+                Bounds {
+                    deadline,
+                    stop: stop.clone(),
+                    progress: caller.progress.clone(),
+                },
             );
             locked(&env, &config, lock, &stop, work).await
         }
@@ -296,82 +307,6 @@ pub async fn run(setup: &Setup, request: Request, on_signals: OnSignals) -> Fini
     }
 }
 
-/// The hold a request places, if any.
-fn hold_request(request: &Request) -> Option<&HoldRequest> {
-    match request {
-        Request::Hold(h) => Some(h),
-        Request::Run(Direction::Up, args) => args.hold.as_ref(),
-        _ => None,
-    }
-}
-
-/// The hold `h` asks for, checked (end, length, reason, holder), as `by`.
-fn hold_for(
-    env: &Environment,
-    h: &HoldRequest,
-    by: &str,
-    now: std::time::SystemTime,
-) -> Result<Hold, HoldError> {
-    if env.ecs_clusters.is_empty() {
-        return Err(HoldError::NoCluster);
-    }
-    let until = crate::hold::parse_when(&h.until, now)?;
-    crate::hold::new_hold(until, &h.reason, by, now, env.max_hold)
-}
-
-/// Who holds when `--by` is not given: the caller's identity (as a tag allows it), else
-/// the local user.
-fn holder(caller: Option<&infra_core::aws::CallerIdentity>) -> String {
-    let name = match caller {
-        Some(c) => crate::hold::holder_from_arn(&c.arn),
-        None => std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-    };
-    let clean: String = name
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || "_.:/=+-@".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(128)
-        .collect();
-    if clean.is_empty() {
-        "unknown".into()
-    } else {
-        clean
-    }
-}
-
-/// Writes `hold` on every ECS cluster of the environment.
-async fn place_hold(env: Environment, clients: Clients, hold: Hold) -> Result<Outcome, ParkError> {
-    let live = observe(&clients, &env).await?;
-    let clusters = crate::hold::write(&clients, &live, &hold).await?;
-    Ok(Outcome::Hold(HoldReport {
-        environment: env.name.clone(),
-        action: HoldResult::Placed,
-        hold: Some(hold),
-        clusters,
-    }))
-}
-
-async fn release_hold(env: Environment, clients: Clients) -> Result<Outcome, ParkError> {
-    let live = observe(&clients, &env).await?;
-    let hold = live.latest_hold().cloned();
-    let clusters = crate::hold::remove(&clients, &live).await?;
-    Ok(Outcome::Hold(HoldReport {
-        environment: env.name.clone(),
-        action: if clusters.is_empty() {
-            HoldResult::None
-        } else {
-            HoldResult::Released
-        },
-        hold,
-        clusters,
-    }))
-}
-
 /// The least-privilege IAM policy for `env`, the lock's actions included.
 pub fn iam_policy(env: &Environment) -> Result<Outcome, ParkError> {
     let lock = match state_lock::backend::read(env)? {
@@ -379,221 +314,6 @@ pub fn iam_policy(env: &Environment) -> Result<Outcome, ParkError> {
         _ => None,
     };
     Ok(Outcome::Policy(crate::iam::policy(env, lock.as_ref())))
-}
-
-/// Releases a lock left by a killed run: only when `id` is its ID.
-pub async fn unlock(
-    config: &aws_config::SdkConfig,
-    env: &Environment,
-    id: &str,
-) -> Result<Outcome, ParkError> {
-    let lock = crate::lock::environment_lock(config, env)?;
-    let removed = lock.force_unlock(id).await?;
-    Ok(Outcome::Unlocked {
-        lock: lock.backend().lock_path(),
-        holder: removed.describe(),
-    })
-}
-
-/// How a command takes the environment lock.
-struct LockOptions {
-    /// The operation written into the lock (`park down`, `park hold`).
-    operation: &'static str,
-    /// No lock at all (a dry run changes nothing).
-    skip: bool,
-    /// `--no-lock`: run without it, with a warning.
-    no_lock: bool,
-    /// How long to wait for a held lock (default: the file's `terraform.lock_timeout`).
-    timeout: Option<Duration>,
-}
-
-/// Runs `work` under the environment lock (unless skipped); the lock is released on every
-/// way out (done, failed, deadline, SIGINT/SIGTERM, a panic).
-async fn locked<W>(
-    env: &Environment,
-    config: &aws_config::SdkConfig,
-    options: LockOptions,
-    stop: &Stop,
-    work: W,
-) -> Finished
-where
-    W: std::future::Future<Output = Result<Outcome, ParkError>> + Send + 'static,
-{
-    let done = |result| Finished {
-        result,
-        release: None,
-    };
-    let lock = if options.skip {
-        None
-    } else if options.no_lock {
-        tracing::warn!("--no-lock: running without the environment lock; another park run or Terraform may change the environment at the same time");
-        None
-    } else {
-        match crate::lock::environment_lock(config, env) {
-            Ok(lock) => Some(lock),
-            Err(e) => return done(Err(e.into())),
-        }
-    };
-    let held = match &lock {
-        None => None,
-        Some(lock) => {
-            let info = LockInfo::new(options.operation, env!("CARGO_PKG_VERSION"), lock.backend());
-            let timeout = options.timeout.unwrap_or(env.terraform.lock_timeout);
-            tokio::select! {
-                taken = lock.acquire(&info, timeout) => {
-                    if let Err(e) = taken {
-                        return done(Err(e.into()));
-                    }
-                }
-                () = stop.wait() => {
-                    // A write that went through as the signal came is ours to remove; one
-                    // that did not is someone else's and left alone.
-                    let _ = lock.release(&info).await;
-                    return done(Err(ParkError::InterruptedWaitingForLock));
-                }
-            }
-            Some(info)
-        }
-    };
-    // In its own task, so even a panic comes back here and the lock is released.
-    let result = match tokio::spawn(work).await {
-        Ok(result) => result,
-        Err(e) => Err(ParkError::Lost(e.to_string())),
-    };
-    let release = match (&lock, &held) {
-        (Some(lock), Some(info)) => lock.release(info).await.err().map(ParkError::from),
-        _ => None,
-    };
-    Finished { result, release }
-}
-
-async fn observe_plan_run(
-    env: Environment,
-    clients: Clients,
-    direction: Direction,
-    args: RunRequest,
-    hold: Option<Hold>,
-    deadline: Deadline,
-    stop: Stop,
-) -> Result<Outcome, ParkError> {
-    let live = observe(&clients, &env).await?;
-    let now = std::time::SystemTime::now();
-    let mut note = None;
-    for cluster in &live.clusters {
-        if let Found::Invalid { error } = &cluster.hold {
-            tracing::warn!(
-                "the hold on ECS cluster {} is unreadable and ignored ({error}); `park release` removes it",
-                cluster.cluster
-            );
-        }
-    }
-    match direction {
-        Direction::Down => match live.hold_at(now).cloned() {
-            Some(h) if !args.ignore_hold => {
-                tracing::info!("{}: nothing parked", h.describe());
-                return Ok(Outcome::Run(
-                    RunReport::new(&env.name, direction, args.dry_run, Vec::new()).with_hold(
-                        HoldNote {
-                            result: HoldResult::Held,
-                            hold: h,
-                        },
-                    ),
-                ));
-            }
-            Some(h) => {
-                tracing::warn!("--ignore-hold: parking although {}", h.describe());
-                note = Some(HoldNote {
-                    result: HoldResult::Ignored,
-                    hold: h,
-                });
-            }
-            None => {
-                // An expired hold is ignored, and removed by a real park run.
-                let expired = live.latest_hold().cloned();
-                if let (Some(h), false) = (expired, args.dry_run) {
-                    crate::hold::remove(&clients, &live).await?;
-                    note = Some(HoldNote {
-                        result: HoldResult::ExpiredRemoved,
-                        hold: h,
-                    });
-                }
-            }
-        },
-        Direction::Up => {
-            // `park up --hold-until`: the hold first, so tonight's park is held even if
-            // the unpark is interrupted.
-            if let (Some(h), false) = (hold, args.dry_run) {
-                crate::hold::write(&clients, &live, &h).await?;
-                note = Some(HoldNote {
-                    result: HoldResult::Placed,
-                    hold: h,
-                });
-            }
-        }
-    }
-    let plan = plan(
-        direction,
-        &env,
-        &live,
-        args.plan,
-        std::time::SystemTime::now(),
-    );
-    // The task sizes `park down`'s saving needs are read while the engine runs, never
-    // after it: the estimate adds no time to the run, and a size not read by the end of
-    // the run (throttling, a signal) is simply not estimated.
-    let sizes = (direction == Direction::Down && !args.dry_run).then(|| {
-        let arns = crate::savings::parked_definitions(&live, &plan);
-        let clients = clients.clone();
-        tokio::spawn(async move { crate::savings::task_sizes(&clients, arns).await })
-    });
-    let outcomes = if args.dry_run {
-        engine::dry_run(&plan)
-    } else {
-        let progress = infra_core::output::progress(plan.items.len() as u64, "resources");
-        let run_options = RunOptions {
-            concurrency: args.concurrency,
-            deadline,
-            poll_interval: args.poll_interval,
-        };
-        let outcomes = engine::run(&clients, &plan, run_options, &progress, &stop).await;
-        progress.finish_and_clear();
-        outcomes
-    };
-    for outcome in &outcomes {
-        for warning in &outcome.item.warnings {
-            tracing::warn!("{warning}");
-        }
-    }
-    let parked_something = outcomes
-        .iter()
-        .any(|o| o.result == crate::engine::ResultKind::Done);
-    let savings = match sizes {
-        Some(handle) if parked_something && !stop.requested() => {
-            match tokio::time::timeout(SIZES_GRACE, handle).await {
-                Ok(Ok(sizes)) => {
-                    let after = crate::savings::with_written_records(live, &outcomes);
-                    StatusReport::new(&env, after, None, &sizes).savings
-                }
-                _ => {
-                    tracing::warn!(
-                        "savings not estimated: the task sizes were not read by the end of the run"
-                    );
-                    None
-                }
-            }
-        }
-        Some(handle) => {
-            handle.abort();
-            None
-        }
-        None => None,
-    };
-    let mut report = RunReport::new(&env.name, direction, args.dry_run, outcomes);
-    if let Some(note) = note {
-        report = report.with_hold(note);
-    }
-    report.savings = savings;
-    Ok(Outcome::Run(report))
 }
 
 #[cfg(test)]
