@@ -9,6 +9,7 @@ use crate::report::{LatestReport, PinsReport};
 use infra_core::environment::{Environment, PinnedImage, TagPattern};
 use infra_core::exit::ExitStatus;
 use infra_core::retry::Deadline;
+use infra_core::runner::Caller;
 use infra_core::setup::Setup;
 
 /// What to do.
@@ -127,7 +128,27 @@ enum Job<'e> {
 /// given), resolves what the request names (an image, a pattern) so bad input is exit 2
 /// before any AWS call, builds the SDK configuration (with the account guard when there is
 /// an environment), then does the command. A bump is written here, atomically.
-pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, EcrTagsError> {
+/// Runs `request`, stopping where it is when the caller's stop fires (SIGINT/SIGTERM): a
+/// finished command's result wins the race. A pin file is written atomically, so it is
+/// either untouched or wholly bumped.
+pub async fn run(
+    setup: &Setup,
+    request: Request,
+    caller: &Caller,
+) -> Result<Outcome, EcrTagsError> {
+    let writes = matches!(request, Request::Bump { .. });
+    let stop = (caller.on_signals)(
+        "nothing further is done".into(),
+        "a pin file is always either untouched or wholly rewritten".into(),
+    );
+    tokio::select! {
+        biased;
+        outcome = run_request(setup, request) => outcome,
+        () = stop.wait() => Err(EcrTagsError::Interrupted { writes }),
+    }
+}
+
+async fn run_request(setup: &Setup, request: Request) -> Result<Outcome, EcrTagsError> {
     let env = match (request.needs_environment(), &setup.env_file) {
         (false, None) => None,
         _ => Some(setup.environment()?),

@@ -75,6 +75,12 @@ pub enum EcrTagsError {
     /// before it started.
     #[error(transparent)]
     Setup(#[from] infra_core::setup::SetupError),
+    /// A stop (SIGINT/SIGTERM) ended the command where it was.
+    #[error("{}", if *writes { "interrupted; every pin file is either untouched or wholly rewritten (written atomically; with --commit, the commit is made by one ref update, so the branch holds it or not): run `ecr-tags pins` to see which, and rerun a --commit bump to finish it" } else { "interrupted; nothing was changed (this command only reads)" })]
+    Interrupted {
+        /// Whether the command writes (a bump), so what may have been written is said.
+        writes: bool,
+    },
 }
 
 impl EcrTagsError {
@@ -99,7 +105,8 @@ impl EcrTagsError {
             | EcrTagsError::Tie { .. }
             | EcrTagsError::Write(_)
             | EcrTagsError::NotFound(_)
-            | EcrTagsError::Git(_) => ExitStatus::Failure,
+            | EcrTagsError::Git(_)
+            | EcrTagsError::Interrupted { .. } => ExitStatus::Failure,
             EcrTagsError::Setup(e) => e.exit_status(),
         }
     }
@@ -154,6 +161,7 @@ mod tests {
             EcrTagsError::Git("no git".into()),
             EcrTagsError::NotFound("service c/s does not exist".into()),
             EcrTagsError::Setup(infra_core::setup::SetupError::NoEnvFile),
+            EcrTagsError::Interrupted { writes: true },
         ];
         for error in &errors {
             let expected = match error {
@@ -167,7 +175,8 @@ mod tests {
                 | EcrTagsError::Tie { .. }
                 | EcrTagsError::Write(_)
                 | EcrTagsError::NotFound(_)
-                | EcrTagsError::Git(_) => 1,
+                | EcrTagsError::Git(_)
+                | EcrTagsError::Interrupted { .. } => 1,
                 EcrTagsError::Refused(_) => 4,
             };
             assert_eq!(error.exit_status().code(), expected, "{error}");

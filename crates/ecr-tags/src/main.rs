@@ -112,30 +112,12 @@ struct BumpArgs {
 fn main() -> ExitCode {
     let Cli { global, command } = Cli::parse();
     run_command::<Cli, _, _, _>(&global, command, |command| async {
-        // SIGINT/SIGTERM: stop where it is. A pin file is written atomically, so it is
-        // either untouched or wholly bumped; a finished command's result wins the race.
-        let stop = infra_core::cli::stop_on_signals(
-            "nothing further is done".into(),
-            "a pin file is always either untouched or wholly rewritten".into(),
-        );
         let (format, setup) = (global.format(), global.setup());
-        let writes = matches!(command, Command::Bump(_));
-        tokio::select! {
-            biased;
-            outcome = run(&setup, request(command)) => match outcome {
-                Ok(Outcome::Latest(report)) => emit(&report, format, ExitStatus::Success),
-                Ok(Outcome::Pins(report)) => emit(&report, format, report.exit_status()),
-                Ok(Outcome::Bump(report)) => emit(&report, format, report.exit_status()),
-                Err(e) => report_error(&e, e.exit_status()),
-            },
-            () = stop.wait() => {
-                if writes {
-                    eprintln!("error: interrupted; every pin file is either untouched or wholly rewritten (written atomically; with --commit, the commit is made by one ref update, so the branch holds it or not): run `ecr-tags pins` to see which, and rerun a --commit bump to finish it");
-                } else {
-                    eprintln!("error: interrupted; nothing was changed (this command only reads)");
-                }
-                ExitStatus::Failure
-            }
+        match run(&setup, request(command), &infra_core::cli::caller()).await {
+            Ok(Outcome::Latest(report)) => emit(&report, format, ExitStatus::Success),
+            Ok(Outcome::Pins(report)) => emit(&report, format, report.exit_status()),
+            Ok(Outcome::Bump(report)) => emit(&report, format, report.exit_status()),
+            Err(e) => report_error(&e, e.exit_status()),
         }
     })
     .into()

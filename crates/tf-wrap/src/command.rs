@@ -180,13 +180,13 @@ pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, TfWrapError
         Request::Drift { terraform, junit } => {
             let report = drift(setup, &env, &terraform).await?;
             if let Some(path) = &junit {
-                let junit_error = |message| TfWrapError::Junit {
+                let junit_error = |source| TfWrapError::Junit {
                     path: path.clone(),
-                    message,
+                    source,
                 };
-                let xml = report.to_junit().map_err(junit_error)?;
+                let xml = report.to_junit().map_err(|e| junit_error(e.into()))?;
                 infra_core::fs::write_atomic(path, xml.as_bytes())
-                    .map_err(|e| junit_error(e.to_string()))?;
+                    .map_err(|e| junit_error(e.into()))?;
             }
             Ok(Outcome::Drift(report))
         }

@@ -80,12 +80,13 @@ pub enum TfWrapError {
     #[error("cannot create a temporary directory for the refresh-only plan: {0}")]
     Scratch(#[source] std::io::Error),
     /// The JUnit file of `drift` could not be rendered or written.
-    #[error("cannot write the JUnit report {path}: {message}")]
+    #[error("cannot write the JUnit report {path}")]
     Junit {
         /// The file.
         path: std::path::PathBuf,
-        /// Why.
-        message: String,
+        /// Why: the XML could not be rendered, or the file not written.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -252,7 +253,7 @@ mod tests {
             (
                 TfWrapError::Junit {
                     path: "drift.xml".into(),
-                    message: "read-only".into(),
+                    source: "read-only".into(),
                 },
                 1,
             ),

@@ -531,23 +531,34 @@ fn tf_cli_args_and_tf_workspace_are_removed_and_reported() {
     );
 }
 
+/// Writes `text` to `path` as an executable script; returns the path.
+fn executable(path: &Path, text: &str) -> PathBuf {
+    std::fs::write(path, text).unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(path)
+        .status()
+        .unwrap();
+    path.to_owned()
+}
+
 /// A wrapper around the real Terraform that fails its first `plan` (or every `apply`) with a
 /// transient network error. A stand-in is needed here because nothing on this machine can
 /// make the real registry or network flaky on cue.
 fn flaky_terraform(dir: &Path, real: &Path) -> PathBuf {
     let path = dir.join("flaky-terraform");
-    std::fs::write(
+    executable(
         &path,
-        format!(
+        &format!(
             r#"#!/bin/sh
 for a in "$@"; do
   case "$a" in
-    plan|apply)
-      echo "$a" >> "{count}"
-      if [ "$a" = apply ] || [ "$(grep -c plan "{count}")" = 1 ]; then
-        echo "Error: RequestError: send request failed caused by: read tcp 127.0.0.1:1: connection reset by peer" >&2
-        exit 1
-      fi;;
+plan|apply)
+  echo "$a" >> "{count}"
+  if [ "$a" = apply ] || [ "$(grep -c plan "{count}")" = 1 ]; then
+    echo "Error: RequestError: send request failed caused by: read tcp 127.0.0.1:1: connection reset by peer" >&2
+    exit 1
+  fi;;
   esac
 done
 exec "{real}" "$@"
@@ -556,13 +567,6 @@ exec "{real}" "$@"
             real = real.display()
         ),
     )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&path)
-        .status()
-        .unwrap();
-    path
 }
 
 #[test]
@@ -596,21 +600,14 @@ fn terraform_showing(dir: &Path, real: &Path, plan_json: &str) -> PathBuf {
     let json = dir.join("shown-plan.json");
     std::fs::write(&json, plan_json).unwrap();
     let path = dir.join("showing-terraform");
-    std::fs::write(
+    executable(
         &path,
-        format!(
-            "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = show ] && exec cat \"{}\"; done\nexec \"{}\" \"$@\"\n",
-            json.display(),
-            real.display()
-        ),
+        &format!(
+        "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = show ] && exec cat \"{}\"; done\nexec \"{}\" \"$@\"\n",
+        json.display(),
+        real.display()
+    ),
     )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&path)
-        .status()
-        .unwrap();
-    path
 }
 
 fn aws_plan(changes: serde_json::Value) -> String {
@@ -1652,9 +1649,9 @@ fn iam_policies_split_signing_from_verifying() {
 /// A stand-in, because the real binary cannot report how, or whether, it was started.
 fn recording_terraform(dir: &Path, real: &Path) -> PathBuf {
     let path = dir.join("recording-terraform");
-    std::fs::write(
+    executable(
         &path,
-        format!(
+        &format!(
             r#"#!/bin/sh
 {{ echo "ARGS $*"; env | grep '^AWS_' | sort; echo END; }} >> "{calls}"
 exec "{real}" "$@"
@@ -1663,13 +1660,6 @@ exec "{real}" "$@"
             real = real.display()
         ),
     )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&path)
-        .status()
-        .unwrap();
-    path
 }
 
 /// The invocations `recording_terraform` saw: each its arguments and its `AWS_*` variables.

@@ -62,14 +62,26 @@ pub enum VerifyError {
     #[error("--url {0}: not an http:// or https:// URL with a host")]
     BadUrl(String),
     /// `--ca-file` cannot be read or holds no usable certificate.
-    #[error("{0}")]
-    CaFile(String),
+    #[error("--ca-file{}", .path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    CaFile {
+        /// The file, when one was given.
+        path: Option<std::path::PathBuf>,
+        /// Why it cannot be used.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A request header's environment variable is missing (named, never shown).
     #[error("{0}")]
     RequestHeader(String),
     /// The JUnit file could not be rendered or written.
-    #[error("{0}")]
-    Junit(String),
+    #[error("cannot write the JUnit report {path}")]
+    Junit {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why: the XML could not be rendered, or the file not written.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl VerifyError {
@@ -80,9 +92,9 @@ impl VerifyError {
             VerifyError::Setup(e) => e.exit_status(),
             VerifyError::UnknownEndpoint { .. }
             | VerifyError::BadUrl(_)
-            | VerifyError::CaFile(_)
+            | VerifyError::CaFile { .. }
             | VerifyError::RequestHeader(_) => ExitStatus::InvalidInput,
-            VerifyError::Junit(_) => ExitStatus::Failure,
+            VerifyError::Junit { .. } => ExitStatus::Failure,
         }
     }
 }
@@ -145,7 +157,10 @@ pub async fn verify(
     let (endpoints, environment) = endpoints(setup, &request)?;
     let extra_ca = match &request.ca_file {
         Some(path) => std::fs::read(path)
-            .map_err(|e| VerifyError::CaFile(format!("--ca-file {}: {e}", path.display())))?,
+            .map_err(|e| VerifyError::CaFile {
+                path: Some(path.clone()),
+                source: e.into(),
+            })?,
         None => Vec::new(),
     };
     // Request headers from the environment, before any AWS call or request: a missing
@@ -157,7 +172,10 @@ pub async fn verify(
         request_headers.insert(endpoint.name.clone(), headers);
     }
     let tls = crate::http::tls_config(&extra_ca)
-        .map_err(|e| VerifyError::CaFile(format!("--ca-file: {e}")))?;
+        .map_err(|e| VerifyError::CaFile {
+            path: request.ca_file.clone(),
+            source: e.into(),
+        })?;
     // The preflight needs AWS (and so the account guard) only when a checked endpoint is
     // behind a distribution. Its calls are retried until the run's deadline.
     let deadline = Deadline::after(request.deadline);
@@ -203,9 +221,13 @@ pub async fn verify(
         endpoints: results,
     };
     if let Some(path) = &request.junit {
-        let xml = junit(&report).map_err(VerifyError::Junit)?;
+        let junit_error = |source| VerifyError::Junit {
+            path: path.clone(),
+            source,
+        };
+        let xml = junit(&report).map_err(|e| junit_error(e.into()))?;
         infra_core::fs::write_atomic(path, xml.as_bytes())
-            .map_err(|e| VerifyError::Junit(e.to_string()))?;
+            .map_err(|e| junit_error(e.into()))?;
     }
     Ok(report)
 }
@@ -225,18 +247,24 @@ mod tests {
                 known: "portal".into(),
             },
             VerifyError::BadUrl("ftp://x".into()),
-            VerifyError::CaFile("--ca-file ca.pem: gone".into()),
+            VerifyError::CaFile {
+                path: Some("ca.pem".into()),
+                source: "gone".into(),
+            },
             VerifyError::RequestHeader("PORTAL_SMOKE_AUTH is not set".into()),
-            VerifyError::Junit("disk full".into()),
+            VerifyError::Junit {
+                path: "junit.xml".into(),
+                source: "disk full".into(),
+            },
         ];
         for error in &errors {
             let expected = match error {
                 VerifyError::Setup(_)
                 | VerifyError::UnknownEndpoint { .. }
                 | VerifyError::BadUrl(_)
-                | VerifyError::CaFile(_)
+                | VerifyError::CaFile { .. }
                 | VerifyError::RequestHeader(_) => 2,
-                VerifyError::Junit(_) => 1,
+                VerifyError::Junit { .. } => 1,
             };
             assert_eq!(error.exit_status().code(), expected, "{error}");
         }

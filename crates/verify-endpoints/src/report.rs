@@ -57,7 +57,7 @@ impl Report for RunReport {
 
 /// The JUnit XML document: one test case per endpoint; a failure's message has the
 /// method, URL, expected, actual and attempts; timings are properties.
-pub fn junit(report: &RunReport) -> Result<String, String> {
+pub fn junit(report: &RunReport) -> Result<String, quick_junit::SerializeError> {
     use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
     let mut suite = TestSuite::new("verify-endpoints");
     for r in &report.endpoints {
@@ -98,7 +98,7 @@ pub fn junit(report: &RunReport) -> Result<String, String> {
     }
     let mut doc = quick_junit::Report::new("verify-endpoints");
     doc.add_test_suite(suite);
-    doc.to_string().map_err(|e| e.to_string())
+    doc.to_string()
 }
 
 #[cfg(test)]

@@ -157,7 +157,7 @@ impl DriftReport {
 
     /// JUnit XML for CircleCI's `store_test_results`: one test case per drifted resource,
     /// failing when unexpected; one passing case when nothing drifted, so the check shows.
-    pub fn to_junit(&self) -> Result<String, String> {
+    pub fn to_junit(&self) -> Result<String, quick_junit::SerializeError> {
         use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
         let mut suite = TestSuite::new(format!("tf-wrap drift {}", self.environment));
         for r in &self.resources {
@@ -194,7 +194,7 @@ impl DriftReport {
         }
         let mut doc = quick_junit::Report::new("tf-wrap drift");
         doc.add_test_suite(suite);
-        doc.to_string().map_err(|e| e.to_string())
+        doc.to_string()
     }
 }
 
