@@ -221,13 +221,15 @@ DynamoDB), Terraform 1.0.3:
 | run | median | min | max |
 | --- | ---: | ---: | ---: |
 | `terraform plan -out -detailed-exitcode` then `terraform show -json` (a careful script) | {md*1000:.0f} ms | {min(d)*1000:.0f} ms | {max(d)*1000:.0f} ms |
-| `tf-wrap plan --bundle` (the same two commands, plus required_version check, account guard, park records of 3 ECS services, git state, lock-file hash, gates, bundle) | {mw*1000:.0f} ms | {min(w)*1000:.0f} ms | {max(w)*1000:.0f} ms |
+| `tf-wrap plan --bundle` (the account guard first, with the required_version, git state and lock-file hash read meanwhile; then the same two commands with Terraform given the verified credentials, park records of 3 ECS services read during the plan, gates, bundle) | {mw*1000:.0f} ms | {min(w)*1000:.0f} ms | {max(w)*1000:.0f} ms |
 
 Wrapper overhead: **{over*1000:+.0f} ms ({over/md*100:+.1f}%)**; target: under 5% and under 100 ms.
-The checks run while Terraform plans (they are independent of it) and the planning
-version is read from the plan's JSON instead of a second `terraform version` process, so
-what remains is hashing and writing the bundle; the difference is inside this machine's
-run-to-run noise (see min/max).
+The account guard (one STS call) now completes before Terraform starts, so it adds its
+latency instead of overlapping the plan; what needs neither AWS nor Terraform runs beside
+it on a task of its own (not waited for until the plan is checked), the park records run
+beside the plan, and the planning version is read from the plan's JSON instead of a
+second `terraform version` process. What remains is the guard's STS call with the SDK's
+set-up (loading the system's CA certificates), hashing and writing the bundle.
 
 ### tf-wrap apply of the same root
 
@@ -237,7 +239,7 @@ variable, only the apply is timed:
 | run | median | min | max |
 | --- | ---: | ---: | ---: |
 | `terraform apply PLANFILE` (a careful script) | {ad*1000:.0f} ms | {min(applied[0])*1000:.0f} ms | {max(applied[0])*1000:.0f} ms |
-| `tf-wrap apply --bundle` (bundle verified, plan file copied out, `terraform show -json` of it compared with the bundle's JSON and gated, account guard, park records, then the apply) | {aw*1000:.0f} ms | {min(applied[1])*1000:.0f} ms | {max(applied[1])*1000:.0f} ms |
+| `tf-wrap apply --bundle` (account guard first, then bundle verified, plan file copied out, `terraform show -json` of it compared with the bundle's JSON and gated, park records, then the apply) | {aw*1000:.0f} ms | {min(applied[1])*1000:.0f} ms | {max(applied[1])*1000:.0f} ms |
 | `tf-wrap apply --bundle`, signed bundle (the same, plus KMS `Verify`) | {asg*1000:.0f} ms | {min(applied[2])*1000:.0f} ms | {max(applied[2])*1000:.0f} ms |
 
 Apply overhead: **{(aw-ad)*1000:+.0f} ms ({(aw-ad)/ad*100:+.1f}%)** unsigned,
@@ -254,11 +256,11 @@ records. Median of {args.drift_repeats} alternating runs each:
 | run | median | min | max |
 | --- | ---: | ---: | ---: |
 | `terraform plan -refresh-only -out -detailed-exitcode` then `terraform show -json` (a careful script, which cannot tell parked drift from a hand-made change) | {mdd*1000:.0f} ms | {min(dd)*1000:.0f} ms | {max(dd)*1000:.0f} ms |
-| `tf-wrap drift --output json` (the same two commands, plus account guard, park records read during the refresh (again after it only when a parked value has no record), classification of every drifted attribute) | {mdw*1000:.0f} ms | {min(dw)*1000:.0f} ms | {max(dw)*1000:.0f} ms |
+| `tf-wrap drift --output json` (the account guard first, then the same two commands, park records read during the refresh (again after it only when a parked value has no record), classification of every drifted attribute) | {mdw*1000:.0f} ms | {min(dw)*1000:.0f} ms | {max(dw)*1000:.0f} ms |
 
 Drift-check overhead: **{(mdw-mdd)*1000:+.0f} ms ({(mdw-mdd)/mdd*100:+.1f}%)** on the medians,
 {(min(dw)-min(dd))*1000:+.0f} ms ({(min(dw)-min(dd))/min(dd)*100:+.1f}%) on the fastest runs; target: under 5%. What tf-wrap
-adds runs beside Terraform (account guard, first read of the records) or is a few
+adds is the guard's one STS call before Terraform starts, then runs beside Terraform (first read of the records) or is a few
 milliseconds (the classification); a second read of the records happens only when a
 parked value has no record in the first. Each run starts the Python demo provider twice
 (plan, show), which makes single runs vary by about a second on this shared machine.

@@ -358,11 +358,19 @@ async fn plan(
     allow: Allowances,
 ) -> Result<Outcome, TfWrapError> {
     let options = gate_options(env, allow);
-    // The checkout's own facts (no AWS, no Terraform) are read while the guard runs;
-    // Terraform starts only after the guard passed.
+    // The checkout's own facts (no AWS, no Terraform) are read on their own task while the
+    // guard runs and Terraform plans; Terraform starts as soon as the guard passed, without
+    // waiting for them.
     let unguarded = settings(env, tf, None);
-    let (guarded, facts) = tokio::join!(guard(setup, env), unguarded.checkout_facts());
-    let guarded = guarded?;
+    let facts = tokio::spawn(unguarded.checkout_facts());
+    let guarded = guard(setup, env).await?;
+    let facts = async {
+        match facts.await {
+            Ok(facts) => facts,
+            // A panic in the reading task is a bug: it ends the run as a panic here would.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    };
     let planned = guarded
         .settings(env, tf, None)
         .plan(

@@ -156,7 +156,10 @@ impl Terraform {
             .open(log.path())
             .map_err(err)?;
         let writer2 = writer.try_clone().map_err(err)?;
-        let mut reader = tokio::fs::File::open(log.path()).await.map_err(err)?;
+        // Opened synchronously (a local temporary file): an `.await` here would let the
+        // futures joined with this one (the park records' reads) run before Terraform is
+        // even started, adding their set-up to the plan's critical path.
+        let mut reader = tokio::fs::File::from_std(std::fs::File::open(log.path()).map_err(err)?);
         let mut cmd = self.command(args);
         cmd.stdout(Stdio::from(writer))
             .stderr(Stdio::from(writer2))

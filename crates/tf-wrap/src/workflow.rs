@@ -167,19 +167,10 @@ impl Settings {
 
     /// What a plan reads from the checkout alone (no AWS, no Terraform process): the
     /// root's `required_version`, the git state and the lock file's hash. Read while the
-    /// account guard runs, before Terraform may start.
-    pub async fn checkout_facts(&self) -> CheckoutFacts {
-        let root = &self.terraform.root;
-        let (requirements, git, lock_file_sha256) = tokio::join!(
-            async { version::requirements(root) },
-            bundle::git_state(root),
-            async { bundle::lock_file_hash(root) }
-        );
-        CheckoutFacts {
-            requirements,
-            git,
-            lock_file_sha256,
-        }
+    /// account guard runs and Terraform plans: it needs neither, and nothing waits for it
+    /// until the plan is checked.
+    pub fn checkout_facts(&self) -> impl Future<Output = CheckoutFacts> + Send + 'static {
+        checkout_facts(self.terraform.root.clone())
     }
 
     /// `terraform plan -out -detailed-exitcode`, `show -json`, gates, bundle.
@@ -189,33 +180,35 @@ impl Settings {
     /// made the plan (from its JSON) is checked against the requirements afterwards. A
     /// failed check discards the plan: no bundle is written unless every check and gate
     /// passed.
-    pub async fn plan<P>(
+    pub async fn plan<F, P>(
         &self,
         bundle_dir: &Path,
         gate_options: &GateOptions,
-        facts: CheckoutFacts,
+        facts: F,
         parked: P,
         signer: Option<BundleSigner>,
     ) -> Result<Planned, TfWrapError>
     where
+        F: Future<Output = CheckoutFacts>,
         P: Future<Output = Result<Vec<Parked>, TfWrapError>>,
     {
-        let CheckoutFacts {
-            requirements,
-            git,
-            lock_file_sha256: lock,
-        } = facts;
         let staging = Staging::new(bundle_dir)?;
         let plan_path = staging.path(bundle::PLAN_FILE);
         let args = self.plan_args(None, &plan_path);
-        let (planned, parked) = tokio::join!(
+        let (planned, parked, facts) = tokio::join!(
             async {
                 let done = self.retried(Retryable::Plan, &args).await?;
                 let json = self.show_json(&plan_path).await?;
                 Ok::<_, TfWrapError>((done.code == Some(2), json))
             },
-            parked
+            parked,
+            facts
         );
+        let CheckoutFacts {
+            requirements,
+            git,
+            lock_file_sha256: lock,
+        } = facts;
         // The park records decide the park guard: their failure outranks a Terraform failure.
         let parked = parked?;
         let (changes, json) = planned?;
@@ -489,6 +482,20 @@ impl Settings {
             return Err(TfWrapError::Locked(Box::new(info)));
         }
         Err(failed("apply", &done))
+    }
+}
+
+/// [`Settings::checkout_facts`] for `root`.
+async fn checkout_facts(root: PathBuf) -> CheckoutFacts {
+    let (requirements, git, lock_file_sha256) = tokio::join!(
+        async { version::requirements(&root) },
+        bundle::git_state(&root),
+        async { bundle::lock_file_hash(&root) }
+    );
+    CheckoutFacts {
+        requirements,
+        git,
+        lock_file_sha256,
     }
 }
 

@@ -156,11 +156,10 @@ pub async fn verify(
 ) -> Result<RunReport, VerifyError> {
     let (endpoints, environment) = endpoints(setup, &request)?;
     let extra_ca = match &request.ca_file {
-        Some(path) => std::fs::read(path)
-            .map_err(|e| VerifyError::CaFile {
-                path: Some(path.clone()),
-                source: e.into(),
-            })?,
+        Some(path) => std::fs::read(path).map_err(|e| VerifyError::CaFile {
+            path: Some(path.clone()),
+            source: e.into(),
+        })?,
         None => Vec::new(),
     };
     // Request headers from the environment, before any AWS call or request: a missing
@@ -171,11 +170,10 @@ pub async fn verify(
             .map_err(VerifyError::RequestHeader)?;
         request_headers.insert(endpoint.name.clone(), headers);
     }
-    let tls = crate::http::tls_config(&extra_ca)
-        .map_err(|e| VerifyError::CaFile {
-            path: request.ca_file.clone(),
-            source: e.into(),
-        })?;
+    let tls = crate::http::tls_config(&extra_ca).map_err(|e| VerifyError::CaFile {
+        path: request.ca_file.clone(),
+        source: e.into(),
+    })?;
     // The preflight needs AWS (and so the account guard) only when a checked endpoint is
     // behind a distribution. Its calls are retried until the run's deadline.
     let deadline = Deadline::after(request.deadline);
@@ -226,8 +224,7 @@ pub async fn verify(
             source,
         };
         let xml = junit(&report).map_err(|e| junit_error(e.into()))?;
-        infra_core::fs::write_atomic(path, xml.as_bytes())
-            .map_err(|e| junit_error(e.into()))?;
+        infra_core::fs::write_atomic(path, xml.as_bytes()).map_err(|e| junit_error(e.into()))?;
     }
     Ok(report)
 }
