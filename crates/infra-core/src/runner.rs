@@ -51,16 +51,6 @@ pub trait Progress: Send + Sync {
     fn finish(&self);
 }
 
-/// No progress display.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn start(&self, _: u64, _: &str) {}
-    fn advance(&self, _: u64) {}
-    fn finish(&self) {}
-}
-
 /// What the caller of a tool's run supplies: how progress is shown and what a stop
 /// looks like. The same shape for every tool.
 #[derive(Clone)]
@@ -69,16 +59,6 @@ pub struct Caller {
     pub progress: std::sync::Arc<dyn Progress>,
     /// What a stop looks like.
     pub on_signals: OnSignals,
-}
-
-impl Caller {
-    /// No progress display, stops as `on_signals` makes them.
-    pub fn quiet(on_signals: OnSignals) -> Caller {
-        Caller {
-            progress: std::sync::Arc::new(NoProgress),
-            on_signals,
-        }
-    }
 }
 
 impl std::fmt::Debug for Caller {

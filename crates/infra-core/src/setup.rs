@@ -88,14 +88,23 @@ impl Setup {
         env: &Environment,
         deadline: Deadline,
     ) -> Result<(aws_config::SdkConfig, Option<CallerIdentity>), SetupError> {
-        let config = crate::aws::sdk_config(&self.aws, Some(env)).await?;
-        if self.skip_account_guard {
-            tracing::warn!("account guard skipped (--skip-account-guard): not checking that the credentials belong to account {}", env.account_id);
+        let (config, guard) = self.config(env).await?;
+        if !guard {
             return Ok((config, None));
         }
         let sts = crate::aws_client!(aws_sdk_sts, &config, deadline, "account-guard");
         let identity = crate::aws::check_account(&sts, env).await?;
         Ok((config, Some(identity)))
+    }
+
+    /// The SDK configuration for `env`, and whether the account guard is to run (not with
+    /// `--skip-account-guard`, which is warned about here).
+    async fn config(&self, env: &Environment) -> Result<(aws_config::SdkConfig, bool), SetupError> {
+        let config = crate::aws::sdk_config(&self.aws, Some(env)).await?;
+        if self.skip_account_guard {
+            tracing::warn!("account guard skipped (--skip-account-guard): not checking that the credentials belong to account {}", env.account_id);
+        }
+        Ok((config, !self.skip_account_guard))
     }
 
     /// [`Setup::aws`] for a command that hands AWS credentials to a child process
@@ -107,9 +116,8 @@ impl Setup {
         &self,
         env: &Environment,
     ) -> Result<(aws_config::SdkConfig, Option<VerifiedCredentials>), SetupError> {
-        let config = crate::aws::sdk_config(&self.aws, Some(env)).await?;
-        if self.skip_account_guard {
-            tracing::warn!("account guard skipped (--skip-account-guard): not checking that the credentials belong to account {}", env.account_id);
+        let (config, guard) = self.config(env).await?;
+        if !guard {
             return Ok((config, None));
         }
         let (config, verified) =

@@ -361,9 +361,10 @@ async fn plan(
     // The checkout's own facts (no AWS, no Terraform) are read on their own task while the
     // guard runs and Terraform plans; Terraform starts as soon as the guard passed, without
     // waiting for them.
-    let unguarded = settings(env, tf, None);
-    let facts = tokio::spawn(unguarded.checkout_facts());
+    let mut settings = settings(env, tf, None);
+    let facts = tokio::spawn(settings.checkout_facts());
     let guarded = guard(setup, env).await?;
+    settings.terraform.credentials = guarded.credentials.clone();
     let facts = async {
         match facts.await {
             Ok(facts) => facts,
@@ -371,8 +372,7 @@ async fn plan(
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
     };
-    let planned = guarded
-        .settings(env, tf, None)
+    let planned = settings
         .plan(
             &bundle,
             &options,

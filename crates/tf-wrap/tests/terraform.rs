@@ -1645,7 +1645,8 @@ fn iam_policies_split_signing_from_verifying() {
 }
 
 /// A wrapper around the real Terraform that appends each invocation to `dir/calls` (its
-/// arguments, then the AWS variables it was started with, then `END`) and runs the real one.
+/// arguments, when it started (`AT` nanoseconds since the epoch), the AWS variables it was
+/// started with, then `END`) and runs the real one.
 /// A stand-in, because the real binary cannot report how, or whether, it was started.
 fn recording_terraform(dir: &Path, real: &Path) -> PathBuf {
     let path = dir.join("recording-terraform");
@@ -1653,7 +1654,7 @@ fn recording_terraform(dir: &Path, real: &Path) -> PathBuf {
         &path,
         &format!(
             r#"#!/bin/sh
-{{ echo "ARGS $*"; env | grep '^AWS_' | sort; echo END; }} >> "{calls}"
+{{ echo "ARGS $*"; echo "AT $(date +%s%N)"; env | grep '^AWS_' | sort; echo END; }} >> "{calls}"
 exec "{real}" "$@"
 "#,
             calls = dir.join("calls").display(),
@@ -1800,4 +1801,69 @@ fn terraform_gets_the_verified_credentials_and_no_profile() {
             );
         }
     }
+}
+
+/// The guard first also when it is slow (the proxy holds STS as sustained throttling would)
+/// and when the run is cancelled while it waits (CircleCI's SIGTERM): cancelled, tf-wrap
+/// ends with Terraform never started and no bundle; let through, Terraform starts only
+/// after the held answer arrived.
+#[test]
+fn a_slow_guard_still_comes_first_and_a_sigterm_during_it_starts_nothing() {
+    let root = Root::with(true, MAIN_TF);
+    root.init();
+    let recorder = recording_terraform(root.dir.path(), &terraform_binary().unwrap());
+    let binary = recorder.to_str().unwrap();
+    let proxy = root.proxy.as_ref().unwrap();
+    let plan = || {
+        root.tf_wrap_at(
+            proxy.endpoint(),
+            &["plan", "--bundle", "bundle", "--binary", binary],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+
+    proxy.delay(Some(("sts:GetCallerIdentity", Duration::from_secs(10))));
+    let child = plan();
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let r = finish(child);
+    assert_ne!(r.code, 0, "a cancelled run is not a success: {}", r.stderr);
+    assert_eq!(
+        recorded_invocations(&root),
+        Vec::new(),
+        "Terraform started while the guard waited"
+    );
+    assert!(
+        !root.path("bundle").exists(),
+        "a cancelled plan left a bundle"
+    );
+
+    let held = Duration::from_secs(2);
+    proxy.delay(Some(("sts:GetCallerIdentity", held)));
+    let started = std::time::SystemTime::now();
+    let r = finish(plan());
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let first = recorded_invocations(&root)
+        .iter()
+        .flat_map(|(_, lines)| lines.iter().filter_map(|l| l.strip_prefix("AT ")))
+        .map(|ns| ns.parse::<u128>().unwrap())
+        .min()
+        .expect("Terraform ran");
+    let since_epoch = started
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    assert!(
+        first >= since_epoch + held.as_nanos(),
+        "Terraform started {} ms after tf-wrap, before the guard's held answer ({} ms)",
+        (first.saturating_sub(since_epoch)) / 1_000_000,
+        held.as_millis()
+    );
 }

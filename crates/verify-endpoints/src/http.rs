@@ -427,7 +427,7 @@ async fn exchange(
         .await
         .map_err(timed_out("response", start))?
         .map_err(|e| FetchError::Protocol(e.to_string()))?;
-    let ttfb_ms = ms(start.elapsed()) - ms(sent);
+    let ttfb_ms = ms(start.elapsed() - sent);
     let status = response.status().as_u16();
     let headers: Vec<(String, String)> = response
         .headers()

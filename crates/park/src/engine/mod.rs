@@ -95,7 +95,7 @@ pub use infra_core::runner::Stop;
 
 /// Runs every item of `plan`.
 ///
-/// `progress` advances once per finished resource; pass `NoProgress` for none.
+/// `progress` advances once per finished resource.
 /// When `stop` fires, no new step starts and the unfinished resources are reported failed.
 pub async fn run(
     clients: &Clients,
@@ -333,20 +333,10 @@ async fn run_step(
     poll: Duration,
     deadline: Instant,
 ) -> Result<(), StepError> {
-    match step {
-        Step::WriteServiceRecord { .. }
-        | Step::SetTarget { .. }
-        | Step::SetDesiredCount { .. }
-        | Step::WaitServiceStable
-        | Step::RemoveServiceRecord => service::step(clients, item, step, poll, deadline).await,
-        Step::WriteAuroraRecord { .. }
-        | Step::SetAuroraScaling { .. }
-        | Step::WaitAuroraAvailable
-        | Step::RemoveAuroraRecord => aurora::step(clients, item, step, poll, deadline).await,
-        Step::WriteRuleRecord { .. }
-        | Step::DisableRule
-        | Step::EnableRule
-        | Step::RemoveRuleRecord => rule::step(clients, item, step).await,
+    match item.resource.kind {
+        ResourceKind::EcsService => service::step(clients, item, step, poll, deadline).await,
+        ResourceKind::AuroraCluster => aurora::step(clients, item, step, poll, deadline).await,
+        ResourceKind::EventbridgeRule => rule::step(clients, item, step).await,
     }
 }
 
@@ -369,7 +359,7 @@ fn record_value(item: &PlanItem, value: String) -> Result<String, StepError> {
     Ok(value)
 }
 
-/// A step given to the wrong kind's runner: a bug.
+/// A step the plan gave a resource of another kind: a bug.
 fn not_mine(kind: &str, step: &Step) -> StepError {
     StepError(format!(
         "internal error (a bug; please report it): {step:?} is not a step of an {kind}"
