@@ -137,10 +137,10 @@ pub async fn run(
     caller: &Caller,
 ) -> Result<Outcome, EcrTagsError> {
     let writes = matches!(request, Request::Bump { .. });
-    let stop = (caller.on_signals)(
+    let stop = (caller.on_signals)(infra_core::runner::StopKind::finish(
         "nothing further is done".into(),
         "a pin file is always either untouched or wholly rewritten".into(),
-    );
+    ));
     tokio::select! {
         biased;
         outcome = run_request(setup, request) => outcome,

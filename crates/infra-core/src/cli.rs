@@ -261,35 +261,62 @@ pub fn caller() -> crate::runner::Caller {
     }
 }
 
-/// Listens for SIGINT and SIGTERM (CircleCI cancels a job with SIGTERM, then SIGKILL):
-/// the first fires the returned [`Stop`] after logging `first` (what the tool does now);
-/// a second exits at once with status 1 after printing `second` (what may be left).
-/// Needs a Tokio runtime.
-pub fn stop_on_signals(first: String, second: String) -> crate::runner::Stop {
+/// Listens for SIGINT and SIGTERM (CircleCI cancels a job with SIGTERM, then SIGKILL) and
+/// fires the returned [`Stop`](crate::runner::Stop) as `kind` says: for
+/// [`StopKind::Finish`](crate::runner::StopKind::Finish) the first logs `first`, a second
+/// exits at once with status 1 after printing `second`; for
+/// [`StopKind::Forward`](crate::runner::StopKind::Forward) every signal is passed to the
+/// run and none exits. Needs a Tokio runtime.
+pub fn stop_on_signals(kind: crate::runner::StopKind) -> crate::runner::Stop {
+    use crate::runner::StopKind;
     let (tx, stop) = crate::runner::Stop::channel();
+    let mut signals = Signals::new();
     tokio::spawn(async move {
-        let signal = wait_for_signal().await;
-        tracing::warn!("{signal}: stopping: {first} (a second signal stops at once)");
-        let _ = tx.send(true);
-        let again = wait_for_signal().await;
-        eprintln!("error: {again} again: stopping at once; {second}");
-        std::process::exit(ExitStatus::Failure.code().into());
+        match kind {
+            StopKind::Finish { first, second } => {
+                let signal = signals.next().await;
+                tracing::warn!("{signal}: stopping: {first} (a second signal stops at once)");
+                tx.signal(signal);
+                let again = signals.next().await;
+                eprintln!("error: {again} again: stopping at once; {second}");
+                std::process::exit(ExitStatus::Failure.code().into());
+            }
+            StopKind::Forward => loop {
+                let signal = signals.next().await;
+                tracing::warn!("{signal}: stopping: no further command starts");
+                tx.signal(signal);
+            },
+        }
     });
     stop
 }
 
-/// The next SIGINT or SIGTERM, by name.
-async fn wait_for_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(mut int), Ok(mut term)) => tokio::select! {
-            _ = int.recv() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
-        },
-        _ => std::future::pending().await,
+/// SIGINT and SIGTERM, listened for from creation on (so none is missed between two
+/// [`Signals::next`] calls).
+struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(int), Ok(term)) => Signals(Some((int, term))),
+            _ => Signals(None),
+        }
+    }
+
+    /// The next SIGINT or SIGTERM.
+    async fn next(&mut self) -> crate::runner::Signal {
+        use crate::runner::Signal;
+        match &mut self.0 {
+            Some((int, term)) => tokio::select! {
+                _ = int.recv() => Signal::Interrupt,
+                _ = term.recv() => Signal::Terminate,
+            },
+            None => std::future::pending().await,
+        }
     }
 }
 

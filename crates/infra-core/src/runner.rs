@@ -7,37 +7,134 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
+/// A signal that asks a run to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM (how CircleCI cancels a job, before SIGKILL).
+    Terminate,
+}
+
+impl Signal {
+    /// `SIGINT` / `SIGTERM`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        }
+    }
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The signals received so far.
+#[derive(Debug, Clone, Copy, Default)]
+struct Received {
+    first: Option<Signal>,
+    last: Option<Signal>,
+}
+
 /// A request to stop a run (SIGINT/SIGTERM, see `cli::stop_on_signals`): work checks
-/// [`Stop::requested`] before starting something new, or races [`Stop::wait`].
+/// [`Stop::requested`] before starting something new, races [`Stop::wait`], or (a run that
+/// waits for a child process) passes each [`Stop::next`] signal on to the child.
 #[derive(Debug, Clone)]
-pub struct Stop(tokio::sync::watch::Receiver<bool>);
+pub struct Stop(tokio::sync::watch::Receiver<Received>);
+
+/// Fires a [`Stop`]: [`StopSender::signal`] once per signal received.
+#[derive(Debug)]
+pub struct StopSender(tokio::sync::watch::Sender<Received>);
+
+impl StopSender {
+    /// `signal` was received.
+    pub fn signal(&self, signal: Signal) {
+        self.0.send_modify(|r| {
+            r.first.get_or_insert(signal);
+            r.last = Some(signal);
+        });
+    }
+}
 
 impl Stop {
-    /// A stop fired by `sender.send(true)`.
-    pub fn channel() -> (tokio::sync::watch::Sender<bool>, Stop) {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        (tx, Stop(rx))
+    /// A stop fired by the returned sender.
+    pub fn channel() -> (StopSender, Stop) {
+        let (tx, rx) = tokio::sync::watch::channel(Received::default());
+        (StopSender(tx), Stop(rx))
+    }
+
+    /// A stop that never fires (a run nobody can interrupt: tests, embedding programs).
+    pub fn never() -> Stop {
+        Stop::channel().1
     }
 
     /// Whether a stop was asked for.
     pub fn requested(&self) -> bool {
-        *self.0.borrow()
+        self.0.borrow().first.is_some()
+    }
+
+    /// The first signal received, if any.
+    pub fn signal(&self) -> Option<Signal> {
+        self.0.borrow().first
     }
 
     /// Resolves when a stop is asked for; never, once the sender is gone without one.
     pub async fn wait(&self) {
         let mut rx = self.0.clone();
-        if rx.wait_for(|stop| *stop).await.is_err() {
+        if rx.wait_for(|r| r.first.is_some()).await.is_err() {
             std::future::pending::<()>().await;
+        }
+    }
+
+    /// Forgets the signals received so far for [`Stop::next`].
+    pub fn mark_seen(&mut self) {
+        self.0.borrow_and_update();
+    }
+
+    /// The next signal received after those this handle has seen (several received at
+    /// once count as one); never, once the sender is gone.
+    pub async fn next(&mut self) -> Signal {
+        match self.0.changed().await {
+            Ok(()) => self.0.borrow_and_update().last.unwrap_or(Signal::Interrupt),
+            Err(_) => std::future::pending().await,
         }
     }
 }
 
-/// What a stop looks like, supplied by the caller: called with what the run does on a
-/// first signal and what a second may leave, it returns the [`Stop`] the first fires. The
-/// binaries pass `cli::stop_on_signals` (SIGINT/SIGTERM; a second exits at once); a test or
-/// an embedding program passes its own.
-pub type OnSignals = fn(String, String) -> Stop;
+/// What a run does with SIGINT/SIGTERM, chosen by the run and passed to the caller's
+/// [`OnSignals`].
+#[derive(Debug, Clone)]
+pub enum StopKind {
+    /// The run stops its own work: the first signal fires the [`Stop`] after logging
+    /// `first` (what the run does now); a second exits at once after printing `second`
+    /// (what may be left). park, ecr-tags, verify-endpoints.
+    Finish {
+        /// What the run does on the first signal.
+        first: String,
+        /// What stopping at once may leave.
+        second: String,
+    },
+    /// The run waits for a child process that must stop by itself to release what it
+    /// holds (Terraform and its state lock): every signal is passed to the run
+    /// ([`Stop::next`]), which forwards it to the child; no signal exits at once, and
+    /// nothing new starts after the first. tf-wrap.
+    Forward,
+}
+
+impl StopKind {
+    /// [`StopKind::Finish`].
+    pub fn finish(first: String, second: String) -> StopKind {
+        StopKind::Finish { first, second }
+    }
+}
+
+/// What a stop looks like, supplied by the caller: called with what the run does with a
+/// signal, it returns the [`Stop`] that signals fire. The binaries pass
+/// `cli::stop_on_signals` (SIGINT/SIGTERM); a test or an embedding program passes its own.
+pub type OnSignals = fn(StopKind) -> Stop;
 
 /// How a long run reports progress to whoever shows it. Library code calls it; the
 /// binaries draw it (`cli::TerminalProgress`: a bar on a terminal, nothing in CI logs), so
@@ -153,6 +250,41 @@ pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// A stop remembers the first signal (what `requested` and `wait` report), and a
+    /// forwarding handle sees each later signal once through `next`; one that never fires
+    /// stays quiet.
+    #[tokio::test]
+    async fn a_stop_keeps_the_first_signal_and_hands_on_each_later_one() {
+        let (tx, stop) = Stop::channel();
+        let mut forwarding = stop.clone();
+        forwarding.mark_seen();
+        assert!(!stop.requested());
+        assert_eq!(stop.signal(), None);
+        let quiet = tokio::time::timeout(Duration::from_millis(20), forwarding.next()).await;
+        assert!(quiet.is_err(), "no signal yet");
+
+        tx.signal(Signal::Terminate);
+        assert!(stop.requested());
+        assert_eq!(stop.signal(), Some(Signal::Terminate));
+        stop.wait().await;
+        assert_eq!(forwarding.next().await, Signal::Terminate);
+        let seen = tokio::time::timeout(Duration::from_millis(20), forwarding.next()).await;
+        assert!(seen.is_err(), "a signal is handed on once");
+
+        tx.signal(Signal::Interrupt);
+        assert_eq!(forwarding.next().await, Signal::Interrupt);
+        assert_eq!(
+            stop.signal(),
+            Some(Signal::Terminate),
+            "the first one stays"
+        );
+
+        let never = Stop::never();
+        assert!(!never.requested());
+        let waited = tokio::time::timeout(Duration::from_millis(20), never.wait()).await;
+        assert!(waited.is_err(), "a stop nobody can fire never fires");
+    }
 
     #[tokio::test]
     async fn results_keep_the_items_order_and_the_limit_holds() {

@@ -12,6 +12,7 @@ use crate::signing::BundleSigner;
 use crate::workflow::Settings;
 use crate::TfWrapError;
 use infra_core::exit::ExitStatus;
+use infra_core::runner::{Caller, Stop, StopKind};
 use infra_core::setup::Setup;
 use infra_core::Environment;
 use std::path::PathBuf;
@@ -145,8 +146,11 @@ impl TfWrapError {
     }
 }
 
-/// Runs `request`.
-pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, TfWrapError> {
+/// Runs `request`. The caller's `on_signals` is called (with `StopKind::Forward`) once the
+/// environment file is read, for the commands that run Terraform: a signal during the
+/// account guard ends the run before Terraform starts; one while Terraform runs is passed
+/// to it; after the first, no Terraform command starts.
+pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Result<Outcome, TfWrapError> {
     if let Request::Summary { bundle } = &request {
         return crate::workflow::read_summary(bundle).map(Outcome::Summary);
     }
@@ -158,11 +162,16 @@ pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, TfWrapError
             overriding.join(", ")
         );
     }
+    let stop = match request {
+        Request::Summary { .. } | Request::IamPolicy => Stop::never(),
+        _ => (caller.on_signals)(StopKind::Forward),
+    };
+    let stop = &stop;
     match request {
         Request::Summary { bundle } => crate::workflow::read_summary(&bundle).map(Outcome::Summary),
         Request::IamPolicy => Ok(Outcome::Policies(crate::iam::policies(&env))),
         Request::Init(tf) => {
-            let guarded = guard(setup, &env).await?;
+            let guarded = guard(setup, &env, stop).await?;
             guarded.settings(&env, &tf, None).init().await?;
             Ok(Outcome::Initialised)
         }
@@ -170,15 +179,15 @@ pub async fn run(setup: &Setup, request: Request) -> Result<Outcome, TfWrapError
             terraform,
             bundle,
             allow,
-        } => plan(setup, &env, &terraform, bundle, allow).await,
+        } => plan(setup, &env, &terraform, bundle, allow, stop).await,
         Request::Apply {
             terraform,
             bundle,
             max_age,
             allow,
-        } => apply(setup, &env, &terraform, bundle, max_age, allow).await,
+        } => apply(setup, &env, &terraform, bundle, max_age, allow, stop).await,
         Request::Drift { terraform, junit } => {
-            let report = drift(setup, &env, &terraform).await?;
+            let report = drift(setup, &env, &terraform, stop).await?;
             if let Some(path) = &junit {
                 let junit_error = |source| TfWrapError::Junit {
                     path: path.clone(),
@@ -201,8 +210,9 @@ async fn drift(
     setup: &Setup,
     env: &Environment,
     tf: &TerraformOptions,
+    stop: &Stop,
 ) -> Result<DriftReport, TfWrapError> {
-    let guarded = guard(setup, env).await?;
+    let guarded = guard(setup, env, stop).await?;
     let settings = guarded.settings(env, tf, None);
     let (plan, first) = tokio::join!(settings.refresh_only(), recorded(&guarded.config, env));
     // A failure to read the records outranks a Terraform failure.
@@ -232,6 +242,7 @@ pub fn settings(env: &Environment, tf: &TerraformOptions, max_age: Option<Durati
             grace: tf.grace,
             echo: tf.echo,
             credentials: None,
+            stop: Stop::never(),
         },
         environment: env.name.clone(),
         lock_timeout: tf.lock_timeout.unwrap_or(t.lock_timeout),
@@ -265,6 +276,7 @@ fn gate_options(env: &Environment, allow: Allowances) -> GateOptions {
 struct Guarded {
     config: aws_config::SdkConfig,
     credentials: Option<infra_core::aws::VerifiedCredentials>,
+    stop: Stop,
 }
 
 /// How long before they expire the verified credentials earn a warning: Terraform cannot
@@ -272,9 +284,18 @@ struct Guarded {
 const EXPIRY_WARNING: Duration = Duration::from_secs(15 * 60);
 
 /// The account guard, run before any Terraform process starts: a refusal means Terraform is
-/// never started.
-async fn guard(setup: &Setup, env: &Environment) -> Result<Guarded, TfWrapError> {
-    let (config, credentials) = setup.aws_verified(env).await?;
+/// never started. A stop asked for while it waits ends the run: nothing was started.
+async fn guard(setup: &Setup, env: &Environment, stop: &Stop) -> Result<Guarded, TfWrapError> {
+    let (config, credentials) = tokio::select! {
+        biased;
+        () = stop.wait() => {
+            return Err(TfWrapError::Interrupted {
+                signal: stop.signal().unwrap_or(infra_core::runner::Signal::Interrupt),
+                outcome: "was not started (the account guard was still running)".into(),
+            })
+        }
+        verified = setup.aws_verified(env) => verified?,
+    };
     match &credentials {
         Some(c) => {
             tracing::info!(
@@ -300,6 +321,7 @@ async fn guard(setup: &Setup, env: &Environment) -> Result<Guarded, TfWrapError>
     Ok(Guarded {
         config,
         credentials,
+        stop: stop.clone(),
     })
 }
 
@@ -312,8 +334,14 @@ impl Guarded {
         max_age: Option<Duration>,
     ) -> Settings {
         let mut settings = settings(env, tf, max_age);
-        settings.terraform.credentials = self.credentials.clone();
+        self.hand_to(&mut settings.terraform);
         settings
+    }
+
+    /// Gives Terraform the verified credentials and the run's stop.
+    fn hand_to(&self, terraform: &mut Terraform) {
+        terraform.credentials = self.credentials.clone();
+        terraform.stop = self.stop.clone();
     }
 }
 
@@ -356,6 +384,7 @@ async fn plan(
     tf: &TerraformOptions,
     bundle: PathBuf,
     allow: Allowances,
+    stop: &Stop,
 ) -> Result<Outcome, TfWrapError> {
     let options = gate_options(env, allow);
     // The checkout's own facts (no AWS, no Terraform) are read on their own task while the
@@ -363,8 +392,8 @@ async fn plan(
     // waiting for them.
     let mut settings = settings(env, tf, None);
     let facts = tokio::spawn(settings.checkout_facts());
-    let guarded = guard(setup, env).await?;
-    settings.terraform.credentials = guarded.credentials.clone();
+    let guarded = guard(setup, env, stop).await?;
+    guarded.hand_to(&mut settings.terraform);
     let facts = async {
         match facts.await {
             Ok(facts) => facts,
@@ -403,8 +432,9 @@ async fn apply(
     bundle: PathBuf,
     max_age: Option<Duration>,
     allow: Allowances,
+    stop: &Stop,
 ) -> Result<Outcome, TfWrapError> {
-    let guarded = guard(setup, env).await?;
+    let guarded = guard(setup, env, stop).await?;
     let s = guarded.settings(env, tf, max_age);
     let verified = s.verify(&bundle).await?;
     let signer = signer(&guarded.config, env);

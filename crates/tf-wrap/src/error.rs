@@ -59,11 +59,12 @@ pub enum TfWrapError {
         /// The plan's summary, for the report.
         summary: Box<Summary>,
     },
-    /// A forwarded signal stopped Terraform.
+    /// A signal stopped the run: Terraform was stopped by the forwarded signal, or not
+    /// started.
     #[error("interrupted by {signal}: Terraform {outcome}")]
     Interrupted {
         /// The signal.
-        signal: &'static str,
+        signal: infra_core::runner::Signal,
         /// How Terraform ended.
         outcome: String,
     },
@@ -88,6 +89,18 @@ pub enum TfWrapError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+impl From<crate::runner::RunError> for TfWrapError {
+    fn from(e: crate::runner::RunError) -> TfWrapError {
+        match e {
+            crate::runner::RunError::Spawn(e) => TfWrapError::Spawn(e),
+            crate::runner::RunError::Stopped(signal, command) => TfWrapError::Interrupted {
+                signal,
+                outcome: format!("{command} was not started"),
+            },
+        }
+    }
 }
 
 impl TfWrapError {
@@ -217,7 +230,7 @@ mod tests {
             ),
             (
                 TfWrapError::Interrupted {
-                    signal: "SIGTERM",
+                    signal: infra_core::runner::Signal::Terminate,
                     outcome: "stopped".into(),
                 },
                 1,

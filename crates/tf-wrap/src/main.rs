@@ -182,7 +182,13 @@ fn main() -> ExitCode {
                 full: String::new(),
             },
         };
-        match run(&global.setup(), request(command)).await {
+        match run(
+            &global.setup(),
+            request(command),
+            &infra_core::cli::caller(),
+        )
+        .await
+        {
             Ok(outcome) => render(outcome, format, summary_format, &markdown),
             Err(e) => {
                 if let Some(report) = e.refused_report(name) {

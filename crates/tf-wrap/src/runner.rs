@@ -12,9 +12,11 @@
 //! and still releases its lock.
 //!
 //! Terraform runs in its own process group, so a Ctrl-C in a terminal reaches it once,
-//! through us: SIGINT/SIGTERM are forwarded, Terraform gets a grace period to stop cleanly
-//! and release its state lock, and only then is it killed.
+//! through us: the caller's [`Stop`] (`StopKind::Forward`) passes each SIGINT/SIGTERM on,
+//! Terraform gets a grace period to stop cleanly and release its state lock, and only then
+//! is it killed. Once a stop was asked for, no further Terraform command starts.
 
+use infra_core::runner::{Signal, Stop};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -53,6 +55,9 @@ pub struct Terraform {
     /// `None` (`--skip-account-guard`, or no guard run yet): Terraform's environment keeps
     /// whatever credentials configuration the caller had.
     pub credentials: Option<infra_core::aws::VerifiedCredentials>,
+    /// The run's stop: each signal is forwarded to a running Terraform, and nothing starts
+    /// after the first.
+    pub stop: Stop,
 }
 
 /// A finished Terraform run.
@@ -63,7 +68,7 @@ pub struct Finished {
     /// Its stdout and stderr as they arrived (the last 8 MiB).
     pub output: String,
     /// The signal we forwarded, if the run was interrupted.
-    pub interrupted: Option<&'static str>,
+    pub interrupted: Option<Signal>,
     /// Whether it had to be killed after the grace period.
     pub killed: bool,
 }
@@ -79,7 +84,31 @@ pub struct SpawnError {
     pub source: std::io::Error,
 }
 
+/// Terraform was not run, or could not be waited for.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// It could not be started or waited for.
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    /// A stop was asked for before it started: it was not started.
+    #[error("{0} received before `terraform {1}` started: not started")]
+    Stopped(Signal, String),
+}
+
 impl Terraform {
+    /// Refuses to start anything once a stop was asked for.
+    fn not_stopped(&self, args: &[OsString]) -> Result<(), RunError> {
+        match self.stop.signal() {
+            None => Ok(()),
+            Some(signal) => Err(RunError::Stopped(
+                signal,
+                args.first()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            )),
+        }
+    }
+
     /// The base command: binary, `-chdir`, environment.
     pub fn command(&self, args: &[OsString]) -> Command {
         let mut cmd = Command::new(&self.binary);
@@ -115,7 +144,8 @@ impl Terraform {
     pub async fn capture(
         &self,
         args: &[OsString],
-    ) -> Result<(Option<i32>, Vec<u8>, String), SpawnError> {
+    ) -> Result<(Option<i32>, Vec<u8>, String), RunError> {
+        self.not_stopped(args)?;
         let mut cmd = self.command(args);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let out = cmd
@@ -137,9 +167,11 @@ impl Terraform {
     }
 
     /// Runs a long command (`init`, `plan`, `apply`) with its output streamed to stderr,
-    /// forwarding SIGINT/SIGTERM.
-    pub async fn stream(&self, args: &[OsString]) -> Result<Finished, SpawnError> {
-        use tokio::signal::unix::{signal, SignalKind};
+    /// forwarding each signal of the run's stop.
+    pub async fn stream(&self, args: &[OsString]) -> Result<Finished, RunError> {
+        let mut stop = self.stop.clone();
+        stop.mark_seen();
+        self.not_stopped(args)?;
         let err = |source| self.spawn_error(source);
         // Terraform writes to a file, not to pipes: if this process dies (SIGKILL, OOM),
         // Terraform is not killed by a broken pipe at its next line of output, half-way
@@ -170,8 +202,6 @@ impl Terraform {
             .id()
             .and_then(|id| rustix::process::Pid::from_raw(id as i32));
         let mut kept = Vec::new();
-        let mut sigint = signal(SignalKind::interrupt()).map_err(err)?;
-        let mut sigterm = signal(SignalKind::terminate()).map_err(err)?;
         let mut tick = tokio::time::interval(Duration::from_millis(50));
         let mut interrupted = None;
         let mut killed = false;
@@ -186,14 +216,9 @@ impl Terraform {
             tokio::select! {
                 status = child.wait() => break status,
                 _ = tick.tick() => echo(&mut reader, &mut kept, self.echo).await,
-                _ = sigint.recv() => {
-                    forward(pid, rustix::process::Signal::INT, "SIGINT", self.grace);
-                    interrupted.get_or_insert("SIGINT");
-                    deadline.get_or_insert(tokio::time::Instant::now() + self.grace);
-                }
-                _ = sigterm.recv() => {
-                    forward(pid, rustix::process::Signal::TERM, "SIGTERM", self.grace);
-                    interrupted.get_or_insert("SIGTERM");
+                signal = stop.next() => {
+                    forward(pid, signal, self.grace);
+                    interrupted.get_or_insert(signal);
                     deadline.get_or_insert(tokio::time::Instant::now() + self.grace);
                 }
                 () = grace_over => {
@@ -238,16 +263,15 @@ async fn echo(reader: &mut tokio::fs::File, kept: &mut Vec<u8>, to_stderr: bool)
     let _ = stderr.flush().await;
 }
 
-fn forward(
-    pid: Option<rustix::process::Pid>,
-    signal: rustix::process::Signal,
-    name: &str,
-    grace: Duration,
-) {
+fn forward(pid: Option<rustix::process::Pid>, signal: Signal, grace: Duration) {
     tracing::warn!(
-        "{name} received; passing it to Terraform, which has {} to stop and release its state lock",
+        "{signal} received; passing it to Terraform, which has {} to stop and release its state lock",
         humantime::format_duration(grace)
     );
+    let signal = match signal {
+        Signal::Interrupt => rustix::process::Signal::INT,
+        Signal::Terminate => rustix::process::Signal::TERM,
+    };
     if let Some(pid) = pid {
         if let Err(e) = rustix::process::kill_process(pid, signal) {
             tracing::warn!(

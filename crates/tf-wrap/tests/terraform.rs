@@ -1834,7 +1834,13 @@ fn a_slow_guard_still_comes_first_and_a_sigterm_during_it_starts_nothing() {
         .unwrap()
         .success());
     let r = finish(child);
-    assert_ne!(r.code, 0, "a cancelled run is not a success: {}", r.stderr);
+    assert_eq!(r.code, 1, "a cancelled run is not a success: {}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("interrupted by SIGTERM: Terraform was not started"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(
         recorded_invocations(&root),
         Vec::new(),
@@ -1866,4 +1872,69 @@ fn a_slow_guard_still_comes_first_and_a_sigterm_during_it_starts_nothing() {
         (first.saturating_sub(since_epoch)) / 1_000_000,
         held.as_millis()
     );
+}
+
+/// One stop for the whole run: a SIGTERM that arrives after the guard but between two
+/// Terraform commands (here while `apply` checks the bundle's signature with KMS, held by
+/// the proxy) is not lost: the run ends with "interrupted", exit 1, and neither the next
+/// command (`terraform show` of the bundle's plan) nor `terraform apply` is started. Before, tf-wrap listened for signals only while a Terraform command
+/// ran, so a signal in between was swallowed or killed the process without a word.
+#[test]
+fn a_sigterm_between_terraform_commands_starts_no_further_command() {
+    let (root, _key, _config) = signed_root("");
+    root.init();
+    assert_eq!(root.plan("bundle", &[]).code, 3);
+    let recorder = recording_terraform(root.dir.path(), &terraform_binary().unwrap());
+    let proxy = &Proxy::start(&root.endpoint);
+    proxy.delay(Some(("kms:Verify", Duration::from_secs(10))));
+    let child = root
+        .tf_wrap_at(
+            proxy.endpoint(),
+            &[
+                "apply",
+                "--bundle",
+                "bundle",
+                "--binary",
+                recorder.to_str().unwrap(),
+            ],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The proxy records a call once answered: wait for the guard's answer and the
+    // version check, which come before the (held) signature check.
+    wait_for("the apply to pass the guard and read the version", || {
+        proxy
+            .calls()
+            .iter()
+            .any(|c| c.iam_action() == "sts:GetCallerIdentity")
+            && recorded_invocations(&root)
+                .iter()
+                .any(|(args, _)| args.contains(" version"))
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let r = finish(child);
+    proxy.delay(None);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("interrupted by SIGTERM: Terraform show was not started"),
+        "{}",
+        r.stderr
+    );
+    let invoked: Vec<String> = recorded_invocations(&root)
+        .into_iter()
+        .map(|(args, _)| args)
+        .collect();
+    assert!(
+        !invoked.is_empty() && invoked.iter().all(|a| !a.contains(" apply")),
+        "Terraform apply started after the stop: {invoked:?}"
+    );
+    assert_eq!(applied_output(&root), None, "nothing was applied");
 }

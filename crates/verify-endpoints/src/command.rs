@@ -205,10 +205,10 @@ pub async fn verify(
         via_cloudfront: request.via_cloudfront,
         resolve: request.resolve,
         request_headers,
-        stop: (caller.on_signals)(
+        stop: (caller.on_signals)(infra_core::runner::StopKind::finish(
             "unfinished checks are reported interrupted, then the report".into(),
             "no report was written".into(),
-        ),
+        )),
     };
     let results = run(endpoints, options).await;
     for warning in results.iter().flat_map(|r| &r.warnings) {

@@ -248,13 +248,13 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
         }),
         Request::Unlock { id } => done(unlock(&config, &env, &id).await),
         Request::Run(direction, args) => {
-            let stop = on_signals(
+            let stop = on_signals(infra_core::runner::StopKind::finish(
                 format!(
                     "no new step starts, steps in flight get {}s, then the report and the lock release",
                     engine::STOP_GRACE.as_secs()
                 ),
                 "a step in flight may or may not have taken effect and the environment lock may remain (the next run says so; `park unlock ID` releases it)".into(),
-            );
+            ));
             let lock = LockOptions {
                 operation: crate::lock::operation(direction),
                 skip: args.dry_run,
@@ -276,10 +276,10 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
             locked(&env, &config, lock, &stop, work).await
         }
         Request::Hold(h) => {
-            let stop = on_signals(
+            let stop = on_signals(infra_core::runner::StopKind::finish(
                 "the hold is written or not, then the lock release".into(),
                 "the hold may be on some clusters only (`park status` shows it; `park release` removes it)".into(),
-            );
+            ));
             let lock = LockOptions {
                 operation: "park hold",
                 skip: false,
@@ -291,10 +291,10 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
             locked(&env, &config, lock, &stop, work).await
         }
         Request::Release { lock_timeout } => {
-            let stop = on_signals(
+            let stop = on_signals(infra_core::runner::StopKind::finish(
                 "the hold is removed or not, then the lock release".into(),
                 "the hold may remain on some clusters (`park status` shows it)".into(),
-            );
+            ));
             let lock = LockOptions {
                 operation: "park release",
                 skip: false,
