@@ -177,13 +177,19 @@ pub fn new_hold(
         value: reason.to_owned(),
         reason: e,
     })?;
-    let by = by.trim().replace(char::is_whitespace, "_");
     let hold = Hold {
         until: end,
-        by,
+        by: String::new(),
         at: rfc3339(now),
         reason: reason.to_owned(),
     };
+    held_by(hold, by)
+}
+
+/// `hold` as held by `by` (whitespace made `_`), checked: the encoded hold must still be a
+/// valid tag value.
+pub fn held_by(mut hold: Hold, by: &str) -> Result<Hold, HoldError> {
+    hold.by = by.trim().replace(char::is_whitespace, "_");
     let [(_, value), _] = hold.encode();
     check_tag_value(&value).map_err(|e| HoldError::Tag {
         what: "--by",

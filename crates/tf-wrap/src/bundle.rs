@@ -113,12 +113,16 @@ pub struct Verified {
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
     /// The directory or a file in it cannot be read.
-    #[error("{path}: {message}")]
+    #[error("cannot read {path}: {source}{}", .bundle.as_ref().filter(|_| source.kind() == std::io::ErrorKind::NotFound).map(|dir| format!(" (is {} a bundle written by `tf-wrap plan`?)", dir.display())).unwrap_or_default())]
     Unreadable {
         /// The path.
         path: PathBuf,
-        /// What went wrong.
-        message: String,
+        /// The bundle directory, when `path` is one of its files (a missing file then asks
+        /// whether it is a bundle at all).
+        bundle: Option<PathBuf>,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
     },
     /// The bundle does not match the checkout, or was changed.
     #[error("the plan bundle {dir} is refused:\n{}", .reasons.iter().map(|r| format!("  - {r}")).collect::<Vec<_>>().join("\n"))]
@@ -145,9 +149,10 @@ pub fn lock_file_hash(root: &Path) -> Result<Option<String>, BundleError> {
     match std::fs::read(&path) {
         Ok(bytes) => Ok(Some(sha256_hex(&bytes))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(BundleError::Unreadable {
+        Err(source) => Err(BundleError::Unreadable {
             path,
-            message: e.to_string(),
+            bundle: None,
+            source,
         }),
     }
 }
@@ -296,16 +301,10 @@ pub fn now_rfc3339() -> String {
 
 fn read(dir: &Path, file: &str) -> Result<Vec<u8>, BundleError> {
     let path = dir.join(file);
-    std::fs::read(&path).map_err(|e| BundleError::Unreadable {
-        message: if e.kind() == std::io::ErrorKind::NotFound {
-            format!(
-                "not found: is {} a bundle written by `tf-wrap plan`?",
-                dir.display()
-            )
-        } else {
-            e.to_string()
-        },
+    std::fs::read(&path).map_err(|source| BundleError::Unreadable {
         path,
+        bundle: Some(dir.to_owned()),
+        source,
     })
 }
 

@@ -112,7 +112,7 @@ impl TfWrapError {
             TfWrapError::Bundle(BundleError::Unreadable { .. }) => ExitStatus::InvalidInput,
             TfWrapError::Signature(
                 SigningError::Unsigned { .. }
-                | SigningError::Malformed(_)
+                | SigningError::Malformed { .. }
                 | SigningError::Invalid { .. },
             ) => ExitStatus::Refused,
             TfWrapError::Signature(SigningError::Aws(_)) => ExitStatus::Failure,
@@ -191,7 +191,8 @@ mod tests {
             (
                 TfWrapError::Bundle(BundleError::Unreadable {
                     path: "tf-bundle".into(),
-                    message: "gone".into(),
+                    bundle: None,
+                    source: std::io::Error::other("gone"),
                 }),
                 2,
             ),
@@ -213,7 +214,7 @@ mod tests {
                 TfWrapError::PlanJson(PlanJsonError::Invalid {
                     line: 1,
                     column: 1,
-                    message: "eof".into(),
+                    source: serde_json::from_str::<serde_json::Value>("").unwrap_err(),
                 }),
                 1,
             ),
@@ -244,7 +245,10 @@ mod tests {
                 4,
             ),
             (
-                TfWrapError::Signature(SigningError::Malformed("x".into())),
+                TfWrapError::Signature(SigningError::Malformed {
+                    reason: "x".into(),
+                    source: None,
+                }),
                 4,
             ),
             (

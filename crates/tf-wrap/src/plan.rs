@@ -163,14 +163,15 @@ impl ResourceChange {
 #[derive(Debug, thiserror::Error)]
 pub enum PlanJsonError {
     /// Not JSON, or not the shape of a plan.
-    #[error("the plan's JSON is not valid at line {line}, column {column}: {message}")]
+    #[error("the plan's JSON is not valid at line {line}, column {column}: {source}")]
     Invalid {
         /// 1-based line.
         line: usize,
         /// 1-based column.
         column: usize,
-        /// serde's message.
-        message: String,
+        /// serde's error.
+        #[source]
+        source: serde_json::Error,
     },
     /// A format this tool does not know.
     #[error("the plan's JSON has format_version {0}; this tool reads 0.x and 1.x")]
@@ -180,11 +181,12 @@ pub enum PlanJsonError {
 impl PlanJson {
     /// Parses `show -json` output.
     pub fn parse(text: &str) -> Result<PlanJson, PlanJsonError> {
-        let plan: PlanJson = serde_json::from_str(text).map_err(|e| PlanJsonError::Invalid {
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
+        let plan: PlanJson =
+            serde_json::from_str(text).map_err(|source| PlanJsonError::Invalid {
+                line: source.line(),
+                column: source.column(),
+                source,
+            })?;
         let major = plan.format_version.split('.').next().unwrap_or("");
         if major != "0" && major != "1" {
             return Err(PlanJsonError::UnknownFormat(plan.format_version));

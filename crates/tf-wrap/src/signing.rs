@@ -45,9 +45,15 @@ pub enum SigningError {
         /// The configured key.
         key: String,
     },
-    /// The signature file is not one tf-wrap writes.
-    #[error("{SIGNATURE} is unreadable: {0}")]
-    Malformed(String),
+    /// The signature file is not one tf-wrap writes (or cannot be read).
+    #[error("{SIGNATURE} is unreadable: {reason}")]
+    Malformed {
+        /// What is wrong with it.
+        reason: String,
+        /// The underlying error, when another library found it.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// The signature does not verify with the configured key.
     #[error("the bundle's signature does not verify with KMS key {key}{detail}: the bundle was edited after it was signed, or signed by another key; nothing was applied")]
     Invalid {
@@ -108,7 +114,7 @@ impl BundleSigner {
             })?;
         let signature = out
             .signature
-            .ok_or_else(|| SigningError::Malformed("KMS returned no signature".into()))?;
+            .ok_or_else(|| SigningError::malformed("KMS returned no signature", None))?;
         Ok(Signature {
             schema: SIGNATURE_SCHEMA.into(),
             key_id: out.key_id.unwrap_or_else(|| self.key.clone()),
@@ -142,7 +148,7 @@ impl BundleSigner {
             )));
         }
         let bytes = aws_smithy_types::base64::decode(&signature.signature)
-            .map_err(|e| SigningError::Malformed(format!("the signature is not base64: {e}")))?;
+            .map_err(|e| SigningError::malformed("the signature is not base64", Some(e.into())))?;
         let out = self
             .kms
             .verify()
@@ -174,20 +180,37 @@ fn signed_by(signature: &Signature) -> String {
     format!(" (the bundle says it was signed by {})", signature.key_id)
 }
 
+impl SigningError {
+    /// [`SigningError::Malformed`].
+    fn malformed(
+        reason: impl Into<String>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> SigningError {
+        SigningError::Malformed {
+            reason: reason.into(),
+            source,
+        }
+    }
+}
+
 /// Reads a bundle's `signature.json`, if it has one.
 pub fn read_signature(dir: &Path) -> Result<Option<Signature>, SigningError> {
     let path = dir.join(SIGNATURE);
     match std::fs::read(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(SigningError::Malformed(e.to_string())),
+        Err(e) => Err(SigningError::malformed(
+            format!("cannot read {}", path.display()),
+            Some(e.into()),
+        )),
         Ok(bytes) => {
-            let sig: Signature = serde_json::from_slice(&bytes)
-                .map_err(|e| SigningError::Malformed(e.to_string()))?;
+            let sig: Signature = serde_json::from_slice(&bytes).map_err(|e| {
+                SigningError::malformed("not the JSON tf-wrap writes", Some(e.into()))
+            })?;
             if sig.schema != SIGNATURE_SCHEMA {
-                return Err(SigningError::Malformed(format!(
-                    "schema `{}` is not {SIGNATURE_SCHEMA}",
-                    sig.schema
-                )));
+                return Err(SigningError::malformed(
+                    format!("schema `{}` is not {SIGNATURE_SCHEMA}", sig.schema),
+                    None,
+                ));
             }
             Ok(Some(sig))
         }

@@ -74,7 +74,7 @@ pub struct Requirement {
 }
 
 /// Why a constraint could not be read or is not met.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum VersionError {
     /// The constraint is malformed.
     #[error("{place}: required_version \"{constraint}\" is not a version constraint: {reason}")]
@@ -98,9 +98,24 @@ pub enum VersionError {
         /// Where.
         place: String,
     },
-    /// A `.tf` file of the root could not be read or parsed.
-    #[error("{0}")]
-    Root(String),
+    /// The root directory could not be listed.
+    #[error("cannot read the Terraform root {}: {source}", path.display())]
+    Root {
+        /// The root.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `.tf` file of the root could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Whether `version` satisfies every comma-separated part of `constraint` (Terraform's
@@ -143,11 +158,9 @@ pub fn satisfies(version: &Version, constraint: &str) -> Result<bool, String> {
 /// Every `terraform { required_version = "…" }` in the root's `.tf` files, in file order.
 pub fn requirements(root: &Path) -> Result<Vec<Requirement>, VersionError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(root)
-        .map_err(|e| {
-            VersionError::Root(format!(
-                "cannot read the Terraform root {}: {e}",
-                root.display()
-            ))
+        .map_err(|source| VersionError::Root {
+            path: root.to_owned(),
+            source,
         })?
         .flatten()
         .map(|e| e.path())
@@ -156,8 +169,10 @@ pub fn requirements(root: &Path) -> Result<Vec<Requirement>, VersionError> {
     files.sort();
     let mut out = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| VersionError::Root(format!("cannot read {}: {e}", file.display())))?;
+        let text = std::fs::read_to_string(&file).map_err(|source| VersionError::File {
+            path: file.clone(),
+            source,
+        })?;
         // A file Terraform itself cannot parse is Terraform's error to report, with its
         // own context; it has no requirement we could read.
         let Ok(body) = hcl_edit::parser::parse_body(&text) else {

@@ -235,9 +235,10 @@ impl Settings {
             tracing::warn!("the checkout has uncommitted changes; the bundle records commit {} but the plan includes them", git_commit.as_deref().unwrap_or("-"));
         }
         let plan_bytes =
-            std::fs::read(&plan_path).map_err(|e| bundle::BundleError::Unreadable {
+            std::fs::read(&plan_path).map_err(|source| bundle::BundleError::Unreadable {
                 path: plan_path.clone(),
-                message: e.to_string(),
+                bundle: None,
+                source,
             })?;
         let manifest = Manifest {
             schema: bundle::MANIFEST_SCHEMA.into(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Why the preflight failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PreflightError {
     /// The distribution does not exist.
     #[error("CloudFront distribution {id} not found")]
@@ -43,8 +43,8 @@ pub enum PreflightError {
         status: String,
     },
     /// The API call failed.
-    #[error("{0}")]
-    Aws(String),
+    #[error(transparent)]
+    Aws(std::sync::Arc<AwsCallError>),
 }
 
 /// Runs the preflight for `host` on distribution `id`; returns the distribution's own
@@ -82,7 +82,7 @@ async fn check(
             return Try::Fail(if err.is_not_found() {
                 PreflightError::NotFound { id: id.to_owned() }
             } else {
-                PreflightError::Aws(err.to_string())
+                PreflightError::Aws(std::sync::Arc::new(err))
             });
         }
     };

@@ -47,33 +47,42 @@ pub struct Response {
 }
 
 /// Why no answer came.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
     /// The host name did not resolve.
-    #[error("DNS lookup of {host} failed: {message}")]
+    #[error("DNS lookup of {host} failed: {source}")]
     Dns {
         /// The host.
         host: String,
-        /// The resolver's message.
-        message: String,
+        /// The resolver's error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// The host name resolved to no address.
+    #[error("DNS lookup of {host} failed: no address")]
+    NoAddress {
+        /// The host.
+        host: String,
     },
     /// The TCP connection failed.
-    #[error("connection to {addr} failed: {message}")]
+    #[error("connection to {addr} failed: {source}")]
     Connect {
         /// The address.
         addr: String,
         /// Why.
-        message: String,
+        #[source]
+        source: Arc<std::io::Error>,
         /// Refused or reset: worth retrying.
         transient: bool,
     },
     /// The TLS handshake failed (certificate, host name, protocol).
-    #[error("TLS handshake with {host} failed: {message}")]
+    #[error("TLS handshake with {host} failed: {source}")]
     Tls {
         /// The host.
         host: String,
-        /// Why.
-        message: String,
+        /// Why (rustls' error, or the host name that is not a valid server name).
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
     /// A phase did not finish in time.
     #[error("timed out during {phase} after {after_ms:.0} ms")]
@@ -98,7 +107,10 @@ impl FetchError {
         match self {
             FetchError::Connect { transient, .. } => *transient,
             FetchError::Timeout { .. } | FetchError::Protocol(_) => true,
-            FetchError::Dns { .. } | FetchError::Tls { .. } | FetchError::Redirect(_) => false,
+            FetchError::Dns { .. }
+            | FetchError::NoAddress { .. }
+            | FetchError::Tls { .. }
+            | FetchError::Redirect(_) => false,
         }
     }
 }
@@ -287,16 +299,15 @@ async fn resolve(
         .map_err(timed_out("dns", start))?
         .map_err(|e| FetchError::Dns {
             host: connect_host.clone(),
-            message: e.to_string(),
+            source: Arc::new(e),
         })?
         .collect()
     } else {
         overridden
     };
     if addrs.is_empty() {
-        return Err(FetchError::Dns {
+        return Err(FetchError::NoAddress {
             host: host.to_owned(),
-            message: "no address".into(),
         });
     }
     Ok(addrs)
@@ -328,15 +339,14 @@ async fn connect(
                 );
                 last_error = Some(FetchError::Connect {
                     addr: addr.to_string(),
-                    message: e.to_string(),
+                    source: Arc::new(e),
                     transient,
                 });
             }
         }
     }
-    Err(last_error.unwrap_or(FetchError::Dns {
+    Err(last_error.unwrap_or(FetchError::NoAddress {
         host: host.to_owned(),
-        message: "no address".into(),
     }))
 }
 
@@ -352,18 +362,18 @@ async fn secure(
     if url.scheme() != "https" {
         return Ok((Box::new(tcp), None));
     }
-    let tls_error = |message: String| FetchError::Tls {
+    let tls_error = |source: Arc<dyn std::error::Error + Send + Sync>| FetchError::Tls {
         host: host.to_owned(),
-        message,
+        source,
     };
-    let name = ServerName::try_from(host.to_owned()).map_err(|e| tls_error(e.to_string()))?;
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| tls_error(Arc::new(e)))?;
     let stream = timeout_at(
         deadline,
         tokio_rustls::TlsConnector::from(Arc::clone(tls)).connect(name, tcp),
     )
     .await
     .map_err(timed_out("tls", start))?
-    .map_err(|e| tls_error(e.to_string()))?;
+    .map_err(|e| tls_error(Arc::new(e)))?;
     let cert_not_after = stream
         .get_ref()
         .1

@@ -205,13 +205,16 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
     if let Request::IamPolicy = request {
         return done(iam_policy(&env));
     }
-    // A hold is checked before any AWS call: a bad one writes nothing (exit 2).
+    // A hold is checked before any AWS call: a bad one writes nothing (exit 2). Without
+    // `--by`, its holder is the caller's identity, known after the account guard.
     let now = std::time::SystemTime::now();
-    if let Some(h) = hold_request(&request) {
-        if let Err(e) = hold_for(&env, h, h.by.as_deref().unwrap_or("caller"), now) {
-            return done(Err(e.into()));
-        }
-    }
+    let hold = match hold_request(&request) {
+        None => None,
+        Some(h) => match hold_for(&env, h, h.by.as_deref().unwrap_or("caller"), now) {
+            Ok(hold) => Some((hold, h.by.is_none())),
+            Err(e) => return done(Err(e.into())),
+        },
+    };
     // down/up: every AWS call of the run is retried until the run's deadline, counted
     // from here; status and unlock have none (each call is bounded by its timeout).
     let deadline = match &request {
@@ -222,15 +225,13 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
         Ok(pair) => pair,
         Err(e) => return done(Err(e.into())),
     };
-    let hold = match hold_request(&request) {
+    let hold = match hold {
+        Some((hold, true)) => match crate::hold::held_by(hold, &holder(identity.as_ref())) {
+            Ok(hold) => Some(hold),
+            Err(e) => return done(Err(e.into())),
+        },
+        Some((hold, false)) => Some(hold),
         None => None,
-        Some(h) => {
-            let by = h.by.clone().unwrap_or_else(|| holder(identity.as_ref()));
-            match hold_for(&env, h, &by, now) {
-                Ok(hold) => Some(hold),
-                Err(e) => return done(Err(e.into())),
-            }
-        }
     };
     let clients = Clients::new(&config, deadline);
     match request {
