@@ -30,6 +30,40 @@ fn every_tool_documents_its_exit_codes() {
     }
 }
 
+/// `--version` says which build ran: the workspace version, the commit the binaries were
+/// built from (this checkout's `HEAD`, `-dirty` when tracked files differed), the target and
+/// the profile.
+#[test]
+fn every_tool_names_its_build_in_its_version() {
+    let endpoint = closed_endpoint();
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(infra_test_support::workspace_root())
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+    for tool in TOOLS {
+        let r = run(tool, &["--version"], &endpoint);
+        assert_eq!(r.code, 0, "{tool}: {}", r.stderr);
+        let line = r.stdout.trim();
+        let rest = line
+            .strip_prefix(&format!("{tool} {} (commit ", env!("CARGO_PKG_VERSION")))
+            .unwrap_or_else(|| panic!("{tool}: {line}"));
+        let (commit, rest) = rest.split_once(", ").unwrap();
+        if std::env::var_os("INFRA_BUILD_COMMIT").is_none() && !head.is_empty() {
+            assert!(
+                commit == head || commit == format!("{head}-dirty"),
+                "{tool}: built from {commit}, the checkout is at {head}"
+            );
+        }
+        assert!(
+            rest == "x86_64-unknown-linux-gnu, debug)"
+                || rest == "x86_64-unknown-linux-gnu, release)",
+            "{tool}: {line}"
+        );
+    }
+}
+
 #[test]
 fn every_tool_generates_completions_and_a_man_page() {
     let endpoint = closed_endpoint();

@@ -100,6 +100,19 @@ fn shows_the_live_state_as_versioned_json() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["schema"], "park/status");
     assert_eq!(v["schema_version"], 3);
+    // The build that wrote it, as `--version` says (every JSON report carries it).
+    let version = run("park", &["--version"], session.endpoint()).stdout;
+    let build = &v["build"];
+    assert_eq!(
+        version.trim(),
+        format!(
+            "park {} (commit {}, {}, {})",
+            build["version"].as_str().unwrap(),
+            build["commit"].as_str().unwrap(),
+            build["target"].as_str().unwrap(),
+            build["profile"].as_str().unwrap()
+        )
+    );
     assert_eq!(v["caller"]["account"], "123456789012");
     let services = v["services"].as_array().unwrap();
     assert_eq!(services.len(), 3);

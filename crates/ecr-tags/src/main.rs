@@ -15,7 +15,7 @@ use std::process::ExitCode;
 /// Find the newest immutable tag of an image family in ECR, list the pinned images of the
 /// environment's Terraform files, and bump a pin byte-exactly (only the tag changes).
 #[derive(Debug, Parser)]
-#[command(name = "ecr-tags", version, after_help = EXIT_CODES_HELP)]
+#[command(name = "ecr-tags", version = infra_core::build::VERSION_LINE, after_help = EXIT_CODES_HELP)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,

@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod aws;
+pub mod build;
 pub mod environment;
 pub mod error;
 pub mod exit;

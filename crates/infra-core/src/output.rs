@@ -45,6 +45,10 @@ pub fn write_report<R: Report>(
             let mut doc = serde_json::Map::new();
             doc.insert("schema".into(), R::SCHEMA.into());
             doc.insert("schema_version".into(), R::SCHEMA_VERSION.into());
+            doc.insert(
+                "build".into(),
+                serde_json::to_value(crate::build::info()).map_err(io::Error::other)?,
+            );
             match serde_json::to_value(report).map_err(io::Error::other)? {
                 serde_json::Value::Object(fields) => doc.extend(fields),
                 other => {

@@ -17,7 +17,7 @@ use std::time::Duration;
 /// the resource before anything changes, and restored from it. Never stops or deletes
 /// anything; Aurora is only scaled (policy `scale-to-zero`) or checked (`keep`).
 #[derive(Debug, Parser)]
-#[command(name = "park", version, after_help = EXIT_CODES_HELP)]
+#[command(name = "park", version = infra_core::build::VERSION_LINE, after_help = EXIT_CODES_HELP)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,

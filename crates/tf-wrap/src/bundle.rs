@@ -49,6 +49,10 @@ pub struct Manifest {
     pub created_at: String,
     /// `tf-wrap VERSION`.
     pub created_by: String,
+    /// The tf-wrap build that wrote the bundle (version, commit, target, profile); absent
+    /// in bundles written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<infra_core::build::BuildInfo>,
     /// The Terraform version that made the plan.
     pub terraform_version: String,
     /// sha256 of `plan.tfplan`.

@@ -23,7 +23,7 @@ use tf_wrap::report::SummaryReport;
 /// stale, tampered or unsafe applies. Terraform's own output streams to stderr; the result
 /// (the plan summary) goes to stdout.
 #[derive(Debug, Parser)]
-#[command(name = "tf-wrap", version, after_help = EXIT_CODES_HELP)]
+#[command(name = "tf-wrap", version = infra_core::build::VERSION_LINE, after_help = EXIT_CODES_HELP)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,

@@ -246,6 +246,7 @@ impl Settings {
             environment: self.environment.clone(),
             created_at: bundle::now_rfc3339(),
             created_by: format!("tf-wrap {}", env!("CARGO_PKG_VERSION")),
+            build: Some(infra_core::build::info()),
             terraform_version: version.text.clone(),
             plan_sha256: bundle::sha256_hex(&plan_bytes),
             plan_json_sha256: bundle::sha256_hex(&json),

@@ -223,6 +223,10 @@ fn init_plan_apply_through_the_bundle_with_exit_codes() {
     assert_eq!(manifest["has_changes"], true);
     assert_eq!(manifest["git_dirty"], false);
     assert_eq!(manifest["git_commit"].as_str().unwrap().len(), 40);
+    // The tf-wrap build that wrote it, and the same in the JSON report.
+    assert_eq!(manifest["build"], report["build"]);
+    assert_eq!(manifest["build"]["version"], env!("CARGO_PKG_VERSION"));
+    assert!(!manifest["build"]["commit"].as_str().unwrap().is_empty());
     let plan_bytes = std::fs::read(root.path("bundle/plan.tfplan")).unwrap();
     assert_eq!(
         manifest["plan_sha256"],

@@ -15,7 +15,7 @@ use verify_endpoints::command::{verify, Request};
 /// retries on transient failures only, one overall deadline, JUnit for CI. Exit 0 when all
 /// are healthy, 1 when any failed, 2 on bad input.
 #[derive(Debug, Parser)]
-#[command(name = "verify-endpoints", version, after_help = EXIT_CODES_HELP)]
+#[command(name = "verify-endpoints", version = infra_core::build::VERSION_LINE, after_help = EXIT_CODES_HELP)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
