@@ -47,3 +47,132 @@ fn scripts_ask_cargo_for_the_target_directory() {
         }
     }
 }
+
+/// Runs `scripts/release --check --no-build --out DIR` (the debug binaries scripts/test
+/// built; building inside `cargo test` would wait on cargo's own lock).
+fn release_check(out: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(workspace_root().join("scripts/release"))
+        .args(["--check", "--no-build", "--out"])
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+fn sha256sum_check(dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+/// The release's packaging, as CI checks it: an archive with the four binaries, README,
+/// licences, completions and man pages, a CycloneDX SBOM of the crates compiled in, and
+/// `SHA256SUMS` over both that `sha256sum -c` accepts (and refuses once a byte changed).
+/// The extracted binaries name this checkout's commit; two runs on one commit write the
+/// same bytes.
+#[test]
+fn release_check_writes_a_verified_reproducible_archive() {
+    let root = workspace_root();
+    let version = env!("CARGO_PKG_VERSION");
+    let name = format!("infra-toolkit-{version}-x86_64-unknown-linux-gnu");
+    let first = tempfile::tempdir().unwrap();
+    let r = release_check(first.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let check = sha256sum_check(first.path());
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let sums = std::fs::read_to_string(first.path().join("SHA256SUMS")).unwrap();
+    assert!(sums.contains(&format!("{name}.tar.gz")), "{sums}");
+    assert!(sums.contains(&format!("{name}.cdx.json")), "{sums}");
+
+    // Extracted: the binaries run and say which commit they were built from.
+    let unpacked = tempfile::tempdir().unwrap();
+    let tar = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(first.path().join(format!("{name}.tar.gz")))
+        .arg("-C")
+        .arg(unpacked.path())
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    let top = unpacked.path().join(&name);
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+    for tool in ["park", "ecr-tags", "tf-wrap", "verify-endpoints"] {
+        let out = std::process::Command::new(top.join("bin").join(tool))
+            .arg("--version")
+            .output()
+            .unwrap();
+        let line = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            line.starts_with(&format!("{tool} {version} (commit {head}")),
+            "{tool}: {line}"
+        );
+        let man = std::fs::read_to_string(top.join(format!("man/man1/{tool}.1"))).unwrap();
+        assert!(man.contains(&format!(".TH {tool} 1")), "{tool}");
+        for completion in [
+            format!("completions/bash/{tool}"),
+            format!("completions/zsh/_{tool}"),
+            format!("completions/fish/{tool}.fish"),
+        ] {
+            assert!(top.join(&completion).is_file(), "{completion}");
+        }
+    }
+    for file in ["README.md", "LICENSE-MIT", "LICENSE-APACHE"] {
+        assert_eq!(
+            std::fs::read(top.join(file)).unwrap(),
+            std::fs::read(root.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+
+    // The SBOM: what the binaries link, at Cargo.lock's versions; no dev-only crate.
+    let bom: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(first.path().join(format!("{name}.cdx.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(bom["bomFormat"], "CycloneDX");
+    let components = bom["components"].as_array().unwrap();
+    let find = |n: &str| components.iter().find(|c| c["name"] == n);
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap();
+    for crate_name in ["tokio", "aws-sdk-ecs", "aws-config", "clap"] {
+        let c = find(crate_name).unwrap_or_else(|| panic!("{crate_name} is not in the SBOM"));
+        let pinned = format!(
+            "name = \"{crate_name}\"\nversion = \"{}\"",
+            c["version"].as_str().unwrap()
+        );
+        assert!(lock.contains(&pinned), "{crate_name} {}", c["version"]);
+        assert_eq!(c["hashes"][0]["alg"], "SHA-256", "{crate_name}");
+    }
+    for dev_only in ["proptest", "insta", "infra-test-support"] {
+        assert!(find(dev_only).is_none(), "{dev_only} is not compiled in");
+    }
+    assert_eq!(find("park").unwrap()["type"], "application");
+
+    // Reproducible: a second run on the same commit writes the same bytes.
+    let second = tempfile::tempdir().unwrap();
+    let r = release_check(second.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(
+        std::fs::read_to_string(second.path().join("SHA256SUMS")).unwrap(),
+        sums
+    );
+
+    // A changed byte is caught.
+    let archive = second.path().join(format!("{name}.tar.gz"));
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&archive, bytes).unwrap();
+    let check = sha256sum_check(second.path());
+    assert!(!check.status.success(), "a corrupted archive passed");
+    assert!(String::from_utf8_lossy(&check.stdout).contains(&format!("{name}.tar.gz: FAILED")));
+}
