@@ -210,9 +210,16 @@ mod tests {
         write_report(&report, OutputFormat::Json, &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            r#"{
+            infra_core::build::fill(
+                r#"{
   "schema": "ecr-tags/pins",
   "schema_version": 2,
+  "build": {
+    "version": "{{build.version}}",
+    "commit": "{{build.commit}}",
+    "target": "{{build.target}}",
+    "profile": "{{build.profile}}"
+  },
   "pins": [
     {
       "image": "prefect_deployer_image",
@@ -232,6 +239,7 @@ mod tests {
   ]
 }
 "#
+            )
         );
         assert_eq!(report.exit_status().code(), 3);
     }

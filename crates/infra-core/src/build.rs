@@ -49,6 +49,17 @@ pub fn info() -> BuildInfo {
     }
 }
 
+/// `template` with `{{build.version}}`, `{{build.commit}}`, `{{build.target}}` and
+/// `{{build.profile}}` replaced by this build's: for byte-for-byte expectations of JSON
+/// reports, whose `build` differs from build to build.
+pub fn fill(template: &str) -> String {
+    template
+        .replace("{{build.version}}", VERSION)
+        .replace("{{build.commit}}", COMMIT)
+        .replace("{{build.target}}", TARGET)
+        .replace("{{build.profile}}", PROFILE)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -676,9 +676,16 @@ mod tests {
             .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            r#"{
+            infra_core::build::fill(
+                r#"{
   "schema": "park/status",
   "schema_version": 3,
+  "build": {
+    "version": "{{build.version}}",
+    "commit": "{{build.commit}}",
+    "target": "{{build.target}}",
+    "profile": "{{build.profile}}"
+  },
   "environment": "prod",
   "account_id": "123456789012",
   "region": "eu-west-2",
@@ -692,6 +699,7 @@ mod tests {
   "eventbridge_rules": []
 }
 "#
+            )
         );
         assert_eq!(report.check_status().code(), 3);
     }

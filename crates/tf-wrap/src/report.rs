@@ -108,6 +108,7 @@ mod tests {
             [
                 "schema",
                 "schema_version",
+                "build",
                 "command",
                 "outcome",
                 "bundle",

@@ -122,9 +122,16 @@ mod tests {
             .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            r#"{
+            infra_core::build::fill(
+                r#"{
   "schema": "verify-endpoints/run",
   "schema_version": 1,
+  "build": {
+    "version": "{{build.version}}",
+    "commit": "{{build.commit}}",
+    "target": "{{build.target}}",
+    "profile": "{{build.profile}}"
+  },
   "healthy": false,
   "endpoints": [
     {
@@ -147,6 +154,7 @@ mod tests {
   ]
 }
 "#
+            )
         );
     }
 }
