@@ -34,8 +34,16 @@ fn main() {
             }
             match git(&["rev-parse", "--short=12", "HEAD"]) {
                 Some(hash) => {
-                    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
-                        .is_some_and(|s| !s.is_empty());
+                    // --no-optional-locks: a plain `git status` refreshes the index when
+                    // a file's stat changed, which would change the index this script
+                    // watches and rebuild the workspace on every cargo command.
+                    let dirty = git(&[
+                        "--no-optional-locks",
+                        "status",
+                        "--porcelain",
+                        "--untracked-files=no",
+                    ])
+                    .is_some_and(|s| !s.is_empty());
                     if dirty {
                         format!("{hash}-dirty")
                     } else {

@@ -182,13 +182,7 @@ fn without_a_backend_park_refuses_unless_no_lock() {
 fn sigterm_at_several_moments_stops_the_run_and_releases_the_lock() {
     let fleet = Fleet::new(8);
     let before = fleet.snapshot();
-    let term = |pid: u32| {
-        assert!(std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success());
-    };
+    let term = infra_test_support::sigterm;
     let updates = || {
         fleet
             .proxy

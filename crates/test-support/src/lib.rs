@@ -341,6 +341,15 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Sends SIGTERM to `pid` (how CircleCI cancels a job), as `kill -TERM` does.
+pub fn sigterm(pid: u32) {
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
 /// Polls `done` every 20 ms until it holds; panics naming `what` after 60 s.
 pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(60);

@@ -174,7 +174,13 @@ pub async fn git_state(root: &Path) -> (Option<String>, bool) {
     };
     let (head, status) = tokio::join!(
         git(&["rev-parse", "--verify", "--quiet", "HEAD"]),
-        git(&["status", "--porcelain", "--untracked-files=no"])
+        // Read-only: no index refresh written into the user's checkout.
+        git(&[
+            "--no-optional-locks",
+            "status",
+            "--porcelain",
+            "--untracked-files=no"
+        ])
     );
     let commit = match head {
         Ok(out) if out.status.success() => {

@@ -469,12 +469,7 @@ fn sigterm_during_apply_is_forwarded_and_leaves_no_lock() {
             .iter()
             .any(|c| c.iam_action() == "dynamodb:PutItem")
     });
-    let pid = child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    infra_test_support::sigterm(child.id());
     let r = finish(child);
     proxy.delay(None);
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -1832,11 +1827,7 @@ fn a_slow_guard_still_comes_first_and_a_sigterm_during_it_starts_nothing() {
     proxy.delay(Some(("sts:GetCallerIdentity", Duration::from_secs(10))));
     let child = plan();
     std::thread::sleep(Duration::from_secs(1));
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    infra_test_support::sigterm(child.id());
     let r = finish(child);
     assert_eq!(r.code, 1, "a cancelled run is not a success: {}", r.stderr);
     assert!(
@@ -1918,11 +1909,7 @@ fn a_sigterm_between_terraform_commands_starts_no_further_command() {
                 .any(|(args, _)| args.contains(" version"))
     });
     std::thread::sleep(Duration::from_secs(1));
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    infra_test_support::sigterm(child.id());
     let r = finish(child);
     proxy.delay(None);
     assert_eq!(r.code, 1, "{}", r.stderr);

@@ -44,11 +44,7 @@ fn sigterm_reports_unfinished_checks_as_interrupted() {
         stub.count("/fast") == 1 && stub.count("/slow") == 1
     });
     let signalled = std::time::Instant::now();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    infra_test_support::sigterm(child.id());
     let out = child.wait_with_output().unwrap();
     assert!(signalled.elapsed() < Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&out.stderr);
