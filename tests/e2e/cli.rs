@@ -181,3 +181,53 @@ fn tf_wrap_summary_of_a_missing_bundle_is_exit_2_and_needs_no_environment() {
         r.stderr
     );
 }
+
+/// The multi-call `infra-toolkit` is each tool: called through a link named after it, or
+/// with the tool's name first, it prints exactly what the stand-alone binary prints (help,
+/// version, usage errors with their exit code, a real run's error against the emulator's
+/// closed port); no tool or an unknown one is exit 2 naming the tools.
+#[test]
+fn the_multi_call_binary_is_each_tool_by_name() {
+    let endpoint = closed_endpoint();
+    let multi = infra_test_support::workspace_binary("infra-toolkit");
+    let links = tempfile::tempdir().unwrap();
+    let env_file = reference_env_file();
+    let env_file = env_file.to_str().unwrap();
+    for tool in TOOLS {
+        let link = links.path().join(tool);
+        std::os::unix::fs::symlink(&multi, &link).unwrap();
+        for args in [
+            vec!["--help"],
+            vec!["--version"],
+            vec!["--no-such-flag"],
+            vec!["--env-file", env_file, "iam-policy"],
+        ] {
+            let alone = run(tool, &args, &endpoint);
+            let mut cmd = infra_test_support::command(&link, &endpoint);
+            let linked: crate::Run = cmd.args(&args).output().unwrap().into();
+            let mut cmd = infra_test_support::command(&multi, &endpoint);
+            let named: crate::Run = cmd.arg(tool).args(&args).output().unwrap().into();
+            for (how, r) in [("link", &linked), ("first argument", &named)] {
+                assert_eq!(
+                    (r.code, &r.stdout, &r.stderr),
+                    (alone.code, &alone.stdout, &alone.stderr),
+                    "{tool} {args:?} through its {how}"
+                );
+            }
+        }
+    }
+    let mut cmd = infra_test_support::command(&multi, &endpoint);
+    let none: crate::Run = cmd.output().unwrap().into();
+    assert_eq!(none.code, 2, "{}", none.stderr);
+    let mut cmd = infra_test_support::command(&multi, &endpoint);
+    let unknown: crate::Run = cmd.arg("terraform").output().unwrap().into();
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("no tool `terraform`")
+            && unknown
+                .stderr
+                .contains("park, ecr-tags, tf-wrap, verify-endpoints"),
+        "{}",
+        unknown.stderr
+    );
+}

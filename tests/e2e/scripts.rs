@@ -48,9 +48,10 @@ fn scripts_ask_cargo_for_the_target_directory() {
     }
 }
 
-/// Runs `scripts/release --check --no-build --out DIR` (the debug binaries scripts/test
-/// built; building inside `cargo test` would wait on cargo's own lock).
-fn release_check(out: &std::path::Path) -> std::process::Output {
+/// Runs `scripts/release --check --no-build --out DIR`: packages the debug build that
+/// scripts/test built and relinked against glibc 2.28 (`scripts/release --check`, before
+/// `cargo test`; building inside `cargo test` would wait on cargo's own lock).
+pub(crate) fn release_check(out: &std::path::Path) -> std::process::Output {
     std::process::Command::new(workspace_root().join("scripts/release"))
         .args(["--check", "--no-build", "--out"])
         .arg(out)
@@ -66,10 +67,11 @@ fn sha256sum_check(dir: &std::path::Path) -> std::process::Output {
         .unwrap()
 }
 
-/// The release's packaging, as CI checks it: an archive with the four binaries, README,
-/// licences, completions and man pages, a CycloneDX SBOM of the crates compiled in, and
-/// `SHA256SUMS` over both that `sha256sum -c` accepts (and refuses once a byte changed).
-/// The extracted binaries name this checkout's commit; two runs on one commit write the
+/// The release's packaging, as CI checks it: an archive with the multi-call binary and
+/// the four tools as links to it, README, licences, completions and man pages, a CycloneDX
+/// SBOM of the crates compiled in, and `SHA256SUMS` over both that `sha256sum -c` accepts
+/// (and refuses once a byte changed). The extracted tools name this checkout's commit and
+/// need no glibc symbol newer than 2.31 (Ubuntu 20.04); two runs on one commit write the
 /// same bytes.
 #[test]
 fn release_check_writes_a_verified_reproducible_archive() {
@@ -89,7 +91,8 @@ fn release_check_writes_a_verified_reproducible_archive() {
     assert!(sums.contains(&format!("{name}.tar.gz")), "{sums}");
     assert!(sums.contains(&format!("{name}.cdx.json")), "{sums}");
 
-    // Extracted: the binaries run and say which commit they were built from.
+    // Extracted: one binary, the four tools links to it; each runs and says which commit
+    // it was built from.
     let unpacked = tempfile::tempdir().unwrap();
     let tar = std::process::Command::new("tar")
         .arg("xzf")
@@ -106,8 +109,24 @@ fn release_check_writes_a_verified_reproducible_archive() {
         .output()
         .unwrap();
     let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
-    for tool in ["park", "ecr-tags", "tf-wrap", "verify-endpoints"] {
-        let out = std::process::Command::new(top.join("bin").join(tool))
+    let multi = top.join("bin/infra-toolkit");
+    assert!(std::fs::symlink_metadata(&multi).unwrap().is_file());
+    for tool in [
+        "infra-toolkit",
+        "park",
+        "ecr-tags",
+        "tf-wrap",
+        "verify-endpoints",
+    ] {
+        let path = top.join("bin").join(tool);
+        if tool != "infra-toolkit" {
+            assert_eq!(
+                std::fs::read_link(&path).unwrap(),
+                std::path::Path::new("infra-toolkit"),
+                "{tool} is a link to the one binary"
+            );
+        }
+        let out = std::process::Command::new(&path)
             .arg("--version")
             .output()
             .unwrap();
@@ -116,6 +135,9 @@ fn release_check_writes_a_verified_reproducible_archive() {
             line.starts_with(&format!("{tool} {version} (commit {head}")),
             "{tool}: {line}"
         );
+        if tool == "infra-toolkit" {
+            continue;
+        }
         let man = std::fs::read_to_string(top.join(format!("man/man1/{tool}.1"))).unwrap();
         assert!(man.contains(&format!(".TH {tool} 1")), "{tool}");
         for completion in [
@@ -133,6 +155,17 @@ fn release_check_writes_a_verified_reproducible_archive() {
             "{file}"
         );
     }
+
+    // It starts on Ubuntu 20.04: `objdump -T` lists no glibc symbol version above 2.31.
+    let newest = newest_glibc(&multi);
+    assert!(newest <= (2, 31), "needs GLIBC_{}.{}", newest.0, newest.1);
+    // The check can fail: this machine's glibc (2.36 on Debian 12) is newer, and a binary
+    // linked against it (cargo's own test executable) needs more than 2.31.
+    let own = newest_glibc(&std::env::current_exe().unwrap());
+    assert!(
+        own > (2, 31),
+        "the test executable needs only GLIBC_{own:?}"
+    );
 
     // The SBOM: what the binaries link, at Cargo.lock's versions; no dev-only crate.
     let bom: serde_json::Value = serde_json::from_slice(
@@ -155,7 +188,10 @@ fn release_check_writes_a_verified_reproducible_archive() {
     for dev_only in ["proptest", "insta", "infra-test-support"] {
         assert!(find(dev_only).is_none(), "{dev_only} is not compiled in");
     }
-    assert_eq!(find("park").unwrap()["type"], "application");
+    assert_eq!(find("infra-toolkit").unwrap()["type"], "application");
+    for tool in ["park", "ecr-tags", "tf-wrap", "verify-endpoints"] {
+        assert!(find(tool).is_some(), "{tool} is compiled in");
+    }
 
     // Reproducible: a second run on the same commit writes the same bytes.
     let second = tempfile::tempdir().unwrap();
@@ -175,4 +211,33 @@ fn release_check_writes_a_verified_reproducible_archive() {
     let check = sha256sum_check(second.path());
     assert!(!check.status.success(), "a corrupted archive passed");
     assert!(String::from_utf8_lossy(&check.stdout).contains(&format!("{name}.tar.gz: FAILED")));
+}
+
+/// The newest `GLIBC_X.Y` symbol version in `objdump -T BINARY` (the dynamic symbols).
+fn newest_glibc(binary: &std::path::Path) -> (u32, u32) {
+    let out = std::process::Command::new("objdump")
+        .arg("-T")
+        .arg(binary)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let versions: Vec<(u32, u32)> = text
+        .split_whitespace()
+        .filter_map(|word| word.trim_matches(['(', ')']).strip_prefix("GLIBC_"))
+        .filter_map(|v| {
+            let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+            Some((parts.next()??, parts.next()??))
+        })
+        .collect();
+    assert!(
+        !versions.is_empty(),
+        "no glibc symbols in {}",
+        binary.display()
+    );
+    versions.into_iter().max().unwrap()
 }

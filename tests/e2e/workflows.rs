@@ -1120,8 +1120,13 @@ fn workflows_run_only_when_asked() {
     }
     assert_eq!(groups.len(), 1, "one serial group: {groups:?}");
 
-    // The binaries are built once, by one cargo build, not installed one by one.
-    let install = run_commands(&c["commands"]["install-toolkit"]["steps"]);
+    // From source (`toolkit-version: source`), the binaries are built once, by one cargo
+    // build, not installed one by one.
+    let install = run_commands(&Value::Sequence(command_steps(
+        &c,
+        "install-toolkit",
+        &[("toolkit-version", "source")],
+    )));
     let scripts: String = install.iter().map(|(_, s)| s.as_str()).collect();
     assert_eq!(
         scripts.matches("cargo build --release --locked").count(),
@@ -1135,4 +1140,223 @@ fn workflows_run_only_when_asked() {
             "{tool} is not built"
         );
     }
+    // By default, a release is installed: no cargo at all.
+    let release = run_commands(&Value::Sequence(command_steps(&c, "install-toolkit", &[])));
+    assert!(!release.is_empty());
+    assert!(
+        release.iter().all(|(_, s)| !s.contains("cargo ")),
+        "{release:?}"
+    );
+}
+
+/// A command's steps for these parameter values, as CircleCI compiles them: every
+/// `<< parameters.NAME >>` replaced (the command's default where not given), and each
+/// `when` / `unless` step with an `equal` condition decided and replaced by its steps.
+fn command_steps(c: &Value, name: &str, given: &[(&str, &str)]) -> Vec<Value> {
+    let def = &c["commands"][name];
+    assert!(def.is_mapping(), "no command {name}");
+    let mut values: Vec<(String, String)> = Vec::new();
+    for (param, spec) in def["parameters"].as_mapping().into_iter().flatten() {
+        let param = param.as_str().unwrap();
+        let value = match given.iter().find(|(p, _)| *p == param) {
+            Some((_, v)) => (*v).to_owned(),
+            None => match &spec["default"] {
+                Value::String(s) => s.clone(),
+                other => panic!("{name}: parameter {param} has no string default: {other:?}"),
+            },
+        };
+        values.push((param.to_owned(), value));
+    }
+    for (param, _) in given {
+        assert!(
+            values.iter().any(|(p, _)| p == param),
+            "{name} has no parameter {param}"
+        );
+    }
+    fn substitute(v: &Value, values: &[(String, String)]) -> Value {
+        match v {
+            Value::String(s) => {
+                let mut s = s.clone();
+                for (param, value) in values {
+                    s = s.replace(&format!("<< parameters.{param} >>"), value);
+                }
+                assert!(!s.contains("<< parameters."), "unknown parameter in {s}");
+                Value::String(s)
+            }
+            Value::Sequence(items) => {
+                Value::Sequence(items.iter().map(|i| substitute(i, values)).collect())
+            }
+            Value::Mapping(m) => Value::Mapping(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), substitute(v, values)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    fn flatten(steps: &Value, out: &mut Vec<Value>) {
+        for step in steps.as_sequence().unwrap() {
+            let decided = [("when", true), ("unless", false)]
+                .into_iter()
+                .find_map(|(key, wanted)| step.get(key).map(|s| (s, wanted)));
+            match decided {
+                Some((branch, wanted)) => {
+                    let sides = branch["condition"]["equal"]
+                        .as_sequence()
+                        .expect("an `equal` condition");
+                    let holds = sides.windows(2).all(|w| w[0] == w[1]);
+                    if holds == wanted {
+                        flatten(&branch["steps"], out);
+                    }
+                }
+                None => out.push(step.clone()),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    flatten(&substitute(&def["steps"], &values), &mut out);
+    out
+}
+
+/// Runs a command's `run` steps (CircleCI's `bash -eo pipefail`) with HOME and BASH_ENV in
+/// `home`, as a fresh job would; returns each step's (name, exit code, stdout, stderr) up to
+/// the first that fails.
+fn run_steps(steps: &[Value], home: &std::path::Path) -> Vec<(String, i32, String, String)> {
+    let mut ran = Vec::new();
+    for (name, script) in run_commands(&Value::Sequence(steps.to_vec())) {
+        let out = std::process::Command::new("bash")
+            .args(["-eo", "pipefail", "-c", &script])
+            .current_dir(home)
+            .env("HOME", home)
+            .env("BASH_ENV", home.join("bash_env"))
+            .output()
+            .unwrap();
+        let code = out.status.code().unwrap_or(-9);
+        ran.push((
+            name,
+            code,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ));
+        if code != 0 {
+            break;
+        }
+    }
+    ran
+}
+
+/// The `install-toolkit` command with a release version, against the release this checkout
+/// packages (`scripts/release --check`), served by the harness' HTTP stub standing in for
+/// the releases page (no release host is reachable here): it downloads the archive and
+/// SHA256SUMS, checks one against the other, and puts the four tools on PATH, in seconds
+/// (measured and printed, not asserted: this machine is shared); a second job restores it
+/// from the cache without downloading. A corrupted archive is refused naming the file,
+/// and nothing is installed.
+#[test]
+// Prints the measured install time (reported, not asserted).
+#[allow(clippy::disallowed_macros)]
+fn install_toolkit_installs_the_served_release_and_refuses_a_corrupted_one() {
+    let c = config();
+    let version = env!("CARGO_PKG_VERSION");
+    let name = format!("infra-toolkit-{version}-x86_64-unknown-linux-gnu");
+    let dist = tempfile::tempdir().unwrap();
+    let r = crate::scripts::release_check(dist.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let archive = std::fs::read(dist.path().join(format!("{name}.tar.gz"))).unwrap();
+    let sums = std::fs::read(dist.path().join("SHA256SUMS")).unwrap();
+    let archive_kib = archive.len() / 1024;
+    let mut corrupted = archive.clone();
+    let middle = corrupted.len() / 2;
+    corrupted[middle] ^= 0x01;
+    let good = format!("/releases/download/v{version}");
+    let bad = format!("/corrupted/download/v{version}");
+    let stub = HttpStub::start(vec![
+        (
+            &format!("{good}/SHA256SUMS"),
+            vec![Answer::bytes(200, sums.clone())],
+        ),
+        (
+            &format!("{good}/{name}.tar.gz"),
+            vec![Answer::bytes(200, archive)],
+        ),
+        (&format!("{bad}/SHA256SUMS"), vec![Answer::bytes(200, sums)]),
+        (
+            &format!("{bad}/{name}.tar.gz"),
+            vec![Answer::bytes(200, corrupted)],
+        ),
+    ]);
+    let head = infra_test_support::git(&workspace_root(), &["rev-parse", "--short=12", "HEAD"]);
+
+    // A fresh job: downloaded, checked, installed, on PATH.
+    let home = tempfile::tempdir().unwrap();
+    let steps = command_steps(
+        &c,
+        "install-toolkit",
+        &[
+            ("toolkit-version", version),
+            ("toolkit-base-url", &stub.url("/releases/download")),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let ran = run_steps(&steps, home.path());
+    let took = started.elapsed();
+    let (step, code, _, stderr) = ran.last().unwrap();
+    assert_eq!(*code, 0, "{step}: {stderr}");
+    eprintln!(
+        "install-toolkit from the served release: {:.2} s ({archive_kib} KiB archive)",
+        took.as_secs_f64(),
+    );
+    assert_eq!(stub.count(&format!("{good}/{name}.tar.gz")), 1);
+    for tool in TOOLS {
+        let which = std::process::Command::new("bash")
+            .args(["-c", &format!("command -v {tool} && {tool} --version")])
+            .env("HOME", home.path())
+            .env("BASH_ENV", home.path().join("bash_env"))
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&which.stdout);
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next().map(std::path::PathBuf::from),
+            Some(home.path().join("toolkit/bin").join(tool)),
+            "{tool}: {text}"
+        );
+        assert!(
+            lines
+                .next()
+                .is_some_and(|l| l.starts_with(&format!("{tool} {version} (commit {head}"))),
+            "{tool}: {text}"
+        );
+    }
+
+    // The next job of the same version: restored from the cache, nothing downloaded.
+    std::fs::remove_file(home.path().join("bash_env")).unwrap();
+    let ran = run_steps(&steps, home.path());
+    let (step, code, stdout, stderr) = ran.last().unwrap();
+    assert_eq!(*code, 0, "{step}: {stderr}");
+    assert!(stdout.contains("restored from the cache"), "{stdout}");
+    assert_eq!(stub.count(&format!("{good}/{name}.tar.gz")), 1);
+
+    // A corrupted archive: the job fails naming it; nothing installed, nothing on PATH.
+    let home = tempfile::tempdir().unwrap();
+    let steps = command_steps(
+        &c,
+        "install-toolkit",
+        &[
+            ("toolkit-version", version),
+            ("toolkit-base-url", &stub.url("/corrupted/download")),
+        ],
+    );
+    let ran = run_steps(&steps, home.path());
+    let (step, code, _, stderr) = ran.last().unwrap();
+    assert_eq!(*code, 1, "{step}: {stderr}");
+    assert!(
+        stderr.contains(&format!("{name}.tar.gz does not match SHA256SUMS"))
+            && stderr.contains("nothing installed"),
+        "{stderr}"
+    );
+    assert!(!home.path().join("toolkit").exists());
+    assert!(!home.path().join("bash_env").exists());
+    assert_eq!(stub.count(&format!("{bad}/{name}.tar.gz")), 1);
 }

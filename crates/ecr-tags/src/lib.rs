@@ -30,10 +30,14 @@
 //! assert_eq!(newest(&images).unwrap().unwrap().tag, "b-2");
 //! assert!(newest(&[]).unwrap().is_none());
 //! ```
+//!
+//! [`cli`] (feature `cli`, on by default) is the `ecr-tags` command line itself.
 
 #![warn(missing_docs)]
 
 pub mod bump;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod command;
 pub mod discover;
 pub mod error;

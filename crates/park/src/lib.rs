@@ -28,9 +28,13 @@
 //! println!("{} services observed", live.services.len());
 //! # }
 //! ```
+//!
+//! [`cli`] (feature `cli`, on by default) is the `park` command line itself.
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod command;
 pub mod engine;
 pub mod hold;

@@ -14,8 +14,8 @@ pub struct Answer {
     pub status: u16,
     /// `Content-Type`.
     pub content_type: String,
-    /// Body.
-    pub body: String,
+    /// Body (any bytes: a served release archive is binary).
+    pub body: Vec<u8>,
     /// Wait this long before answering.
     pub delay: Duration,
     /// Extra response headers.
@@ -29,6 +29,17 @@ impl Answer {
             status,
             content_type: "application/json".into(),
             body: body.into(),
+            delay: Duration::ZERO,
+            headers: Vec::new(),
+        }
+    }
+
+    /// A binary answer (`application/octet-stream`), as a release download is served.
+    pub fn bytes(status: u16, body: Vec<u8>) -> Answer {
+        Answer {
+            status,
+            content_type: "application/octet-stream".into(),
+            body,
             delay: Duration::ZERO,
             headers: Vec::new(),
         }
@@ -200,13 +211,14 @@ async fn answer<S>(
         .iter()
         .map(|(k, v)| format!("{k}: {v}\r\n"))
         .collect();
-    let response = format!(
-        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{}",
+    let mut response = format!(
+        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
         answer.status,
         answer.content_type,
         answer.body.len(),
-        answer.body
-    );
-    let _ = stream.write_all(response.as_bytes()).await;
+    )
+    .into_bytes();
+    response.extend_from_slice(&answer.body);
+    let _ = stream.write_all(&response).await;
     let _ = stream.shutdown().await;
 }

@@ -21,10 +21,18 @@
 //!   `iam-policy`) as one
 //!   call returning a typed [`command::Outcome`] or a [`TfWrapError`], whose one
 //!   exhaustive `match` gives the exit code.
+//!
+//! [`cli`] (feature `cli`, on by default) is the `tf-wrap` command line itself.
 
+// The async state machines of the CLI's `plan` and `drift` (Terraform, park records and
+// the signer joined) nest deeper than the default limit of 128 when their layout is
+// computed.
+#![recursion_limit = "256"]
 #![warn(missing_docs)]
 
 pub mod bundle;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod command;
 pub mod diagnose;
 pub mod digest;

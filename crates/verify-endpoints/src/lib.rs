@@ -21,9 +21,13 @@
 //! use serde_json::json;
 //! assert!(json_contains(&json!({"status": "ok", "x": 1}), &json!({"status": "ok"})));
 //! ```
+//!
+//! [`cli`] (feature `cli`, on by default) is the `verify-endpoints` command line itself.
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod cloudfront;
 pub mod command;
 pub mod expect;

@@ -1,0 +1,234 @@
+//! `park`: park and unpark the environment's compute; show its state; print its IAM policy.
+//!
+//! The `park` binary's whole command line, behind the `cli` feature: `park` (its
+//! `main.rs`) and the multi-call `infra-toolkit` both call [`main`] with their arguments
+//! (the first being the name the tool answers to, as clap's usage shows it).
+
+// Prints on purpose: this is a binary, the CLI layer, or test/benchmark support.
+#![allow(clippy::disallowed_macros)]
+
+use crate::command::{run, HoldRequest, Outcome, Request, RunRequest};
+use crate::plan::{Direction, PlanOptions};
+use clap::{Args, Parser, Subcommand};
+use infra_core::cli::{emit, emit_text, parse_duration, report_error, run_command, GlobalArgs};
+use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
+use infra_core::output::OutputFormat;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Park and unpark the environment's non-essential compute, reversibly: every service's
+/// desired count, scalable-target range and exact suspension flags are recorded as a tag on
+/// the resource before anything changes, and restored from it. Never stops or deletes
+/// anything; Aurora is only scaled (policy `scale-to-zero`) or checked (`keep`).
+#[derive(Debug, Parser)]
+#[command(name = "park", version = infra_core::build::VERSION_LINE, after_help = EXIT_CODES_HELP)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Park the environment: record, then scale services (and scale-to-zero Aurora) down.
+    /// With --dry-run, exit 3 when there is something to park. While a hold is in force,
+    /// changes nothing and exits 0 (`held`); an expired hold is removed.
+    Down {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Park even while a hold is in force (with a warning).
+        #[arg(long)]
+        ignore_hold: bool,
+    },
+    /// Unpark the environment: Aurora first, then every service back to its record.
+    /// With --dry-run, exit 3 when there is something to unpark.
+    Up {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Hold the environment awake until WHEN, written before unparking (the "working
+        /// late" case); needs --reason. WHEN as for `park hold --until`.
+        #[arg(long, value_name = "WHEN", requires = "reason")]
+        hold_until: Option<String>,
+        /// Why the hold (with --hold-until).
+        #[arg(long, value_name = "TEXT", requires = "hold_until")]
+        reason: Option<String>,
+        /// Who holds (default: the caller's identity).
+        #[arg(long, value_name = "NAME", requires = "hold_until")]
+        by: Option<String>,
+    },
+    /// Keep the environment awake until WHEN: `park down` changes nothing (exit 0) until
+    /// then. Written as tags on the environment's ECS clusters, under the environment lock.
+    Hold {
+        /// An RFC 3339 time (2026-12-03T23:00:00Z), a duration (3h), or a time of day
+        /// with its zone (23:00Z, 23:00+01:00). At most the file's `max_hold` (7d) ahead.
+        #[arg(long, value_name = "WHEN")]
+        until: String,
+        /// Why (at most 256 characters: letters, digits, spaces and `_ . : / = + - @`).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// Who holds (default: the caller's identity).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        /// How long to wait for the environment lock (default: terraform.lock_timeout).
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        lock_timeout: Option<Duration>,
+    },
+    /// End the hold: the next `park down` parks.
+    Release {
+        /// How long to wait for the environment lock (default: terraform.lock_timeout).
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        lock_timeout: Option<Duration>,
+    },
+    /// Per resource: parked, unparked, partly parked or drifted, with the record's age.
+    Status {
+        /// Exit 3 unless the environment is cleanly parked or cleanly unparked.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print the least-privilege IAM policy (JSON) this tool needs for the environment,
+    /// the environment lock's actions included.
+    IamPolicy,
+    /// Release the environment lock left behind by a run that was killed (like
+    /// `terraform force-unlock`): only when ID is the lock's ID; says what it removed.
+    Unlock {
+        /// The lock ID, as the refusal or Terraform's "Lock Info" shows it.
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Print the plan and stop; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Resources processed at once.
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+    /// The whole run must finish within this (the lock wait included): AWS calls are
+    /// retried on throttling and transient errors until then; unfinished resources are
+    /// reported failed.
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    deadline: Duration,
+    /// Act on resources changed while parked: park keeps the existing record; unpark
+    /// restores the record over the change.
+    #[arg(long)]
+    force: bool,
+    /// Park services in the middle of a deployment.
+    #[arg(long)]
+    allow_deploying: bool,
+    /// Unpark services that have no record to the environment file's capacity.
+    #[arg(long)]
+    from_model: bool,
+    /// Do not wait for services to become stable after unparking.
+    #[arg(long)]
+    no_wait: bool,
+    /// How long to wait for the environment lock held by another run or by Terraform
+    /// (default: the environment file's terraform.lock_timeout). Then exit 4, nothing changed.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    lock_timeout: Option<Duration>,
+    /// Run without the environment lock (when the environment has no s3 backend to lock):
+    /// nothing then stops another park run or Terraform from changing it at the same time.
+    #[arg(long)]
+    no_lock: bool,
+    /// How often to poll while waiting.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
+    poll_interval: Duration,
+}
+
+/// Runs `park` with these arguments (the first is the program's name); returns its exit
+/// code (the README's table).
+pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
+    let Cli { global, command } = Cli::parse_from(args);
+    run_command::<Cli, _, _, _>(&global, command, |command| async {
+        let format = global.format();
+        let finished = run(
+            &global.setup(),
+            request(command),
+            &infra_core::cli::caller(),
+        )
+        .await;
+        let status = match finished.result {
+            Ok(outcome) => render(outcome, format),
+            Err(e) => report_error(&e, e.exit_status()),
+        };
+        match finished.release {
+            Some(e) => status.worst(report_error(&e, e.exit_status())),
+            None => status,
+        }
+    })
+    .into()
+}
+
+/// Prints the outcome on stdout; returns its exit status.
+fn render(outcome: Outcome, format: OutputFormat) -> ExitStatus {
+    let status = outcome.exit_status();
+    match outcome {
+        Outcome::Run(report) => emit(&report, format, status),
+        Outcome::Status(report, _) => emit(&report, format, status),
+        Outcome::Policy(policy) => emit_text(
+            &(serde_json::to_string_pretty(&policy).unwrap_or_default() + "\n"),
+            status,
+        ),
+        Outcome::Hold(report) => emit(&report, format, status),
+        Outcome::Unlocked { lock, holder } => emit_text(
+            &format!("removed the environment lock {lock} held by {holder}\n"),
+            status,
+        ),
+    }
+}
+
+/// The arguments as a library request.
+fn request(command: Command) -> Request {
+    let run = |args: RunArgs, ignore_hold, hold| RunRequest {
+        dry_run: args.dry_run,
+        concurrency: usize::from(args.concurrency),
+        deadline: args.deadline,
+        plan: PlanOptions {
+            force: args.force,
+            allow_deploying: args.allow_deploying,
+            from_model: args.from_model,
+            no_wait: args.no_wait,
+        },
+        lock_timeout: args.lock_timeout,
+        no_lock: args.no_lock,
+        poll_interval: args.poll_interval,
+        ignore_hold,
+        hold,
+    };
+    match command {
+        Command::Down {
+            run: args,
+            ignore_hold,
+        } => Request::Run(Direction::Down, run(args, ignore_hold, None)),
+        Command::Up {
+            run: args,
+            hold_until,
+            reason,
+            by,
+        } => {
+            let hold = hold_until.map(|until| HoldRequest {
+                until,
+                reason: reason.unwrap_or_default(),
+                by,
+                lock_timeout: args.lock_timeout,
+            });
+            Request::Run(Direction::Up, run(args, false, hold))
+        }
+        Command::Hold {
+            until,
+            reason,
+            by,
+            lock_timeout,
+        } => Request::Hold(HoldRequest {
+            until,
+            reason,
+            by,
+            lock_timeout,
+        }),
+        Command::Release { lock_timeout } => Request::Release { lock_timeout },
+        Command::Status { check } => Request::Status { check },
+        Command::IamPolicy => Request::IamPolicy,
+        Command::Unlock { id } => Request::Unlock { id },
+    }
+}
