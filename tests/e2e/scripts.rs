@@ -30,7 +30,12 @@ fn scripts_ask_cargo_for_the_target_directory() {
         root.join("target").to_str().unwrap()
     );
 
-    let mut scripts = vec![root.join("scripts/demo"), root.join("scripts/bench")];
+    let mut scripts = vec![
+        root.join("scripts/demo"),
+        root.join("scripts/bench"),
+        root.join("scripts/bench-release"),
+        root.join("scripts/release"),
+    ];
     scripts.extend(
         std::fs::read_dir(root.join("scripts/bench.d"))
             .unwrap()

@@ -1359,4 +1359,54 @@ fn install_toolkit_installs_the_served_release_and_refuses_a_corrupted_one() {
     assert!(!home.path().join("toolkit").exists());
     assert!(!home.path().join("bash_env").exists());
     assert_eq!(stub.count(&format!("{bad}/{name}.tar.gz")), 1);
+
+    // The README's one install command, against the same releases: it unpacks a verified
+    // archive, and refuses the corrupted one before unpacking anything.
+    for (base, verified) in [("/releases/download", true), ("/corrupted/download", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = readme_install(&stub.url(base), dir.path());
+        let unpacked = dir.path().join(&name).join("bin/park");
+        if verified {
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let version_line = std::process::Command::new(&unpacked)
+                .arg("--version")
+                .output()
+                .unwrap();
+            assert!(String::from_utf8_lossy(&version_line.stdout)
+                .starts_with(&format!("park {version} (commit {head}")));
+        } else {
+            assert!(!out.status.success());
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains(&format!("{name}.tar.gz: FAILED")),
+                "{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            assert!(!dir.path().join(&name).exists(), "unpacked a corrupted archive");
+        }
+    }
+}
+
+/// Runs the README's install command (the shell block after `<!-- install-from-release -->`)
+/// in `dir`, with its BASE set to `base`.
+fn readme_install(base: &str, dir: &std::path::Path) -> std::process::Output {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let block = readme
+        .split("<!-- install-from-release -->\n```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("README has the install-from-release block");
+    let mut lines = block.lines();
+    let settings = lines.next().unwrap();
+    let (before, _) = settings
+        .split_once("BASE=")
+        .expect("the first line sets BASE");
+    let script = format!(
+        "{before}BASE={base}\n{}",
+        lines.collect::<Vec<_>>().join("\n")
+    );
+    std::process::Command::new("bash")
+        .args(["-eo", "pipefail", "-c", &script])
+        .current_dir(dir)
+        .output()
+        .unwrap()
 }
