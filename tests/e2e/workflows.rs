@@ -1367,7 +1367,11 @@ fn install_toolkit_installs_the_served_release_and_refuses_a_corrupted_one() {
         let out = readme_install(&stub.url(base), dir.path());
         let unpacked = dir.path().join(&name).join("bin/park");
         if verified {
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let version_line = std::process::Command::new(&unpacked)
                 .arg("--version")
                 .output()
@@ -1381,7 +1385,10 @@ fn install_toolkit_installs_the_served_release_and_refuses_a_corrupted_one() {
                 "{}",
                 String::from_utf8_lossy(&out.stdout)
             );
-            assert!(!dir.path().join(&name).exists(), "unpacked a corrupted archive");
+            assert!(
+                !dir.path().join(&name).exists(),
+                "unpacked a corrupted archive"
+            );
         }
     }
 }
