@@ -616,3 +616,81 @@ fn terraform_gate_settings_default_and_are_validated() {
         std::time::Duration::from_secs(7200)
     );
 }
+
+/// The `schedule` block: an IANA zone, HH:MM times that differ, known days, dates, a
+/// window between 30 minutes and the gap between the two times, readable iCalendar files.
+#[test]
+fn the_schedule_block_loads_and_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("holidays")).unwrap();
+    std::fs::write(
+        dir.path().join("holidays/england.ics"),
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:Christmas Day\r\nDTSTART;VALUE=DATE:20261225\r\n\
+         END:VEVENT\r\nBEGIN:VEVENT\r\nSUMMARY:Boxing Day (substitute)\r\n\
+         DTSTART;VALUE=DATE:20261228\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+    )
+    .unwrap();
+    let block = |body: &str| {
+        edit(
+            "  ecs_cluster \"blog-prod\" {",
+            &format!("  schedule {{\n{body}\n  }}\n\n  ecs_cluster \"blog-prod\" {{"),
+        )
+    };
+    let good = block(
+        "    timezone  = \"Europe/London\"\n    unpark_at = \"07:00\"\n    park_at   = \"19:00\"\n    holidays  = [\"2027-01-01\"]\n    holiday_files = [\"holidays/england.ics\"]",
+    );
+    let env = Environment::parse(&good, &dir.path().join("env.hcl")).unwrap();
+    let schedule = env.schedule.expect("a schedule");
+    assert_eq!(schedule.zone, "Europe/London");
+    assert_eq!(schedule.days.len(), 5, "mon-fri by default");
+    assert_eq!(schedule.window, std::time::Duration::from_secs(55 * 60));
+    let holidays: Vec<String> = schedule.holidays.iter().map(|d| d.to_string()).collect();
+    assert_eq!(holidays, ["2026-12-25", "2026-12-28", "2027-01-01"]);
+    assert!(Environment::parse(VALID, Path::new("env.hcl"))
+        .unwrap()
+        .schedule
+        .is_none());
+
+    // Line 5 is `schedule {`; its keys follow on lines 6, 7, ...
+    check(
+        &block("    timezone  = \"Europe/Londres\"\n    unpark_at = \"7:00\"\n    park_at   = \"19:00\""),
+        &[(6, 5, "unknown time zone \"Europe/Londres\""), (7, 5, "\"7:00\" is not a local time HH:MM")],
+    );
+    check(
+        &block("    timezone  = \"UTC\"\n    unpark_at = \"07:00\"\n    park_at   = \"07:00\""),
+        &[(8, 5, "`park_at` equals `unpark_at`")],
+    );
+    check(
+        &block("    timezone  = \"UTC\"\n    unpark_at = \"07:00\"\n    park_at   = \"08:00\"\n    window    = \"2h\""),
+        &[(9, 5, "is not shorter than the 1h between `unpark_at` and `park_at`")],
+    );
+    check(
+        &block("    timezone  = \"UTC\"\n    unpark_at = \"07:00\"\n    park_at   = \"19:00\"\n    window    = \"10m\""),
+        &[(9, 5, "shorter than the 30 minutes between scheduled runs")],
+    );
+    check(
+        &block("    timezone  = \"UTC\"\n    unpark_at = \"07:00\"\n    park_at   = \"19:00\"\n    days      = [\"mon\", \"funday\"]\n    holidays  = [\"2026-13-01\"]"),
+        &[(9, 5, "unknown day \"funday\""), (10, 5, "holiday \"2026-13-01\" is not a date")],
+    );
+    check(
+        &block("    timezone  = \"UTC\"\n    unpark_at = \"07:00\"\n    park_at   = \"19:00\"\n    holiday_files = [\"holidays/none.ics\"]"),
+        &[(9, 5, "holiday file \"holidays/none.ics\": cannot read")],
+    );
+    std::fs::write(
+        dir.path().join("holidays/bad.ics"),
+        "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:2026-12-25\nEND:VEVENT\nEND:VCALENDAR\n",
+    )
+    .unwrap();
+    let bad = block("    timezone  = \"UTC\"\n    unpark_at = \"07:00\"\n    park_at   = \"19:00\"\n    holiday_files = [\"holidays/bad.ics\"]");
+    let err = Environment::parse(&bad, &dir.path().join("env.hcl")).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("env.hcl:9:5: ")
+            && text.contains("holidays/bad.ics:3: DTSTART \"2026-12-25\" is not a date"),
+        "{text}"
+    );
+    check(
+        &block("    timezone  = \"UTC\"\n    unpark_at = \"07:00\"\n    park_at   = \"19:00\"\n    weekends  = true"),
+        &[(9, 5, "weekends")],
+    );
+}

@@ -134,6 +134,11 @@ struct RunArgs {
     /// How often to poll while waiting.
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
     poll_interval: Duration,
+    /// Act only when the environment file's `schedule` says it is time (for an hourly
+    /// CI schedule): otherwise exit 0 with nothing changed, no lock taken and no AWS call
+    /// but the account guard. The decision and the next park and unpark are reported.
+    #[arg(long)]
+    scheduled: bool,
 }
 
 /// Runs `park` with these arguments (the first is the program's name); returns its exit
@@ -195,6 +200,7 @@ fn request(command: Command) -> Request {
         poll_interval: args.poll_interval,
         ignore_hold,
         hold,
+        scheduled: args.scheduled,
     };
     match command {
         Command::Down {

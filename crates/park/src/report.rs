@@ -30,6 +30,9 @@ pub struct RunReport {
     /// After a `park down` that parked something: what the parked environment saves.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub savings: Option<SavingsSummary>,
+    /// `--scheduled`: what the schedule decided, the local time, the next park and unpark.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<infra_core::schedule::ScheduleNote>,
 }
 
 /// What happened to a hold.
@@ -163,7 +166,14 @@ impl RunReport {
             resources,
             hold: None,
             savings: None,
+            schedule: None,
         }
+    }
+
+    /// The report with what the schedule decided (`--scheduled`).
+    pub fn with_schedule(mut self, note: infra_core::schedule::ScheduleNote) -> Self {
+        self.schedule = Some(note);
+        self
     }
 
     /// The report with what a hold did to the run.
@@ -202,6 +212,12 @@ impl Report for RunReport {
             (Direction::Up, false) => "unpark",
         };
         writeln!(out, "{verb} {}", self.environment)?;
+        if let Some(note) = &self.schedule {
+            writeln!(out, "{}", note.describe())?;
+            if note.decision != infra_core::schedule::Decision::Act {
+                return Ok(());
+            }
+        }
         if let Some(note) = &self.hold {
             match note.result {
                 HoldResult::Held => {

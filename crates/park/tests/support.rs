@@ -220,7 +220,18 @@ impl Fleet {
     }
 
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.spawn_with(args, &[])
+    }
+
+    /// Runs `park ARGS --env-file FILE` through the proxy with extra environment variables.
+    pub fn park_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let child = self.spawn_with(args, vars);
+        child.wait_with_output().unwrap().into()
+    }
+
+    pub fn spawn_with(&self, args: &[&str], vars: &[(&str, &str)]) -> std::process::Child {
         let mut cmd = command(env!("CARGO_BIN_EXE_park"), self.proxy.endpoint());
+        cmd.envs(vars.iter().copied());
         cmd.args(args)
             .arg("--env-file")
             .arg(&self.env_file)

@@ -11,4 +11,5 @@ mod iam;
 mod lock;
 mod rules;
 mod savings;
+mod schedule;
 mod wait;

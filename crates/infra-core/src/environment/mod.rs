@@ -70,6 +70,9 @@ pub struct Environment {
     pub images: Vec<PinnedImage>,
     /// Public endpoints to smoke-check.
     pub endpoints: Vec<Endpoint>,
+    /// The park schedule (`schedule`), when the file has one.
+    #[serde(skip)]
+    pub schedule: Option<crate::schedule::Schedule>,
     /// The file this environment was loaded from.
     pub file: PathBuf,
 }

@@ -34,6 +34,24 @@ pub(crate) struct RawEnvironment {
     pub image: IndexMap<String, RawImage>,
     #[serde(default)]
     pub endpoint: IndexMap<String, RawEndpoint>,
+    #[serde(default)]
+    pub schedule: Option<RawSchedule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSchedule {
+    pub timezone: String,
+    pub unpark_at: String,
+    pub park_at: String,
+    #[serde(default)]
+    pub days: Option<Vec<String>>,
+    #[serde(default)]
+    pub holidays: Vec<String>,
+    #[serde(default)]
+    pub holiday_files: Vec<String>,
+    #[serde(default)]
+    pub window: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

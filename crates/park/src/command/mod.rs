@@ -27,6 +27,7 @@ use infra_core::aws::AwsCallError;
 use infra_core::exit::ExitStatus;
 use infra_core::retry::Deadline;
 use infra_core::runner::Caller;
+use infra_core::schedule::{Action, Decision, ScheduleNote};
 use infra_core::setup::{Setup, SetupError};
 use infra_core::Environment;
 use locked::{locked, LockOptions};
@@ -94,6 +95,10 @@ pub struct RunRequest {
     pub ignore_hold: bool,
     /// `park up --hold-until`: place this hold first, then unpark.
     pub hold: Option<HoldRequest>,
+    /// `--scheduled`: act only when the environment file's `schedule` says it is time
+    /// (the clock read once; `INFRA_TEST_NOW` sets it for tests); otherwise exit 0 with
+    /// nothing changed, no lock taken and no AWS call but the account guard.
+    pub scheduled: bool,
 }
 
 /// What a command produced.
@@ -160,6 +165,14 @@ pub enum ParkError {
     /// Writing or removing a hold's tags failed.
     #[error("{0}")]
     HoldWrite(#[from] AwsCallError),
+    /// `--scheduled` without a `schedule` block in the environment file.
+    #[error(
+        "--scheduled needs a `schedule {{ ... }}` block in {0}: it says when to park and unpark"
+    )]
+    NoSchedule(std::path::PathBuf),
+    /// The time to decide at could not be read (`INFRA_TEST_NOW` is not a time).
+    #[error("{0}")]
+    Clock(String),
 }
 
 impl ParkError {
@@ -167,9 +180,11 @@ impl ParkError {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
             ParkError::Setup(e) => e.exit_status(),
-            ParkError::Backend(_) | ParkError::LockSetup(_) | ParkError::InvalidHold(_) => {
-                ExitStatus::InvalidInput
-            }
+            ParkError::Backend(_)
+            | ParkError::LockSetup(_)
+            | ParkError::InvalidHold(_)
+            | ParkError::NoSchedule(_)
+            | ParkError::Clock(_) => ExitStatus::InvalidInput,
             ParkError::Lock(e) => e.exit_status(),
             ParkError::Observe(_)
             | ParkError::InterruptedWaitingForLock
@@ -215,6 +230,15 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
             Err(e) => return done(Err(e.into())),
         },
     };
+    // --scheduled: the decision is made before any AWS call (the clock read once); one
+    // that does not act ends the run after the account guard.
+    let scheduled = match &request {
+        Request::Run(direction, args) if args.scheduled => match scheduled(&env, *direction) {
+            Ok(note) => Some(note),
+            Err(e) => return done(Err(e)),
+        },
+        _ => None,
+    };
     // down/up: every AWS call of the run is retried until the run's deadline, counted
     // from here; status and unlock have none (each call is bounded by its timeout).
     let deadline = match &request {
@@ -249,6 +273,11 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
         }),
         Request::Unlock { id } => done(unlock(&config, &env, &id).await),
         Request::Run(direction, args) => {
+            if let Some(note) = scheduled.clone().filter(|n| n.decision != Decision::Act) {
+                tracing::info!("{}", note.describe());
+                let report = RunReport::new(&env.name, direction, args.dry_run, Vec::new());
+                return done(Ok(Outcome::Run(report.with_schedule(note))));
+            }
             let stop = on_signals(infra_core::runner::StopKind::finish(
                 format!(
                     "no new step starts, steps in flight get {}s, then the report and the lock release",
@@ -274,7 +303,11 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
                     progress: caller.progress.clone(),
                 },
             );
-            locked(&env, &config, lock, &stop, work).await
+            let mut finished = locked(&env, &config, lock, &stop, work).await;
+            if let (Ok(Outcome::Run(report)), Some(note)) = (&mut finished.result, scheduled) {
+                report.schedule = Some(note);
+            }
+            finished
         }
         Request::Hold(h) => {
             let stop = on_signals(infra_core::runner::StopKind::finish(
@@ -306,6 +339,26 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
             locked(&env, &config, lock, &stop, work).await
         }
     }
+}
+
+/// What the schedule decides for a `--scheduled` run of `direction`, now (the clock read
+/// once; `INFRA_TEST_NOW`, a testing aid, is warned about).
+fn scheduled(env: &Environment, direction: Direction) -> Result<ScheduleNote, ParkError> {
+    let Some(schedule) = &env.schedule else {
+        return Err(ParkError::NoSchedule(env.file.clone()));
+    };
+    let (now, from_env) = infra_core::schedule::now().map_err(ParkError::Clock)?;
+    if from_env {
+        tracing::warn!(
+            "{} is set: the schedule decides as if it were {now} (a testing aid; unset it in CI)",
+            infra_core::schedule::TEST_NOW_ENV
+        );
+    }
+    let action = match direction {
+        Direction::Down => Action::Park,
+        Direction::Up => Action::Unpark,
+    };
+    Ok(ScheduleNote::new(schedule, &schedule.decide(action, now)))
 }
 
 /// The least-privilege IAM policy for `env`, the lock's actions included.
@@ -348,13 +401,17 @@ mod tests {
             ParkError::Lost("panicked".into()),
             ParkError::InvalidHold(HoldError::NoCluster),
             ParkError::HoldWrite(aws()),
+            ParkError::NoSchedule("prod.env.hcl".into()),
+            ParkError::Clock("INFRA_TEST_NOW=\"soon\" is not a time".into()),
         ];
         for error in &errors {
             let expected = match error {
                 ParkError::Setup(_)
                 | ParkError::Backend(_)
                 | ParkError::LockSetup(_)
-                | ParkError::InvalidHold(_) => 2,
+                | ParkError::InvalidHold(_)
+                | ParkError::NoSchedule(_)
+                | ParkError::Clock(_) => 2,
                 ParkError::Lock(LockError::Held { .. } | LockError::Mismatch { .. }) => 4,
                 ParkError::Lock(_) => 1,
                 ParkError::Observe(_)

@@ -7,6 +7,7 @@ mod ecs;
 mod endpoints;
 mod eventbridge;
 mod images;
+mod schedule;
 mod terraform;
 
 use super::raw::RawFile;
@@ -192,6 +193,7 @@ impl<'a, 'b> Validator<'a, 'b> {
         let eventbridge_rules = self.eventbridge_rules(&p, env.eventbridge_rule);
         let images = self.images(&p, env.image, &terraform.root);
         let endpoints = self.endpoints(&p, env.endpoint);
+        let schedule = self.schedule(&p, env.schedule, &base);
         Some(Environment {
             name,
             account_id: env.account_id,
@@ -204,6 +206,7 @@ impl<'a, 'b> Validator<'a, 'b> {
             eventbridge_rules,
             images,
             endpoints,
+            schedule,
             file: path.to_owned(),
         })
     }

@@ -1,0 +1,170 @@
+//! `park down --scheduled` / `park up --scheduled` against the emulator, at fixed instants
+//! (`INFRA_TEST_NOW`): a run that is not due makes no AWS call but the account guard's
+//! and changes nothing; a due run parks and unparks exactly; a hold still wins over a due
+//! scheduled park.
+
+use crate::support::{assert_parked, Fleet};
+
+/// London working hours, 07:00-19:00 on weekdays.
+const SCHEDULE: &str = r#"
+  schedule {
+    timezone  = "Europe/London"
+    unpark_at = "07:00"
+    park_at   = "19:00"
+    days      = ["mon", "tue", "wed", "thu", "fri"]
+    window    = "55m"
+  }
+"#;
+
+fn scheduled_fleet(services: usize) -> Fleet {
+    let fleet = Fleet::new(services);
+    let text = std::fs::read_to_string(&fleet.env_file).unwrap();
+    let (head, rest) = text.split_once('\n').unwrap();
+    std::fs::write(&fleet.env_file, format!("{head}\n{SCHEDULE}{rest}")).unwrap();
+    fleet
+}
+
+fn at(fleet: &Fleet, now: &str, args: &[&str]) -> infra_test_support::Run {
+    fleet.park_with(args, &[("INFRA_TEST_NOW", now)])
+}
+
+fn calls(fleet: &Fleet) -> Vec<String> {
+    fleet.proxy.calls().iter().map(|c| c.iam_action()).collect()
+}
+
+#[test]
+fn a_run_that_is_not_due_calls_nothing_but_the_account_guard() {
+    let fleet = scheduled_fleet(3);
+    let before = fleet.snapshot();
+    for (now, args, decision) in [
+        // Monday 10:10 BST: neither time is within its window.
+        ("2026-07-06T09:10:00Z", ["up", "--scheduled"], "not-due"),
+        ("2026-07-06T09:10:00Z", ["down", "--scheduled"], "not-due"),
+        // Saturday 07:10 BST: the unpark time, on a non-working day.
+        ("2026-07-11T06:10:00Z", ["up", "--scheduled"], "weekend"),
+        // 21:00 on a Monday, after someone unparked by hand: not parked again.
+        ("2026-07-06T20:00:00Z", ["down", "--scheduled"], "not-due"),
+    ] {
+        fleet.proxy.clear();
+        let mut args = args.to_vec();
+        args.extend(["--output", "json"]);
+        let r = at(&fleet, now, &args);
+        assert_eq!(r.code, 0, "{now} {args:?}: {}", r.stderr);
+        assert_eq!(calls(&fleet), ["sts:GetCallerIdentity"], "{now} {args:?}");
+        let json = r.json();
+        assert_eq!(json["schedule"]["decision"], decision, "{json}");
+        assert_eq!(json["resources"], serde_json::json!([]));
+        assert!(
+            r.stderr.contains("INFRA_TEST_NOW is set"),
+            "the testing aid is warned about: {}",
+            r.stderr
+        );
+    }
+    let r = at(
+        &fleet,
+        "2026-07-06T09:10:00Z",
+        &["up", "--scheduled", "--output", "json"],
+    );
+    let json = r.json();
+    assert_eq!(json["schedule"]["local_time"], "2026-07-06T10:10:00+01:00");
+    assert_eq!(json["schedule"]["next_park"], "2026-07-06T19:00:00+01:00");
+    assert_eq!(json["schedule"]["next_unpark"], "2026-07-07T07:00:00+01:00");
+    let text = at(&fleet, "2026-07-06T09:10:00Z", &["up", "--scheduled"]);
+    assert!(
+        text.stdout.contains("not-due at 2026-07-06T10:10:00+01:00")
+            && text.stdout.contains("next park 2026-07-06T19:00:00+01:00"),
+        "{}",
+        text.stdout
+    );
+    assert_eq!(fleet.snapshot(), before, "nothing changed");
+    assert!(fleet.lock_holder().is_none());
+}
+
+#[test]
+fn due_scheduled_runs_park_and_unpark_exactly() {
+    let fleet = scheduled_fleet(4);
+    let before = fleet.snapshot();
+    // Monday 19:05 BST.
+    let r = at(
+        &fleet,
+        "2026-07-06T18:05:00Z",
+        &["down", "--scheduled", "--output", "json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["schedule"]["decision"], "act");
+    assert_eq!(
+        r.json()["schedule"]["scheduled"],
+        "2026-07-06T19:00:00+01:00"
+    );
+    let parked = fleet.snapshot();
+    assert_parked(&fleet.env, &before, &parked);
+    // Tuesday 07:10 BST.
+    let r = at(
+        &fleet,
+        "2026-07-07T06:10:00Z",
+        &["up", "--scheduled", "--output", "json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["schedule"]["decision"], "act");
+    assert_eq!(fleet.snapshot(), before, "unparked exactly as it was");
+}
+
+#[test]
+fn a_hold_wins_over_a_due_scheduled_park() {
+    let fleet = scheduled_fleet(2);
+    let before = fleet.snapshot();
+    let r = fleet.park(&[
+        "hold",
+        "--until",
+        "3h",
+        "--reason",
+        "late release",
+        "--by",
+        "bob",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    fleet.proxy.clear();
+    let r = at(
+        &fleet,
+        "2026-07-06T18:05:00Z",
+        &["down", "--scheduled", "--output", "json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let json = r.json();
+    assert_eq!(json["schedule"]["decision"], "act", "{json}");
+    assert_eq!(json["hold"]["result"], "held", "{json}");
+    assert_eq!(json["hold"]["reason"], "late release");
+    assert!(
+        fleet.mutations().iter().all(|m| m.starts_with("dynamodb:")),
+        "only the lock: {:?}",
+        fleet.mutations()
+    );
+    assert_eq!(fleet.snapshot(), before, "nothing parked");
+}
+
+#[test]
+fn scheduled_without_a_schedule_or_with_a_bad_clock_is_exit_2() {
+    // One fleet (one emulator session) at a time: the second waits for the first's.
+    {
+        let fleet = Fleet::new(1);
+        fleet.proxy.clear();
+        let r = fleet.park(&["down", "--scheduled"]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("--scheduled needs a `schedule"),
+            "{}",
+            r.stderr
+        );
+        assert!(calls(&fleet).is_empty(), "{:?}", calls(&fleet));
+    }
+    let fleet = scheduled_fleet(1);
+    fleet.proxy.clear();
+    let r = at(&fleet, "tomorrow", &["down", "--scheduled"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("INFRA_TEST_NOW=\"tomorrow\""),
+        "{}",
+        r.stderr
+    );
+    assert!(calls(&fleet).is_empty(), "{:?}", calls(&fleet));
+}
