@@ -13,6 +13,7 @@ use infra_core::environment::{
 };
 use infra_core::exit::ExitStatus;
 use infra_core::output::{table, Report};
+use infra_core::schedule::{rfc3339, Action, Expected, Schedule, Timestamp};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -84,6 +85,80 @@ pub struct StatusReport {
     /// What parking saves, in total, when anything is parked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub savings: Option<SavingsSummary>,
+    /// The environment file's schedule: local now, the next park and unpark, and whether
+    /// the state is what the schedule expects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleStatus>,
+}
+
+/// `park status` against the schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScheduleStatus {
+    /// The schedule's time zone.
+    pub timezone: String,
+    /// Now, in that zone (RFC 3339 with its offset).
+    pub local_time: String,
+    /// The next scheduled park.
+    pub next_park: Option<String>,
+    /// The next scheduled unpark (skipping holidays and non-working days).
+    pub next_unpark: Option<String>,
+    /// What the schedule expects now: `parked` or `unparked`.
+    pub expected: Expected,
+    /// `on-schedule`, `off-schedule`, or `held` (unparked by a hold in force while the
+    /// schedule expects parked).
+    pub state: ScheduleState,
+}
+
+/// Whether the environment is where its schedule expects it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduleState {
+    /// As expected.
+    OnSchedule,
+    /// Not as expected (parked in working hours, unparked outside them, or mixed):
+    /// `park status --check` exits 3.
+    OffSchedule,
+    /// Unparked while the schedule expects parked, by a hold in force.
+    Held,
+}
+
+impl ScheduleState {
+    /// As the reports spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScheduleState::OnSchedule => "on-schedule",
+            ScheduleState::OffSchedule => "off-schedule",
+            ScheduleState::Held => "held",
+        }
+    }
+}
+
+impl StatusReport {
+    /// The report with the schedule's view at `now` (`park status` with a `schedule`
+    /// block).
+    pub fn with_schedule(mut self, schedule: &Schedule, now: Timestamp) -> Self {
+        let expected = schedule.expected(now);
+        let held = self
+            .hold
+            .as_ref()
+            .is_some_and(|n| n.result == HoldResult::Held);
+        let state = match (expected, self.overall) {
+            (Expected::Parked, Overall::Parked) | (Expected::Unparked, Overall::Unparked) => {
+                ScheduleState::OnSchedule
+            }
+            (Expected::Parked, Overall::Unparked) if held => ScheduleState::Held,
+            _ => ScheduleState::OffSchedule,
+        };
+        self.schedule = Some(ScheduleStatus {
+            timezone: schedule.zone.clone(),
+            local_time: rfc3339(&now.to_zoned(schedule.timezone.clone())),
+            next_park: schedule.next(Action::Park, now).as_ref().map(rfc3339),
+            next_unpark: schedule.next(Action::Unpark, now).as_ref().map(rfc3339),
+            expected,
+            state,
+        });
+        self
+    }
 }
 
 /// A service: what the file expects, what is live, and its state.
@@ -420,6 +495,7 @@ impl StatusReport {
             eventbridge_rules,
             hold,
             savings,
+            schedule: None,
         }
     }
 
@@ -431,7 +507,11 @@ impl StatusReport {
             .iter()
             .filter(|s| s.state == ParkState::Kept)
             .all(|s| s.detail.is_none());
-        if self.overall != Overall::Mixed && kept_clean {
+        let on_schedule = self
+            .schedule
+            .as_ref()
+            .is_none_or(|s| s.state != ScheduleState::OffSchedule);
+        if self.overall != Overall::Mixed && kept_clean && on_schedule {
             ExitStatus::Success
         } else {
             ExitStatus::ChangesFound
@@ -477,6 +557,22 @@ impl Report for StatusReport {
         )?;
         if let Some(caller) = &self.caller {
             writeln!(out, "caller      {}", caller.arn)?;
+        }
+        if let Some(s) = &self.schedule {
+            let next = |t: &Option<String>| t.clone().unwrap_or_else(|| "none".into());
+            writeln!(
+                out,
+                "schedule    {}: expected {} at {} ({}); next park {}, next unpark {}",
+                s.state.as_str(),
+                match s.expected {
+                    Expected::Parked => "parked",
+                    Expected::Unparked => "unparked",
+                },
+                s.local_time,
+                s.timezone,
+                next(&s.next_park),
+                next(&s.next_unpark)
+            )?;
         }
         match &self.hold {
             Some(n) if n.result == HoldResult::Held => writeln!(
@@ -670,6 +766,7 @@ mod tests {
             eventbridge_rules: Vec::new(),
             hold: None,
             savings: None,
+            schedule: None,
         };
         let mut out = Vec::new();
         infra_core::output::write_report(&report, infra_core::output::OutputFormat::Json, &mut out)

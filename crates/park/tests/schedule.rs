@@ -168,3 +168,54 @@ fn scheduled_without_a_schedule_or_with_a_bad_clock_is_exit_2() {
     );
     assert!(calls(&fleet).is_empty(), "{:?}", calls(&fleet));
 }
+
+/// `park status` shows the schedule: local now, the next park and unpark, and whether the
+/// state is what the schedule expects; off-schedule is exit 3 with `--check`.
+#[test]
+fn status_says_whether_the_environment_is_on_schedule() {
+    let fleet = scheduled_fleet(2);
+    let status = |now: &str| {
+        let r = at(&fleet, now, &["status", "--check", "--output", "json"]);
+        (r.code, r.json()["schedule"].clone())
+    };
+    // Unparked on Tuesday 11:00 BST: as expected.
+    let (code, s) = status("2026-07-07T10:00:00Z");
+    assert_eq!((code, s["state"].as_str()), (0, Some("on-schedule")), "{s}");
+    assert_eq!(s["expected"], "unparked");
+    assert_eq!(s["local_time"], "2026-07-07T11:00:00+01:00");
+    assert_eq!(s["next_park"], "2026-07-07T19:00:00+01:00");
+    assert_eq!(s["next_unpark"], "2026-07-08T07:00:00+01:00");
+    // Unparked on Tuesday 21:00 BST: off schedule.
+    let (code, s) = status("2026-07-07T20:00:00Z");
+    assert_eq!(
+        (code, s["state"].as_str()),
+        (3, Some("off-schedule")),
+        "{s}"
+    );
+    let text = at(&fleet, "2026-07-07T20:00:00Z", &["status"]);
+    assert!(
+        text.stdout
+            .contains("schedule    off-schedule: expected parked at 2026-07-07T21:00:00+01:00"),
+        "{}",
+        text.stdout
+    );
+    // Held awake: unparked at 21:00 is the hold's doing, not off schedule.
+    let r = fleet.park(&["hold", "--until", "3h", "--reason", "late release"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (code, s) = status("2026-07-07T20:00:00Z");
+    assert_eq!((code, s["state"].as_str()), (0, Some("held")), "{s}");
+    let r = fleet.park(&["release"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Parked on a Tuesday at 11:00 local: off schedule, exit 3.
+    let r = fleet.park(&["down"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (code, s) = status("2026-07-07T10:00:00Z");
+    assert_eq!(
+        (code, s["state"].as_str()),
+        (3, Some("off-schedule")),
+        "{s}"
+    );
+    // Parked on Saturday noon: as expected.
+    let (code, s) = status("2026-07-11T11:00:00Z");
+    assert_eq!((code, s["state"].as_str()), (0, Some("on-schedule")), "{s}");
+}

@@ -230,6 +230,14 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
             Err(e) => return done(Err(e.into())),
         },
     };
+    // `park status` with a schedule: the clock read once, before any AWS call.
+    let status_now = match (&request, &env.schedule) {
+        (Request::Status { .. }, Some(_)) => match clock() {
+            Ok(now) => Some(now),
+            Err(e) => return done(Err(e)),
+        },
+        _ => None,
+    };
     // --scheduled: the decision is made before any AWS call (the clock read once); one
     // that does not act ends the run after the account guard.
     let scheduled = match &request {
@@ -264,8 +272,12 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
             Ok(live) => {
                 let arns = crate::savings::recorded_definitions(&live);
                 let sizes = crate::savings::task_sizes(&clients, arns).await;
+                let report = StatusReport::new(&env, live, identity, &sizes);
                 Ok(Outcome::Status(
-                    StatusReport::new(&env, live, identity, &sizes),
+                    match (&env.schedule, status_now) {
+                        (Some(schedule), Some(now)) => report.with_schedule(schedule, now),
+                        _ => report,
+                    },
                     check,
                 ))
             }
@@ -347,6 +359,17 @@ fn scheduled(env: &Environment, direction: Direction) -> Result<ScheduleNote, Pa
     let Some(schedule) = &env.schedule else {
         return Err(ParkError::NoSchedule(env.file.clone()));
     };
+    let now = clock()?;
+    let action = match direction {
+        Direction::Down => Action::Park,
+        Direction::Up => Action::Unpark,
+    };
+    Ok(ScheduleNote::new(schedule, &schedule.decide(action, now)))
+}
+
+/// The time the schedule is read at: now, or `INFRA_TEST_NOW` (a testing aid, warned
+/// about).
+fn clock() -> Result<infra_core::schedule::Timestamp, ParkError> {
     let (now, from_env) = infra_core::schedule::now().map_err(ParkError::Clock)?;
     if from_env {
         tracing::warn!(
@@ -354,11 +377,7 @@ fn scheduled(env: &Environment, direction: Direction) -> Result<ScheduleNote, Pa
             infra_core::schedule::TEST_NOW_ENV
         );
     }
-    let action = match direction {
-        Direction::Down => Action::Park,
-        Direction::Up => Action::Unpark,
-    };
-    Ok(ScheduleNote::new(schedule, &schedule.decide(action, now)))
+    Ok(now)
 }
 
 /// The least-privilege IAM policy for `env`, the lock's actions included.
