@@ -137,6 +137,36 @@ pub struct SavingsSummary {
     pub prices: Option<String>,
     /// Parked resources without an estimate.
     pub not_estimated: usize,
+    /// With a `schedule` (`park status`): the next 30 days parked on the schedule at
+    /// `per_hour`, weekends and holidays included; the text shows it instead of the 12 h
+    /// assumption.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_schedule: Option<ScheduledMonth>,
+}
+
+/// The next 30 days on the schedule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScheduledMonth {
+    /// Hours the schedule keeps the environment parked in the next 30 days.
+    pub parked_hours: f64,
+    /// `per_hour` × `parked_hours`.
+    pub monthly: f64,
+}
+
+impl SavingsSummary {
+    /// The summary with the next 30 days of `schedule` from `now`.
+    pub fn with_schedule(
+        mut self,
+        schedule: &infra_core::schedule::Schedule,
+        now: infra_core::schedule::Timestamp,
+    ) -> Self {
+        let parked_hours = round(schedule.parked_hours(now, 30));
+        self.on_schedule = Some(ScheduledMonth {
+            parked_hours,
+            monthly: round(self.per_hour * parked_hours),
+        });
+        self
+    }
 }
 
 /// 6 decimal places: whole fractions of a cent, without float noise.
@@ -359,6 +389,7 @@ pub fn summary<'a>(
         currency: prices.map(|p| p.currency.clone()),
         prices: prices.map(|p| p.source.clone()),
         not_estimated: 0,
+        on_schedule: None,
     };
     for s in items {
         match (s.per_hour, s.so_far) {
@@ -382,10 +413,16 @@ impl SavingsSummary {
         let mut text = match &self.prices {
             None => "savings not estimated: no prices for this region (add a `pricing` block)"
                 .to_owned(),
-            Some(_) => format!(
-                "saving {:.2} {c}/h ({:.2} {c} so far; ~{:.2} {c} a month at {} h a day, assumed)",
-                self.per_hour, self.so_far, self.monthly_at_12h_a_day, ASSUMED_PARKED_HOURS_A_DAY
-            ),
+            Some(_) => match &self.on_schedule {
+                Some(m) => format!(
+                    "saving {:.2} {c}/h ({:.2} {c} so far; ~{:.2} {c} in the next 30 days on the schedule, {:.0} h parked)",
+                    self.per_hour, self.so_far, m.monthly, m.parked_hours
+                ),
+                None => format!(
+                    "saving {:.2} {c}/h ({:.2} {c} so far; ~{:.2} {c} a month at {} h a day, assumed)",
+                    self.per_hour, self.so_far, self.monthly_at_12h_a_day, ASSUMED_PARKED_HOURS_A_DAY
+                ),
+            },
         };
         if self.not_estimated > 0 && self.prices.is_some() {
             text.push_str(&format!(

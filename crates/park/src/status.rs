@@ -149,6 +149,7 @@ impl StatusReport {
             (Expected::Parked, Overall::Unparked) if held => ScheduleState::Held,
             _ => ScheduleState::OffSchedule,
         };
+        self.savings = self.savings.map(|s| s.with_schedule(schedule, now));
         self.schedule = Some(ScheduleStatus {
             timezone: schedule.zone.clone(),
             local_time: rfc3339(&now.to_zoned(schedule.timezone.clone())),

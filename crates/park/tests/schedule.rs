@@ -215,6 +215,26 @@ fn status_says_whether_the_environment_is_on_schedule() {
         (3, Some("off-schedule")),
         "{s}"
     );
+    // The monthly saving comes from the schedule's next 30 days: from Tuesday 11:00 BST,
+    // 8 h unparked that day, 21 whole working days (12 h each) and 4 h of the 30th day:
+    // 720 - 264 = 456 h parked.
+    let r = at(
+        &fleet,
+        "2026-07-07T10:00:00Z",
+        &["status", "--output", "json"],
+    );
+    let savings = &r.json()["savings"];
+    assert_eq!(savings["on_schedule"]["parked_hours"], 456.0, "{savings}");
+    let per_hour = savings["per_hour"].as_f64().unwrap();
+    let monthly = savings["on_schedule"]["monthly"].as_f64().unwrap();
+    assert!((monthly - per_hour * 456.0).abs() < 1e-5, "{savings}");
+    let text = at(&fleet, "2026-07-07T10:00:00Z", &["status"]);
+    assert!(
+        text.stdout
+            .contains("in the next 30 days on the schedule, 456 h parked"),
+        "{}",
+        text.stdout
+    );
     // Parked on Saturday noon: as expected.
     let (code, s) = status("2026-07-11T11:00:00Z");
     assert_eq!((code, s["state"].as_str()), (0, Some("on-schedule")), "{s}");
