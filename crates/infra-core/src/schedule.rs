@@ -34,9 +34,7 @@ const HORIZON_DAYS: i32 = 400;
 /// The `schedule` block, validated.
 #[derive(Debug, Clone)]
 pub struct Schedule {
-    /// The IANA time zone name, as written (`Europe/London`).
-    pub zone: String,
-    /// The time zone.
+    /// The time zone (from its IANA name: [`Schedule::zone`]).
     pub timezone: TimeZone,
     /// Local time of the unpark on working days.
     pub unpark_at: Time,
@@ -170,34 +168,39 @@ impl Schedule {
 
     /// The first scheduled `action` strictly after `after`.
     pub fn next(&self, action: Action, after: Timestamp) -> Option<Zoned> {
-        let mut date = after
-            .to_zoned(self.timezone.clone())
-            .date()
-            .yesterday()
-            .ok()?;
-        for _ in 0..HORIZON_DAYS {
-            if self.scheduled_on(action, date) {
-                let at = self.at(date, self.time_of(action));
-                if at.timestamp() > after {
-                    return Some(at);
-                }
-            }
-            date = date.tomorrow().ok()?;
-        }
-        None
+        self.nearest(action, after, true)
     }
 
     /// The last scheduled `action` at or before `at`.
     pub fn previous(&self, action: Action, at: Timestamp) -> Option<Zoned> {
-        let mut date = at.to_zoned(self.timezone.clone()).date().tomorrow().ok()?;
+        self.nearest(action, at, false)
+    }
+
+    /// The time zone's IANA name (`Europe/London`).
+    pub fn zone(&self) -> &str {
+        self.timezone.iana_name().unwrap_or("UTC")
+    }
+
+    /// Walks the days from the one before (`forward`) or after `from`'s local date, for
+    /// the first scheduled `action` after `from` (forward) or at or before it.
+    fn nearest(&self, action: Action, from: Timestamp, forward: bool) -> Option<Zoned> {
+        let step = |d: Date| if forward { d.tomorrow() } else { d.yesterday() };
+        let today = from.to_zoned(self.timezone.clone()).date();
+        let mut date = if forward {
+            today.yesterday()
+        } else {
+            today.tomorrow()
+        }
+        .ok()?;
         for _ in 0..HORIZON_DAYS {
             if self.scheduled_on(action, date) {
-                let time = self.at(date, self.time_of(action));
-                if time.timestamp() <= at {
-                    return Some(time);
+                let at = self.at(date, self.time_of(action));
+                let t = at.timestamp();
+                if (forward && t > from) || (!forward && t <= from) {
+                    return Some(at);
                 }
             }
-            date = date.yesterday().ok()?;
+            date = step(date).ok()?;
         }
         None
     }
@@ -429,7 +432,7 @@ impl ScheduleNote {
             scheduled: due.scheduled.as_ref().map(rfc3339),
             next_park: due.next_park.as_ref().map(rfc3339),
             next_unpark: due.next_unpark.as_ref().map(rfc3339),
-            timezone: schedule.zone.clone(),
+            timezone: schedule.zone().to_owned(),
         }
     }
 
@@ -467,7 +470,6 @@ mod tests {
 
     fn london(days: &[&str], holidays: &[&str]) -> Schedule {
         Schedule {
-            zone: "Europe/London".into(),
             timezone: TimeZone::get("Europe/London").unwrap(),
             unpark_at: parse_time("07:00").unwrap(),
             park_at: parse_time("19:00").unwrap(),

@@ -641,7 +641,7 @@ fn the_schedule_block_loads_and_is_checked() {
     );
     let env = Environment::parse(&good, &dir.path().join("env.hcl")).unwrap();
     let schedule = env.schedule.expect("a schedule");
-    assert_eq!(schedule.zone, "Europe/London");
+    assert_eq!(schedule.zone(), "Europe/London");
     assert_eq!(schedule.days.len(), 5, "mon-fri by default");
     assert_eq!(schedule.window, std::time::Duration::from_secs(55 * 60));
     let holidays: Vec<String> = schedule.holidays.iter().map(|d| d.to_string()).collect();

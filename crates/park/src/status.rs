@@ -151,7 +151,7 @@ impl StatusReport {
         };
         self.savings = self.savings.map(|s| s.with_schedule(schedule, now));
         self.schedule = Some(ScheduleStatus {
-            timezone: schedule.zone.clone(),
+            timezone: schedule.zone().to_owned(),
             local_time: rfc3339(&now.to_zoned(schedule.timezone.clone())),
             next_park: schedule.next(Action::Park, now).as_ref().map(rfc3339),
             next_unpark: schedule.next(Action::Unpark, now).as_ref().map(rfc3339),

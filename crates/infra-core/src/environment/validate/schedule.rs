@@ -152,7 +152,6 @@ impl Validator<'_, '_> {
             return None;
         }
         Some(Schedule {
-            zone: raw.timezone,
             timezone,
             unpark_at: unpark_at?,
             park_at: park_at?,
