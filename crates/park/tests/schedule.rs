@@ -96,6 +96,10 @@ fn due_scheduled_runs_park_and_unpark_exactly() {
         r.json()["schedule"]["scheduled"],
         "2026-07-06T19:00:00+01:00"
     );
+    // The run's saving counts the schedule's next 30 days, not 12 h a day: from Monday
+    // 19:05 BST, 22 working days (7 July to 5 August) unparked 12 h each: 720 - 264 h.
+    let savings = &r.json()["savings"];
+    assert_eq!(savings["on_schedule"]["parked_hours"], 456.0, "{savings}");
     let parked = fleet.snapshot();
     assert_parked(&fleet.env, &before, &parked);
     // Tuesday 07:10 BST.

@@ -230,9 +230,11 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
             Err(e) => return done(Err(e.into())),
         },
     };
-    // `park status` with a schedule: the clock read once, before any AWS call.
-    let status_now = match (&request, &env.schedule) {
-        (Request::Status { .. }, Some(_)) => match clock() {
+    // With a schedule, the clock is read once, before any AWS call: `park status` and
+    // the saving of `park down` count the schedule's hours from it, `--scheduled` decides
+    // from it.
+    let schedule_now = match (&request, &env.schedule) {
+        (Request::Status { .. } | Request::Run(..), Some(_)) => match clock() {
             Ok(now) => Some(now),
             Err(e) => return done(Err(e)),
         },
@@ -241,10 +243,12 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
     // --scheduled: the decision is made before any AWS call (the clock read once); one
     // that does not act ends the run after the account guard.
     let scheduled = match &request {
-        Request::Run(direction, args) if args.scheduled => match scheduled(&env, *direction) {
-            Ok(note) => Some(note),
-            Err(e) => return done(Err(e)),
-        },
+        Request::Run(direction, args) if args.scheduled => {
+            match scheduled(&env, *direction, schedule_now) {
+                Ok(note) => Some(note),
+                Err(e) => return done(Err(e)),
+            }
+        }
         _ => None,
     };
     // down/up: every AWS call of the run is retried until the run's deadline, counted
@@ -274,7 +278,7 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
                 let sizes = crate::savings::task_sizes(&clients, arns).await;
                 let report = StatusReport::new(&env, live, identity, &sizes);
                 Ok(Outcome::Status(
-                    match (&env.schedule, status_now) {
+                    match (&env.schedule, schedule_now) {
                         (Some(schedule), Some(now)) => report.with_schedule(schedule, now),
                         _ => report,
                     },
@@ -309,6 +313,7 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
                 direction,
                 args,
                 hold,
+                schedule_now,
                 Bounds {
                     deadline,
                     stop: stop.clone(),
@@ -353,13 +358,16 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
     }
 }
 
-/// What the schedule decides for a `--scheduled` run of `direction`, now (the clock read
-/// once; `INFRA_TEST_NOW`, a testing aid, is warned about).
-fn scheduled(env: &Environment, direction: Direction) -> Result<ScheduleNote, ParkError> {
-    let Some(schedule) = &env.schedule else {
+/// What the schedule decides for a `--scheduled` run of `direction` at `now` (the clock
+/// read once, before; `None` without a schedule).
+fn scheduled(
+    env: &Environment,
+    direction: Direction,
+    now: Option<infra_core::schedule::Timestamp>,
+) -> Result<ScheduleNote, ParkError> {
+    let (Some(schedule), Some(now)) = (&env.schedule, now) else {
         return Err(ParkError::NoSchedule(env.file.clone()));
     };
-    let now = clock()?;
     let action = match direction {
         Direction::Down => Action::Park,
         Direction::Up => Action::Unpark,

@@ -31,6 +31,7 @@ pub(super) async fn observe_plan_run(
     direction: Direction,
     args: RunRequest,
     hold: Option<Hold>,
+    schedule_now: Option<infra_core::schedule::Timestamp>,
     bounds: Bounds,
 ) -> Result<Outcome, ParkError> {
     let Bounds {
@@ -134,7 +135,14 @@ pub(super) async fn observe_plan_run(
             match tokio::time::timeout(SIZES_GRACE, handle).await {
                 Ok(Ok(sizes)) => {
                     let after = crate::savings::with_written_records(live, &outcomes);
-                    StatusReport::new(&env, after, None, &sizes).savings
+                    let savings = StatusReport::new(&env, after, None, &sizes).savings;
+                    // With a schedule: the next 30 days on it, not the 12 h assumption.
+                    match (&env.schedule, schedule_now) {
+                        (Some(schedule), Some(now)) => {
+                            savings.map(|s| s.with_schedule(schedule, now))
+                        }
+                        _ => savings,
+                    }
                 }
                 _ => {
                     tracing::warn!(
