@@ -64,6 +64,24 @@ environment "prod" {
     park      = true
   }
 
+  # When the hourly CircleCI schedules park and unpark (`park down --scheduled` /
+  # `park up --scheduled`): London working hours, so 19:00 is 18:00 UTC in summer and
+  # 19:00 UTC in winter. Weekends and these bank holidays (England and Wales, 2026-2027)
+  # stay parked. Each run acts in the 55 minutes after its time and at no other hour.
+  schedule {
+    timezone  = "Europe/London"
+    unpark_at = "07:00"
+    park_at   = "19:00"
+    days      = ["mon", "tue", "wed", "thu", "fri"]
+    holidays = [
+      "2026-01-01", "2026-04-03", "2026-04-06", "2026-05-04", "2026-05-25", "2026-08-31",
+      "2026-12-25", "2026-12-28",
+      "2027-01-01", "2027-03-26", "2027-03-29", "2027-05-03", "2027-05-31", "2027-08-30",
+      "2027-12-27", "2027-12-28",
+    ]
+    window = "55m"
+  }
+
   # The Prefect base image is rebuilt by the refresh-prefect-image workflow under a dated
   # tag (build day, then the commit it was built from): an IMMUTABLE repository takes each
   # tag once, so a fixed tag could be pushed only the first time.

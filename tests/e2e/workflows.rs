@@ -8,7 +8,9 @@
 //! copy of this repository, against the emulator, the real Terraform 1.0.3 and local
 //! stand-in endpoints. Steps that only make sense on CircleCI (checkout, toolkit install,
 //! OIDC credentials, caches) are replaced by this harness: the binaries are on `PATH`, the
-//! credentials point at the emulator.
+//! credentials point at the emulator. A job's parameters and `when` / `unless` steps are
+//! resolved as CircleCI compiles them; `circleci-agent step halt` is a stand-in that ends
+//! the job after the step, as CircleCI's agent (not available here) does.
 //!
 //! The working copy differs from the repository in what cannot run here: `main.tf` is
 //! `examples/demo/main.tf` (the same pins, no AWS provider, which cannot be downloaded),
@@ -28,6 +30,34 @@ fn config() -> Value {
     let path = workspace_root().join("examples/circleci/config.yml");
     serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A scheduled pipeline's parameters as the config's header documents them: the comment
+/// line `#   NAME: WHEN, parameters { a: true, b: false }`.
+fn documented_trigger(name: &str) -> Vec<(String, bool)> {
+    let text =
+        std::fs::read_to_string(workspace_root().join("examples/circleci/config.yml")).unwrap();
+    let line = text
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .find(|l| {
+            l.trim_start_matches('#')
+                .trim_start()
+                .starts_with(&format!("{name}:"))
+        })
+        .unwrap_or_else(|| panic!("the config's header documents no {name} schedule"));
+    let inside = line
+        .split_once("parameters {")
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .unwrap_or_else(|| panic!("no `parameters {{ … }}` in {line:?}"))
+        .0;
+    inside
+        .split(',')
+        .map(|pair| {
+            let (k, v) = pair.split_once(':').unwrap();
+            (k.trim().to_owned(), v.trim().parse::<bool>().unwrap())
+        })
+        .collect()
 }
 
 fn keys(v: &Value) -> BTreeSet<String> {
@@ -57,21 +87,39 @@ fn workflow_jobs(wf: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// Every `run` command text of a job or command definition.
+/// Every `run` command text of a job or command definition, in order; both sides of a
+/// `when` / `unless` step (resolved steps have none).
 fn run_commands(steps: &Value) -> Vec<(String, String)> {
-    steps
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .filter_map(|s| s.get("run"))
-        .map(|r| match r {
-            Value::String(c) => (c.clone(), c.clone()),
-            _ => (
-                r["name"].as_str().unwrap_or("").to_owned(),
-                r["command"].as_str().unwrap().to_owned(),
-            ),
-        })
-        .collect()
+    let mut out = Vec::new();
+    for step in steps.as_sequence().unwrap() {
+        if let Some(r) = step.get("run") {
+            out.push(match r {
+                Value::String(c) => (c.clone(), c.clone()),
+                _ => (
+                    r["name"].as_str().unwrap_or("").to_owned(),
+                    r["command"].as_str().unwrap().to_owned(),
+                ),
+            });
+        }
+        for logic in ["when", "unless"] {
+            if let Some(branch) = step.get(logic) {
+                out.extend(run_commands(&branch["steps"]));
+            }
+        }
+    }
+    out
+}
+
+/// The steps of a definition, with those inside `when` / `unless` steps (both sides).
+fn all_steps(steps: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    for step in steps.as_sequence().unwrap() {
+        match ["when", "unless"].iter().find_map(|l| step.get(*l)) {
+            Some(branch) => out.extend(all_steps(&branch["steps"])),
+            None => out.push(step.clone()),
+        }
+    }
+    out
 }
 
 const BUILTIN_STEPS: &[&str] = &[
@@ -178,7 +226,7 @@ fn every_job_requirement_and_command_in_the_circleci_config_exists() {
         let def = &c["jobs"][job.as_str()];
         let executor = def["executor"].as_str().unwrap();
         assert!(executors.contains(executor), "{job}: executor {executor}");
-        for step in def["steps"].as_sequence().unwrap() {
+        for step in &all_steps(&def["steps"]) {
             let name = match step {
                 Value::String(s) => s.clone(),
                 Value::Mapping(m) => m.keys().next().unwrap().as_str().unwrap().to_owned(),
@@ -200,6 +248,21 @@ fn every_job_requirement_and_command_in_the_circleci_config_exists() {
             if let Some(a) = step.get("attach_workspace") {
                 assert_eq!(a["at"].as_str(), Some("workspace"), "{job}");
             }
+        }
+    }
+    for cmd in commands.iter() {
+        for (_, script) in run_commands(&c["commands"][cmd.as_str()]["steps"]) {
+            scripts.push((cmd.clone(), script));
+        }
+    }
+    // Test results: a job's or command's store_test_results gets a JUnit file from one of
+    // its own steps.
+    let defs = jobs
+        .iter()
+        .map(|j| (j, &c["jobs"][j.as_str()]))
+        .chain(commands.iter().map(|n| (n, &c["commands"][n.as_str()])));
+    for (name, def) in defs {
+        for step in def["steps"].as_sequence().unwrap() {
             if let Some(t) = step.get("store_test_results") {
                 let dir = t["path"].as_str().unwrap();
                 let scripts = run_commands(&def["steps"]);
@@ -207,14 +270,20 @@ fn every_job_requirement_and_command_in_the_circleci_config_exists() {
                     scripts
                         .iter()
                         .any(|(_, s)| s.contains(&format!("--junit {dir}/"))),
-                    "{job}: store_test_results {dir} gets no JUnit file"
+                    "{name}: store_test_results {dir} gets no JUnit file"
                 );
             }
         }
     }
-    for cmd in commands.iter() {
-        for (_, script) in run_commands(&c["commands"][cmd.as_str()]["steps"]) {
-            scripts.push((cmd.clone(), script));
+    // Parameters: what each workflow passes to a job, and each job to a command, is
+    // declared by it, and every `<< parameters.NAME >>` is one it declares (resolving the
+    // steps asserts both).
+    let pipeline = Pipeline::new(&c, "main", "api", &[]);
+    for wf in &workflows {
+        for (job, settings) in workflow_jobs(&c["workflows"][wf.as_str()]) {
+            if settings["type"].as_str() != Some("approval") {
+                job_steps(&c, &job, &pipeline.job_arguments(&c, wf, &job));
+            }
         }
     }
     let mut checked = 0;
@@ -237,6 +306,27 @@ fn every_job_requirement_and_command_in_the_circleci_config_exists() {
     assert!(checked >= 12, "only {checked} toolkit invocations found");
 }
 
+/// How a job ended when no step failed.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// Every step ran.
+    Completed,
+    /// This step ran `circleci-agent step halt`: the steps after it did not run.
+    Halted(String),
+}
+
+/// A stand-in for CircleCI's `circleci-agent` (which exists only on CircleCI's machines):
+/// `step halt` ends the job after the current step, successfully, as CircleCI documents
+/// ("Ending a job from within a step"). The harness sees the mark it leaves.
+const CIRCLECI_AGENT: &str = r#"#!/bin/sh
+if [ "$1 $2" = "step halt" ]; then
+    touch "$CIRCLECI_AGENT_HALTED"
+else
+    echo "circleci-agent $*: not modelled by the test harness" >&2
+    exit 1
+fi
+"#;
+
 /// A step (by name) and what the harness does in its place.
 type Instead<'a> = (&'a str, &'a dyn Fn(&Ci));
 
@@ -245,6 +335,8 @@ struct Ci {
     session: MotoSession,
     dir: tempfile::TempDir,
     origin: tempfile::TempDir,
+    /// A directory on the jobs' PATH with a stand-in for CircleCI's `circleci-agent`.
+    agent: tempfile::TempDir,
     _stubs: HttpStub,
     config: Value,
 }
@@ -292,10 +384,19 @@ impl Ci {
             ".terraform/\nworkspace/\nreports/\n",
         )
         .unwrap();
+        let agent = tempfile::tempdir().unwrap();
+        let agent_bin = agent.path().join("circleci-agent");
+        std::fs::write(&agent_bin, CIRCLECI_AGENT).unwrap();
+        std::fs::set_permissions(
+            &agent_bin,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let ci = Ci {
             session,
             dir,
             origin: tempfile::tempdir().unwrap(),
+            agent,
             _stubs: stubs,
             config: config(),
         };
@@ -321,30 +422,6 @@ impl Ci {
         self.dir.path().join(p)
     }
 
-    /// A job's `run` steps in order, with the steps of the commands it uses (but the
-    /// CircleCI-only ones) in their place.
-    fn steps(&self, job: &Value) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        for step in job["steps"].as_sequence().unwrap() {
-            let command = match step {
-                Value::String(s) => Some(s.as_str()),
-                Value::Mapping(m) => m.keys().next().and_then(Value::as_str),
-                _ => None,
-            };
-            match command {
-                Some("run") => out.extend(run_commands(&Value::Sequence(vec![step.clone()]))),
-                Some(c)
-                    if self.config["commands"][c].is_mapping()
-                        && !CI_ONLY_COMMANDS.contains(&c) =>
-                {
-                    out.extend(run_commands(&self.config["commands"][c]["steps"]));
-                }
-                _ => {}
-            }
-        }
-        out
-    }
-
     /// Runs a job's steps; returns the first failing step's (name, exit code, stderr).
     fn job(&self, name: &str) -> Result<(), (String, i32, String)> {
         self.job_replacing(name, None)
@@ -356,16 +433,33 @@ impl Ci {
         name: &str,
         instead: Option<Instead<'_>>,
     ) -> Result<(), (String, i32, String)> {
+        self.run_job(name, &[], &[], instead).map(|_| ())
+    }
+
+    /// Runs a job's steps with these job parameters and extra environment variables;
+    /// returns whether a step halted the job (`circleci-agent step halt`: the job ends
+    /// after that step, successfully), or the first failing step's (name, exit code,
+    /// stderr).
+    fn run_job(
+        &self,
+        name: &str,
+        params: &[(String, String)],
+        env: &[(&str, &str)],
+        instead: Option<Instead<'_>>,
+    ) -> Result<Ended, (String, i32, String)> {
         let job = &self.config["jobs"][name];
         assert!(job.is_mapping(), "no job {name}");
         let executor = &self.config["executors"][job["executor"].as_str().unwrap()];
         let bin_dir = workspace_binary("park").parent().unwrap().to_owned();
         let path = format!(
-            "{}:{}",
+            "{}:{}:{}",
+            self.agent.path().display(),
             bin_dir.display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let steps = self.steps(job);
+        let halted = self.agent.path().join("halted");
+        let _ = std::fs::remove_file(&halted);
+        let steps = job_steps(&self.config, name, params);
         if let Some((replaced, _)) = instead {
             assert!(
                 steps.iter().any(|(s, _)| s == replaced),
@@ -381,10 +475,12 @@ impl Ci {
             cmd.args(["-eo", "pipefail", "-c", &script])
                 .current_dir(self.dir.path())
                 .env("PATH", &path)
+                .env("CIRCLECI_AGENT_HALTED", &halted)
                 .envs(child_env(self.session.endpoint()));
             for (k, v) in executor["environment"].as_mapping().into_iter().flatten() {
                 cmd.env(k.as_str().unwrap(), v.as_str().unwrap());
             }
+            cmd.envs(env.iter().copied());
             let out = cmd.output().unwrap();
             if !out.status.success() {
                 return Err((
@@ -393,8 +489,11 @@ impl Ci {
                     String::from_utf8_lossy(&out.stderr).into_owned(),
                 ));
             }
+            if std::fs::remove_file(&halted).is_ok() {
+                return Ok(Ended::Halted(step));
+            }
         }
-        Ok(())
+        Ok(Ended::Completed)
     }
 
     fn ok(&self, name: &str) {
@@ -781,6 +880,87 @@ fn refreshing_the_prefect_image_pushes_a_dated_tag_and_bumps_the_base_pin() {
     );
 }
 
+/// The hourly park and unpark schedules, with the parameters the config's header documents,
+/// run at fixed instants (`INFRA_TEST_NOW`, the testing aid) against the emulator with the
+/// reference environment's schedule (London, 07:00-19:00 on working days). The run the
+/// hour before the schedule's time changes nothing and ends the job after its first step,
+/// green; the run at the time parks, or unparks and then checks the endpoints. In July
+/// 19:00 London is 18:00 UTC and 07:00 is 06:00 UTC; in December they are 19:00 and 07:00
+/// UTC: the same two jobs, no cron edited.
+#[test]
+fn the_hourly_schedules_park_and_unpark_on_london_time() {
+    let ci = Ci::new();
+    let c = &ci.config;
+    let before = ci.desired_counts();
+    let hourly = |trigger: &str, now: &str| -> Ended {
+        let (workflow, job) = match trigger {
+            "park" => ("park-infrastructure", "park-prod-env"),
+            _ => ("unpark-infrastructure", "unpark-prod-env"),
+        };
+        let set = documented_trigger(trigger);
+        let set: Vec<(&str, bool)> = set.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let pipeline = Pipeline::new(c, "main", "scheduled_pipeline", &set);
+        let _ = std::fs::remove_dir_all(ci.path("reports"));
+        let args = pipeline.job_arguments(c, workflow, job);
+        ci.run_job(job, &args, &[("INFRA_TEST_NOW", now)], None)
+            .unwrap_or_else(|(step, code, stderr)| {
+                panic!("{trigger} at {now}: step `{step}` exited {code}:\n{stderr}")
+            })
+    };
+    let parked = |ci: &Ci| ci.desired_counts().iter().all(|(_, d)| *d == 0);
+    for (season, park_before, park_at, unpark_before, unpark_at) in [
+        (
+            "summer (BST)",
+            "2026-07-06T17:00:00Z",
+            "2026-07-06T18:00:00Z",
+            "2026-07-07T05:00:00Z",
+            "2026-07-07T06:00:00Z",
+        ),
+        (
+            "winter (GMT)",
+            "2026-12-07T18:00:00Z",
+            "2026-12-07T19:00:00Z",
+            "2026-12-08T06:00:00Z",
+            "2026-12-08T07:00:00Z",
+        ),
+    ] {
+        // 18:00 local: not due; the job ends after `park down`, nothing changed.
+        assert_eq!(
+            hourly("park", park_before),
+            Ended::Halted("park down --scheduled".into()),
+            "{season}"
+        );
+        let run = ci.report("reports/park-down.json");
+        assert_eq!(run["schedule"]["decision"], "not-due", "{season}: {run}");
+        assert_eq!(ci.desired_counts(), before, "{season}");
+        assert!(!ci.path("reports/park-status.json").exists());
+        // 19:00 local: parked, and the status check finds it where the schedule expects.
+        assert_eq!(hourly("park", park_at), Ended::Completed, "{season}");
+        assert_eq!(
+            ci.report("reports/park-down.json")["schedule"]["decision"],
+            "act"
+        );
+        assert!(parked(&ci), "{season}: {:?}", ci.desired_counts());
+        let status = ci.report("reports/park-status.json");
+        assert_eq!(status["schedule"]["state"], "on-schedule", "{status}");
+        // 06:00 local: not due; still parked, the endpoints of a parked environment not
+        // checked.
+        assert_eq!(
+            hourly("unpark", unpark_before),
+            Ended::Halted("park up --scheduled".into()),
+            "{season}"
+        );
+        assert!(parked(&ci), "{season}");
+        assert!(!ci.path("reports/endpoints.json").exists());
+        // 07:00 local: unparked exactly, and the endpoints answer.
+        assert_eq!(hourly("unpark", unpark_at), Ended::Completed, "{season}");
+        assert_eq!(ci.desired_counts(), before, "{season}");
+        let status = ci.report("reports/park-status.json");
+        assert_eq!(status["schedule"]["state"], "on-schedule", "{status}");
+        assert!(ci.path("reports/endpoints.json").exists());
+    }
+}
+
 /// The nightly drift check: green while the environment is parked (park's records explain
 /// the drift), red with the JUnit file naming the resource after a change made by hand.
 #[test]
@@ -831,6 +1011,7 @@ fn the_drift_check_is_green_while_parked_and_fails_on_a_hand_made_change() {
 
 /// A pipeline as CircleCI starts it: its parameters (the config's defaults, overridden by
 /// the trigger's), branch and trigger source.
+#[derive(Clone)]
 struct Pipeline {
     parameters: std::collections::BTreeMap<String, Value>,
     branch: &'static str,
@@ -940,6 +1121,38 @@ impl Pipeline {
         true
     }
 
+    /// The parameters a workflow passes to one of its jobs, with this pipeline's values:
+    /// every key of the job's entry but CircleCI's own.
+    fn job_arguments(&self, config: &Value, workflow: &str, job: &str) -> Vec<(String, String)> {
+        const KEYWORDS: &[&str] = &[
+            "context",
+            "serial-group",
+            "requires",
+            "filters",
+            "type",
+            "name",
+            "matrix",
+        ];
+        let (_, settings) = workflow_jobs(&config["workflows"][workflow])
+            .into_iter()
+            .find(|(name, _)| name == job)
+            .unwrap_or_else(|| panic!("{workflow} has no job {job}"));
+        settings
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| !KEYWORDS.contains(&k.as_str().unwrap()))
+            .map(|(k, v)| {
+                let v = match self.value(v) {
+                    Value::String(s) => s,
+                    Value::Bool(b) => b.to_string(),
+                    other => panic!("{workflow}/{job}: argument {other:?}"),
+                };
+                (k.as_str().unwrap().to_owned(), v)
+            })
+            .collect()
+    }
+
     /// The workflows this pipeline runs, each with the jobs that run in it: a job runs when
     /// its filters pass and every job it requires runs.
     fn runs(&self, config: &Value) -> std::collections::BTreeMap<String, Vec<String>> {
@@ -1023,37 +1236,63 @@ fn workflows_run_only_when_asked() {
         ),
         &[("refresh-prefect-image", &["refresh-prefect-image"])],
     );
-    // The two schedules, as documented at the top of the config.
-    expect(
-        Pipeline::new(
-            &c,
-            "main",
-            "scheduled_pipeline",
-            &[("park-mode", true), ("terraform-prod-mode", false)],
-        ),
-        &[("park-infrastructure", &["park-prod-env"])],
-    );
-    expect(
-        Pipeline::new(
-            &c,
-            "main",
-            "scheduled_pipeline",
-            &[("unpark-mode", true), ("terraform-prod-mode", false)],
-        ),
-        &[(
+    // The schedules, with the parameters the top of the config documents for them. Park
+    // and unpark run every hour with `scheduled`, which reaches the job: the environment
+    // file's schedule decides (`--scheduled`).
+    let trigger = |name: &str| {
+        let set = documented_trigger(name);
+        let set: Vec<(&str, bool)> = set.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        Pipeline::new(&c, "main", "scheduled_pipeline", &set)
+    };
+    for (name, workflow, job) in [
+        ("park", "park-infrastructure", "park-prod-env"),
+        ("unpark", "unpark-infrastructure", "unpark-prod-env"),
+    ] {
+        let pipeline = trigger(name);
+        expect(pipeline.clone(), &[(workflow, &[job])]);
+        assert_eq!(
+            pipeline.job_arguments(&c, workflow, job),
+            [("scheduled".to_owned(), "true".to_owned())],
+            "{name}"
+        );
+        let script: String = job_steps(&c, job, &pipeline.job_arguments(&c, workflow, job))
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
+        let verb = if name == "park" { "down" } else { "up" };
+        assert!(
+            script.contains(&format!("park {verb} --scheduled")),
+            "{name}: {script}"
+        );
+    }
+    expect(trigger("drift"), &[("drift-check", &["drift-check-prod"])]);
+    // Parking or unparking at once (by hand or through the API): not scheduled.
+    for (mode, workflow, job, verb) in [
+        ("park-mode", "park-infrastructure", "park-prod-env", "down"),
+        (
+            "unpark-mode",
             "unpark-infrastructure",
-            &["unpark-prod-env", "verify-prod-endpoints"],
-        )],
-    );
-    expect(
-        Pipeline::new(
+            "unpark-prod-env",
+            "up",
+        ),
+    ] {
+        let pipeline = Pipeline::new(
             &c,
             "main",
-            "scheduled_pipeline",
-            &[("drift-check-mode", true), ("terraform-prod-mode", false)],
-        ),
-        &[("drift-check", &["drift-check-prod"])],
-    );
+            "api",
+            &[(mode, true), ("terraform-prod-mode", false)],
+        );
+        expect(pipeline.clone(), &[(workflow, &[job])]);
+        let script: String = job_steps(&c, job, &pipeline.job_arguments(&c, workflow, job))
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
+        assert!(
+            script.contains(&format!("park {verb} --output json"))
+                && !script.contains("--scheduled"),
+            "{mode}: {script}"
+        );
+    }
     // A schedule that forgot terraform-prod-mode: false checks drift without planning.
     expect(
         Pipeline::new(
@@ -1069,17 +1308,6 @@ fn workflows_run_only_when_asked() {
         Pipeline::new(&c, "main", "scheduled_pipeline", &[("park-mode", true)]),
         &[("park-infrastructure", &["park-prod-env"])],
     );
-    let config_text =
-        std::fs::read_to_string(workspace_root().join("examples/circleci/config.yml")).unwrap();
-    assert!(config_text.contains(
-        "park:   weekdays 19:00 UTC, parameters { park-mode: true,   terraform-prod-mode: false }"
-    ));
-    assert!(config_text.contains(
-        "unpark: weekdays 07:00 UTC, parameters { unpark-mode: true, terraform-prod-mode: false }"
-    ));
-    assert!(config_text.contains(
-        "drift:  daily 02:00 UTC, parameters { drift-check-mode: true, terraform-prod-mode: false }"
-    ));
 
     // Whatever a pipeline sets, park and unpark never run in the same pipeline.
     let names: Vec<String> = c["parameters"]
@@ -1149,12 +1377,19 @@ fn workflows_run_only_when_asked() {
     );
 }
 
-/// A command's steps for these parameter values, as CircleCI compiles them: every
-/// `<< parameters.NAME >>` replaced (the command's default where not given), and each
-/// `when` / `unless` step with an `equal` condition decided and replaced by its steps.
+/// A command's steps for these parameter values, as CircleCI compiles them (see
+/// [`resolved_steps`]).
 fn command_steps(c: &Value, name: &str, given: &[(&str, &str)]) -> Vec<Value> {
     let def = &c["commands"][name];
     assert!(def.is_mapping(), "no command {name}");
+    resolved_steps(def, name, given)
+}
+
+/// A job's or command's steps for these parameter values, as CircleCI compiles them:
+/// every `<< parameters.NAME >>` replaced (the definition's default where not given; a
+/// boolean is `true` or `false`), and each `when` / `unless` step decided (an `equal`
+/// condition or a boolean value) and replaced by its steps.
+fn resolved_steps(def: &Value, name: &str, given: &[(&str, &str)]) -> Vec<Value> {
     let mut values: Vec<(String, String)> = Vec::new();
     for (param, spec) in def["parameters"].as_mapping().into_iter().flatten() {
         let param = param.as_str().unwrap();
@@ -1162,9 +1397,16 @@ fn command_steps(c: &Value, name: &str, given: &[(&str, &str)]) -> Vec<Value> {
             Some((_, v)) => (*v).to_owned(),
             None => match &spec["default"] {
                 Value::String(s) => s.clone(),
-                other => panic!("{name}: parameter {param} has no string default: {other:?}"),
+                Value::Bool(b) => b.to_string(),
+                other => panic!("{name}: parameter {param} has no default: {other:?}"),
             },
         };
+        if spec["type"].as_str() == Some("boolean") {
+            assert!(
+                value == "true" || value == "false",
+                "{name}: boolean parameter {param} = {value:?}"
+            );
+        }
         values.push((param.to_owned(), value));
     }
     for (param, _) in given {
@@ -1194,6 +1436,18 @@ fn command_steps(c: &Value, name: &str, given: &[(&str, &str)]) -> Vec<Value> {
             other => other.clone(),
         }
     }
+    fn holds(condition: &Value) -> bool {
+        if let Some(sides) = condition.get("equal") {
+            let sides = sides.as_sequence().expect("an `equal` list");
+            return sides.windows(2).all(|w| w[0] == w[1]);
+        }
+        match condition {
+            Value::Bool(b) => *b,
+            Value::String(s) if s == "true" => true,
+            Value::String(s) if s == "false" => false,
+            other => panic!("condition {other:?} is not modelled"),
+        }
+    }
     fn flatten(steps: &Value, out: &mut Vec<Value>) {
         for step in steps.as_sequence().unwrap() {
             let decided = [("when", true), ("unless", false)]
@@ -1201,11 +1455,7 @@ fn command_steps(c: &Value, name: &str, given: &[(&str, &str)]) -> Vec<Value> {
                 .find_map(|(key, wanted)| step.get(key).map(|s| (s, wanted)));
             match decided {
                 Some((branch, wanted)) => {
-                    let sides = branch["condition"]["equal"]
-                        .as_sequence()
-                        .expect("an `equal` condition");
-                    let holds = sides.windows(2).all(|w| w[0] == w[1]);
-                    if holds == wanted {
+                    if holds(&branch["condition"]) == wanted {
                         flatten(&branch["steps"], out);
                     }
                 }
@@ -1215,6 +1465,61 @@ fn command_steps(c: &Value, name: &str, given: &[(&str, &str)]) -> Vec<Value> {
     }
     let mut out = Vec::new();
     flatten(&substitute(&def["steps"], &values), &mut out);
+    out
+}
+
+/// A job's `run` steps in order for these job parameters, with the steps of the commands
+/// it uses (but the CircleCI-only ones) in their place.
+fn job_steps(c: &Value, name: &str, params: &[(String, String)]) -> Vec<(String, String)> {
+    let job = &c["jobs"][name];
+    assert!(job.is_mapping(), "no job {name}");
+    let params: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let steps = expand_commands(c, resolved_steps(job, name, &params));
+    run_commands(&Value::Sequence(steps))
+}
+
+/// `steps` with each use of a command replaced by its resolved steps (with the
+/// parameters the use passes), recursively; the CircleCI-only commands are left out.
+fn expand_commands(c: &Value, steps: Vec<Value>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for step in steps {
+        let (name, args) = match &step {
+            Value::String(s) => (s.clone(), Value::Null),
+            Value::Mapping(m) => {
+                let (k, v) = m.iter().next().unwrap();
+                (k.as_str().unwrap().to_owned(), v.clone())
+            }
+            _ => (String::new(), Value::Null),
+        };
+        if !c["commands"][name.as_str()].is_mapping() {
+            out.push(step);
+            continue;
+        }
+        if CI_ONLY_COMMANDS.contains(&name.as_str()) {
+            continue;
+        }
+        let given: Vec<(String, String)> = args
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Bool(b) => b.to_string(),
+                    other => panic!("{name}: argument {other:?}"),
+                };
+                (k.as_str().unwrap().to_owned(), v)
+            })
+            .collect();
+        let given: Vec<(&str, &str)> = given
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        out.extend(expand_commands(c, command_steps(c, &name, &given)));
+    }
     out
 }
 
