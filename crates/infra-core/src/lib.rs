@@ -39,10 +39,12 @@ pub mod environment;
 pub mod error;
 pub mod exit;
 pub mod fs;
+pub mod http;
 pub mod locals;
 pub mod location;
 #[cfg(feature = "cli")]
 pub mod logging;
+pub mod notify;
 pub mod output;
 pub mod retry;
 pub mod runner;

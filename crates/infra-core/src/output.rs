@@ -42,24 +42,30 @@ pub fn write_report<R: Report>(
     match format {
         OutputFormat::Text => report.write_text(out),
         OutputFormat::Json => {
-            let mut doc = serde_json::Map::new();
-            doc.insert("schema".into(), R::SCHEMA.into());
-            doc.insert("schema_version".into(), R::SCHEMA_VERSION.into());
-            doc.insert(
-                "build".into(),
-                serde_json::to_value(crate::build::info()).map_err(io::Error::other)?,
-            );
-            match serde_json::to_value(report).map_err(io::Error::other)? {
-                serde_json::Value::Object(fields) => doc.extend(fields),
-                other => {
-                    doc.insert("data".into(), other);
-                }
-            }
-            serde_json::to_writer_pretty(&mut *out, &serde_json::Value::Object(doc))
+            serde_json::to_writer_pretty(&mut *out, &json_document(report)?)
                 .map_err(io::Error::from)?;
             writeln!(out)
         }
     }
+}
+
+/// The JSON form of `report`: `schema`, `schema_version`, `build`, then its fields (what
+/// `--output json` prints; a notification webhook's body).
+pub fn json_document<R: Report>(report: &R) -> io::Result<serde_json::Value> {
+    let mut doc = serde_json::Map::new();
+    doc.insert("schema".into(), R::SCHEMA.into());
+    doc.insert("schema_version".into(), R::SCHEMA_VERSION.into());
+    doc.insert(
+        "build".into(),
+        serde_json::to_value(crate::build::info()).map_err(io::Error::other)?,
+    );
+    match serde_json::to_value(report).map_err(io::Error::other)? {
+        serde_json::Value::Object(fields) => doc.extend(fields),
+        other => {
+            doc.insert("data".into(), other);
+        }
+    }
+    Ok(serde_json::Value::Object(doc))
 }
 
 /// A plain table: a header row and left-aligned columns, no borders, no colour, so it reads

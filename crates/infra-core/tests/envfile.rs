@@ -694,3 +694,61 @@ fn the_schedule_block_loads_and_is_checked() {
         &[(9, 5, "weekends")],
     );
 }
+
+/// The `notify` block: variables (never URLs), known events, exit 2 at file:line:column.
+#[test]
+fn the_notify_block_loads_and_is_checked() {
+    let block = |body: &str| {
+        edit(
+            "  ecs_cluster \"blog-prod\" {",
+            &format!("  notify {{\n{body}\n  }}\n\n  ecs_cluster \"blog-prod\" {{"),
+        )
+    };
+    let good = block(
+        "    slack_webhook_env = \"SLACK_WEBHOOK_URL\"\n    on = [\"failed\", \"held\", \"unexpected-drift\"]",
+    );
+    let env = Environment::parse(&good, Path::new("env.hcl")).unwrap();
+    let notify = env.notify.expect("a notify block");
+    assert_eq!(notify.slack_webhook_env.as_deref(), Some("SLACK_WEBHOOK_URL"));
+    assert_eq!(notify.webhook_env, None);
+    let on: Vec<&str> = notify.on.iter().map(|e| e.as_str()).collect();
+    assert_eq!(on, ["failed", "held", "unexpected-drift"]);
+    let all = Environment::parse(
+        &block("    webhook_env = \"INFRA_WEBHOOK_URL\""),
+        Path::new("env.hcl"),
+    )
+    .unwrap();
+    assert_eq!(all.notify.unwrap().on.len(), 5, "every event by default");
+    assert!(Environment::parse(VALID, Path::new("env.hcl"))
+        .unwrap()
+        .notify
+        .is_none());
+
+    // Line 5 is `notify {`; its keys follow on lines 6, 7, ...
+    check(
+        &block("    slack_webhook_env = \"SLACK_WEBHOOK_URL\"\n    on = [\"failed\", \"drifted\"]"),
+        &[(7, 5, "unknown event \"drifted\" in `on`: expected failed, refused, unexpected-drift, held, not-live")],
+    );
+    check(
+        &block("    slack_webhook_env = \"1SLACK\""),
+        &[(6, 5, "`slack_webhook_env` \"1SLACK\" is not an environment variable name")],
+    );
+    check(
+        &block("    on = [\"failed\"]"),
+        &[(5, 3, "`notify` names no destination")],
+    );
+    check(
+        &block("    slack_webhook_env = \"SLACK_WEBHOOK_URL\"\n    channel = \"#ops\""),
+        &[(7, 5, "channel")],
+    );
+    // A URL written into the file is refused without being echoed.
+    let secret = "https://hooks.slack.example/services/T0/B0/verysecrettoken";
+    let err = Environment::parse(
+        &block(&format!("    slack_webhook_env = \"{secret}\"")),
+        Path::new("env.hcl"),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("env.hcl:6:5: `slack_webhook_env` holds a URL"), "{text}");
+    assert!(!text.contains("verysecrettoken"), "{text}");
+}

@@ -139,6 +139,10 @@ struct RunArgs {
     /// but the account guard. The decision and the next park and unpark are reported.
     #[arg(long)]
     scheduled: bool,
+    /// Send no notification for this run, whatever the environment file's `notify` block
+    /// says.
+    #[arg(long)]
+    no_notify: bool,
 }
 
 /// Runs `park` with these arguments (the first is the program's name); returns its exit
@@ -201,6 +205,7 @@ fn request(command: Command) -> Request {
         ignore_hold,
         hold,
         scheduled: args.scheduled,
+        no_notify: args.no_notify,
     };
     match command {
         Command::Down {

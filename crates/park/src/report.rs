@@ -33,6 +33,9 @@ pub struct RunReport {
     /// `--scheduled`: what the schedule decided, the local time, the next park and unpark.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<infra_core::schedule::ScheduleNote>,
+    /// The notifications this run sent, or could not (the `notify` block).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<infra_core::notify::Delivery>,
 }
 
 /// What happened to a hold.
@@ -166,6 +169,7 @@ impl RunReport {
             resources,
             hold: None,
             savings: None,
+            notifications: Vec::new(),
             schedule: None,
         }
     }

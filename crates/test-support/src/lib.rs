@@ -26,7 +26,7 @@ pub mod proxy;
 pub mod report;
 pub mod seed;
 
-pub use http_stub::{Answer, HttpStub};
+pub use http_stub::{Answer, HttpStub, StubRequest};
 pub use moto::{Moto, MotoSession};
 pub use proxy::{FaultCounts, Faults, Proxy};
 pub use seed::{

@@ -319,7 +319,7 @@ fn read(dir: &Path, file: &str) -> Result<Vec<u8>, BundleError> {
 }
 
 /// Reads a bundle's manifest and checks it is one this tf-wrap understands.
-fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
+pub fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
     read_manifest_bytes(dir).map(|(m, _)| m)
 }
 

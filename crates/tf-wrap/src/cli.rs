@@ -48,6 +48,11 @@ enum Command {
     Drift(DriftArgs),
     /// Print a bundle's summary.
     Summary(SummaryArgs),
+    /// Post the bundle's summary on its pull request: one comment per environment, updated
+    /// on every push. The pull request from --pr or CIRCLE_PULL_REQUEST (none: exit 0,
+    /// nothing posted); the token from GITHUB_TOKEN or GH_TOKEN; the API from
+    /// GITHUB_API_URL (default GitHub's). Exit 1 when GitHub refuses or does not answer.
+    Comment(CommentArgs),
     /// Print the least-privilege IAM policies (JSON) of tf-wrap's own calls: `plan` (the
     /// plan job's role) and `apply` (the apply job's). Terraform's own permissions for the
     /// resources it manages come on top.
@@ -132,6 +137,22 @@ struct SummaryArgs {
 }
 
 #[derive(Debug, Args)]
+struct CommentArgs {
+    /// The bundle written by `tf-wrap plan`.
+    #[arg(long, value_name = "DIR")]
+    bundle: PathBuf,
+    /// The pull request, OWNER/REPO#NUMBER (default: CIRCLE_PULL_REQUEST's).
+    #[arg(long, value_name = "OWNER/REPO#N")]
+    pr: Option<String>,
+    /// The summary's limit in bytes (the comment also stays under GitHub's 65,536).
+    #[arg(long, value_name = "N", default_value_t = crate::plan::MARKDOWN_MAX_BYTES)]
+    max_bytes: usize,
+    /// How long the whole command may take (every API call and retry).
+    #[arg(long, default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
+    deadline: Duration,
+}
+
+#[derive(Debug, Args)]
 struct DriftArgs {
     #[command(flatten)]
     tf: TfArgs,
@@ -162,6 +183,8 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
     let Cli { global, command } = Cli::parse_from(args);
     run_command::<Cli, _, _, _>(&global, command, |command| async {
         let (name, format) = (command.name(), global.format());
+
+        }
         let summary_format = match (&command, format) {
             (_, OutputFormat::Json) => Format::Json,
             (Command::Summary(args), OutputFormat::Text) => args.format,
@@ -209,6 +232,7 @@ impl Command {
             Command::Apply(_) => "apply",
             Command::Drift(_) => "drift",
             Command::Summary(_) => "summary",
+            Command::Comment(_) => "comment",
             Command::IamPolicy => "iam-policy",
         }
     }
@@ -253,6 +277,7 @@ fn render(
                 status,
             ),
         },
+        Outcome::Comment(report) => emit(&report, format, status),
         Outcome::Summary(summary) => match summary_format {
             Format::Json => emit(&SummaryReport { summary }, OutputFormat::Json, status),
             Format::Text => emit(&SummaryReport { summary }, OutputFormat::Text, status),
@@ -287,6 +312,12 @@ fn request(command: Command) -> Request {
         Command::Summary(args) => Request::Summary {
             bundle: args.bundle,
         },
+        Command::Comment(args) => Request::Comment(crate::comment::CommentRequest {
+            bundle: args.bundle,
+            pr: args.pr,
+            max_bytes: args.max_bytes,
+            deadline: args.deadline,
+        }),
         Command::IamPolicy => Request::IamPolicy,
     }
 }

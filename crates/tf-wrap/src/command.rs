@@ -55,6 +55,9 @@ pub enum Request {
         /// The bundle.
         bundle: PathBuf,
     },
+    /// `tf-wrap comment`: the bundle's summary on its pull request (needs no environment
+    /// file and no AWS).
+    Comment(crate::comment::CommentRequest),
     /// `tf-wrap iam-policy`.
     IamPolicy,
 }
@@ -109,6 +112,8 @@ pub enum Outcome {
     Drift(DriftReport),
     /// A bundle's summary.
     Summary(Summary),
+    /// What `tf-wrap comment` posted.
+    Comment(crate::comment::CommentReport),
     /// The plan and apply roles' policies.
     Policies(serde_json::Value),
 }
@@ -124,6 +129,7 @@ impl Outcome {
             Outcome::Run { .. }
             | Outcome::Initialised
             | Outcome::Summary(_)
+            | Outcome::Comment(_)
             | Outcome::Policies(_) => ExitStatus::Success,
         }
     }
@@ -154,6 +160,9 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Result<Out
     if let Request::Summary { bundle } = &request {
         return crate::workflow::read_summary(bundle).map(Outcome::Summary);
     }
+    if let Request::Comment(comment) = request {
+        return Ok(Outcome::Comment(crate::comment::comment(comment).await?));
+    }
     let env = setup.environment()?;
     let overriding = crate::runner::overriding_variables();
     if !overriding.is_empty() {
@@ -163,12 +172,13 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Result<Out
         );
     }
     let stop = match request {
-        Request::Summary { .. } | Request::IamPolicy => Stop::never(),
+        Request::Summary { .. } | Request::Comment(_) | Request::IamPolicy => Stop::never(),
         _ => (caller.on_signals)(StopKind::Forward),
     };
     let stop = &stop;
     match request {
         Request::Summary { bundle } => crate::workflow::read_summary(&bundle).map(Outcome::Summary),
+        Request::Comment(comment) => Ok(Outcome::Comment(crate::comment::comment(comment).await?)),
         Request::IamPolicy => Ok(Outcome::Policies(crate::iam::policies(&env))),
         Request::Init(tf) => {
             let guarded = guard(setup, &env, stop).await?;

@@ -68,6 +68,9 @@ pub enum TfWrapError {
         /// How Terraform ended.
         outcome: String,
     },
+    /// `tf-wrap comment` could not post.
+    #[error(transparent)]
+    Comment(#[from] crate::comment::CommentError),
     /// The shared set-up (AWS configuration, account guard) failed.
     #[error(transparent)]
     Setup(#[from] infra_core::setup::SetupError),
@@ -108,6 +111,7 @@ impl TfWrapError {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
             TfWrapError::Setup(e) => e.exit_status(),
+            TfWrapError::Comment(e) => e.exit_status(),
             TfWrapError::Version(_) => ExitStatus::InvalidInput,
             TfWrapError::Bundle(BundleError::Unreadable { .. }) => ExitStatus::InvalidInput,
             TfWrapError::Signature(

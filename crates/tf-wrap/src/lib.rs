@@ -34,6 +34,7 @@ pub mod bundle;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod command;
+pub mod comment;
 pub mod diagnose;
 pub mod digest;
 pub mod drift;

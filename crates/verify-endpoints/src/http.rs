@@ -115,34 +115,7 @@ impl FetchError {
     }
 }
 
-/// TLS settings: the system's roots plus any extra CA certificates (PEM).
-pub fn tls_config(extra_ca_pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    if !extra_ca_pem.is_empty() {
-        use rustls_pki_types::pem::PemObject;
-        let mut added = 0;
-        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(extra_ca_pem) {
-            let cert = cert.map_err(|e| format!("invalid PEM certificate: {e}"))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("unusable CA certificate: {e}"))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err("no certificate found in the CA file".into());
-        }
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
+pub use infra_core::http::tls_config;
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}

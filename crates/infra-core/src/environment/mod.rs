@@ -73,6 +73,8 @@ pub struct Environment {
     /// The park schedule (`schedule`), when the file has one.
     #[serde(skip)]
     pub schedule: Option<crate::schedule::Schedule>,
+    /// Where notifications go and for which events (`notify`), when the file says.
+    pub notify: Option<crate::notify::NotifyConfig>,
     /// The file this environment was loaded from.
     pub file: PathBuf,
 }

@@ -36,6 +36,19 @@ pub(crate) struct RawEnvironment {
     pub endpoint: IndexMap<String, RawEndpoint>,
     #[serde(default)]
     pub schedule: Option<RawSchedule>,
+    #[serde(default)]
+    pub notify: Option<RawNotify>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNotify {
+    #[serde(default)]
+    pub slack_webhook_env: Option<String>,
+    #[serde(default)]
+    pub webhook_env: Option<String>,
+    #[serde(default)]
+    pub on: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,6 +9,7 @@
 
 mod holds;
 mod locked;
+mod notify;
 mod park_run;
 
 pub use locked::unlock;
@@ -99,6 +100,8 @@ pub struct RunRequest {
     /// (the clock read once; `INFRA_TEST_NOW` sets it for tests); otherwise exit 0 with
     /// nothing changed, no lock taken and no AWS call but the account guard.
     pub scheduled: bool,
+    /// `--no-notify`: send no notification for this run.
+    pub no_notify: bool,
 }
 
 /// What a command produced.
@@ -208,6 +211,33 @@ pub struct Finished {
 /// `status`, `unlock` or `iam-policy`, which a signal simply ends); its `progress` shows
 /// the engine's resources as they finish.
 pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
+    // down/up: what a person must act on is sent where the `notify` block says, bounded
+    // by the run's deadline; it never changes the outcome (only `notifications` in it).
+    let notify = match &request {
+        Request::Run(direction, args) if !args.no_notify && !args.dry_run => Some((
+            notify::command_line(*direction, args.scheduled),
+            Deadline::after(args.deadline),
+        )),
+        _ => None,
+    };
+    let mut finished = run_request(setup, request, caller).await;
+    if let Some((command, deadline)) = notify {
+        let env = setup.environment().ok();
+        let config = env.as_ref().and_then(|e| e.notify.as_ref());
+        if let (Some(env), Some(_)) = (&env, config) {
+            if let Some(notice) = notify::notice(&env.name, &command, &finished) {
+                let until = infra_core::notify::until(&deadline);
+                let deliveries = infra_core::notify::send(config, &notice, until).await;
+                if let Ok(Outcome::Run(report)) = &mut finished.result {
+                    report.notifications = deliveries;
+                }
+            }
+        }
+    }
+    finished
+}
+
+async fn run_request(setup: &Setup, request: Request, caller: &Caller) -> Finished {
     let on_signals = caller.on_signals;
     let done = |result| Finished {
         result,

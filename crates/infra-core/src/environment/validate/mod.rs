@@ -7,6 +7,7 @@ mod ecs;
 mod endpoints;
 mod eventbridge;
 mod images;
+mod notify;
 mod schedule;
 mod terraform;
 
@@ -194,6 +195,7 @@ impl<'a, 'b> Validator<'a, 'b> {
         let images = self.images(&p, env.image, &terraform.root);
         let endpoints = self.endpoints(&p, env.endpoint);
         let schedule = self.schedule(&p, env.schedule, &base);
+        let notify = self.notify(&p, env.notify);
         Some(Environment {
             name,
             account_id: env.account_id,
@@ -207,6 +209,7 @@ impl<'a, 'b> Validator<'a, 'b> {
             images,
             endpoints,
             schedule,
+            notify,
             file: path.to_owned(),
         })
     }

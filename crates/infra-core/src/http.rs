@@ -1,0 +1,319 @@
+//! A small HTTP/1.1 client for the tools' own calls out (notifications; the GitHub API):
+//! one request per connection, TLS with the system's roots (rustls with aws-lc-rs), every
+//! step bounded by one instant.
+//!
+//! A URL may be a secret (a Slack webhook's path is its credential), so no error this
+//! module returns contains the URL, its host or anything the server sent back: callers
+//! name the request by what it is for ("the Slack webhook"), never by where it goes.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::rt::TokioIo;
+use rustls_pki_types::ServerName;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
+
+pub use hyper::Method;
+pub use url::Url;
+
+/// TLS settings, shared by every request of a run.
+pub type Tls = Arc<rustls::ClientConfig>;
+
+/// The most of a response body read (an API answer, never a download).
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// One request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `GET`, `POST`, `PATCH`…
+    pub method: hyper::Method,
+    /// Where to (`http` or `https`).
+    pub url: url::Url,
+    /// Extra headers (`Host`, `Content-Length` and `User-Agent` are set here).
+    pub headers: Vec<(String, String)>,
+    /// The body (`application/json` unless a header says otherwise).
+    pub body: Option<Vec<u8>>,
+}
+
+/// A response: its status, headers (lower-case names) and body.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The headers, names lower-case.
+    pub headers: Vec<(String, String)>,
+    /// The body (at most 4 MiB).
+    pub body: Bytes,
+}
+
+impl Response {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why a request got no response. Never holds the URL or the server's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    /// The instant passed first.
+    #[error("no answer in time ({0})")]
+    Timeout(&'static str),
+    /// The URL cannot be requested (scheme, host).
+    #[error("{0}")]
+    Url(&'static str),
+    /// DNS, or the TCP connection.
+    #[error("could not connect: {0}")]
+    Connect(String),
+    /// The TLS handshake (certificate, name).
+    #[error("TLS failed: {0}")]
+    Tls(String),
+    /// The HTTP exchange broke.
+    #[error("the HTTP exchange failed: {0}")]
+    Protocol(String),
+}
+
+impl HttpError {
+    /// Whether another attempt may succeed (a timeout, a refused or broken connection).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            HttpError::Timeout(_) | HttpError::Connect(_) | HttpError::Protocol(_)
+        )
+    }
+}
+
+/// TLS settings: the system's roots plus any extra CA certificates (PEM).
+pub fn tls_config(extra_ca_pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if !extra_ca_pem.is_empty() {
+        use rustls_pki_types::pem::PemObject;
+        let mut added = 0;
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(extra_ca_pem) {
+            let cert = cert.map_err(|e| format!("invalid PEM certificate: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("unusable CA certificate: {e}"))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err("no certificate found in the CA file".into());
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Sends `request` and reads the whole response, all before `until`.
+pub async fn send(
+    request: &Request,
+    tls: &Arc<rustls::ClientConfig>,
+    until: Instant,
+) -> Result<Response, HttpError> {
+    let url = &request.url;
+    let https = match url.scheme() {
+        "https" => true,
+        "http" => false,
+        _ => return Err(HttpError::Url("the URL is neither http nor https")),
+    };
+    let host = url
+        .host_str()
+        .ok_or(HttpError::Url("the URL has no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = url
+        .port_or_known_default()
+        .ok_or(HttpError::Url("the URL has no port"))?;
+    let tcp = timeout_at(until, TcpStream::connect((host.as_str(), port)))
+        .await
+        .map_err(|_| HttpError::Timeout("connecting"))?
+        .map_err(|e| HttpError::Connect(e.kind().to_string()))?;
+    let _ = tcp.set_nodelay(true);
+    let io: Box<dyn Io> = if https {
+        let name = ServerName::try_from(host.clone())
+            .map_err(|_| HttpError::Url("the URL's host is not a valid TLS name"))?;
+        let stream = timeout_at(
+            until,
+            tokio_rustls::TlsConnector::from(Arc::clone(tls)).connect(name, tcp),
+        )
+        .await
+        .map_err(|_| HttpError::Timeout("TLS handshake"))?
+        .map_err(|e| HttpError::Tls(e.to_string()))?;
+        Box::new(stream)
+    } else {
+        Box::new(tcp)
+    };
+    let (mut sender, conn) = timeout_at(
+        until,
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(io)),
+    )
+    .await
+    .map_err(|_| HttpError::Timeout("HTTP handshake"))?
+    .map_err(|e| HttpError::Protocol(e.to_string()))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let host_header = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.clone(),
+    };
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let body = request.body.clone().unwrap_or_default();
+    let mut builder = hyper::Request::builder()
+        .method(request.method.clone())
+        .uri(path)
+        .header(hyper::header::HOST, host_header)
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("infra-toolkit/", env!("CARGO_PKG_VERSION")),
+        )
+        .header(hyper::header::CONTENT_LENGTH, body.len());
+    let mut typed = false;
+    for (name, value) in &request.headers {
+        typed |= name.eq_ignore_ascii_case("content-type");
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    if request.body.is_some() && !typed {
+        builder = builder.header(hyper::header::CONTENT_TYPE, "application/json");
+    }
+    let http_request = builder
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|_| HttpError::Url("the request cannot be built from these headers"))?;
+    let response = timeout_at(until, sender.send_request(http_request))
+        .await
+        .map_err(|_| HttpError::Timeout("waiting for the response"))?
+        .map_err(|e| HttpError::Protocol(e.to_string()))?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = timeout_at(
+        until,
+        Limited::new(response.into_body(), MAX_BODY).collect(),
+    )
+    .await
+    .map_err(|_| HttpError::Timeout("reading the body"))?
+    .map_err(|e| HttpError::Protocol(format!("reading the body: {e}")))?
+    .to_bytes();
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// The answer after retries: the last response (perhaps still a 429 or 5xx), or why there
+/// was none; how many requests were made; and why the retries stopped, if they did.
+#[derive(Debug)]
+pub struct Retried {
+    /// The last response, or why there was none.
+    pub result: Result<Response, HttpError>,
+    /// Requests made.
+    pub attempts: u32,
+    /// Why no further attempt was made after a retryable answer.
+    pub gave_up: Option<&'static str>,
+}
+
+/// The longest wait between two attempts (a longer `Retry-After` ends the retries).
+pub const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Sends `request`, again after a 429, a 5xx or a broken connection (honouring
+/// `Retry-After` in seconds, else waiting 1, 2, 4… s), at most `max_attempts` times and
+/// never past `until`.
+pub async fn send_retrying(
+    request: &Request,
+    tls: &Arc<rustls::ClientConfig>,
+    until: Instant,
+    max_attempts: u32,
+) -> Retried {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let result = send(request, tls, until).await;
+        let wait = match &result {
+            Ok(r) if r.status == 429 || r.status >= 500 => {
+                retry_after(r.header("retry-after")).unwrap_or_else(|| backoff(attempts))
+            }
+            Err(e) if e.is_transient() && !matches!(e, HttpError::Timeout(_)) => {
+                backoff(attempts)
+            }
+            _ => {
+                return Retried {
+                    result,
+                    attempts,
+                    gave_up: None,
+                }
+            }
+        };
+        let gave_up = if attempts >= max_attempts {
+            Some("no more retries")
+        } else if wait > MAX_WAIT || Instant::now() + wait >= until {
+            Some("the next attempt would be past the deadline")
+        } else {
+            None
+        };
+        if gave_up.is_some() {
+            return Retried {
+                result,
+                attempts,
+                gave_up,
+            };
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// `Retry-After` in seconds (an HTTP date is not used: the backoff applies).
+fn retry_after(value: Option<&str>) -> Option<std::time::Duration> {
+    value?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(std::time::Duration::from_secs)
+}
+
+fn backoff(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(1 << (attempt.saturating_sub(1)).min(5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_seconds() {
+        use std::time::Duration;
+        assert_eq!(retry_after(Some("3")), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(3), Duration::from_secs(4));
+    }
+}

@@ -1,0 +1,438 @@
+//! Notifications: a message to Slack (an incoming webhook, Block Kit) and the tool's JSON
+//! report to a generic webhook when a run ends in something a person must act on.
+//!
+//! The environment file's `notify` block names the *variables* holding the URLs, never
+//! the URLs: a webhook URL is a credential. So no message, warning, error or report here
+//! contains a URL, and what a server answered is reduced to its status code.
+//!
+//! Sending never changes what a tool did or its exit code: a notification that cannot be
+//! sent is a [`Delivery`] with `result: failed` (and a warning the tool prints). It is
+//! bounded by the run's deadline (at least [`MIN_TIME`] from when the run ended, so a run
+//! that ended by its deadline still reports it), retried on 429 and 5xx honouring
+//! `Retry-After`.
+
+use crate::http::{self, HttpError};
+use serde::Serialize;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// What a person must act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Event {
+    /// A run failed: a resource failed, the run was interrupted or ran out of time.
+    Failed,
+    /// A safety guard refused to act: the lock is held by someone else, the account guard,
+    /// a conflict.
+    Refused,
+    /// A scheduled park skipped by a hold.
+    Held,
+    /// `tf-wrap drift` found drift that park does not explain.
+    UnexpectedDrift,
+    /// `ecr-tags pins --live --check`: production does not run a pin.
+    NotLive,
+}
+
+impl Event {
+    /// Every event, in the order the README lists them.
+    pub const ALL: [Event; 5] = [
+        Event::Failed,
+        Event::Refused,
+        Event::UnexpectedDrift,
+        Event::Held,
+        Event::NotLive,
+    ];
+
+    /// As the file and the reports spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Failed => "failed",
+            Event::Refused => "refused",
+            Event::Held => "held",
+            Event::UnexpectedDrift => "unexpected-drift",
+            Event::NotLive => "not-live",
+        }
+    }
+
+    /// The event spelt `text`.
+    pub fn parse(text: &str) -> Option<Event> {
+        Event::ALL.into_iter().find(|e| e.as_str() == text)
+    }
+}
+
+/// The environment file's `notify` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyConfig {
+    /// The environment variable holding the Slack incoming-webhook URL.
+    pub slack_webhook_env: Option<String>,
+    /// The environment variable holding a URL the JSON report is POSTed to.
+    pub webhook_env: Option<String>,
+    /// The events sent (default: all).
+    pub on: Vec<Event>,
+}
+
+/// What happened, for the message.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// The event.
+    pub event: Event,
+    /// The environment's name.
+    pub environment: String,
+    /// The tool and command, as a person would type it (`park up --scheduled`).
+    pub command: String,
+    /// One line: what happened.
+    pub outcome: String,
+    /// The resources concerned (the message shows the first 10 and a count).
+    pub resources: Vec<String>,
+    /// The exact command that releases what blocks the next run (a held or stale lock, a
+    /// hold), when there is one.
+    pub release_command: Option<String>,
+    /// The tool's JSON report, when it made one: the generic webhook's body (with `event`).
+    pub report: Option<serde_json::Value>,
+}
+
+/// Where a notification goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    /// The Slack incoming webhook.
+    Slack,
+    /// The generic webhook.
+    Webhook,
+}
+
+impl Channel {
+    fn describe(self) -> &'static str {
+        match self {
+            Channel::Slack => "the Slack webhook",
+            Channel::Webhook => "the webhook",
+        }
+    }
+}
+
+/// Whether a notification went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeliveryResult {
+    /// Accepted (2xx).
+    Sent,
+    /// Not sent: see `reason`.
+    Failed,
+    /// Not attempted: the variable naming its URL is unset.
+    Skipped,
+}
+
+/// One notification's fate (`notifications[]` in the reports).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    /// Slack or the webhook.
+    pub channel: Channel,
+    /// The event it was for.
+    pub event: Event,
+    /// Sent, failed or skipped.
+    pub result: DeliveryResult,
+    /// Requests made.
+    pub attempts: u32,
+    /// Why it failed or was skipped (never a URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Delivery {
+    /// The warning a tool prints for a delivery that was not sent; `None` when sent.
+    pub fn warning(&self) -> Option<String> {
+        let reason = self.reason.as_deref().unwrap_or("-");
+        match self.result {
+            DeliveryResult::Sent => None,
+            DeliveryResult::Failed => Some(format!(
+                "the {} notification was not sent to {}: {reason} (the run's outcome is unchanged)",
+                self.event.as_str(),
+                self.channel.describe()
+            )),
+            DeliveryResult::Skipped => Some(format!(
+                "no {} notification to {}: {reason}",
+                self.event.as_str(),
+                self.channel.describe()
+            )),
+        }
+    }
+}
+
+/// The least time notifications get after a run ends, even one that ended by its deadline.
+pub const MIN_TIME: Duration = Duration::from_secs(10);
+/// The time notifications get without a run deadline.
+pub const DEFAULT_TIME: Duration = Duration::from_secs(60);
+/// Requests per notification at most.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// The CircleCI job's URL, when the run is a CircleCI job.
+pub const JOB_URL_ENV: &str = "CIRCLE_BUILD_URL";
+
+/// Until when notifications may be sent for a run with `deadline`.
+pub fn until(deadline: &crate::retry::Deadline) -> Instant {
+    let now = Instant::now();
+    let floor = now + MIN_TIME;
+    match deadline.instant() {
+        Some(d) => Instant::from_std(d).max(floor),
+        None => now + DEFAULT_TIME,
+    }
+}
+
+/// Sends `notice` where `config` says, if `config` asks for its event; one [`Delivery`]
+/// per channel configured. Nothing here fails: a notification that cannot be sent is a
+/// delivery with `result: failed`.
+pub async fn deliver(config: &NotifyConfig, notice: &Notice, until: Instant) -> Vec<Delivery> {
+    if !config.on.contains(&notice.event) {
+        return Vec::new();
+    }
+    let job_url = std::env::var(JOB_URL_ENV).ok().filter(|u| !u.is_empty());
+    let slack = async {
+        match &config.slack_webhook_env {
+            Some(var) => Some(
+                post(
+                    Channel::Slack,
+                    notice.event,
+                    var,
+                    slack_message(notice, job_url.as_deref()),
+                    until,
+                )
+                .await,
+            ),
+            None => None,
+        }
+    };
+    let webhook = async {
+        match &config.webhook_env {
+            Some(var) => Some(
+                post(
+                    Channel::Webhook,
+                    notice.event,
+                    var,
+                    webhook_body(notice, job_url.as_deref()),
+                    until,
+                )
+                .await,
+            ),
+            None => None,
+        }
+    };
+    let (slack, webhook) = tokio::join!(slack, webhook);
+    slack.into_iter().chain(webhook).collect()
+}
+
+/// Sends `notice` where the environment file's `notify` block says (nothing without one),
+/// and logs a warning for each notification not sent.
+pub async fn send(config: Option<&NotifyConfig>, notice: &Notice, until: Instant) -> Vec<Delivery> {
+    let Some(config) = config else {
+        return Vec::new();
+    };
+    let deliveries = deliver(config, notice, until).await;
+    for warning in deliveries.iter().filter_map(Delivery::warning) {
+        tracing::warn!("{warning}");
+    }
+    deliveries
+}
+
+/// The Slack message (Block Kit, with a plain-text fallback): the environment, the command,
+/// the outcome, the first 10 resources and a count, the command that releases a lock or a
+/// hold, and the CircleCI job.
+pub fn slack_message(notice: &Notice, job_url: Option<&str>) -> serde_json::Value {
+    let title = format!(
+        "{}: `{}` {}",
+        notice.environment,
+        notice.command,
+        notice.event.as_str()
+    );
+    let mut blocks = vec![
+        serde_json::json!({
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": format!("*{title}*\n{}", notice.outcome)}
+        }),
+    ];
+    if !notice.resources.is_empty() {
+        let shown: Vec<String> = notice
+            .resources
+            .iter()
+            .take(10)
+            .map(|r| format!("• `{r}`"))
+            .collect();
+        let mut text = format!(
+            "*Resources ({}):*\n{}",
+            notice.resources.len(),
+            shown.join("\n")
+        );
+        if notice.resources.len() > 10 {
+            text.push_str(&format!("\n…and {} more", notice.resources.len() - 10));
+        }
+        blocks.push(serde_json::json!({
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": text}
+        }));
+    }
+    if let Some(release) = &notice.release_command {
+        blocks.push(serde_json::json!({
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": format!("*To release it:* `{release}`")}
+        }));
+    }
+    let tool = notice.command.split_whitespace().next().unwrap_or_default();
+    let mut context = format!("{tool} {}", crate::build::VERSION);
+    if let Some(url) = job_url {
+        context = format!("<{url}|CircleCI job> · {context}");
+    }
+    blocks.push(serde_json::json!({
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": context}]
+    }));
+    let mut fallback = format!("{title}: {}", notice.outcome);
+    if let Some(url) = job_url {
+        fallback.push_str(&format!(" ({url})"));
+    }
+    serde_json::json!({ "text": fallback, "blocks": blocks })
+}
+
+/// The generic webhook's body: the tool's report as is, with `event` (and the job URL);
+/// without a report, the notice's own fields.
+pub fn webhook_body(notice: &Notice, job_url: Option<&str>) -> serde_json::Value {
+    let mut body = match &notice.report {
+        Some(serde_json::Value::Object(report)) => report.clone(),
+        _ => {
+            let mut m = serde_json::Map::new();
+            m.insert("environment".into(), notice.environment.clone().into());
+            m.insert("command".into(), notice.command.clone().into());
+            m.insert("outcome".into(), notice.outcome.clone().into());
+            m.insert("resources".into(), notice.resources.clone().into());
+            if let Some(r) = &notice.release_command {
+                m.insert("release_command".into(), r.clone().into());
+            }
+            m
+        }
+    };
+    body.insert("event".into(), notice.event.as_str().into());
+    if let Some(url) = job_url {
+        body.insert("job_url".into(), url.into());
+    }
+    serde_json::Value::Object(body)
+}
+
+/// POSTs `body` to the URL in variable `var`, retrying 429 / 5xx / a broken connection
+/// until `until` ([`http::send_retrying`]).
+async fn post(
+    channel: Channel,
+    event: Event,
+    var: &str,
+    body: serde_json::Value,
+    until: Instant,
+) -> Delivery {
+    let delivery = |result, attempts, reason: Option<String>| Delivery {
+        channel,
+        event,
+        result,
+        attempts,
+        reason,
+    };
+    let url = match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ => {
+            return delivery(
+                DeliveryResult::Skipped,
+                0,
+                Some(format!("{var} is not set")),
+            )
+        }
+    };
+    let Ok(url) = url::Url::parse(url.trim()) else {
+        return delivery(
+            DeliveryResult::Failed,
+            0,
+            Some(format!("{var} does not hold a URL")),
+        );
+    };
+    let tls = match http::tls_config(&[]) {
+        Ok(tls) => tls,
+        Err(e) => return delivery(DeliveryResult::Failed, 0, Some(format!("TLS setup: {e}"))),
+    };
+    let request = http::Request {
+        method: hyper::Method::POST,
+        url,
+        headers: Vec::new(),
+        body: Some(serde_json::to_vec(&body).unwrap_or_default()),
+    };
+    let retried = http::send_retrying(&request, &tls, until, MAX_ATTEMPTS).await;
+    let attempts = retried.attempts;
+    let (result, reason) = match retried.result {
+        Ok(r) if (200..300).contains(&r.status) => (DeliveryResult::Sent, None),
+        Ok(r) => {
+            let mut reason = format!("HTTP {}{}", r.status, hint(channel, r.status, var));
+            if let Some(why) = retried.gave_up {
+                reason.push_str(&format!(" ({attempts} attempt(s); {why})"));
+            }
+            (DeliveryResult::Failed, Some(reason))
+        }
+        Err(e @ HttpError::Timeout(_)) => (
+            DeliveryResult::Failed,
+            Some(format!("{e}: the run's deadline came first")),
+        ),
+        Err(e) => (
+            DeliveryResult::Failed,
+            Some(format!("{e} ({attempts} attempt(s))")),
+        ),
+    };
+    delivery(result, attempts, reason)
+}
+
+/// What to check for a refused request.
+fn hint(channel: Channel, status: u16, var: &str) -> String {
+    match (channel, status) {
+        (_, 404 | 410) => format!(": check the URL in {var} (the webhook may have been removed)"),
+        (_, 401 | 403) => format!(": the URL in {var} is not accepted (revoked or mistyped)"),
+        (Channel::Slack, 400) => ": Slack refused the message".to_owned(),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice(resources: usize) -> Notice {
+        Notice {
+            event: Event::Failed,
+            environment: "prod".into(),
+            command: "park up".into(),
+            outcome: "1 of 3 resources failed".into(),
+            resources: (0..resources).map(|i| format!("blog-prod/svc-{i}")).collect(),
+            release_command: None,
+            report: None,
+        }
+    }
+
+    #[test]
+    fn the_slack_message_shows_ten_resources_and_a_count() {
+        let m = slack_message(&notice(12), Some("https://circleci.example/job/7"));
+        let text = m.to_string();
+        assert!(text.contains("svc-9"), "{text}");
+        assert!(!text.contains("svc-10"), "{text}");
+        assert!(text.contains("Resources (12)"), "{text}");
+        assert!(text.contains("and 2 more"), "{text}");
+        assert!(text.contains("<https://circleci.example/job/7|CircleCI job>"));
+        assert!(m["text"].as_str().unwrap().starts_with("prod: `park up` failed"));
+    }
+
+    #[test]
+    fn the_webhook_gets_the_report_with_its_event() {
+        let mut n = notice(1);
+        n.report = Some(serde_json::json!({"schema": "park/run", "resources": []}));
+        let body = webhook_body(&n, None);
+        assert_eq!(body["event"], "failed");
+        assert_eq!(body["schema"], "park/run");
+    }
+
+    #[test]
+    fn events_parse_as_written() {
+        for e in Event::ALL {
+            assert_eq!(Event::parse(e.as_str()), Some(e));
+        }
+        assert_eq!(Event::parse("drift"), None);
+    }
+}

@@ -1,0 +1,219 @@
+//! Notifications from `park down` / `park up` (the environment file's `notify` block),
+//! against the harness' HTTP stub standing in for a Slack incoming webhook and a generic
+//! webhook (neither is reachable from here): a failed unpark sends one message naming the
+//! service and the CircleCI job; a held park sends `held` with who, why and the release
+//! command; a webhook answering 500 is retried and the run's exit code does not change; a
+//! webhook that never answers does not hold the run past its deadline; URLs never appear
+//! in any output.
+
+use crate::support::Fleet;
+use infra_test_support::{Answer, HttpStub};
+use std::time::{Duration, Instant};
+
+const SLACK_PATH: &str = "/services/T0SECRET/B0SECRET/slacksecrettoken";
+const WEBHOOK_PATH: &str = "/hooks/webhooksecrettoken";
+const JOB_URL: &str = "https://circleci.com/gh/example/infra/4242";
+
+const NOTIFY: &str = r#"
+  notify {
+    slack_webhook_env = "TEST_SLACK_WEBHOOK_URL"
+    webhook_env       = "TEST_WEBHOOK_URL"
+    on                = ["failed", "refused", "held"]
+  }
+"#;
+
+fn notifying_fleet(services: usize) -> Fleet {
+    let fleet = Fleet::new(services);
+    let text = std::fs::read_to_string(&fleet.env_file).unwrap();
+    let (head, rest) = text.split_once('\n').unwrap();
+    std::fs::write(&fleet.env_file, format!("{head}\n{NOTIFY}{rest}")).unwrap();
+    fleet
+}
+
+/// The variables a CI job would have: both URLs (into the stub) and the job URL.
+fn vars(stub: &HttpStub) -> Vec<(&'static str, String)> {
+    vec![
+        ("TEST_SLACK_WEBHOOK_URL", stub.url(SLACK_PATH)),
+        ("TEST_WEBHOOK_URL", stub.url(WEBHOOK_PATH)),
+        ("CIRCLE_BUILD_URL", JOB_URL.to_owned()),
+    ]
+}
+
+fn run(fleet: &Fleet, args: &[&str], vars: &[(&str, String)]) -> infra_test_support::Run {
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    fleet.park_with(args, &vars)
+}
+
+/// No URL, no part of one, in anything the run printed.
+fn assert_no_secret(r: &infra_test_support::Run) {
+    for secret in ["slacksecrettoken", "T0SECRET", "webhooksecrettoken", "/hooks/"] {
+        assert!(
+            !r.stdout.contains(secret) && !r.stderr.contains(secret),
+            "{secret} printed:\n{}\n{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+}
+
+fn hold(fleet: &Fleet) {
+    let r = fleet.park(&[
+        "hold",
+        "--until",
+        "3h",
+        "--reason",
+        "late release testing",
+        "--by",
+        "alice",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn a_failed_unpark_sends_one_slack_message_naming_the_service_and_the_job() {
+    let fleet = notifying_fleet(3);
+    let stub = HttpStub::start(vec![
+        (SLACK_PATH, vec![Answer::html(200, "ok")]),
+        (WEBHOOK_PATH, vec![Answer::json(200, "{}")]),
+    ]);
+    assert_eq!(run(&fleet, &["down"], &vars(&stub)).code, 0);
+    assert_eq!(stub.count(SLACK_PATH), 0, "a clean park sends nothing");
+    // A service deleted behind park's back cannot come back up.
+    fleet
+        .block_on(
+            aws_sdk_ecs::Client::new(&fleet.config)
+                .delete_service()
+                .cluster("fleet")
+                .service("svc-00")
+                .force(true)
+                .send(),
+        )
+        .unwrap();
+    let r = run(&fleet, &["up", "--output", "json"], &vars(&stub));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let slack = stub.requests(SLACK_PATH);
+    assert_eq!(slack.len(), 1, "exactly one Slack message");
+    assert_eq!(slack[0].method, "POST");
+    let message = slack[0].json();
+    let text = message.to_string();
+    assert!(text.contains("fleet/svc-00"), "{text}");
+    assert!(text.contains(JOB_URL), "{text}");
+    assert!(text.contains("`park up` failed"), "{text}");
+    assert!(message["blocks"].as_array().is_some_and(|b| b.len() >= 2));
+    // The generic webhook gets the run's own report, with the event.
+    let webhook = stub.requests(WEBHOOK_PATH);
+    assert_eq!(webhook.len(), 1);
+    let body = webhook[0].json();
+    assert_eq!(body["event"], "failed");
+    assert_eq!(body["schema"], "park/run");
+    assert_eq!(body["job_url"], JOB_URL);
+    // The run's JSON says what was sent.
+    let json = r.json();
+    let sent: Vec<(&str, &str)> = json["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["channel"].as_str().unwrap(), d["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(sent, [("slack", "sent"), ("webhook", "sent")], "{json}");
+    assert_no_secret(&r);
+}
+
+#[test]
+fn a_held_park_sends_held_with_who_why_and_the_release_command() {
+    let fleet = notifying_fleet(2);
+    hold(&fleet);
+    let stub = HttpStub::start(vec![(SLACK_PATH, vec![Answer::html(200, "ok")])]);
+    // Only Slack's variable is set: the webhook's is a warning, not an error.
+    let vars: Vec<(&str, String)> = vars(&stub)
+        .into_iter()
+        .filter(|(k, _)| *k != "TEST_WEBHOOK_URL")
+        .collect();
+    let r = run(&fleet, &["down", "--output", "json"], &vars);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let slack = stub.requests(SLACK_PATH);
+    assert_eq!(slack.len(), 1);
+    let text = slack[0].json().to_string();
+    for needle in ["held", "alice", "late release testing", "park release"] {
+        assert!(text.contains(needle), "{needle} not in {text}");
+    }
+    let json = r.json();
+    assert_eq!(json["notifications"][0]["result"], "sent", "{json}");
+    assert_eq!(json["notifications"][1]["result"], "skipped", "{json}");
+    assert!(
+        r.stderr.contains("TEST_WEBHOOK_URL is not set"),
+        "{}",
+        r.stderr
+    );
+    // --no-notify: nothing sent, the same outcome.
+    let quiet = run(&fleet, &["down", "--no-notify", "--output", "json"], &vars);
+    assert_eq!(quiet.code, r.code);
+    assert_eq!(stub.count(SLACK_PATH), 1);
+    assert!(quiet.json().get("notifications").is_none());
+}
+
+#[test]
+fn a_webhook_answering_500_is_retried_and_the_exit_code_is_unchanged() {
+    let fleet = notifying_fleet(2);
+    hold(&fleet);
+    let stub = HttpStub::start(vec![
+        (
+            WEBHOOK_PATH,
+            vec![
+                Answer::json(500, r#"{"error":"try again"}"#).header("Retry-After", "1"),
+                Answer::json(200, "{}"),
+            ],
+        ),
+        (SLACK_PATH, vec![Answer::html(200, "ok")]),
+    ]);
+    let without = run(&fleet, &["down", "--no-notify"], &vars(&stub));
+    let r = run(&fleet, &["down", "--output", "json"], &vars(&stub));
+    assert_eq!(r.code, without.code, "{}", r.stderr);
+    assert_eq!(stub.count(WEBHOOK_PATH), 2, "retried once");
+    let json = r.json();
+    let webhook = &json["notifications"][1];
+    assert_eq!(webhook["channel"], "webhook", "{json}");
+    assert_eq!(webhook["result"], "sent", "{json}");
+    assert_eq!(webhook["attempts"], 2, "{json}");
+    let body = stub.requests(WEBHOOK_PATH)[1].json();
+    assert_eq!(body["event"], "held");
+    assert_eq!(body["hold"]["reason"], "late release testing");
+    assert_no_secret(&r);
+}
+
+#[test]
+fn a_webhook_that_never_answers_does_not_hold_the_run_past_its_deadline() {
+    let fleet = notifying_fleet(2);
+    hold(&fleet);
+    let stub = HttpStub::start(vec![
+        (
+            WEBHOOK_PATH,
+            vec![Answer::json(200, "{}").after(Duration::from_secs(600))],
+        ),
+        (SLACK_PATH, vec![Answer::html(200, "ok")]),
+    ]);
+    let start = Instant::now();
+    let r = run(
+        &fleet,
+        &["down", "--deadline", "5s", "--output", "json"],
+        &vars(&stub),
+    );
+    let took = start.elapsed();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The run's deadline (5 s), and at least 10 s for notifications after the run: far
+    // from the webhook's 600 s. (A bound on a hang, not a timing measurement.)
+    assert!(took < Duration::from_secs(120), "took {took:?}");
+    let json = r.json();
+    let webhook = &json["notifications"][1];
+    assert_eq!(webhook["result"], "failed", "{json}");
+    assert!(
+        webhook["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no answer in time"),
+        "{json}"
+    );
+    assert_eq!(json["notifications"][0]["result"], "sent", "{json}");
+    assert!(r.stderr.contains("was not sent to the webhook"), "{}", r.stderr);
+    assert_no_secret(&r);
+}

@@ -1,0 +1,287 @@
+//! `tf-wrap comment` against the harness' HTTP stub standing in for GitHub's REST API (no
+//! GitHub is reachable here): a fake that keeps a pull request's comments, lists them 100
+//! a page with a `Link` header to the next page, creates and updates them, and checks the
+//! token. The bundles are made from the shared fixtures' real `terraform show -json` plans.
+
+use infra_test_support::{shared_fixtures, workspace_binary, Answer, HttpStub, Run, StubRequest};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+const TOKEN: &str = "ghp_testtokenthatmustneverbeprinted";
+const PR: &str = "acme/infra#7";
+const JOB_URL: &str = "https://circleci.com/gh/acme/infra/99";
+
+type Comments = Arc<Mutex<Vec<(u64, String)>>>;
+
+/// The fake GitHub: the pull request `acme/infra#7`'s comments, and a status every request
+/// gets instead when set (a refusal).
+struct GitHub {
+    stub: HttpStub,
+    comments: Comments,
+    refuse: Arc<Mutex<Option<u16>>>,
+}
+
+impl GitHub {
+    fn start(others: usize) -> GitHub {
+        let comments: Comments = Arc::new(Mutex::new(
+            (0..others)
+                .map(|i| (i as u64 + 1, format!("a review comment {i}")))
+                .collect(),
+        ));
+        let refuse = Arc::new(Mutex::new(None));
+        let (c, r) = (Arc::clone(&comments), Arc::clone(&refuse));
+        let stub = HttpStub::handler(move |req| answer(req, &c, &r));
+        GitHub {
+            stub,
+            comments,
+            refuse,
+        }
+    }
+
+    fn api(&self) -> String {
+        self.stub.url("/api/v3")
+    }
+
+    fn marked(&self) -> Vec<(u64, String)> {
+        self.comments
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, b)| b.starts_with("<!-- tf-wrap:prod -->"))
+            .cloned()
+            .collect()
+    }
+
+    fn requests(&self) -> usize {
+        self.stub.requests("/api/v3/repos/acme/infra/issues/7/comments").len()
+    }
+}
+
+fn answer(req: &StubRequest, comments: &Comments, refuse: &Mutex<Option<u16>>) -> Answer {
+    if req.header("authorization").as_deref() != Some(&format!("Bearer {TOKEN}")) {
+        return Answer::json(401, r#"{"message":"Bad credentials"}"#);
+    }
+    if let Some(status) = *refuse.lock().unwrap() {
+        return Answer::json(status, r#"{"message":"Resource not accessible by integration"}"#);
+    }
+    let host = req.header("host").unwrap();
+    let base = format!("http://{host}/api/v3/repos/acme/infra/issues");
+    let item = |id: u64, body: &str| {
+        serde_json::json!({
+            "id": id,
+            "body": body,
+            "html_url": format!("https://github.example/acme/infra/pull/7#issuecomment-{id}"),
+        })
+    };
+    let mut comments = comments.lock().unwrap();
+    match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/api/v3/repos/acme/infra/issues/7/comments") => {
+            let param = |k: &str| {
+                req.query
+                    .split('&')
+                    .find_map(|p| p.strip_prefix(&format!("{k}=")))
+                    .and_then(|v| v.parse::<usize>().ok())
+            };
+            let per_page = param("per_page").unwrap_or(30);
+            let page = param("page").unwrap_or(1);
+            let start = (page - 1) * per_page;
+            let items: Vec<serde_json::Value> = comments
+                .iter()
+                .skip(start)
+                .take(per_page)
+                .map(|(id, b)| item(*id, b))
+                .collect();
+            let mut a = Answer::json(200, &serde_json::Value::from(items).to_string());
+            if start + per_page < comments.len() {
+                a = a.header(
+                    "Link",
+                    &format!(
+                        "<{base}/7/comments?per_page={per_page}&page={}>; rel=\"next\", <{base}/7/comments?per_page={per_page}&page=999>; rel=\"last\"",
+                        page + 1
+                    ),
+                );
+            }
+            a
+        }
+        ("POST", "/api/v3/repos/acme/infra/issues/7/comments") => {
+            let body = req.json()["body"].as_str().unwrap().to_owned();
+            let id = 1_000_000 + comments.len() as u64;
+            comments.push((id, body.clone()));
+            Answer::json(201, &item(id, &body).to_string())
+        }
+        ("PATCH", path) if path.starts_with("/api/v3/repos/acme/infra/issues/comments/") => {
+            let id: u64 = path.rsplit('/').next().unwrap().parse().unwrap();
+            let body = req.json()["body"].as_str().unwrap().to_owned();
+            match comments.iter_mut().find(|(i, _)| *i == id) {
+                Some(c) => {
+                    c.1 = body.clone();
+                    Answer::json(200, &item(id, &body).to_string())
+                }
+                None => Answer::json(404, r#"{"message":"Not Found"}"#),
+            }
+        }
+        _ => Answer::json(404, r#"{"message":"Not Found"}"#),
+    }
+}
+
+/// A bundle of the fixture's plan, as `tf-wrap plan` writes it (manifest and plan JSON).
+fn bundle(dir: &Path, fixture: &str, commit: &str) -> PathBuf {
+    let b = dir.join(format!("bundle-{commit}"));
+    std::fs::create_dir_all(&b).unwrap();
+    let plan = std::fs::read(
+        shared_fixtures()
+            .join("terraform/show-json")
+            .join(fixture)
+            .join("plan.json"),
+    )
+    .unwrap();
+    std::fs::write(b.join("plan.json"), &plan).unwrap();
+    let manifest = serde_json::json!({
+        "schema": "tf-wrap/bundle",
+        "schema_version": 1,
+        "environment": "prod",
+        "created_at": "2026-12-06T05:00:00Z",
+        "created_by": "tf-wrap 0.1.0",
+        "terraform_version": "1.0.3",
+        "plan_sha256": "0".repeat(64),
+        "plan_json_sha256": tf_wrap::digest::sha256_hex(&plan),
+        "lock_file_sha256": null,
+        "git_commit": commit,
+        "git_dirty": false,
+        "summary_digest": "",
+        "has_changes": true,
+        "allow_destroy": [],
+        "allow_unpark": false,
+    });
+    std::fs::write(b.join("manifest.json"), manifest.to_string()).unwrap();
+    b
+}
+
+fn comment(github: Option<&GitHub>, bundle: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
+    let mut cmd = std::process::Command::new(workspace_binary("tf-wrap"));
+    for v in [
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "GITHUB_API_URL",
+        "CIRCLE_PULL_REQUEST",
+        "CIRCLE_BUILD_URL",
+    ] {
+        cmd.env_remove(v);
+    }
+    if let Some(g) = github {
+        cmd.env("GITHUB_API_URL", g.api());
+    }
+    cmd.env("GITHUB_TOKEN", TOKEN)
+        .env("CIRCLE_BUILD_URL", JOB_URL)
+        .envs(vars.iter().copied())
+        .arg("comment")
+        .arg("--bundle")
+        .arg(bundle)
+        .args(args);
+    let r: Run = cmd.output().unwrap().into();
+    assert!(
+        !r.stdout.contains(TOKEN) && !r.stderr.contains(TOKEN),
+        "the token was printed:\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    r
+}
+
+#[test]
+fn the_first_push_creates_the_comment_and_the_next_updates_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let github = GitHub::start(3);
+    let first = bundle(dir.path(), "local_provider_update", "4f2a9c1e0b7d");
+    let r = comment(Some(&github), &first, &["--pr", PR, "--output", "json"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let created = r.json();
+    assert_eq!(created["action"], "created", "{created}");
+    let marked = github.marked();
+    assert_eq!(marked.len(), 1);
+    let body = &marked[0].1;
+    for needle in ["commit `4f2a9c1e0b7d`", "**not signed**", JOB_URL, "### Terraform plan"] {
+        assert!(body.contains(needle), "{needle} not in {body}");
+    }
+
+    // The next push: the same comment, updated; none added. The pull request comes from
+    // CircleCI's variable this time.
+    let second = bundle(dir.path(), "local_provider_delete", "9e8d7c6b5a43");
+    let r = comment(
+        Some(&github),
+        &second,
+        &["--output", "json"],
+        &[("CIRCLE_PULL_REQUEST", "https://github.com/acme/infra/pull/7")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let updated = r.json();
+    assert_eq!(updated["action"], "updated", "{updated}");
+    assert_eq!(updated["comment_id"], created["comment_id"]);
+    let marked = github.marked();
+    assert_eq!(marked.len(), 1, "still one comment");
+    assert!(marked[0].1.contains("commit `9e8d7c6b5a43`"), "{}", marked[0].1);
+    assert!(marked[0].1.contains("**delete** (1)"), "{}", marked[0].1);
+    assert_eq!(github.comments.lock().unwrap().len(), 4);
+}
+
+#[test]
+fn a_120_page_history_is_searched_to_its_last_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let github = GitHub::start(11_950);
+    let b = bundle(dir.path(), "local_provider_update", "4f2a9c1e0b7d");
+    // No comment of ours in 120 pages: every page read, then one created (page 120).
+    let r = comment(Some(&github), &b, &["--pr", PR, "--output", "json"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["pages_searched"], 120);
+    assert_eq!(r.json()["action"], "created");
+    // Now it is the 11,951st comment, on the last page: found there and updated.
+    let r = comment(Some(&github), &b, &["--pr", PR, "--output", "json"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["action"], "updated");
+    assert_eq!(r.json()["pages_searched"], 120);
+    assert_eq!(github.marked().len(), 1);
+}
+
+#[test]
+fn a_refusal_is_exit_1_naming_the_status_and_what_to_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let github = GitHub::start(1);
+    let b = bundle(dir.path(), "local_provider_update", "4f2a9c1e0b7d");
+    *github.refuse.lock().unwrap() = Some(403);
+    let r = comment(Some(&github), &b, &["--pr", PR], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("GitHub answered 403 when listing the comments of acme/infra#7")
+            && r.stderr.contains("scope"),
+        "{}",
+        r.stderr
+    );
+    *github.refuse.lock().unwrap() = None;
+    // A wrong token: 401, exit 1, and the token is still never printed (checked by
+    // `comment`).
+    let r = comment(
+        Some(&github),
+        &b,
+        &["--pr", PR],
+        &[("GITHUB_TOKEN", "ghp_wrongtoken")],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("401"), "{}", r.stderr);
+    assert!(!r.stderr.contains("ghp_wrongtoken"), "{}", r.stderr);
+    assert!(github.marked().is_empty());
+}
+
+#[test]
+fn not_on_a_pull_request_nothing_is_posted() {
+    let dir = tempfile::tempdir().unwrap();
+    let github = GitHub::start(0);
+    let b = bundle(dir.path(), "local_provider_update", "4f2a9c1e0b7d");
+    let r = comment(Some(&github), &b, &[], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("not on a pull request"), "{}", r.stdout);
+    assert_eq!(github.requests(), 0);
+    // A malformed --pr is bad input.
+    let r = comment(Some(&github), &b, &["--pr", "acme/infra"], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("expected OWNER/REPO#NUMBER"), "{}", r.stderr);
+}
