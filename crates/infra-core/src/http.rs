@@ -262,9 +262,7 @@ pub async fn send_retrying(
             Ok(r) if r.status == 429 || r.status >= 500 => {
                 retry_after(r.header("retry-after")).unwrap_or_else(|| backoff(attempts))
             }
-            Err(e) if e.is_transient() && !matches!(e, HttpError::Timeout(_)) => {
-                backoff(attempts)
-            }
+            Err(e) if e.is_transient() && !matches!(e, HttpError::Timeout(_)) => backoff(attempts),
             _ => {
                 return Retried {
                     result,

@@ -60,8 +60,8 @@ impl Event {
     }
 }
 
-/// The environment file's `notify` block.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The environment file's `notify` block (variable names, never their values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NotifyConfig {
     /// The environment variable holding the Slack incoming-webhook URL.
     pub slack_webhook_env: Option<String>,
@@ -173,7 +173,7 @@ pub fn until(deadline: &crate::retry::Deadline) -> Instant {
     let now = Instant::now();
     let floor = now + MIN_TIME;
     match deadline.instant() {
-        Some(d) => Instant::from_std(d).max(floor),
+        Some(d) => d.max(floor),
         None => now + DEFAULT_TIME,
     }
 }
@@ -243,12 +243,10 @@ pub fn slack_message(notice: &Notice, job_url: Option<&str>) -> serde_json::Valu
         notice.command,
         notice.event.as_str()
     );
-    let mut blocks = vec![
-        serde_json::json!({
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": format!("*{title}*\n{}", notice.outcome)}
-        }),
-    ];
+    let mut blocks = vec![serde_json::json!({
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": format!("*{title}*\n{}", notice.outcome)}
+    })];
     if !notice.resources.is_empty() {
         let shown: Vec<String> = notice
             .resources
@@ -401,7 +399,9 @@ mod tests {
             environment: "prod".into(),
             command: "park up".into(),
             outcome: "1 of 3 resources failed".into(),
-            resources: (0..resources).map(|i| format!("blog-prod/svc-{i}")).collect(),
+            resources: (0..resources)
+                .map(|i| format!("blog-prod/svc-{i}"))
+                .collect(),
             release_command: None,
             report: None,
         }
@@ -416,7 +416,10 @@ mod tests {
         assert!(text.contains("Resources (12)"), "{text}");
         assert!(text.contains("and 2 more"), "{text}");
         assert!(text.contains("<https://circleci.example/job/7|CircleCI job>"));
-        assert!(m["text"].as_str().unwrap().starts_with("prod: `park up` failed"));
+        assert!(m["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("prod: `park up` failed"));
     }
 
     #[test]

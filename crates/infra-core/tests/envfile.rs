@@ -709,7 +709,10 @@ fn the_notify_block_loads_and_is_checked() {
     );
     let env = Environment::parse(&good, Path::new("env.hcl")).unwrap();
     let notify = env.notify.expect("a notify block");
-    assert_eq!(notify.slack_webhook_env.as_deref(), Some("SLACK_WEBHOOK_URL"));
+    assert_eq!(
+        notify.slack_webhook_env.as_deref(),
+        Some("SLACK_WEBHOOK_URL")
+    );
     assert_eq!(notify.webhook_env, None);
     let on: Vec<&str> = notify.on.iter().map(|e| e.as_str()).collect();
     assert_eq!(on, ["failed", "held", "unexpected-drift"]);
@@ -731,7 +734,11 @@ fn the_notify_block_loads_and_is_checked() {
     );
     check(
         &block("    slack_webhook_env = \"1SLACK\""),
-        &[(6, 5, "`slack_webhook_env` \"1SLACK\" is not an environment variable name")],
+        &[(
+            6,
+            5,
+            "`slack_webhook_env` \"1SLACK\" is not an environment variable name",
+        )],
     );
     check(
         &block("    on = [\"failed\"]"),
@@ -749,6 +756,9 @@ fn the_notify_block_loads_and_is_checked() {
     )
     .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("env.hcl:6:5: `slack_webhook_env` holds a URL"), "{text}");
+    assert!(
+        text.contains("env.hcl:6:5: `slack_webhook_env` holds a URL"),
+        "{text}"
+    );
     assert!(!text.contains("verysecrettoken"), "{text}");
 }

@@ -46,7 +46,12 @@ fn run(fleet: &Fleet, args: &[&str], vars: &[(&str, String)]) -> infra_test_supp
 
 /// No URL, no part of one, in anything the run printed.
 fn assert_no_secret(r: &infra_test_support::Run) {
-    for secret in ["slacksecrettoken", "T0SECRET", "webhooksecrettoken", "/hooks/"] {
+    for secret in [
+        "slacksecrettoken",
+        "T0SECRET",
+        "webhooksecrettoken",
+        "/hooks/",
+    ] {
         assert!(
             !r.stdout.contains(secret) && !r.stderr.contains(secret),
             "{secret} printed:\n{}\n{}",
@@ -113,7 +118,12 @@ fn a_failed_unpark_sends_one_slack_message_naming_the_service_and_the_job() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["channel"].as_str().unwrap(), d["result"].as_str().unwrap()))
+        .map(|d| {
+            (
+                d["channel"].as_str().unwrap(),
+                d["result"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(sent, [("slack", "sent"), ("webhook", "sent")], "{json}");
     assert_no_secret(&r);
@@ -214,6 +224,10 @@ fn a_webhook_that_never_answers_does_not_hold_the_run_past_its_deadline() {
         "{json}"
     );
     assert_eq!(json["notifications"][0]["result"], "sent", "{json}");
-    assert!(r.stderr.contains("was not sent to the webhook"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("was not sent to the webhook"),
+        "{}",
+        r.stderr
+    );
     assert_no_secret(&r);
 }

@@ -283,9 +283,9 @@ async fn answer<S>(
         Routes::Scripts(routes) => match routes.get(&path) {
             Some(script) if !script.is_empty() => script[index.min(script.len() - 1)].clone(),
             _ => Answer {
-            status: 404,
-            content_type: "text/plain".into(),
-            body: "not found".into(),
+                status: 404,
+                content_type: "text/plain".into(),
+                body: "not found".into(),
                 delay: Duration::ZERO,
                 headers: Vec::new(),
             },

@@ -183,8 +183,6 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
     let Cli { global, command } = Cli::parse_from(args);
     run_command::<Cli, _, _, _>(&global, command, |command| async {
         let (name, format) = (command.name(), global.format());
-
-        }
         let summary_format = match (&command, format) {
             (_, OutputFormat::Json) => Format::Json,
             (Command::Summary(args), OutputFormat::Text) => args.format,

@@ -379,7 +379,12 @@ impl GitHub {
         url
     }
 
-    fn request(&self, method: http::Method, url: http::Url, body: Option<&serde_json::Value>) -> Request {
+    fn request(
+        &self,
+        method: http::Method,
+        url: http::Url,
+        body: Option<&serde_json::Value>,
+    ) -> Request {
         Request {
             method,
             url,
@@ -438,17 +443,15 @@ impl GitHub {
             let answer = self
                 .send(&self.request(http::Method::GET, url.clone(), None), doing)
                 .await?;
-            let comments: Vec<serde_json::Value> = serde_json::from_slice(&answer.body)
-                .map_err(|e| CommentError::Unreadable {
+            let comments: Vec<serde_json::Value> =
+                serde_json::from_slice(&answer.body).map_err(|e| CommentError::Unreadable {
                     doing,
                     pr: self.pr.clone(),
                     reason: e.to_string(),
                 })?;
-            let found = comments.iter().find(|c| {
-                c["body"]
-                    .as_str()
-                    .is_some_and(|b| b.starts_with(marker))
-            });
+            let found = comments
+                .iter()
+                .find(|c| c["body"].as_str().is_some_and(|b| b.starts_with(marker)));
             if let Some(c) = found {
                 return Ok((c["id"].as_u64(), pages));
             }
@@ -492,7 +495,9 @@ pub fn next_link(header: &str) -> Option<String> {
 
 fn refused_hint(status: u16) -> String {
     match status {
-        401 => ": the token is not valid (expired or revoked); check GITHUB_TOKEN / GH_TOKEN".into(),
+        401 => {
+            ": the token is not valid (expired or revoked); check GITHUB_TOKEN / GH_TOKEN".into()
+        }
         403 => ": the token may not write comments there; check its scope (fine-grained: \
                 Pull requests and Issues read and write; classic: repo) and the repository's \
                 access"
@@ -520,7 +525,13 @@ mod tests {
             PullRequest::from_url("https://github.com/acme/infra.prod/pull/42"),
             Some(pr)
         );
-        for bad in ["acme/infra", "acme#1", "acme/infra#0", "a b/c#1", "acme/infra#x"] {
+        for bad in [
+            "acme/infra",
+            "acme#1",
+            "acme/infra#0",
+            "a b/c#1",
+            "acme/infra#x",
+        ] {
             assert_eq!(PullRequest::parse(bad), None, "{bad}");
         }
         assert_eq!(

@@ -53,7 +53,9 @@ impl GitHub {
     }
 
     fn requests(&self) -> usize {
-        self.stub.requests("/api/v3/repos/acme/infra/issues/7/comments").len()
+        self.stub
+            .requests("/api/v3/repos/acme/infra/issues/7/comments")
+            .len()
     }
 }
 
@@ -62,7 +64,10 @@ fn answer(req: &StubRequest, comments: &Comments, refuse: &Mutex<Option<u16>>) -
         return Answer::json(401, r#"{"message":"Bad credentials"}"#);
     }
     if let Some(status) = *refuse.lock().unwrap() {
-        return Answer::json(status, r#"{"message":"Resource not accessible by integration"}"#);
+        return Answer::json(
+            status,
+            r#"{"message":"Resource not accessible by integration"}"#,
+        );
     }
     let host = req.header("host").unwrap();
     let base = format!("http://{host}/api/v3/repos/acme/infra/issues");
@@ -193,14 +198,24 @@ fn the_first_push_creates_the_comment_and_the_next_updates_it() {
     let dir = tempfile::tempdir().unwrap();
     let github = GitHub::start(3);
     let first = bundle(dir.path(), "local_provider_update", "4f2a9c1e0b7d");
-    let r = comment(Some(&github), &first, &["--pr", PR, "--output", "json"], &[]);
+    let r = comment(
+        Some(&github),
+        &first,
+        &["--pr", PR, "--output", "json"],
+        &[],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let created = r.json();
     assert_eq!(created["action"], "created", "{created}");
     let marked = github.marked();
     assert_eq!(marked.len(), 1);
     let body = &marked[0].1;
-    for needle in ["commit `4f2a9c1e0b7d`", "**not signed**", JOB_URL, "### Terraform plan"] {
+    for needle in [
+        "commit `4f2a9c1e0b7d`",
+        "**not signed**",
+        JOB_URL,
+        "### Terraform plan",
+    ] {
         assert!(body.contains(needle), "{needle} not in {body}");
     }
 
@@ -211,7 +226,10 @@ fn the_first_push_creates_the_comment_and_the_next_updates_it() {
         Some(&github),
         &second,
         &["--output", "json"],
-        &[("CIRCLE_PULL_REQUEST", "https://github.com/acme/infra/pull/7")],
+        &[(
+            "CIRCLE_PULL_REQUEST",
+            "https://github.com/acme/infra/pull/7",
+        )],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let updated = r.json();
@@ -219,7 +237,11 @@ fn the_first_push_creates_the_comment_and_the_next_updates_it() {
     assert_eq!(updated["comment_id"], created["comment_id"]);
     let marked = github.marked();
     assert_eq!(marked.len(), 1, "still one comment");
-    assert!(marked[0].1.contains("commit `9e8d7c6b5a43`"), "{}", marked[0].1);
+    assert!(
+        marked[0].1.contains("commit `9e8d7c6b5a43`"),
+        "{}",
+        marked[0].1
+    );
     assert!(marked[0].1.contains("**delete** (1)"), "{}", marked[0].1);
     assert_eq!(github.comments.lock().unwrap().len(), 4);
 }
@@ -251,7 +273,8 @@ fn a_refusal_is_exit_1_naming_the_status_and_what_to_check() {
     let r = comment(Some(&github), &b, &["--pr", PR], &[]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
-        r.stderr.contains("GitHub answered 403 when listing the comments of acme/infra#7")
+        r.stderr
+            .contains("GitHub answered 403 when listing the comments of acme/infra#7")
             && r.stderr.contains("scope"),
         "{}",
         r.stderr
@@ -283,5 +306,9 @@ fn not_on_a_pull_request_nothing_is_posted() {
     // A malformed --pr is bad input.
     let r = comment(Some(&github), &b, &["--pr", "acme/infra"], &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("expected OWNER/REPO#NUMBER"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("expected OWNER/REPO#NUMBER"),
+        "{}",
+        r.stderr
+    );
 }

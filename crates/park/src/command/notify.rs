@@ -24,7 +24,11 @@ pub(super) fn notice(environment: &str, command: &str, finished: &Finished) -> O
     };
     match (&finished.result, &finished.release) {
         (Ok(Outcome::Run(report)), release) => {
-            if let Some(n) = report.hold.as_ref().filter(|n| n.result == HoldResult::Held) {
+            if let Some(n) = report
+                .hold
+                .as_ref()
+                .filter(|n| n.result == HoldResult::Held)
+            {
                 let h = &n.hold;
                 return Some(notice(
                     Event::Held,
@@ -65,13 +69,7 @@ pub(super) fn notice(environment: &str, command: &str, finished: &Finished) -> O
                     .map(|e| format!(": {e}"))
                     .unwrap_or_default()
             );
-            Some(notice(
-                event,
-                summary,
-                resources,
-                None,
-                Some(json(report)),
-            ))
+            Some(notice(event, summary, resources, None, Some(json(report))))
         }
         (Ok(_), _) => None,
         (Err(e), _) => {
@@ -118,8 +116,5 @@ fn names(report: &RunReport, keep: impl Fn(ResultKind) -> bool) -> Vec<String> {
 }
 
 fn first_error(report: &RunReport) -> Option<&str> {
-    report
-        .resources
-        .iter()
-        .find_map(|o| o.error.as_deref())
+    report.resources.iter().find_map(|o| o.error.as_deref())
 }

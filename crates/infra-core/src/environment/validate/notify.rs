@@ -46,10 +46,9 @@ impl Validator<'_, '_> {
                 let mut on = Vec::new();
                 for name in &names {
                     match Event::parse(name) {
-                        Some(e) if on.contains(&e) => self.problem(
-                            &p.key("on"),
-                            format!("`on` names \"{name}\" twice"),
-                        ),
+                        Some(e) if on.contains(&e) => {
+                            self.problem(&p.key("on"), format!("`on` names \"{name}\" twice"))
+                        }
                         Some(e) => on.push(e),
                         None => self.problem(
                             &p.key("on"),
