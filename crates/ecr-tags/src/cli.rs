@@ -63,6 +63,10 @@ enum Command {
         /// With --wait: the pause between looks.
         #[arg(long, default_value = "15s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
         poll: std::time::Duration,
+        /// With --live --check: send no notification of pins production does not run,
+        /// whatever the environment file's `notify` block says.
+        #[arg(long)]
+        no_notify: bool,
     },
     /// Rewrite a pin to the newest tag (or --to) and print the diff. With --dry-run, write
     /// nothing and exit 3 when the pin would change.
@@ -153,10 +157,12 @@ fn request(command: Command) -> Request {
             live,
             wait,
             poll,
+            no_notify,
         } => Request::Pins {
             check,
             live,
             wait: wait.map(|timeout| LiveWait { timeout, poll }),
+            no_notify,
         },
         Command::Bump(args) => Request::Bump {
             image: args.image,

@@ -32,6 +32,8 @@ pub enum Request {
         /// With `live`: while a pin is `not-deployed` (and nothing is drifted or failed),
         /// check again every `poll` until this much time has passed.
         wait: Option<LiveWait>,
+        /// No notification of pins production does not run (`--live --check`).
+        no_notify: bool,
     },
     /// `ecr-tags bump`.
     Bump {
@@ -116,6 +118,7 @@ enum Job<'e> {
         check: bool,
         live: bool,
         wait: Option<LiveWait>,
+        no_notify: bool,
     },
     Bump {
         target: &'e PinnedImage,
@@ -181,13 +184,19 @@ async fn run_request(setup: &Setup, request: Request) -> Result<Outcome, EcrTags
             repository,
             allow_mutable,
         },
-        Request::Pins { check, live, wait } => Job::Pins {
+        Request::Pins {
+            check,
+            live,
+            wait,
+            no_notify,
+        } => Job::Pins {
             env: env.as_ref().ok_or_else(|| {
                 EcrTagsError::Usage("pins needs an environment file (--env-file)".into())
             })?,
             check,
             live,
             wait,
+            no_notify,
         },
         Request::Bump {
             image: name,
@@ -217,6 +226,7 @@ async fn run_request(setup: &Setup, request: Request) -> Result<Outcome, EcrTags
             check,
             live,
             wait,
+            no_notify,
         } => {
             let mut pins = crate::pins::pins(&ecr, env).await;
             let live_checks = match live {
@@ -231,11 +241,16 @@ async fn run_request(setup: &Setup, request: Request) -> Result<Outcome, EcrTags
                     Some(look_live(&ecs, env, &mut pins, wait).await)
                 }
             };
-            Ok(Outcome::Pins(PinsReport {
+            let mut report = PinsReport {
                 pins,
                 check,
                 live_checks,
-            }))
+                notifications: Vec::new(),
+            };
+            if check && !no_notify {
+                report.notifications = notify_not_live(env, &report).await;
+            }
+            Ok(Outcome::Pins(report))
         }
         Job::Bump {
             target,
@@ -245,6 +260,37 @@ async fn run_request(setup: &Setup, request: Request) -> Result<Outcome, EcrTags
             .await
             .map(Outcome::Bump),
     }
+}
+
+/// `pins --live --check`: the `not-live` notification when ECS does not run a pin (not
+/// deployed after any wait, or drifted).
+async fn notify_not_live(
+    env: &Environment,
+    report: &PinsReport,
+) -> Vec<infra_core::notify::Delivery> {
+    use crate::live::LiveStatus;
+    let not_live: Vec<String> = report
+        .pins
+        .iter()
+        .filter_map(|p| {
+            let live = p.live.as_ref()?;
+            matches!(live.status, LiveStatus::NotDeployed | LiveStatus::Drifted)
+                .then(|| format!("{} ({})", p.image, live.status.as_str()))
+        })
+        .collect();
+    if not_live.is_empty() {
+        return Vec::new();
+    }
+    let notice = infra_core::notify::Notice::of_report(
+        infra_core::notify::Event::NotLive,
+        &env.name,
+        "ecr-tags pins --live --check",
+        format!("production does not run {} pinned image(s)", not_live.len()),
+        not_live,
+        report,
+    );
+    let until = infra_core::notify::until(&Deadline::none());
+    infra_core::notify::send(env.notify.as_ref(), &notice, until).await
 }
 
 /// `pins --live`: compares the rows with ECS; with `wait`, again every `poll` while a

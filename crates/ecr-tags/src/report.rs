@@ -44,6 +44,9 @@ pub struct PinsReport {
     /// report then has a LIVE column.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live_checks: Option<u32>,
+    /// With `--live --check`: the `not-live` notifications sent, or not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<infra_core::notify::Delivery>,
 }
 
 impl PinsReport {
@@ -188,6 +191,7 @@ mod tests {
     #[test]
     fn pins_json_is_unchanged() {
         let report = PinsReport {
+            notifications: Vec::new(),
             pins: vec![PinRow {
                 image: "prefect_deployer_image".into(),
                 location: "main.tf:36".into(),

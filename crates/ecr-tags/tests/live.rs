@@ -128,6 +128,41 @@ fn live_not_deployed_and_drifted() {
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("LIVE"), "{}", r.stdout);
     assert!(r.stdout.contains("not-deployed"), "{}", r.stdout);
+    // With a `notify` block: one `not-live` message naming the image, to the harness' HTTP
+    // stub standing in for a Slack webhook (none is reachable here); the same exit code.
+    let slack = infra_test_support::HttpStub::start(vec![(
+        "/slack",
+        vec![infra_test_support::Answer::html(200, "ok")],
+    )]);
+    let notifying = wc.env_file.with_file_name("notifying.env.hcl");
+    assert!(env.contains("\n  terraform {"));
+    std::fs::write(
+        &notifying,
+        env.replacen(
+            "\n  terraform {",
+            "\n  notify {\n    slack_webhook_env = \"TEST_SLACK_URL\"\n  }\n\n  terraform {",
+            1,
+        ),
+    )
+    .unwrap();
+    let notified: infra_test_support::Run =
+        infra_test_support::command(env!("CARGO_BIN_EXE_ecr-tags"), ecr.session.endpoint())
+            .env("TEST_SLACK_URL", slack.url("/slack"))
+            .arg("--env-file")
+            .arg(&notifying)
+            .args(["pins", "--live", "--check", "--output", "json"])
+            .output()
+            .unwrap()
+            .into();
+    assert_eq!(notified.code, 3, "{}", notified.stderr);
+    let sent = slack.requests("/slack");
+    assert_eq!(sent.len(), 1);
+    let message = sent[0].json().to_string();
+    assert!(
+        message.contains("prefect_deployer_image (not-deployed)") && message.contains("not-live"),
+        "{message}"
+    );
+    assert_eq!(notified.json()["notifications"][0]["result"], "sent");
     let (_, live, base) = pins(false);
     assert_eq!(live["status"], "not-deployed", "{live}");
     assert_eq!(live["task_definition"]["arn"], rev1.as_str());

@@ -91,6 +91,28 @@ pub struct Notice {
     pub report: Option<serde_json::Value>,
 }
 
+impl Notice {
+    /// The notice of `event` for a run that wrote `report` (the generic webhook's body).
+    pub fn of_report<R: crate::output::Report>(
+        event: Event,
+        environment: &str,
+        command: &str,
+        outcome: String,
+        resources: Vec<String>,
+        report: &R,
+    ) -> Notice {
+        Notice {
+            event,
+            environment: environment.to_owned(),
+            command: command.to_owned(),
+            outcome,
+            resources,
+            release_command: None,
+            report: crate::output::json_document(report).ok(),
+        }
+    }
+}
+
 /// Where a notification goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

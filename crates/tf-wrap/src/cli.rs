@@ -168,6 +168,10 @@ struct DriftArgs {
     /// left out.
     #[arg(long, value_name = "N", default_value_t = crate::plan::MARKDOWN_MAX_BYTES)]
     max_bytes: usize,
+    /// Send no notification of unexpected drift, whatever the environment file's `notify`
+    /// block says.
+    #[arg(long)]
+    no_notify: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -306,6 +310,7 @@ fn request(command: Command) -> Request {
         Command::Drift(args) => Request::Drift {
             terraform: terraform(args.tf),
             junit: args.junit,
+            no_notify: args.no_notify,
         },
         Command::Summary(args) => Request::Summary {
             bundle: args.bundle,

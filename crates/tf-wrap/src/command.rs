@@ -49,6 +49,8 @@ pub enum Request {
         terraform: TerraformOptions,
         /// Write a JUnit XML report here.
         junit: Option<PathBuf>,
+        /// `--no-notify`: no notification of unexpected drift.
+        no_notify: bool,
     },
     /// `tf-wrap summary`: a bundle's summary (needs no environment file).
     Summary {
@@ -196,8 +198,34 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Result<Out
             max_age,
             allow,
         } => apply(setup, &env, &terraform, bundle, max_age, allow, stop).await,
-        Request::Drift { terraform, junit } => {
-            let report = drift(setup, &env, &terraform, stop).await?;
+        Request::Drift {
+            terraform,
+            junit,
+            no_notify,
+        } => {
+            let mut report = drift(setup, &env, &terraform, stop).await?;
+            if !no_notify && report.exit_status() == ExitStatus::ChangesFound {
+                let unexpected: Vec<String> = report
+                    .resources
+                    .iter()
+                    .filter(|r| r.class == crate::drift::DriftClass::Unexpected)
+                    .map(|r| r.address.clone())
+                    .collect();
+                let notice = infra_core::notify::Notice::of_report(
+                    infra_core::notify::Event::UnexpectedDrift,
+                    &env.name,
+                    "tf-wrap drift",
+                    format!(
+                        "{} resource(s) changed outside Terraform and not by park ({} parked)",
+                        report.counts.unexpected, report.counts.parked
+                    ),
+                    unexpected,
+                    &report,
+                );
+                let until = infra_core::notify::until(&infra_core::retry::Deadline::none());
+                report.notifications =
+                    infra_core::notify::send(env.notify.as_ref(), &notice, until).await;
+            }
             if let Some(path) = &junit {
                 let junit_error = |source| TfWrapError::Junit {
                     path: path.clone(),

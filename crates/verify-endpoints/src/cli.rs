@@ -64,6 +64,10 @@ struct CheckArgs {
     /// Extra CA certificates (PEM) to trust besides the system's.
     #[arg(long, value_name = "PATH")]
     ca_file: Option<PathBuf>,
+    /// Send no notification of failed checks, whatever the environment file's `notify`
+    /// block says.
+    #[arg(long)]
+    no_notify: bool,
 }
 
 /// Runs `verify-endpoints` with these arguments (the first is the program's name); returns its exit
@@ -94,6 +98,7 @@ fn request(args: CheckArgs) -> Request {
         cert_warn_days: args.cert_warn_days,
         cert_fail_days: args.cert_fail_days,
         ca_file: args.ca_file,
+        no_notify: args.no_notify,
     }
 }
 

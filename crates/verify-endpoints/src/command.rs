@@ -40,6 +40,8 @@ pub struct Request {
     pub cert_fail_days: i64,
     /// Extra CA certificates (PEM) to trust.
     pub ca_file: Option<PathBuf>,
+    /// `--no-notify`: no notification of failed checks.
+    pub no_notify: bool,
 }
 
 /// Why no report was produced.
@@ -214,10 +216,33 @@ pub async fn verify(
     for warning in results.iter().flat_map(|r| &r.warnings) {
         tracing::warn!("{warning}");
     }
-    let report = RunReport {
+    let mut report = RunReport {
         healthy: results.iter().all(|r| r.passed),
         endpoints: results,
+        notifications: Vec::new(),
     };
+    if let (Some(env), false, false) = (&environment, report.healthy, request.no_notify) {
+        let failed: Vec<String> = report
+            .endpoints
+            .iter()
+            .filter(|r| !r.passed)
+            .map(|r| r.name.clone())
+            .collect();
+        let notice = infra_core::notify::Notice::of_report(
+            infra_core::notify::Event::Failed,
+            &env.name,
+            "verify-endpoints",
+            format!(
+                "{} of {} endpoint(s) failed their check",
+                failed.len(),
+                report.endpoints.len()
+            ),
+            failed,
+            &report,
+        );
+        let until = infra_core::notify::until(&deadline);
+        report.notifications = infra_core::notify::send(env.notify.as_ref(), &notice, until).await;
+    }
     if let Some(path) = &request.junit {
         let junit_error = |source| VerifyError::Junit {
             path: path.clone(),

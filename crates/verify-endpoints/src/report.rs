@@ -13,6 +13,9 @@ pub struct RunReport {
     pub healthy: bool,
     /// One entry per endpoint.
     pub endpoints: Vec<EndpointResult>,
+    /// The notifications of failed checks sent, or not (the `notify` block).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<infra_core::notify::Delivery>,
 }
 
 impl Report for RunReport {
@@ -116,6 +119,7 @@ mod tests {
                 crate::runner::CheckOutcome::Deadline,
                 "the run's deadline passed".into(),
             )],
+            notifications: Vec::new(),
         };
         let mut out = Vec::new();
         infra_core::output::write_report(&report, infra_core::output::OutputFormat::Json, &mut out)

@@ -6,6 +6,7 @@ mod support;
 
 mod checks;
 mod cloudfront;
+mod notify;
 mod preflight_waits;
 mod request_headers;
 mod signals;

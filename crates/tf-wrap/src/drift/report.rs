@@ -43,6 +43,9 @@ pub struct DriftReport {
     /// The Terraform version that refreshed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub terraform_version: Option<String>,
+    /// The notifications of unexpected drift sent, or not (the `notify` block).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<infra_core::notify::Delivery>,
 }
 
 impl DriftReport {
@@ -70,6 +73,7 @@ impl DriftReport {
             counts,
             resources,
             terraform_version,
+            notifications: Vec::new(),
         }
     }
 
