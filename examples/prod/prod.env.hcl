@@ -82,6 +82,15 @@ environment "prod" {
     window = "55m"
   }
 
+  # What a person must act on goes to the team's Slack channel: a failed or refused park
+  # or unpark, a park held by someone, unexpected drift, failed endpoint checks, pins
+  # production does not run. SLACK_WEBHOOK_URL (an incoming webhook) is a secret of the
+  # CircleCI context; unset (a laptop), nothing is sent.
+  notify {
+    slack_webhook_env = "SLACK_WEBHOOK_URL"
+    on                = ["failed", "refused", "held", "unexpected-drift", "not-live"]
+  }
+
   # The Prefect base image is rebuilt by the refresh-prefect-image workflow under a dated
   # tag (build day, then the commit it was built from): an IMMUTABLE repository takes each
   # tag once, so a fixed tag could be pushed only the first time.

@@ -306,6 +306,10 @@ fn every_job_requirement_and_command_in_the_circleci_config_exists() {
     assert!(checked >= 12, "only {checked} toolkit invocations found");
 }
 
+/// The Slack incoming webhook's path on the harness' HTTP stub (Slack is not reachable
+/// here): every job gets `SLACK_WEBHOOK_URL` pointing there, as the context would give it.
+const SLACK_PATH: &str = "/services/T0CONTEXT/B0CONTEXT/contextsecret";
+
 /// How a job ended when no step failed.
 #[derive(Debug, PartialEq, Eq)]
 enum Ended {
@@ -337,7 +341,8 @@ struct Ci {
     origin: tempfile::TempDir,
     /// A directory on the jobs' PATH with a stand-in for CircleCI's `circleci-agent`.
     agent: tempfile::TempDir,
-    _stubs: HttpStub,
+    /// The endpoints' stand-ins and the Slack webhook's ([`SLACK_PATH`]).
+    stubs: HttpStub,
     config: Value,
 }
 
@@ -371,6 +376,7 @@ impl Ci {
                 vec![Answer::json(200, r#"{"status":"ok"}"#)],
             ),
             ("/api/health", vec![Answer::json(200, "true")]),
+            (SLACK_PATH, vec![Answer::html(200, "ok")]),
         ]);
         let dir = tempfile::tempdir().unwrap();
         infra_test_support::local_reference_copy(
@@ -397,7 +403,7 @@ impl Ci {
             dir,
             origin: tempfile::tempdir().unwrap(),
             agent,
-            _stubs: stubs,
+            stubs,
             config: config(),
         };
         ci.git(&["init", "-q", "-b", "main"]);
@@ -476,6 +482,7 @@ impl Ci {
                 .current_dir(self.dir.path())
                 .env("PATH", &path)
                 .env("CIRCLECI_AGENT_HALTED", &halted)
+                .env("SLACK_WEBHOOK_URL", self.stubs.url(SLACK_PATH))
                 .envs(child_env(self.session.endpoint()));
             for (k, v) in executor["environment"].as_mapping().into_iter().flatten() {
                 cmd.env(k.as_str().unwrap(), v.as_str().unwrap());
@@ -1007,6 +1014,16 @@ fn the_drift_check_is_green_while_parked_and_fails_on_a_hand_made_change() {
         junit.contains("aws_ecs_service.this[&quot;prefect-worker&quot;]"),
         "{junit}"
     );
+    // The team is told, once: the parked drift before sent nothing.
+    let sent = ci.stubs.requests(SLACK_PATH);
+    assert_eq!(sent.len(), 1, "one Slack message");
+    let message = sent[0].json().to_string();
+    assert!(
+        message.contains("unexpected-drift")
+            && message.contains("aws_ecs_service.this[\\\"prefect-worker\\\"]"),
+        "{message}"
+    );
+    assert_eq!(drift["notifications"][0]["result"], "sent", "{drift}");
 }
 
 /// A pipeline as CircleCI starts it: its parameters (the config's defaults, overridden by
