@@ -3,7 +3,9 @@
 //! maximum logging (`-vvv`), against endpoint URLs that carry basic-auth credentials (sent
 //! as a `Basic` header) and secret query values, with an `Authorization` request header from
 //! the environment; successful runs and failing ones (the emulator down, a wrong account, an
-//! invalid URL in the environment file). Nothing any of them prints on stdout
+//! invalid URL in the environment file). The Slack webhook URL the reference environment's
+//! `notify` block names (its path is the secret; the webhook first answers 500) and the
+//! GitHub token of `tf-wrap comment` are secrets too. Nothing any of them prints on stdout
 //! or stderr, and nothing they write (JSON reports, JUnit, the plan bundle) may contain a
 //! secret.
 
@@ -20,8 +22,10 @@ const QUERY_SECRET: &str = "querySecretValue42";
 const AUTH_HEADER: &str = "Bearer authHeaderSecret7731";
 /// base64 of `deploy:URL_PASSWORD`, the basic-auth header the URL's credentials become.
 const BASIC_AUTH: &str = "ZGVwbG95OnA0c3N3MHJkSW5UaGVVcmw=";
+const SLACK_SECRET: &str = "slackPathSecret0042";
+const GITHUB_TOKEN: &str = "ghp_secretTokenForTheTest0042";
 
-fn secrets() -> [&'static str; 6] {
+fn secrets() -> [&'static str; 8] {
     [
         SECRET_KEY,
         SESSION_TOKEN,
@@ -29,6 +33,8 @@ fn secrets() -> [&'static str; 6] {
         QUERY_SECRET,
         AUTH_HEADER,
         BASIC_AUTH,
+        SLACK_SECRET,
+        GITHUB_TOKEN,
     ]
 }
 
@@ -76,6 +82,19 @@ fn no_tool_prints_or_writes_a_secret() {
     let stub = HttpStub::start(vec![
         ("/health", vec![Answer::json(200, r#"{"status":"ok"}"#)]),
         ("/down", vec![Answer::json(503, "no")]),
+        (
+            "/services/T0/B0/slackPathSecret0042",
+            vec![Answer::json(500, "oops"), Answer::html(200, "ok")],
+        ),
+    ]);
+    let slack_url = stub.url("/services/T0/B0/slackPathSecret0042");
+    let github_api = stub.url("/github");
+    let mut vars: Vec<(&str, Option<&str>)> = vars();
+    vars.extend([
+        ("SLACK_WEBHOOK_URL", Some(slack_url.as_str())),
+        ("GITHUB_TOKEN", Some(GITHUB_TOKEN)),
+        ("GITHUB_API_URL", Some(github_api.as_str())),
+        ("CIRCLE_PULL_REQUEST", None),
     ]);
     let with_secrets = |path: &str| {
         stub.url(path)
@@ -149,6 +168,18 @@ fn no_tool_prints_or_writes_a_secret() {
         (
             "tf-wrap",
             vec![
+                "comment".into(),
+                "--bundle".into(),
+                bundle.display().to_string(),
+                "--pr".into(),
+                "acme/infra#1".into(),
+                "--output".into(),
+                "json".into(),
+            ],
+        ),
+        (
+            "tf-wrap",
+            vec![
                 "apply".into(),
                 "--bundle".into(),
                 bundle.display().to_string(),
@@ -159,7 +190,7 @@ fn no_tool_prints_or_writes_a_secret() {
     for (tool, args) in &runs {
         let mut all: Vec<&str> = vec!["-vvv", "--env-file", &env_arg];
         all.extend(args.iter().map(String::as_str));
-        let r = run_with(tool, &all, &endpoint, &vars());
+        let r = run_with(tool, &all, &endpoint, &vars);
         assert!(r.code != 2, "{tool} {args:?} should have run: {}", r.stderr);
         assert_run_clean(&format!("{tool} {args:?}"), &r);
         logged += r
@@ -176,6 +207,17 @@ fn no_tool_prints_or_writes_a_secret() {
         }
     }
     assert!(logged > 100, "trace logging was on ({logged} lines)");
+    // The failed endpoint checks were sent to Slack (the first answer, 500, retried), and
+    // the comment's request carried the token, to the stand-in API only.
+    assert!(
+        stub.count("/services/T0/B0/slackPathSecret0042") >= 2,
+        "the notifications were sent"
+    );
+    let github = stub.request_heads("/github/repos/acme/infra/issues/1/comments");
+    assert!(
+        !github.is_empty() && github.iter().all(|h| h.contains(GITHUB_TOKEN)),
+        "the token was sent: {github:?}"
+    );
     let heads = stub.request_heads("/health");
     assert!(
         !heads.is_empty() && heads.iter().all(|h| h.contains(AUTH_HEADER)),
@@ -206,7 +248,7 @@ fn no_tool_prints_or_writes_a_secret() {
     ] {
         let mut all: Vec<&str> = vec!["-vvv", "--env-file", &env_arg, "--max-attempts", "1"];
         all.extend(args.iter());
-        let r = run_with(tool, &all, &closed, &vars());
+        let r = run_with(tool, &all, &closed, &vars);
         assert_ne!(r.code, 0, "{tool} against a closed port");
         assert_run_clean(&format!("{tool} {args:?} (emulator down)"), &r);
     }
@@ -225,7 +267,7 @@ fn no_tool_prints_or_writes_a_secret() {
         "verify-endpoints",
         &["--env-file", bad.to_str().unwrap()],
         &closed,
-        &vars(),
+        &vars,
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert_run_clean("invalid URL", &r);
