@@ -231,3 +231,33 @@ fn a_webhook_that_never_answers_does_not_hold_the_run_past_its_deadline() {
     );
     assert_no_secret(&r);
 }
+
+#[test]
+fn a_run_refused_by_a_held_lock_sends_refused_with_the_unlock_command() {
+    let fleet = notifying_fleet(2);
+    let holder = crate::lock::someone_else(&fleet);
+    let stub = HttpStub::start(vec![
+        (SLACK_PATH, vec![Answer::html(200, "ok")]),
+        (WEBHOOK_PATH, vec![Answer::json(200, "{}")]),
+    ]);
+    let r = run(&fleet, &["down", "--lock-timeout", "1s"], &vars(&stub));
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let slack = stub.requests(SLACK_PATH);
+    assert_eq!(slack.len(), 1);
+    let text = slack[0].json().to_string();
+    assert!(text.contains("`park down` refused"), "{text}");
+    assert!(text.contains("alice@laptop"), "{text}");
+    assert!(
+        text.contains(&format!("park unlock {}", holder.id)),
+        "{text}"
+    );
+    // No report was made: the webhook gets the notice's own fields.
+    let body = stub.requests(WEBHOOK_PATH)[0].json();
+    assert_eq!(body["event"], "refused");
+    assert_eq!(
+        body["release_command"],
+        format!("park unlock {}", holder.id)
+    );
+    assert!(r.stderr.contains("held by"), "{}", r.stderr);
+    assert_no_secret(&r);
+}
