@@ -129,17 +129,24 @@ fn answer(req: &StubRequest, comments: &Comments, refuse: &Mutex<Option<u16>>) -
     }
 }
 
-/// A bundle of the fixture's plan, as `tf-wrap plan` writes it (manifest and plan JSON).
-fn bundle(dir: &Path, fixture: &str, commit: &str) -> PathBuf {
-    let b = dir.join(format!("bundle-{commit}"));
-    std::fs::create_dir_all(&b).unwrap();
-    let plan = std::fs::read(
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
         shared_fixtures()
             .join("terraform/show-json")
-            .join(fixture)
+            .join(name)
             .join("plan.json"),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// A bundle of the fixture's plan, as `tf-wrap plan` writes it (manifest and plan JSON).
+fn bundle(dir: &Path, fixture_name: &str, commit: &str) -> PathBuf {
+    bundle_of(dir, fixture(fixture_name), commit)
+}
+
+fn bundle_of(dir: &Path, plan: Vec<u8>, commit: &str) -> PathBuf {
+    let b = dir.join(format!("bundle-{commit}"));
+    std::fs::create_dir_all(&b).unwrap();
     std::fs::write(b.join("plan.json"), &plan).unwrap();
     let manifest = serde_json::json!({
         "schema": "tf-wrap/bundle",
@@ -311,4 +318,51 @@ fn not_on_a_pull_request_nothing_is_posted() {
         "{}",
         r.stderr
     );
+}
+
+/// A plan far over the limit: the comment stays under it, with the counts and every
+/// deletion kept and the cut lists saying how many were left out.
+#[test]
+fn a_plan_too_large_for_one_comment_keeps_every_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let github = GitHub::start(0);
+    let mut plan: serde_json::Value =
+        serde_json::from_slice(&fixture("local_provider_delete")).unwrap();
+    let mut template = plan["resource_changes"][0].clone();
+    template.as_object_mut().unwrap().remove("action_reason");
+    let change = |address: String, action: &str| {
+        let mut c = template.clone();
+        c["address"] = address.clone().into();
+        c["name"] = address.into();
+        c["change"]["actions"] = serde_json::json!([action]);
+        c
+    };
+    let mut changes: Vec<serde_json::Value> = (0..3000)
+        .map(|i| {
+            change(
+                format!("local_file.created_with_a_long_name_{i:05}"),
+                "create",
+            )
+        })
+        .collect();
+    changes.extend((0..3).map(|i| change(format!("local_file.deleted_{i}"), "delete")));
+    plan["resource_changes"] = changes.into();
+    let b = bundle_of(
+        dir.path(),
+        serde_json::to_vec(&plan).unwrap(),
+        "4f2a9c1e0b7d",
+    );
+    let r = comment(Some(&github), &b, &["--pr", PR, "--max-bytes", "6000"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let marked = github.marked();
+    let body = &marked[0].1;
+    assert!(body.len() <= 6000, "{} bytes", body.len());
+    for i in 0..3 {
+        assert!(
+            body.contains(&format!("`local_file.deleted_{i}`")),
+            "{body}"
+        );
+    }
+    assert!(body.contains("| 3000 | 0 | 0 | 3 |"), "{body}");
+    assert!(body.contains("left out"), "{body}");
 }
