@@ -118,6 +118,20 @@ pub fn tls_config(extra_ca_pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, Stri
     Ok(Arc::new(config))
 }
 
+/// The `Host` header (with the port when the URL names one) and the request target (path
+/// and query) for `url` on `host`.
+pub fn target(url: &url::Url, host: &str) -> (String, String) {
+    let host_header = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    };
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    (host_header, path)
+}
+
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
@@ -171,14 +185,7 @@ pub async fn send(
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let host_header = match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.clone(),
-    };
-    let path = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_owned(),
-    };
+    let (host_header, path) = target(url, &host);
     let body = request.body.clone().unwrap_or_default();
     let mut builder = hyper::Request::builder()
         .method(request.method.clone())

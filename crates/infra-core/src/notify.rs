@@ -208,38 +208,30 @@ pub async fn deliver(config: &NotifyConfig, notice: &Notice, until: Instant) -> 
         return Vec::new();
     }
     let job_url = std::env::var(JOB_URL_ENV).ok().filter(|u| !u.is_empty());
-    let slack = async {
-        match &config.slack_webhook_env {
-            Some(var) => Some(
-                post(
-                    Channel::Slack,
-                    notice.event,
-                    var,
-                    slack_message(notice, job_url.as_deref()),
-                    until,
-                )
-                .await,
-            ),
-            None => None,
+    // Both channels at once, each bounded by `until`: a hanging one never costs the other
+    // its chance.
+    let sends = [
+        (Channel::Slack, &config.slack_webhook_env),
+        (Channel::Webhook, &config.webhook_env),
+    ];
+    let tasks: Vec<_> = sends
+        .into_iter()
+        .filter_map(|(channel, var)| {
+            let body = match channel {
+                Channel::Slack => slack_message(notice, job_url.as_deref()),
+                Channel::Webhook => webhook_body(notice, job_url.as_deref()),
+            };
+            let var = var.clone()?;
+            Some(tokio::spawn(post(channel, notice.event, var, body, until)))
+        })
+        .collect();
+    let mut deliveries = Vec::new();
+    for task in tasks {
+        if let Ok(delivery) = task.await {
+            deliveries.push(delivery);
         }
-    };
-    let webhook = async {
-        match &config.webhook_env {
-            Some(var) => Some(
-                post(
-                    Channel::Webhook,
-                    notice.event,
-                    var,
-                    webhook_body(notice, job_url.as_deref()),
-                    until,
-                )
-                .await,
-            ),
-            None => None,
-        }
-    };
-    let (slack, webhook) = tokio::join!(slack, webhook);
-    slack.into_iter().chain(webhook).collect()
+    }
+    deliveries
 }
 
 /// Sends `notice` where the environment file's `notify` block says (nothing without one),
@@ -340,7 +332,7 @@ pub fn webhook_body(notice: &Notice, job_url: Option<&str>) -> serde_json::Value
 async fn post(
     channel: Channel,
     event: Event,
-    var: &str,
+    var: String,
     body: serde_json::Value,
     until: Instant,
 ) -> Delivery {
@@ -351,6 +343,7 @@ async fn post(
         attempts,
         reason,
     };
+    let var = var.as_str();
     let url = match std::env::var(var) {
         Ok(v) if !v.trim().is_empty() => v,
         _ => {

@@ -84,16 +84,7 @@ fn a_failed_unpark_sends_one_slack_message_naming_the_service_and_the_job() {
     assert_eq!(run(&fleet, &["down"], &vars(&stub)).code, 0);
     assert_eq!(stub.count(SLACK_PATH), 0, "a clean park sends nothing");
     // A service deleted behind park's back cannot come back up.
-    fleet
-        .block_on(
-            aws_sdk_ecs::Client::new(&fleet.config)
-                .delete_service()
-                .cluster("fleet")
-                .service("svc-00")
-                .force(true)
-                .send(),
-        )
-        .unwrap();
+    fleet.delete_service("svc-00");
     let r = run(&fleet, &["up", "--output", "json"], &vars(&stub));
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let slack = stub.requests(SLACK_PATH);

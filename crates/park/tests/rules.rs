@@ -127,16 +127,7 @@ fn unpark_leaves_the_rules_off_while_a_service_is_not_back() {
     assert_eq!(fleet.park(&["down"]).code, 0);
     let parked = fleet.snapshot();
     // A service removed while parked cannot come back.
-    fleet
-        .block_on(
-            aws_sdk_ecs::Client::new(&fleet.config)
-                .delete_service()
-                .cluster("fleet")
-                .service("svc-00")
-                .force(true)
-                .send(),
-        )
-        .unwrap();
+    fleet.delete_service("svc-00");
     let r = fleet.park(&["up"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(

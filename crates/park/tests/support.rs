@@ -269,6 +269,20 @@ impl Fleet {
         self.rt.block_on(self.lock().holder()).unwrap()
     }
 
+    /// Deletes service `service` of cluster `fleet` behind park's back (as someone in the
+    /// console would).
+    pub fn delete_service(&self, service: &str) {
+        self.block_on(
+            aws_sdk_ecs::Client::new(&self.config)
+                .delete_service()
+                .cluster("fleet")
+                .service(service)
+                .force(true)
+                .send(),
+        )
+        .unwrap();
+    }
+
     /// Runs `f` on the fleet's runtime.
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)

@@ -382,14 +382,7 @@ async fn exchange(
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let host_header = match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_owned(),
-    };
-    let path = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_owned(),
-    };
+    let (host_header, path) = infra_core::http::target(url, host);
     let mut request = hyper::Request::get(path)
         .header(hyper::header::HOST, host_header)
         .header(
