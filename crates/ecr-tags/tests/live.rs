@@ -128,28 +128,19 @@ fn live_not_deployed_and_drifted() {
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("LIVE"), "{}", r.stdout);
     assert!(r.stdout.contains("not-deployed"), "{}", r.stdout);
-    // With a `notify` block: one `not-live` message naming the image, to the harness' HTTP
-    // stub standing in for a Slack webhook (none is reachable here); the same exit code.
+    // The reference file's `notify` block: one `not-live` message naming the image, to the
+    // harness' HTTP stub standing in for the Slack webhook (none is reachable here); the
+    // same exit code.
     let slack = infra_test_support::HttpStub::start(vec![(
         "/slack",
         vec![infra_test_support::Answer::html(200, "ok")],
     )]);
-    let notifying = wc.env_file.with_file_name("notifying.env.hcl");
-    assert!(env.contains("\n  terraform {"));
-    std::fs::write(
-        &notifying,
-        env.replacen(
-            "\n  terraform {",
-            "\n  notify {\n    slack_webhook_env = \"TEST_SLACK_URL\"\n  }\n\n  terraform {",
-            1,
-        ),
-    )
-    .unwrap();
+    assert!(env.contains("slack_webhook_env = \"SLACK_WEBHOOK_URL\""));
     let notified: infra_test_support::Run =
         infra_test_support::command(env!("CARGO_BIN_EXE_ecr-tags"), ecr.session.endpoint())
-            .env("TEST_SLACK_URL", slack.url("/slack"))
+            .env("SLACK_WEBHOOK_URL", slack.url("/slack"))
             .arg("--env-file")
-            .arg(&notifying)
+            .arg(&wc.env_file)
             .args(["pins", "--live", "--check", "--output", "json"])
             .output()
             .unwrap()
