@@ -132,6 +132,19 @@ pub fn target(url: &url::Url, host: &str) -> (String, String) {
     (host_header, path)
 }
 
+/// A response's headers as (lower-case name, value) pairs, values read lossily.
+pub fn header_pairs(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
@@ -212,16 +225,7 @@ pub async fn send(
         .map_err(|_| HttpError::Timeout("waiting for the response"))?
         .map_err(|e| HttpError::Protocol(e.to_string()))?;
     let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = header_pairs(response.headers());
     let body = timeout_at(
         until,
         Limited::new(response.into_body(), MAX_BODY).collect(),

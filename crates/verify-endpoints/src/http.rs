@@ -405,16 +405,7 @@ async fn exchange(
         .map_err(|e| FetchError::Protocol(e.to_string()))?;
     let ttfb_ms = ms(start.elapsed() - sent);
     let status = response.status().as_u16();
-    let headers: Vec<(String, String)> = response
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = infra_core::http::header_pairs(response.headers());
     let content_type = response
         .headers()
         .get(hyper::header::CONTENT_TYPE)
