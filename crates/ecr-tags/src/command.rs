@@ -290,7 +290,9 @@ async fn notify_not_live(
         report,
     );
     let until = infra_core::notify::until(&Deadline::none());
-    infra_core::notify::send(env.notify.as_ref(), &notice, until).await
+    // A signal is handled around the whole run (`run` races its stop): never here.
+    let stop = infra_core::runner::Stop::never();
+    infra_core::notify::send(env.notify.as_ref(), &notice, until, &stop).await
 }
 
 /// `pins --live`: compares the rows with ECS; with `wait`, again every `poll` while a

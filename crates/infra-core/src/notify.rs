@@ -12,6 +12,7 @@
 //! `Retry-After`.
 
 use crate::http::{self, HttpError};
+use crate::runner::Stop;
 use serde::Serialize;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -182,6 +183,8 @@ impl Delivery {
 
 /// The least time notifications get after a run ends, even one that ended by its deadline.
 pub const MIN_TIME: Duration = Duration::from_secs(10);
+/// The most time notifications get after a signal (SIGINT/SIGTERM).
+pub const STOPPED_TIME: Duration = Duration::from_secs(3);
 /// The time notifications get without a run deadline.
 pub const DEFAULT_TIME: Duration = Duration::from_secs(60);
 /// Requests per notification at most.
@@ -202,8 +205,15 @@ pub fn until(deadline: &crate::retry::Deadline) -> Instant {
 
 /// Sends `notice` where `config` says, if `config` asks for its event; one [`Delivery`]
 /// per channel configured. Nothing here fails: a notification that cannot be sent is a
-/// delivery with `result: failed`.
-pub async fn deliver(config: &NotifyConfig, notice: &Notice, until: Instant) -> Vec<Delivery> {
+/// delivery with `result: failed`. A signal (`stop`) during the sending leaves what is
+/// still in flight [`STOPPED_TIME`], then gives it up (`failed`); what was sent stays
+/// `sent`.
+pub async fn deliver(
+    config: &NotifyConfig,
+    notice: &Notice,
+    until: Instant,
+    stop: &Stop,
+) -> Vec<Delivery> {
     if !config.on.contains(&notice.event) {
         return Vec::new();
     }
@@ -222,25 +232,70 @@ pub async fn deliver(config: &NotifyConfig, notice: &Notice, until: Instant) -> 
                 Channel::Webhook => webhook_body(notice, job_url.as_deref()),
             };
             let var = var.clone()?;
-            Some(tokio::spawn(post(channel, notice.event, var, body, until)))
+            Some((
+                channel,
+                tokio::spawn(post(channel, notice.event, var, body, until)),
+            ))
         })
         .collect();
+    let cutoff = async {
+        stop.wait().await;
+        tokio::time::sleep(STOPPED_TIME).await;
+    };
+    tokio::pin!(cutoff);
+    let mut cut = false;
     let mut deliveries = Vec::new();
-    for task in tasks {
-        if let Ok(delivery) = task.await {
-            deliveries.push(delivery);
+    for (channel, mut task) in tasks {
+        let mut ended = None;
+        if !cut {
+            tokio::select! {
+                biased;
+                result = &mut task => ended = Some(result),
+                () = &mut cutoff => cut = true,
+            }
         }
+        let given_up = |reason: String| Delivery {
+            channel,
+            event: notice.event,
+            result: DeliveryResult::Failed,
+            attempts: 0,
+            reason: Some(reason),
+        };
+        let ended = match ended {
+            Some(result) => Some(result),
+            None if task.is_finished() => Some(task.await),
+            None => {
+                task.abort();
+                None
+            }
+        };
+        deliveries.push(match ended {
+            Some(Ok(delivery)) => delivery,
+            Some(Err(e)) => given_up(format!("the sending task ended: {e}")),
+            None => given_up("a signal stopped the run before it was sent".into()),
+        });
     }
     deliveries
 }
 
 /// Sends `notice` where the environment file's `notify` block says (nothing without one),
-/// and logs a warning for each notification not sent.
-pub async fn send(config: Option<&NotifyConfig>, notice: &Notice, until: Instant) -> Vec<Delivery> {
+/// and logs a warning for each notification not sent. A signal (`stop`), before or during
+/// the sending, leaves it [`STOPPED_TIME`] at most: CI kills a cancelled job seconds after
+/// its SIGTERM, and the run's report must be printed by then.
+pub async fn send(
+    config: Option<&NotifyConfig>,
+    notice: &Notice,
+    until: Instant,
+    stop: &Stop,
+) -> Vec<Delivery> {
     let Some(config) = config else {
         return Vec::new();
     };
-    let deliveries = deliver(config, notice, until).await;
+    let until = match stop.requested() {
+        true => until.min(Instant::now() + STOPPED_TIME),
+        false => until,
+    };
+    let deliveries = deliver(config, notice, until, stop).await;
     for warning in deliveries.iter().filter_map(Delivery::warning) {
         tracing::warn!("{warning}");
     }

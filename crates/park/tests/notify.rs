@@ -252,3 +252,55 @@ fn a_run_refused_by_a_held_lock_sends_refused_with_the_unlock_command() {
     assert!(r.stderr.contains("held by"), "{}", r.stderr);
     assert_no_secret(&r);
 }
+
+/// CircleCI cancels a job with SIGTERM and kills it seconds later: a SIGTERM while a
+/// notification waits on a webhook that never answers ends the run within seconds, its
+/// report printed and its exit code unchanged, the notification `failed`; the run's
+/// 10-minute deadline is not waited for.
+#[test]
+fn a_sigterm_while_a_notification_is_pending_ends_the_run_within_seconds() {
+    let fleet = notifying_fleet(2);
+    hold(&fleet);
+    let stub = HttpStub::start(vec![
+        (
+            WEBHOOK_PATH,
+            vec![Answer::json(200, "{}").after(Duration::from_secs(600))],
+        ),
+        (SLACK_PATH, vec![Answer::html(200, "ok")]),
+    ]);
+    let vars = vars(&stub);
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let child = fleet.spawn_with(&["down", "--deadline", "10m", "--output", "json"], &vars);
+    // The webhook has the request: the run is over, its notification pending.
+    let start = Instant::now();
+    while stub.count(WEBHOOK_PATH) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no notification"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let signalled = Instant::now();
+    infra_test_support::sigterm(child.id());
+    let r: infra_test_support::Run = child.wait_with_output().unwrap().into();
+    let took = signalled.elapsed();
+    // 3 s after the signal at most (a bound on a hang, not a timing measurement).
+    assert!(
+        took < Duration::from_secs(60),
+        "ended {took:?} after SIGTERM"
+    );
+    assert_eq!(r.code, 0, "the held run's exit code: {}", r.stderr);
+    let json = r.json();
+    assert_eq!(json["hold"]["result"], "held", "{json}");
+    assert_eq!(json["notifications"][0]["result"], "sent", "{json}");
+    let webhook = &json["notifications"][1];
+    assert_eq!(webhook["result"], "failed", "{json}");
+    assert!(
+        webhook["reason"]
+            .as_str()
+            .unwrap()
+            .contains("a signal stopped the run"),
+        "{json}"
+    );
+    assert_no_secret(&r);
+}

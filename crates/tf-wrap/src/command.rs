@@ -224,7 +224,7 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Result<Out
                 );
                 let until = infra_core::notify::until(&infra_core::retry::Deadline::none());
                 report.notifications =
-                    infra_core::notify::send(env.notify.as_ref(), &notice, until).await;
+                    infra_core::notify::send(env.notify.as_ref(), &notice, until, stop).await;
             }
             if let Some(path) = &junit {
                 let junit_error = |source| TfWrapError::Junit {

@@ -197,13 +197,6 @@ impl Report for CommentReport {
     }
 }
 
-impl CommentReport {
-    /// Always success: a refusal or a failure is an error.
-    pub fn exit_status(&self) -> ExitStatus {
-        ExitStatus::Success
-    }
-}
-
 /// The hidden marker of `environment`'s comment.
 pub fn marker(environment: &str) -> String {
     format!("<!-- tf-wrap:{environment} -->")
@@ -213,6 +206,18 @@ pub fn marker(environment: &str) -> String {
 pub async fn comment(request: CommentRequest) -> Result<CommentReport, CommentError> {
     let until = Instant::now() + request.deadline;
     let manifest = bundle::read_manifest(&request.bundle)?;
+    // The name goes into the comment's hidden marker: nothing that could end the HTML
+    // comment or match another environment's.
+    if !infra_core::environment::valid_name(&manifest.environment) {
+        return Err(CommentError::Bundle(bundle::BundleError::Mismatch {
+            dir: request.bundle.clone(),
+            reasons: vec![format!(
+                "{} names environment \"{}\", which is not an environment name",
+                bundle::MANIFEST,
+                manifest.environment
+            )],
+        }));
+    }
     let summary = crate::plan::Summary::of(&bundle::read_plan_json(&request.bundle)?);
     let pr = match &request.pr {
         Some(text) => Some(PullRequest::parse(text).ok_or_else(|| {
@@ -328,7 +333,7 @@ fn comment_body(
     match &manifest.git_commit {
         Some(c) => facts.push(format!(
             "commit `{}`{}",
-            &c[..c.len().min(12)],
+            c.chars().take(12).collect::<String>(),
             if manifest.git_dirty {
                 " (with uncommitted changes)"
             } else {

@@ -366,3 +366,25 @@ fn a_plan_too_large_for_one_comment_keeps_every_deletion() {
     assert!(body.contains("| 3000 | 0 | 0 | 3 |"), "{body}");
     assert!(body.contains("left out"), "{body}");
 }
+
+/// A manifest whose environment is not an environment name (it would end the hidden
+/// marker early) is refused before anything is sent: exit 4.
+#[test]
+fn a_forged_environment_name_is_refused_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let github = GitHub::start(0);
+    let b = bundle(dir.path(), "local_provider_update", "4f2a9c1e0b7d");
+    let path = b.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    manifest["environment"] = "prod --> <!-- tf-wrap:staging".into();
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    let r = comment(Some(&github), &b, &["--pr", PR], &[]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("is not an environment name"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(github.requests(), 0);
+}

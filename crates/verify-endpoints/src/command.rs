@@ -194,6 +194,10 @@ pub async fn verify(
         }
         _ => None,
     };
+    let stop = (caller.on_signals)(infra_core::runner::StopKind::finish(
+        "unfinished checks are reported interrupted, then the report".into(),
+        "no report was written".into(),
+    ));
     let options = RunOptions {
         deadline: request.deadline,
         attempt_timeout: request.attempt_timeout,
@@ -207,10 +211,7 @@ pub async fn verify(
         via_cloudfront: request.via_cloudfront,
         resolve: request.resolve,
         request_headers,
-        stop: (caller.on_signals)(infra_core::runner::StopKind::finish(
-            "unfinished checks are reported interrupted, then the report".into(),
-            "no report was written".into(),
-        )),
+        stop: stop.clone(),
     };
     let results = run(endpoints, options).await;
     for warning in results.iter().flat_map(|r| &r.warnings) {
@@ -241,7 +242,8 @@ pub async fn verify(
             &report,
         );
         let until = infra_core::notify::until(&deadline);
-        report.notifications = infra_core::notify::send(env.notify.as_ref(), &notice, until).await;
+        report.notifications =
+            infra_core::notify::send(env.notify.as_ref(), &notice, until, &stop).await;
     }
     if let Some(path) = &request.junit {
         let junit_error = |source| VerifyError::Junit {

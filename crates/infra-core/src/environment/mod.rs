@@ -32,6 +32,7 @@ mod source;
 mod validate;
 
 pub use crate::location::LineColumn;
+pub use validate::valid_name;
 
 use crate::error::{EnvFileError, EnvFileErrorKind, Problem};
 use raw::RawFile;

@@ -27,7 +27,7 @@ use holds::{hold_for, hold_request, holder, place_hold, release_hold};
 use infra_core::aws::AwsCallError;
 use infra_core::exit::ExitStatus;
 use infra_core::retry::Deadline;
-use infra_core::runner::Caller;
+use infra_core::runner::{Caller, Stop};
 use infra_core::schedule::{Action, Decision, ScheduleNote};
 use infra_core::setup::{Setup, SetupError};
 use infra_core::Environment;
@@ -211,41 +211,61 @@ pub struct Finished {
 /// `status`, `unlock` or `iam-policy`, which a signal simply ends); its `progress` shows
 /// the engine's resources as they finish.
 pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
+    let env = match setup.environment() {
+        Ok(env) => env,
+        Err(e) => {
+            return Finished {
+                result: Err(e.into()),
+                release: None,
+            }
+        }
+    };
+    // down/up: every AWS call of the run is retried until the run's deadline, counted
+    // from here; status and unlock have none (each call is bounded by its timeout).
+    let deadline = match &request {
+        Request::Run(_, args) => Deadline::after(args.deadline),
+        _ => Deadline::none(),
+    };
     // down/up: what a person must act on is sent where the `notify` block says, bounded
-    // by the run's deadline; it never changes the outcome (only `notifications` in it).
-    let notify = match &request {
-        Request::Run(direction, args) if !args.no_notify && !args.dry_run => Some((
-            notify::command_line(*direction, args.scheduled),
-            Deadline::after(args.deadline),
-        )),
+    // by the run's deadline (and cut short by a signal); it never changes the outcome
+    // (only `notifications` in it).
+    let command = match &request {
+        Request::Run(direction, args) if !args.no_notify && !args.dry_run => {
+            Some(notify::command_line(*direction, args.scheduled))
+        }
         _ => None,
     };
-    let mut finished = run_request(setup, request, caller).await;
-    if let Some((command, deadline)) = notify {
-        let env = setup.environment().ok();
-        let config = env.as_ref().and_then(|e| e.notify.as_ref());
-        if let (Some(env), Some(_)) = (&env, config) {
-            if let Some(notice) = notify::notice(&env.name, &command, &finished) {
-                let until = infra_core::notify::until(&deadline);
-                let deliveries = infra_core::notify::send(config, &notice, until).await;
-                if let Ok(Outcome::Run(report)) = &mut finished.result {
-                    report.notifications = deliveries;
-                }
-            }
+    let (mut finished, stop) = run_request(setup, &env, request, caller, deadline).await;
+    let notice = command.and_then(|command| notify::notice(&env.name, &command, &finished));
+    if let Some(notice) = notice {
+        let until = infra_core::notify::until(&deadline);
+        let stop = stop.unwrap_or_else(Stop::never);
+        let deliveries = infra_core::notify::send(env.notify.as_ref(), &notice, until, &stop).await;
+        if let Ok(Outcome::Run(report)) = &mut finished.result {
+            report.notifications = deliveries;
         }
     }
     finished
 }
 
-async fn run_request(setup: &Setup, request: Request, caller: &Caller) -> Finished {
+/// Runs `request` for `env`; with the stop handle of a down/up run that started (a signal
+/// during the notifications that follow cuts them short).
+async fn run_request(
+    setup: &Setup,
+    env: &Environment,
+    request: Request,
+    caller: &Caller,
+    deadline: Deadline,
+) -> (Finished, Option<Stop>) {
     let on_signals = caller.on_signals;
-    let done = |result| Finished {
-        result,
-        release: None,
-    };
-    let env = match setup.environment() {
-        Ok(env) => env,
-        Err(e) => return done(Err(e.into())),
+    let done = |result| {
+        (
+            Finished {
+                result,
+                release: None,
+            },
+            None,
+        )
     };
     if let Request::IamPolicy = request {
         return done(iam_policy(&env));
@@ -281,13 +301,7 @@ async fn run_request(setup: &Setup, request: Request, caller: &Caller) -> Finish
         }
         _ => None,
     };
-    // down/up: every AWS call of the run is retried until the run's deadline, counted
-    // from here; status and unlock have none (each call is bounded by its timeout).
-    let deadline = match &request {
-        Request::Run(_, args) => Deadline::after(args.deadline),
-        _ => Deadline::none(),
-    };
-    let (config, identity) = match setup.aws_until(&env, deadline).await {
+    let (config, identity) = match setup.aws_until(env, deadline).await {
         Ok(pair) => pair,
         Err(e) => return done(Err(e.into())),
     };
@@ -350,11 +364,11 @@ async fn run_request(setup: &Setup, request: Request, caller: &Caller) -> Finish
                     progress: caller.progress.clone(),
                 },
             );
-            let mut finished = locked(&env, &config, lock, &stop, work).await;
+            let mut finished = locked(env, &config, lock, &stop, work).await;
             if let (Ok(Outcome::Run(report)), Some(note)) = (&mut finished.result, scheduled) {
                 report.schedule = Some(note);
             }
-            finished
+            (finished, Some(stop))
         }
         Request::Hold(h) => {
             let stop = on_signals(infra_core::runner::StopKind::finish(
@@ -369,7 +383,7 @@ async fn run_request(setup: &Setup, request: Request, caller: &Caller) -> Finish
             };
             let hold = hold.expect("checked above");
             let work = place_hold(env.clone(), clients, hold);
-            locked(&env, &config, lock, &stop, work).await
+            (locked(env, &config, lock, &stop, work).await, None)
         }
         Request::Release { lock_timeout } => {
             let stop = on_signals(infra_core::runner::StopKind::finish(
@@ -383,7 +397,7 @@ async fn run_request(setup: &Setup, request: Request, caller: &Caller) -> Finish
                 timeout: lock_timeout,
             };
             let work = release_hold(env.clone(), clients);
-            locked(&env, &config, lock, &stop, work).await
+            (locked(env, &config, lock, &stop, work).await, None)
         }
     }
 }

@@ -239,7 +239,9 @@ fn regex_error(e: &regex::Error) -> String {
         .to_owned()
 }
 
-fn valid_name(name: &str) -> bool {
+/// Whether `name` is a valid environment, cluster or service name: letters, digits, `-`
+/// and `_`, 1 to 255 of them.
+pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 255
         && name
