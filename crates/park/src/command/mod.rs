@@ -268,14 +268,14 @@ async fn run_request(
         )
     };
     if let Request::IamPolicy = request {
-        return done(iam_policy(&env));
+        return done(iam_policy(env));
     }
     // A hold is checked before any AWS call: a bad one writes nothing (exit 2). Without
     // `--by`, its holder is the caller's identity, known after the account guard.
     let now = std::time::SystemTime::now();
     let hold = match hold_request(&request) {
         None => None,
-        Some(h) => match hold_for(&env, h, h.by.as_deref().unwrap_or("caller"), now) {
+        Some(h) => match hold_for(env, h, h.by.as_deref().unwrap_or("caller"), now) {
             Ok(hold) => Some((hold, h.by.is_none())),
             Err(e) => return done(Err(e.into())),
         },
@@ -294,7 +294,7 @@ async fn run_request(
     // that does not act ends the run after the account guard.
     let scheduled = match &request {
         Request::Run(direction, args) if args.scheduled => {
-            match scheduled(&env, *direction, schedule_now) {
+            match scheduled(env, *direction, schedule_now) {
                 Ok(note) => Some(note),
                 Err(e) => return done(Err(e)),
             }
@@ -315,12 +315,12 @@ async fn run_request(
     };
     let clients = Clients::new(&config, deadline);
     match request {
-        Request::IamPolicy => done(iam_policy(&env)),
-        Request::Status { check } => done(match observe(&clients, &env).await {
+        Request::IamPolicy => done(iam_policy(env)),
+        Request::Status { check } => done(match observe(&clients, env).await {
             Ok(live) => {
                 let arns = crate::savings::recorded_definitions(&live);
                 let sizes = crate::savings::task_sizes(&clients, arns).await;
-                let report = StatusReport::new(&env, live, identity, &sizes);
+                let report = StatusReport::new(env, live, identity, &sizes);
                 Ok(Outcome::Status(
                     match (&env.schedule, schedule_now) {
                         (Some(schedule), Some(now)) => report.with_schedule(schedule, now),
@@ -331,7 +331,7 @@ async fn run_request(
             }
             Err(e) => Err(e.into()),
         }),
-        Request::Unlock { id } => done(unlock(&config, &env, &id).await),
+        Request::Unlock { id } => done(unlock(&config, env, &id).await),
         Request::Run(direction, args) => {
             if let Some(note) = scheduled.clone().filter(|n| n.decision != Decision::Act) {
                 tracing::info!("{}", note.describe());
