@@ -258,45 +258,50 @@ pub const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Sends `request`, again after a 429, a 5xx or a broken connection (honouring
 /// `Retry-After` in seconds, else waiting 1, 2, 4… s), at most `max_attempts` times and
-/// never past `until`.
+/// never past `until`: [`crate::retry::until`]'s tries.
 pub async fn send_retrying(
     request: &Request,
     tls: &Arc<rustls::ClientConfig>,
     until: Instant,
     max_attempts: u32,
 ) -> Retried {
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let result = send(request, tls, until).await;
-        let wait = match &result {
-            Ok(r) if r.status == 429 || r.status >= 500 => {
-                retry_after(r.header("retry-after")).unwrap_or_else(|| backoff(attempts))
-            }
-            Err(e) if e.is_transient() && !matches!(e, HttpError::Timeout(_)) => backoff(attempts),
-            _ => {
-                return Retried {
-                    result,
-                    attempts,
-                    gave_up: None,
+    use crate::retry::{Backoff, Deadline, Stopped, Try};
+    let backoff = Backoff::doubling(std::time::Duration::from_secs(1), MAX_WAIT);
+    let tried = crate::retry::until(
+        Deadline::at(until),
+        backoff,
+        Some(max_attempts),
+        |_, _, _| {},
+        |n| async move {
+            let result = send(request, tls, until).await;
+            let retryable = match &result {
+                Ok(r) if r.status == 429 || r.status >= 500 => {
+                    Some(retry_after(r.header("retry-after")))
                 }
-            }
-        };
-        let gave_up = if attempts >= max_attempts {
-            Some("no more retries")
-        } else if wait > MAX_WAIT || Instant::now() + wait >= until {
-            Some("the next attempt would be past the deadline")
-        } else {
-            None
-        };
-        if gave_up.is_some() {
-            return Retried {
-                result,
-                attempts,
-                gave_up,
+                Err(e) if e.is_transient() && !matches!(e, HttpError::Timeout(_)) => Some(None),
+                _ => None,
             };
-        }
-        tokio::time::sleep(wait).await;
+            match retryable {
+                None => Try::Done((result, n)),
+                Some(Some(wait)) if wait > MAX_WAIT => Try::Fail((result, n)),
+                Some(Some(wait)) => Try::AgainIn((result, n), wait),
+                Some(None) => Try::Again((result, n)),
+            }
+        },
+    )
+    .await;
+    let ((result, attempts), gave_up) = match tried {
+        Ok(done) => (done, None),
+        Err(Stopped::Failed(last)) => (last, Some("the server asked to wait over a minute")),
+        Err(Stopped::Exhausted { last, .. }) => (
+            last,
+            Some("no retry left before the deadline or the attempt cap"),
+        ),
+    };
+    Retried {
+        result,
+        attempts,
+        gave_up,
     }
 }
 
@@ -309,10 +314,6 @@ fn retry_after(value: Option<&str>) -> Option<std::time::Duration> {
         .map(std::time::Duration::from_secs)
 }
 
-fn backoff(attempt: u32) -> std::time::Duration {
-    std::time::Duration::from_secs(1 << (attempt.saturating_sub(1)).min(5))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,7 +323,5 @@ mod tests {
         use std::time::Duration;
         assert_eq!(retry_after(Some("3")), Some(Duration::from_secs(3)));
         assert_eq!(retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
-        assert_eq!(backoff(1), Duration::from_secs(1));
-        assert_eq!(backoff(3), Duration::from_secs(4));
     }
 }

@@ -177,6 +177,9 @@ pub enum Try<T, E> {
     Done(T),
     /// Not yet, or a transient failure: try again if the deadline allows.
     Again(E),
+    /// Not yet, and the other side said how long to wait (HTTP `Retry-After`): that wait
+    /// instead of the backoff's, if the deadline allows.
+    AgainIn(E, Duration),
     /// A failure that another try will not mend.
     Fail(E),
 }
@@ -222,19 +225,18 @@ where
 {
     let mut n = 1;
     loop {
-        match attempt(n).await {
+        let (e, wait) = match attempt(n).await {
             Try::Done(v) => return Ok(v),
             Try::Fail(e) => return Err(Stopped::Failed(e)),
-            Try::Again(e) => {
-                let wait = backoff.delay(n);
-                if max_tries.is_some_and(|m| n >= m) || deadline.too_close(wait) {
-                    return Err(Stopped::Exhausted { last: e, tries: n });
-                }
-                on_again(&e, n, wait);
-                tokio::time::sleep(wait).await;
-                n += 1;
-            }
+            Try::Again(e) => (e, backoff.delay(n)),
+            Try::AgainIn(e, wait) => (e, wait),
+        };
+        if max_tries.is_some_and(|m| n >= m) || deadline.too_close(wait) {
+            return Err(Stopped::Exhausted { last: e, tries: n });
         }
+        on_again(&e, n, wait);
+        tokio::time::sleep(wait).await;
+        n += 1;
     }
 }
 
@@ -275,6 +277,43 @@ mod tests {
             })
         );
         assert_eq!(started.elapsed(), Duration::from_secs(50));
+    }
+
+    /// A wait the other side asks for (`Retry-After`) replaces the backoff's, and the
+    /// deadline still bounds it.
+    #[tokio::test(start_paused = true)]
+    async fn until_waits_as_long_as_the_other_side_asks_within_the_deadline() {
+        let started = Instant::now();
+        let r: Result<u32, _> = until(
+            Deadline::after(Duration::from_secs(60)),
+            Backoff::constant(Duration::from_secs(1)),
+            None,
+            |_, _, _| {},
+            |n| async move {
+                match n {
+                    1 => Try::AgainIn("busy", Duration::from_secs(20)),
+                    _ => Try::Done(n),
+                }
+            },
+        )
+        .await;
+        assert_eq!(r, Ok(2));
+        assert_eq!(started.elapsed(), Duration::from_secs(20));
+        let r: Result<u32, _> = until(
+            Deadline::after(Duration::from_secs(60)),
+            Backoff::constant(Duration::from_secs(1)),
+            None,
+            |_, _, _| {},
+            |_| async { Try::AgainIn("busy", Duration::from_secs(90)) },
+        )
+        .await;
+        assert_eq!(
+            r,
+            Err(Stopped::Exhausted {
+                last: "busy",
+                tries: 1
+            })
+        );
     }
 
     #[tokio::test(start_paused = true)]
