@@ -269,6 +269,10 @@ async fn notify_not_live(
     report: &PinsReport,
 ) -> Vec<infra_core::notify::Delivery> {
     use crate::live::LiveStatus;
+    use infra_core::notify::Event;
+    let Some(config) = env.notify.as_ref().filter(|c| c.wants(Event::NotLive)) else {
+        return Vec::new();
+    };
     let not_live: Vec<String> = report
         .pins
         .iter()
@@ -282,7 +286,7 @@ async fn notify_not_live(
         return Vec::new();
     }
     let notice = infra_core::notify::Notice::of_report(
-        infra_core::notify::Event::NotLive,
+        Event::NotLive,
         &env.name,
         "ecr-tags pins --live --check",
         format!("production does not run {} pinned image(s)", not_live.len()),
@@ -292,7 +296,7 @@ async fn notify_not_live(
     let until = infra_core::notify::until(&Deadline::none());
     // A signal is handled around the whole run (`run` races its stop): never here.
     let stop = infra_core::runner::Stop::never();
-    infra_core::notify::send(env.notify.as_ref(), &notice, until, &stop).await
+    infra_core::notify::send(config, &notice, until, &stop).await
 }
 
 /// `pins --live`: compares the rows with ECS; with `wait`, again every `poll` while a

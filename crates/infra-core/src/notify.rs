@@ -72,6 +72,13 @@ pub struct NotifyConfig {
     pub on: Vec<Event>,
 }
 
+impl NotifyConfig {
+    /// Whether `event` is sent (`on`). Callers ask before they build a [`Notice`].
+    pub fn wants(&self, event: Event) -> bool {
+        self.on.contains(&event)
+    }
+}
+
 /// What happened, for the message.
 #[derive(Debug, Clone)]
 pub struct Notice {
@@ -214,7 +221,7 @@ pub async fn deliver(
     until: Instant,
     stop: &Stop,
 ) -> Vec<Delivery> {
-    if !config.on.contains(&notice.event) {
+    if !config.wants(notice.event) {
         return Vec::new();
     }
     let job_url = std::env::var(JOB_URL_ENV).ok().filter(|u| !u.is_empty());
@@ -278,19 +285,15 @@ pub async fn deliver(
     deliveries
 }
 
-/// Sends `notice` where the environment file's `notify` block says (nothing without one),
-/// and logs a warning for each notification not sent. A signal (`stop`), before or during
+/// Sends `notice` where the environment file's `notify` block says, and logs a warning for each notification not sent. A signal (`stop`), before or during
 /// the sending, leaves it [`STOPPED_TIME`] at most: CI kills a cancelled job seconds after
 /// its SIGTERM, and the run's report must be printed by then.
 pub async fn send(
-    config: Option<&NotifyConfig>,
+    config: &NotifyConfig,
     notice: &Notice,
     until: Instant,
     stop: &Stop,
 ) -> Vec<Delivery> {
-    let Some(config) = config else {
-        return Vec::new();
-    };
     let until = match stop.requested() {
         true => until.min(Instant::now() + STOPPED_TIME),
         false => until,

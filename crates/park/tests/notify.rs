@@ -304,3 +304,38 @@ fn a_sigterm_while_a_notification_is_pending_ends_the_run_within_seconds() {
     );
     assert_no_secret(&r);
 }
+
+/// A webhook that throttles every request (429, `Retry-After: 1`): at most 5 requests,
+/// then `failed` naming the status and the attempts; Slack's message still goes out and
+/// the run's exit code is the one it has without notifications.
+#[test]
+fn a_webhook_throttling_every_request_is_given_up_after_five_attempts() {
+    let fleet = notifying_fleet(2);
+    hold(&fleet);
+    let stub = HttpStub::start(vec![
+        (
+            WEBHOOK_PATH,
+            vec![Answer::json(429, r#"{"error":"slow down"}"#).header("Retry-After", "1")],
+        ),
+        (SLACK_PATH, vec![Answer::html(200, "ok")]),
+    ]);
+    let without = run(&fleet, &["down", "--no-notify"], &vars(&stub));
+    let r = run(&fleet, &["down", "--output", "json"], &vars(&stub));
+    assert_eq!(r.code, without.code, "{}", r.stderr);
+    assert_eq!(stub.count(WEBHOOK_PATH), 5);
+    let json = r.json();
+    let webhook = &json["notifications"][1];
+    assert_eq!(webhook["result"], "failed", "{json}");
+    assert_eq!(webhook["attempts"], 5, "{json}");
+    assert!(
+        webhook["reason"].as_str().unwrap().starts_with("HTTP 429"),
+        "{json}"
+    );
+    assert_eq!(json["notifications"][0]["result"], "sent", "{json}");
+    assert!(
+        r.stderr.contains("was not sent to the webhook: HTTP 429"),
+        "{}",
+        r.stderr
+    );
+    assert_no_secret(&r);
+}

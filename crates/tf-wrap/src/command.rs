@@ -204,7 +204,11 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Result<Out
             no_notify,
         } => {
             let mut report = drift(setup, &env, &terraform, stop).await?;
-            if !no_notify && report.exit_status() == ExitStatus::ChangesFound {
+            let notify = env
+                .notify
+                .as_ref()
+                .filter(|c| !no_notify && c.wants(infra_core::notify::Event::UnexpectedDrift));
+            if let (Some(config), ExitStatus::ChangesFound) = (notify, report.exit_status()) {
                 let unexpected: Vec<String> = report
                     .resources
                     .iter()
@@ -223,8 +227,7 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Result<Out
                     &report,
                 );
                 let until = infra_core::notify::until(&infra_core::retry::Deadline::none());
-                report.notifications =
-                    infra_core::notify::send(env.notify.as_ref(), &notice, until, stop).await;
+                report.notifications = infra_core::notify::send(config, &notice, until, stop).await;
             }
             if let Some(path) = &junit {
                 let junit_error = |source| TfWrapError::Junit {

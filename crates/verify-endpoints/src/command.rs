@@ -222,7 +222,12 @@ pub async fn verify(
         endpoints: results,
         notifications: Vec::new(),
     };
-    if let (Some(env), false, false) = (&environment, report.healthy, request.no_notify) {
+    let notify = environment.as_ref().and_then(|env| {
+        let config = env.notify.as_ref()?;
+        (!request.no_notify && config.wants(infra_core::notify::Event::Failed))
+            .then_some((env, config))
+    });
+    if let (Some((env, config)), false) = (notify, report.healthy) {
         let failed: Vec<String> = report
             .endpoints
             .iter()
@@ -242,8 +247,7 @@ pub async fn verify(
             &report,
         );
         let until = infra_core::notify::until(&deadline);
-        report.notifications =
-            infra_core::notify::send(env.notify.as_ref(), &notice, until, &stop).await;
+        report.notifications = infra_core::notify::send(config, &notice, until, &stop).await;
     }
     if let Some(path) = &request.junit {
         let junit_error = |source| VerifyError::Junit {

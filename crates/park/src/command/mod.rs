@@ -236,11 +236,16 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
         _ => None,
     };
     let (mut finished, stop) = run_request(setup, &env, request, caller, deadline).await;
-    let notice = command.and_then(|command| notify::notice(&env.name, &command, &finished));
-    if let Some(notice) = notice {
+    let notice = match (command, &env.notify) {
+        (Some(command), Some(config)) => notify::notice(&env.name, &command, &finished)
+            .filter(|n| config.wants(n.event))
+            .map(|n| (config, n)),
+        _ => None,
+    };
+    if let Some((config, notice)) = notice {
         let until = infra_core::notify::until(&deadline);
         let stop = stop.unwrap_or_else(Stop::never);
-        let deliveries = infra_core::notify::send(env.notify.as_ref(), &notice, until, &stop).await;
+        let deliveries = infra_core::notify::send(config, &notice, until, &stop).await;
         if let Ok(Outcome::Run(report)) = &mut finished.result {
             report.notifications = deliveries;
         }
