@@ -67,7 +67,10 @@ environment "prod" {
   # When the hourly CircleCI schedules park and unpark (`park down --scheduled` /
   # `park up --scheduled`): London working hours, so 19:00 is 18:00 UTC in summer and
   # 19:00 UTC in winter. Weekends and these bank holidays (England and Wales, 2026-2027)
-  # stay parked. Each run acts in the 55 minutes after its time and at no other hour.
+  # stay parked. Every run converges to what the schedule expects now (a refused 07:00
+  # unpark is caught up at 08:00), unless a person parked or unparked by hand since the
+  # last transition: that stands until the next one. `runs_every` is the CircleCI trigger
+  # (hourly, on the hour): both times must be times a run lands on.
   schedule {
     timezone  = "Europe/London"
     unpark_at = "07:00"
@@ -79,7 +82,7 @@ environment "prod" {
       "2027-01-01", "2027-03-26", "2027-03-29", "2027-05-03", "2027-05-31", "2027-08-30",
       "2027-12-27", "2027-12-28",
     ]
-    window = "55m"
+    runs_every = "1h"
   }
 
   # What a person must act on goes to the team's Slack channel: a failed or refused park

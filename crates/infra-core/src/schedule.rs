@@ -10,10 +10,11 @@
 //! occurrence.
 //!
 //! Unparking happens on working days (a weekday in `days` that is not a holiday) at
-//! `unpark_at`; parking on every day at `park_at` (a non-working day stays parked). A
-//! scheduled run acts only within `window` after the time: an hourly run decides by
-//! itself whether this hour is the one, and a person who unparks by hand at 21:00 is not
-//! parked again before the next `park_at`.
+//! `unpark_at`; parking on every day at `park_at` (a non-working day stays parked). At any
+//! instant the schedule expects the state its last transition left ([`Schedule::expected`],
+//! [`Schedule::last_transition`]); a scheduled run converges to it (the park tool decides,
+//! with the live state and who changed it last). `runs_every` is how often the scheduled
+//! runs are triggered: the validator refuses times a run never lands on.
 
 use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
@@ -23,9 +24,6 @@ pub use jiff::Timestamp;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::time::Duration;
-
-/// The environment variable that sets the time a decision is made at, for tests.
-pub const TEST_NOW_ENV: &str = "INFRA_TEST_NOW";
 
 /// How far ahead and back the schedule looks for the next or previous time (more than a
 /// year of holidays cannot hide every working day).
@@ -44,43 +42,20 @@ pub struct Schedule {
     pub days: Vec<Weekday>,
     /// Non-working dates, from `holidays` and `holiday_files`.
     pub holidays: BTreeSet<Date>,
-    /// How long after a scheduled time a scheduled run still acts.
-    pub window: Duration,
+    /// How often the scheduled runs are triggered (`runs_every`, on the grid from UTC
+    /// midnight: hourly on the hour by default): a run that acts within this of its
+    /// transition is on time, a later one is catching up.
+    pub runs_every: Duration,
 }
 
 /// Park or unpark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// `park down`.
     Park,
     /// `park up`.
     Unpark,
-}
-
-/// What a scheduled run does now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Decision {
-    /// The scheduled time has passed and is within the window: act.
-    Act,
-    /// No scheduled time within the window: nothing to do.
-    NotDue,
-    /// The unpark time is within the window, but today is a holiday: stay parked.
-    Holiday,
-    /// The unpark time is within the window, but today is not a working weekday.
-    Weekend,
-}
-
-impl Decision {
-    /// The JSON / text name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Act => "act",
-            Decision::NotDue => "not-due",
-            Decision::Holiday => "holiday",
-            Decision::Weekend => "weekend",
-        }
-    }
 }
 
 /// What the schedule expects the environment to be at a time.
@@ -93,19 +68,14 @@ pub enum Expected {
     Unparked,
 }
 
-/// A scheduled run's decision and where it stands in the schedule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Due {
-    /// What to do.
-    pub decision: Decision,
-    /// The scheduled time the decision is about (within the window), if any.
-    pub scheduled: Option<Zoned>,
-    /// Now, in the schedule's time zone.
-    pub local_time: Zoned,
-    /// The next scheduled park after now.
-    pub next_park: Option<Zoned>,
-    /// The next scheduled unpark after now (skipping holidays and non-working days).
-    pub next_unpark: Option<Zoned>,
+impl Expected {
+    /// `parked` or `unparked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expected::Parked => "parked",
+            Expected::Unparked => "unparked",
+        }
+    }
 }
 
 impl Schedule {
@@ -134,35 +104,28 @@ impl Schedule {
         action == Action::Park || self.working(date)
     }
 
-    /// What a scheduled `action` run at `now` does. Today's time and yesterday's are
-    /// considered (a window can cross midnight); the first within the window decides.
-    pub fn decide(&self, action: Action, now: Timestamp) -> Due {
-        let local_time = now.to_zoned(self.timezone.clone());
-        let window = SignedDuration::try_from(self.window).unwrap_or(SignedDuration::MAX);
-        let today = local_time.date();
-        let mut decision = Decision::NotDue;
-        let mut scheduled = None;
-        for date in [Some(today), today.yesterday().ok()].into_iter().flatten() {
-            let at = self.at(date, self.time_of(action));
-            let start = at.timestamp();
-            if start <= now && now.duration_since(start) < window {
-                decision = if self.scheduled_on(action, date) {
-                    Decision::Act
-                } else if self.holidays.contains(&date) {
-                    Decision::Holiday
-                } else {
-                    Decision::Weekend
-                };
-                scheduled = Some(at);
-                break;
-            }
+    /// The last transition at or before `now`: which action and when (the one that set
+    /// what the schedule expects now).
+    pub fn last_transition(&self, now: Timestamp) -> Option<(Action, Zoned)> {
+        let park = self.previous(Action::Park, now);
+        let unpark = self.previous(Action::Unpark, now);
+        match (park, unpark) {
+            (Some(p), Some(u)) if u.timestamp() > p.timestamp() => Some((Action::Unpark, u)),
+            (Some(p), _) => Some((Action::Park, p)),
+            (None, Some(u)) => Some((Action::Unpark, u)),
+            (None, None) => None,
         }
-        Due {
-            decision,
-            scheduled,
-            next_park: self.next(Action::Park, now),
-            next_unpark: self.next(Action::Unpark, now),
-            local_time,
+    }
+
+    /// The first transition strictly after `now`.
+    pub fn next_transition(&self, now: Timestamp) -> Option<(Action, Zoned)> {
+        let park = self.next(Action::Park, now);
+        let unpark = self.next(Action::Unpark, now);
+        match (park, unpark) {
+            (Some(p), Some(u)) if u.timestamp() < p.timestamp() => Some((Action::Unpark, u)),
+            (Some(p), _) => Some((Action::Park, p)),
+            (None, Some(u)) => Some((Action::Unpark, u)),
+            (None, None) => None,
         }
     }
 
@@ -205,15 +168,35 @@ impl Schedule {
         None
     }
 
-    /// What the schedule expects at `now`: the state its last event left.
+    /// What the schedule expects at `now`: the state its last transition left (parked
+    /// before any).
     pub fn expected(&self, now: Timestamp) -> Expected {
-        let park = self.previous(Action::Park, now).map(|z| z.timestamp());
-        let unpark = self.previous(Action::Unpark, now).map(|z| z.timestamp());
-        match (park, unpark) {
-            (Some(p), Some(u)) if u > p => Expected::Unparked,
-            (None, Some(_)) => Expected::Unparked,
+        match self.last_transition(now) {
+            Some((Action::Unpark, _)) => Expected::Unparked,
             _ => Expected::Parked,
         }
+    }
+
+    /// Whether a run triggered every `runs_every` (on the grid from UTC midnight) lands
+    /// on `time` in this zone at every UTC offset the zone has in the year of `around`:
+    /// `None` if so, else the first offset where it does not.
+    pub fn off_grid(&self, time: Time, around: Timestamp) -> Option<jiff::tz::Offset> {
+        let step = i64::try_from(self.runs_every.as_secs()).ok().filter(|s| *s > 0)?;
+        let local = i64::from(time.hour()) * 3600 + i64::from(time.minute()) * 60;
+        let year = around.to_zoned(self.timezone.clone()).year();
+        let mut offsets = Vec::new();
+        let mut day = Date::new(year, 1, 1).ok()?;
+        for _ in 0..366 {
+            let offset = self.at(day, Time::midnight()).offset();
+            if !offsets.contains(&offset) {
+                offsets.push(offset);
+            }
+            day = day.tomorrow().ok()?;
+        }
+        offsets.into_iter().find(|offset| {
+            let utc = (local - i64::from(offset.seconds())).rem_euclid(86_400);
+            utc % step != 0
+        })
     }
 
     /// Hours the schedule keeps the environment parked in `[from, from + days)`: weekends
@@ -243,20 +226,6 @@ impl Schedule {
             since = at;
         }
         parked.as_secs_f64() / 3600.0
-    }
-}
-
-/// The time a decision is made at: now, or `INFRA_TEST_NOW` (RFC 3339 with its offset) when
-/// set, a testing aid; `Ok((time, true))` then, and the caller warns. Read once per decision.
-pub fn now() -> Result<(Timestamp, bool), String> {
-    match std::env::var(TEST_NOW_ENV) {
-        Ok(text) => text
-            .parse::<Timestamp>()
-            .map(|t| (t, true))
-            .map_err(|e| {
-                format!("{TEST_NOW_ENV}=\"{text}\" is not an RFC 3339 time with its offset (2026-07-06T06:10:00Z): {e}")
-            }),
-        Err(_) => Ok((Timestamp::now(), false)),
     }
 }
 
@@ -404,61 +373,6 @@ fn ics_date(value: &str) -> Option<Date> {
     ))
 }
 
-/// What a scheduled run decided, as the reports carry it (`schedule { decision,
-/// local_time, next_park, next_unpark }`; times RFC 3339 with their offset).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ScheduleNote {
-    /// `act`, `not-due`, `holiday` or `weekend`.
-    pub decision: Decision,
-    /// The time decided at, in the schedule's zone.
-    pub local_time: String,
-    /// The scheduled time the decision is about, when one is within the window.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scheduled: Option<String>,
-    /// The next scheduled park.
-    pub next_park: Option<String>,
-    /// The next scheduled unpark (skipping holidays and non-working days).
-    pub next_unpark: Option<String>,
-    /// The schedule's time zone.
-    pub timezone: String,
-}
-
-impl ScheduleNote {
-    /// The note of a decision.
-    pub fn new(schedule: &Schedule, due: &Due) -> ScheduleNote {
-        ScheduleNote {
-            decision: due.decision,
-            local_time: rfc3339(&due.local_time),
-            scheduled: due.scheduled.as_ref().map(rfc3339),
-            next_park: due.next_park.as_ref().map(rfc3339),
-            next_unpark: due.next_unpark.as_ref().map(rfc3339),
-            timezone: schedule.zone().to_owned(),
-        }
-    }
-
-    /// One line for the text output.
-    pub fn describe(&self) -> String {
-        let next = |t: &Option<String>| t.clone().unwrap_or_else(|| "none within 400 days".into());
-        let why = match self.decision {
-            Decision::Act => format!(
-                "acting for {}",
-                self.scheduled.as_deref().unwrap_or("the scheduled time")
-            ),
-            Decision::NotDue => "not due: no scheduled time within the window".into(),
-            Decision::Holiday => "a holiday: staying parked".into(),
-            Decision::Weekend => "not a working day: staying parked".into(),
-        };
-        format!(
-            "schedule ({}): {} at {}; {why}; next park {}, next unpark {}",
-            self.timezone,
-            self.decision.as_str(),
-            self.local_time,
-            next(&self.next_park),
-            next(&self.next_unpark)
-        )
-    }
-}
-
 /// A zoned time as RFC 3339 with its offset (`2026-07-06T07:10:00+01:00`).
 pub fn rfc3339(z: &Zoned) -> String {
     z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
@@ -475,7 +389,7 @@ mod tests {
             park_at: parse_time("19:00").unwrap(),
             days: days.iter().map(|d| parse_weekday(d).unwrap()).collect(),
             holidays: holidays.iter().map(|d| parse_date(d).unwrap()).collect(),
-            window: Duration::from_secs(55 * 60),
+            runs_every: Duration::from_secs(3600),
         }
     }
 
@@ -487,8 +401,10 @@ mod tests {
         text.parse().unwrap()
     }
 
-    fn decide(s: &Schedule, action: Action, at: &str) -> Decision {
-        s.decide(action, ts(at)).decision
+    /// What the schedule expects at `at`, and the transition that set it (local time).
+    fn last(s: &Schedule, at: &str) -> (Expected, String) {
+        let (_, when) = s.last_transition(ts(at)).unwrap();
+        (s.expected(ts(at)), rfc3339(&when))
     }
 
     #[test]
@@ -497,91 +413,59 @@ mod tests {
         // Monday the 30th BST (UTC+1).
         let s = weekdays();
         assert_eq!(
-            decide(&s, Action::Unpark, "2026-03-23T07:05:00Z"),
-            Decision::Act
+            last(&s, "2026-03-23T07:00:00Z"),
+            (Expected::Unparked, "2026-03-23T07:00:00+00:00".into())
         );
         assert_eq!(
-            decide(&s, Action::Unpark, "2026-03-23T06:05:00Z"),
-            Decision::NotDue
+            last(&s, "2026-03-23T06:59:59Z"),
+            (Expected::Parked, "2026-03-20T19:00:00+00:00".into())
         );
         assert_eq!(
-            decide(&s, Action::Unpark, "2026-03-30T06:05:00Z"),
-            Decision::Act
+            last(&s, "2026-03-30T06:00:00Z"),
+            (Expected::Unparked, "2026-03-30T07:00:00+01:00".into())
         );
-        assert_eq!(
-            decide(&s, Action::Unpark, "2026-03-30T07:05:00Z"),
-            Decision::NotDue
-        );
-        let due = s.decide(Action::Unpark, ts("2026-03-30T06:05:00Z"));
-        assert_eq!(rfc3339(&due.local_time), "2026-03-30T07:05:00+01:00");
-        assert_eq!(
-            rfc3339(due.scheduled.as_ref().unwrap()),
-            "2026-03-30T07:00:00+01:00"
-        );
+        assert_eq!(s.expected(ts("2026-03-30T05:59:00Z")), Expected::Parked);
     }
 
     #[test]
     fn unpark_is_at_seven_local_on_both_sides_of_the_october_change() {
         // The last Sunday of October 2026 is the 25th: Monday the 19th is BST, the 26th GMT.
         let s = weekdays();
-        assert_eq!(
-            decide(&s, Action::Unpark, "2026-10-19T06:00:00Z"),
-            Decision::Act
-        );
-        assert_eq!(
-            decide(&s, Action::Unpark, "2026-10-19T07:00:00Z"),
-            Decision::NotDue
-        );
-        assert_eq!(
-            decide(&s, Action::Unpark, "2026-10-26T07:00:00Z"),
-            Decision::Act
-        );
-        assert_eq!(
-            decide(&s, Action::Unpark, "2026-10-26T06:00:00Z"),
-            Decision::NotDue
-        );
+        assert_eq!(s.expected(ts("2026-10-19T06:00:00Z")), Expected::Unparked);
+        assert_eq!(s.expected(ts("2026-10-19T05:59:00Z")), Expected::Parked);
+        assert_eq!(s.expected(ts("2026-10-26T07:00:00Z")), Expected::Unparked);
+        assert_eq!(s.expected(ts("2026-10-26T06:30:00Z")), Expected::Parked);
         // Park at 19:00 local: 18:00 UTC in summer, 19:00 UTC in winter.
+        assert_eq!(s.expected(ts("2026-10-19T18:00:00Z")), Expected::Parked);
+        assert_eq!(s.expected(ts("2026-10-26T18:30:00Z")), Expected::Unparked);
         assert_eq!(
-            decide(&s, Action::Park, "2026-10-19T18:00:00Z"),
-            Decision::Act
-        );
-        assert_eq!(
-            decide(&s, Action::Park, "2026-10-26T18:00:00Z"),
-            Decision::NotDue
-        );
-        assert_eq!(
-            decide(&s, Action::Park, "2026-10-26T19:00:00Z"),
-            Decision::Act
+            last(&s, "2026-10-26T19:00:00Z"),
+            (Expected::Parked, "2026-10-26T19:00:00+00:00".into())
         );
     }
 
     #[test]
     fn holidays_and_weekends_keep_it_parked() {
         let s = weekdays();
-        // Friday 25 December 2026, from the list.
+        // Friday 25 December 2026, from the list: parked since Thursday's 19:00.
         assert_eq!(
-            decide(&s, Action::Unpark, "2026-12-25T07:10:00Z"),
-            Decision::Holiday
+            last(&s, "2026-12-25T10:00:00Z"),
+            (Expected::Parked, "2026-12-24T19:00:00+00:00".into())
         );
-        // Saturday.
+        // Saturday: parked since Saturday's own 19:00 is not yet, so Friday's.
         assert_eq!(
-            decide(&s, Action::Unpark, "2026-12-26T07:10:00Z"),
-            Decision::Weekend
+            last(&s, "2026-12-26T10:00:00Z"),
+            (Expected::Parked, "2026-12-25T19:00:00+00:00".into())
         );
-        // Parking acts every day (a non-working day stays parked).
+        // The next transition skips the holiday and the weekend's unparks.
+        let (action, at) = s.next_transition(ts("2026-12-24T20:00:00Z")).unwrap();
         assert_eq!(
-            decide(&s, Action::Park, "2026-12-26T19:10:00Z"),
-            Decision::Act
+            (action, rfc3339(&at)),
+            (Action::Park, "2026-12-25T19:00:00+00:00".into())
         );
-        // The next unpark skips the holiday and the weekend: Monday the 28th.
-        let due = s.decide(Action::Unpark, ts("2026-12-24T20:00:00Z"));
         assert_eq!(
-            rfc3339(due.next_unpark.as_ref().unwrap()),
+            rfc3339(&s.next(Action::Unpark, ts("2026-12-24T20:00:00Z")).unwrap()),
             "2026-12-28T07:00:00+00:00"
-        );
-        assert_eq!(
-            rfc3339(due.next_park.as_ref().unwrap()),
-            "2026-12-25T19:00:00+00:00"
         );
     }
 
@@ -592,31 +476,8 @@ mod tests {
                    END:VEVENT\r\nEND:VCALENDAR\r\n";
         let mut s = weekdays();
         s.holidays.extend(ics_dates(ics).unwrap());
-        assert_eq!(
-            decide(&s, Action::Unpark, "2026-12-28T07:10:00Z"),
-            Decision::Holiday
-        );
-        assert_eq!(
-            decide(&s, Action::Unpark, "2026-12-29T07:10:00Z"),
-            Decision::Act
-        );
-    }
-
-    #[test]
-    fn a_manual_unpark_at_21_is_not_parked_again_at_22() {
-        let s = weekdays();
-        assert_eq!(
-            decide(&s, Action::Park, "2026-12-01T22:00:00Z"),
-            Decision::NotDue
-        );
-        assert_eq!(
-            decide(&s, Action::Park, "2026-12-01T19:54:00Z"),
-            Decision::Act
-        );
-        assert_eq!(
-            decide(&s, Action::Park, "2026-12-01T19:55:00Z"),
-            Decision::NotDue
-        );
+        assert_eq!(s.expected(ts("2026-12-28T07:10:00Z")), Expected::Parked);
+        assert_eq!(s.expected(ts("2026-12-29T07:10:00Z")), Expected::Unparked);
     }
 
     #[test]
@@ -627,32 +488,27 @@ mod tests {
         s.unpark_at = parse_time("01:30").unwrap();
         let at = s.at(parse_date("2026-03-29").unwrap(), s.unpark_at);
         assert_eq!(rfc3339(&at), "2026-03-29T02:30:00+01:00");
-        assert_eq!(
-            decide(&s, Action::Unpark, "2026-03-29T01:35:00Z"),
-            Decision::Act
-        );
-        assert_eq!(
-            decide(&s, Action::Unpark, "2026-03-29T00:35:00Z"),
-            Decision::NotDue
-        );
+        assert_eq!(s.expected(ts("2026-03-29T01:35:00Z")), Expected::Unparked);
+        assert_eq!(s.expected(ts("2026-03-29T01:25:00Z")), Expected::Parked);
         // In the autumn fold, 01:30 happens twice: the first (BST) is the one.
         let at = s.at(parse_date("2026-10-25").unwrap(), s.unpark_at);
         assert_eq!(rfc3339(&at), "2026-10-25T01:30:00+01:00");
     }
 
     #[test]
-    fn a_window_across_midnight_is_yesterdays() {
+    fn times_off_the_trigger_grid_are_found_at_every_offset() {
+        let now = ts("2026-12-07T00:00:00Z");
         let mut s = weekdays();
-        s.park_at = parse_time("23:30").unwrap();
-        // Winter: 23:30 GMT on the 1st; 00:10 on the 2nd is still within 55 minutes.
-        assert_eq!(
-            decide(&s, Action::Park, "2026-12-02T00:10:00Z"),
-            Decision::Act
-        );
-        assert_eq!(
-            decide(&s, Action::Park, "2026-12-02T00:30:00Z"),
-            Decision::NotDue
-        );
+        assert_eq!(s.off_grid(s.unpark_at, now), None);
+        assert!(s.off_grid(parse_time("07:05").unwrap(), now).is_some());
+        assert!(s.off_grid(parse_time("07:30").unwrap(), now).is_some());
+        s.runs_every = Duration::from_secs(1800);
+        assert_eq!(s.off_grid(parse_time("07:30").unwrap(), now), None);
+        // Kolkata is UTC+05:30: hourly runs on the UTC hour land at :30 local.
+        s.timezone = TimeZone::get("Asia/Kolkata").unwrap();
+        s.runs_every = Duration::from_secs(3600);
+        assert!(s.off_grid(parse_time("07:00").unwrap(), now).is_some());
+        assert_eq!(s.off_grid(parse_time("07:30").unwrap(), now), None);
     }
 
     #[test]

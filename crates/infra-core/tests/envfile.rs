@@ -617,8 +617,9 @@ fn terraform_gate_settings_default_and_are_validated() {
     );
 }
 
-/// The `schedule` block: an IANA zone, HH:MM times that differ, known days, dates, a
-/// window between 30 minutes and the gap between the two times, readable iCalendar files.
+/// The `schedule` block: an IANA zone, HH:MM times that differ and that the declared
+/// trigger (`runs_every`, hourly by default) lands on, known days, dates, readable
+/// iCalendar files; the old `window` refused with what replaces it.
 #[test]
 fn the_schedule_block_loads_and_is_checked() {
     let dir = tempfile::tempdir().unwrap();
@@ -643,7 +644,7 @@ fn the_schedule_block_loads_and_is_checked() {
     let schedule = env.schedule.expect("a schedule");
     assert_eq!(schedule.zone(), "Europe/London");
     assert_eq!(schedule.days.len(), 5, "mon-fri by default");
-    assert_eq!(schedule.window, std::time::Duration::from_secs(55 * 60));
+    assert_eq!(schedule.runs_every, std::time::Duration::from_secs(3600));
     let holidays: Vec<String> = schedule.holidays.iter().map(|d| d.to_string()).collect();
     assert_eq!(holidays, ["2026-12-25", "2026-12-28", "2027-01-01"]);
     assert!(Environment::parse(VALID, Path::new("env.hcl"))
@@ -661,13 +662,25 @@ fn the_schedule_block_loads_and_is_checked() {
         &[(8, 5, "`park_at` equals `unpark_at`")],
     );
     check(
-        &block("    timezone  = \"UTC\"\n    unpark_at = \"07:00\"\n    park_at   = \"08:00\"\n    window    = \"2h\""),
-        &[(9, 5, "is not shorter than the 1h between `unpark_at` and `park_at`")],
+        &block("    timezone  = \"UTC\"\n    unpark_at = \"07:00\"\n    park_at   = \"19:00\"\n    window    = \"55m\""),
+        &[(9, 5, "`window` is gone: scheduled runs now converge")],
+    );
+    // Hourly runs on the hour never land on 07:05, nor (every 30 minutes declared) on
+    // 19:10; in London at either offset.
+    check(
+        &block("    timezone  = \"Europe/London\"\n    unpark_at = \"07:05\"\n    park_at   = \"19:00\""),
+        &[(7, 5, "`unpark_at` \"07:05\" is never the time of a scheduled run triggered every 1h")],
     );
     check(
-        &block("    timezone  = \"UTC\"\n    unpark_at = \"07:00\"\n    park_at   = \"19:00\"\n    window    = \"10m\""),
-        &[(9, 5, "shorter than the 30 minutes between scheduled runs")],
+        &block("    timezone  = \"Europe/London\"\n    unpark_at = \"07:30\"\n    park_at   = \"19:10\"\n    runs_every = \"30m\""),
+        &[(8, 5, "`park_at` \"19:10\" is never the time of a scheduled run triggered every 30m")],
     );
+    check(
+        &block("    timezone  = \"UTC\"\n    unpark_at = \"07:00\"\n    park_at   = \"19:00\"\n    runs_every = \"7h\""),
+        &[(9, 5, "`runs_every` 7h must divide a day evenly")],
+    );
+    let half_hourly = block("    timezone  = \"Europe/London\"\n    unpark_at = \"07:30\"\n    park_at   = \"19:00\"\n    runs_every = \"30m\"");
+    assert!(Environment::parse(&half_hourly, &dir.path().join("env.hcl")).is_ok());
     check(
         &block("    timezone  = \"UTC\"\n    unpark_at = \"07:00\"\n    park_at   = \"19:00\"\n    days      = [\"mon\", \"funday\"]\n    holidays  = [\"2026-13-01\"]"),
         &[(9, 5, "unknown day \"funday\""), (10, 5, "holiday \"2026-13-01\" is not a date")],

@@ -7,6 +7,8 @@
 //! - [`record`]: the park record, one tag value on the resource (`v1 desired=2 …`), its
 //!   encoding, decoding and tag rules.
 //! - [`hold`]: the hold's two tags on the ECS clusters ("keep it awake until …").
+//! - [`change`]: the last completed park or unpark, who ran it and whether the schedule
+//!   did, one tag on the ECS clusters.
 //! - [`observe`]: reads the live state of every resource the environment file names (ECS
 //!   services, their Application Auto Scaling targets, Aurora clusters, ECS clusters,
 //!   EventBridge rules) with as few calls as the APIs allow, run concurrently.
@@ -25,6 +27,7 @@
 
 #![warn(missing_docs)]
 
+pub mod change;
 pub mod error;
 pub mod hold;
 pub mod iam;

@@ -6,6 +6,7 @@
 //! on their own task, all rules at once.
 
 use crate::error::ObserveError;
+use crate::change::{Change, CHANGE_TAG_KEY};
 use crate::hold::{Hold, HOLD_REASON_TAG_KEY, HOLD_TAG_KEY};
 use crate::record::{
     AuroraRecord, Found, RuleRecord, ServiceRecord, SuspendedFlags, TargetCapacity, RECORD_TAG_KEY,
@@ -82,6 +83,14 @@ impl LiveEnvironment {
         self.holds().max_by_key(|h| h.end())
     }
 
+    /// The last completed park or unpark recorded on any cluster (the latest).
+    pub fn last_change(&self) -> Option<&Change> {
+        self.clusters
+            .iter()
+            .filter_map(|c| c.last_change.valid())
+            .max_by_key(|c| c.time())
+    }
+
     /// Every valid hold found on the clusters.
     pub fn holds(&self) -> impl Iterator<Item = &Hold> {
         self.clusters.iter().filter_map(|c| c.hold.valid())
@@ -97,6 +106,8 @@ pub struct ClusterState {
     pub arn: Option<String>,
     /// The hold tag, if any.
     pub hold: Found<Hold>,
+    /// The last completed park or unpark, if recorded.
+    pub last_change: Found<Change>,
 }
 
 /// An ECS service as AWS reports it.
@@ -353,12 +364,19 @@ async fn describe_clusters(
                     },
                 }
             });
+            let last_change = tag(CHANGE_TAG_KEY).map_or(Found::None, |v| match Change::decode(v) {
+                Ok(record) => Found::Valid { record },
+                Err(e) => Found::Invalid {
+                    error: e.to_string(),
+                },
+            });
             found.insert(
                 name.to_owned(),
                 ClusterState {
                     cluster: name.to_owned(),
                     arn: c.cluster_arn().map(str::to_owned),
                     hold,
+                    last_change,
                 },
             );
         }
@@ -370,6 +388,7 @@ async fn describe_clusters(
                 cluster: name.to_owned(),
                 arn: None,
                 hold: Found::None,
+                last_change: Found::None,
             })
         })
         .collect())

@@ -7,6 +7,7 @@
 // Prints on purpose: this is a binary, the CLI layer, or test/benchmark support.
 #![allow(clippy::disallowed_macros)]
 
+use crate::clock::{Clock, RETIRED_TEST_NOW_ENV};
 use crate::command::{run, HoldRequest, Outcome, Request, RunRequest};
 use crate::plan::{Direction, PlanOptions};
 use clap::{Args, Parser, Subcommand};
@@ -37,6 +38,8 @@ enum Command {
     Down {
         #[command(flatten)]
         run: RunArgs,
+        #[command(flatten)]
+        clock: ClockArgs,
         /// Park even while a hold is in force (with a warning).
         #[arg(long)]
         ignore_hold: bool,
@@ -46,6 +49,8 @@ enum Command {
     Up {
         #[command(flatten)]
         run: RunArgs,
+        #[command(flatten)]
+        clock: ClockArgs,
         /// Hold the environment awake until WHEN, written before unparking (the "working
         /// late" case); needs --reason. WHEN as for `park hold --until`.
         #[arg(long, value_name = "WHEN", requires = "reason")]
@@ -73,18 +78,27 @@ enum Command {
         /// How long to wait for the environment lock (default: terraform.lock_timeout).
         #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
         lock_timeout: Option<Duration>,
+        #[command(flatten)]
+        clock: ClockArgs,
     },
     /// End the hold: the next `park down` parks.
     Release {
         /// How long to wait for the environment lock (default: terraform.lock_timeout).
         #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
         lock_timeout: Option<Duration>,
+        #[command(flatten)]
+        clock: ClockArgs,
     },
-    /// Per resource: parked, unparked, partly parked or drifted, with the record's age.
+    /// Per resource: parked, unparked, partly parked or drifted, with the record's age;
+    /// with a schedule, what it expects now, the last change (who, when, scheduled or by
+    /// hand) and whether the schedule or a person is in charge until the next transition.
     Status {
-        /// Exit 3 unless the environment is cleanly parked or cleanly unparked.
+        /// Exit 3 unless the environment is cleanly parked or cleanly unparked (and, with
+        /// a schedule, where it expects, held, or changed by hand since its last transition).
         #[arg(long)]
         check: bool,
+        #[command(flatten)]
+        clock: ClockArgs,
     },
     /// Print the least-privilege IAM policy (JSON) this tool needs for the environment,
     /// the environment lock's actions included.
@@ -134,9 +148,12 @@ struct RunArgs {
     /// How often to poll while waiting.
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
     poll_interval: Duration,
-    /// Act only when the environment file's `schedule` says it is time (for an hourly
-    /// CI schedule): otherwise exit 0 with nothing changed, no lock taken and no AWS call
-    /// but the account guard. The decision and the next park and unpark are reported.
+    /// Converge to what the environment file's `schedule` expects now (for an hourly CI
+    /// schedule): act when the live state differs, unless a person parked or unparked by
+    /// hand since the last transition (left until the next) or a hold keeps it awake. With
+    /// nothing to do: exit 0, no lock, no writes, only the account guard and reads. The
+    /// decision (on-schedule, act, caught-up, overridden, held, not-due, weekend,
+    /// holiday) and the next park and unpark are reported.
     #[arg(long)]
     scheduled: bool,
     /// Send no notification for this run, whatever the environment file's `notify` block
@@ -145,18 +162,37 @@ struct RunArgs {
     no_notify: bool,
 }
 
+/// The run's clock.
+#[derive(Debug, Args)]
+struct ClockArgs {
+    /// Decide as if it were this time (RFC 3339 with its offset, 2026-07-06T06:10:00Z):
+    /// the schedule, holds and the times recorded. To replay a day in a test or to ask what
+    /// the schedule would do; the report says the clock was set.
+    #[arg(long, value_name = "RFC3339", value_parser = crate::clock::parse_now)]
+    now: Option<infra_core::schedule::Timestamp>,
+}
+
+impl ClockArgs {
+    fn clock(&self) -> Clock {
+        self.now.map_or_else(Clock::system, Clock::at)
+    }
+}
+
 /// Runs `park` with these arguments (the first is the program's name); returns its exit
 /// code (the README's table).
 pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
     let Cli { global, command } = Cli::parse_from(args);
     run_command::<Cli, _, _, _>(&global, command, |command| async {
         let format = global.format();
-        let finished = run(
-            &global.setup(),
-            request(command),
-            &infra_core::cli::caller(),
-        )
-        .await;
+        // The clock is never taken from an inherited variable: a value copied into a CI
+        // context would freeze production's schedule.
+        if std::env::var_os(RETIRED_TEST_NOW_ENV).is_some_and(|v| !v.is_empty()) {
+            tracing::warn!(
+                "{RETIRED_TEST_NOW_ENV} is set and ignored: the real time is used (`--now` sets the clock of one run)"
+            );
+        }
+        let (request, clock) = request(command);
+        let finished = run(&global.setup(), request, clock, &infra_core::cli::caller()).await;
         let status = match finished.result {
             Ok(outcome) => render(outcome, format),
             Err(e) => report_error(&e, e.exit_status()),
@@ -187,8 +223,8 @@ fn render(outcome: Outcome, format: OutputFormat) -> ExitStatus {
     }
 }
 
-/// The arguments as a library request.
-fn request(command: Command) -> Request {
+/// The arguments as a library request, and the run's clock.
+fn request(command: Command) -> (Request, Clock) {
     let run = |args: RunArgs, ignore_hold, hold| RunRequest {
         dry_run: args.dry_run,
         concurrency: usize::from(args.concurrency),
@@ -210,10 +246,15 @@ fn request(command: Command) -> Request {
     match command {
         Command::Down {
             run: args,
+            clock,
             ignore_hold,
-        } => Request::Run(Direction::Down, run(args, ignore_hold, None)),
+        } => (
+            Request::Run(Direction::Down, run(args, ignore_hold, None)),
+            clock.clock(),
+        ),
         Command::Up {
             run: args,
+            clock,
             hold_until,
             reason,
             by,
@@ -224,22 +265,32 @@ fn request(command: Command) -> Request {
                 by,
                 lock_timeout: args.lock_timeout,
             });
-            Request::Run(Direction::Up, run(args, false, hold))
+            (
+                Request::Run(Direction::Up, run(args, false, hold)),
+                clock.clock(),
+            )
         }
         Command::Hold {
             until,
             reason,
             by,
             lock_timeout,
-        } => Request::Hold(HoldRequest {
-            until,
-            reason,
-            by,
+            clock,
+        } => (
+            Request::Hold(HoldRequest {
+                until,
+                reason,
+                by,
+                lock_timeout,
+            }),
+            clock.clock(),
+        ),
+        Command::Release {
             lock_timeout,
-        }),
-        Command::Release { lock_timeout } => Request::Release { lock_timeout },
-        Command::Status { check } => Request::Status { check },
-        Command::IamPolicy => Request::IamPolicy,
-        Command::Unlock { id } => Request::Unlock { id },
+            clock,
+        } => (Request::Release { lock_timeout }, clock.clock()),
+        Command::Status { check, clock } => (Request::Status { check }, clock.clock()),
+        Command::IamPolicy => (Request::IamPolicy, Clock::system()),
+        Command::Unlock { id } => (Request::Unlock { id }, Clock::system()),
     }
 }

@@ -11,7 +11,8 @@
 //! the park record's rules (at most 256 characters of letters, digits, spaces and
 //! `_ . : / = + - @`), so a hold is never rejected half-way.
 
-use crate::observe::{Clients, LiveEnvironment};
+use crate::change::{Change, CHANGE_TAG_KEY};
+use crate::observe::{Clients, ClusterState, LiveEnvironment};
 use crate::record::{check_tag_value, rfc3339, Found};
 use infra_core::aws::AwsCallError;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -211,22 +212,56 @@ pub async fn write(
     live: &LiveEnvironment,
     hold: &Hold,
 ) -> Result<Vec<String>, AwsCallError> {
+    tag_clusters(clients, &live.clusters, &hold.encode(), "the hold").await
+}
+
+/// Records the last completed park or unpark on each cluster (one tag:
+/// `park_state::change`), the memory a scheduled run reads to tell a person's change from
+/// a missed one.
+pub async fn record_change(
+    clients: &Clients,
+    clusters: &[ClusterState],
+    change: &Change,
+) -> Result<(), AwsCallError> {
+    if let Err(e) = check_tag_value(&change.encode()) {
+        return Err(AwsCallError {
+            operation: "ecs:TagResource",
+            resource: None,
+            code: None,
+            message: format!("the change record does not fit a tag: {e}"),
+            kind: infra_core::aws::AwsCallErrorKind::Service,
+        });
+    }
+    let tags = [(CHANGE_TAG_KEY, change.encode())];
+    tag_clusters(clients, clusters, &tags, "the change record")
+        .await
+        .map(|_| ())
+}
+
+/// Writes `tags` on each of the environment's ECS clusters, one TagResource a cluster
+/// (all of its tags or none); `what` names them in the error of a missing cluster.
+async fn tag_clusters(
+    clients: &Clients,
+    clusters: &[ClusterState],
+    tags: &[(&'static str, String)],
+    what: &str,
+) -> Result<Vec<String>, AwsCallError> {
     let mut written = Vec::new();
-    for cluster in &live.clusters {
+    for cluster in clusters {
         let Some(arn) = &cluster.arn else {
             return Err(AwsCallError {
                 operation: "ecs:DescribeClusters",
                 resource: Some(cluster.cluster.clone()),
                 code: Some("ClusterNotFoundException".into()),
-                message: "the cluster does not exist, so it cannot carry the hold".into(),
+                message: format!("the cluster does not exist, so it cannot carry {what}"),
                 kind: infra_core::aws::AwsCallErrorKind::Service,
             });
         };
         let mut req = clients.ecs.tag_resource().resource_arn(arn);
-        for (key, value) in hold.encode() {
+        for (key, value) in tags {
             req = req.tags(
                 aws_sdk_ecs::types::Tag::builder()
-                    .key(key)
+                    .key(*key)
                     .value(value)
                     .build(),
             );

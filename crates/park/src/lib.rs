@@ -15,6 +15,9 @@
 //! - [`engine`]: carries a plan out: bounded, each resource's steps in order, within the
 //!   run's deadline, stopping cleanly on a signal. [`wait`]: service-stable and
 //!   cluster-available waits.
+//! - [`converge`]: what a `--scheduled` run decides: the schedule's expected state now,
+//!   the live state, holds and who changed the environment last (`park_state::change`).
+//!   [`clock`]: the run's time, real or set by `--now`.
 //! - [`lock`]: the environment lock (Terraform's state lock) around a run.
 //! - [`report`]: the `park/run` report. [`iam`]: the least-privilege policy.
 //! - [`command`]: the use cases (`down`, `up`, `status`, `unlock`, `iam-policy`) as one
@@ -35,7 +38,9 @@
 
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod clock;
 pub mod command;
+pub mod converge;
 pub mod engine;
 pub mod hold;
 pub mod iam;
@@ -46,4 +51,4 @@ pub mod savings;
 pub mod status;
 pub mod wait;
 
-pub use park_state::{error, observe, record, state};
+pub use park_state::{change, error, observe, record, state};

@@ -4,6 +4,8 @@
 use crate::engine::{Outcome, ResultKind};
 use crate::hold::Hold;
 use crate::plan::{Decision, Direction};
+use crate::clock::ClockNote;
+use crate::converge::ScheduleNote;
 use crate::savings::SavingsSummary;
 use infra_core::exit::ExitStatus;
 use infra_core::output::{table, Report};
@@ -32,7 +34,13 @@ pub struct RunReport {
     pub savings: Option<SavingsSummary>,
     /// `--scheduled`: what the schedule decided, the local time, the next park and unpark.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<infra_core::schedule::ScheduleNote>,
+    pub schedule: Option<ScheduleNote>,
+    /// `--now`: the clock the run decided at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockNote>,
+    /// The change this run recorded on the clusters (a completed park or unpark).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<crate::change::Change>,
     /// The notifications this run sent, or could not (the `notify` block).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<infra_core::notify::Delivery>,
@@ -94,6 +102,9 @@ pub struct HoldReport {
     pub hold: Option<Hold>,
     /// The ECS clusters written or untagged.
     pub clusters: Vec<String>,
+    /// `--now`: the clock the hold was decided at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockNote>,
 }
 
 impl Report for HoldReport {
@@ -171,11 +182,13 @@ impl RunReport {
             savings: None,
             notifications: Vec::new(),
             schedule: None,
+            clock: None,
+            recorded: None,
         }
     }
 
     /// The report with what the schedule decided (`--scheduled`).
-    pub fn with_schedule(mut self, note: infra_core::schedule::ScheduleNote) -> Self {
+    pub fn with_schedule(mut self, note: ScheduleNote) -> Self {
         self.schedule = Some(note);
         self
     }
@@ -216,9 +229,12 @@ impl Report for RunReport {
             (Direction::Up, false) => "unpark",
         };
         writeln!(out, "{verb} {}", self.environment)?;
+        if let Some(clock) = &self.clock {
+            writeln!(out, "{}", clock.describe())?;
+        }
         if let Some(note) = &self.schedule {
             writeln!(out, "{}", note.describe())?;
-            if note.decision != infra_core::schedule::Decision::Act {
+            if !note.decision.acts() {
                 return Ok(());
             }
         }
@@ -283,8 +299,11 @@ impl Report for RunReport {
             "{} done, {} planned, {} unchanged, {} refused, {} conflict, {} failed",
             s.done, s.planned, s.unchanged, s.refused, s.conflict, s.failed
         )?;
-        match &self.savings {
-            Some(savings) => writeln!(out, "parked: {}", savings.describe()),
+        if let Some(savings) = &self.savings {
+            writeln!(out, "parked: {}", savings.describe())?;
+        }
+        match &self.recorded {
+            Some(change) => writeln!(out, "recorded: {}", change.describe()),
             None => Ok(()),
         }
     }

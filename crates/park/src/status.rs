@@ -13,7 +13,10 @@ use infra_core::environment::{
 };
 use infra_core::exit::ExitStatus;
 use infra_core::output::{table, Report};
-use infra_core::schedule::{rfc3339, Action, Expected, Schedule, Timestamp};
+use crate::change::Change;
+use crate::clock::ClockNote;
+use crate::converge::{self, Decision, LiveView};
+use infra_core::schedule::{Action, Expected, Schedule, Timestamp};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -89,6 +92,12 @@ pub struct StatusReport {
     /// the state is what the schedule expects.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleStatus>,
+    /// The last completed park or unpark recorded on the clusters.
+    #[serde(skip)]
+    pub last_change: Option<Change>,
+    /// `--now`: the clock the report was made at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockNote>,
 }
 
 /// `park status` against the schedule.
@@ -104,9 +113,27 @@ pub struct ScheduleStatus {
     pub next_unpark: Option<String>,
     /// What the schedule expects now: `parked` or `unparked`.
     pub expected: Expected,
-    /// `on-schedule`, `off-schedule`, or `held` (unparked by a hold in force while the
-    /// schedule expects parked).
+    /// `on-schedule`, `off-schedule`, `held` (unparked by a hold in force while the
+    /// schedule expects parked) or `overridden` (changed by hand since the last
+    /// transition: the next scheduled run leaves it).
     pub state: ScheduleState,
+    /// Who decides the state until the next transition: `schedule` or `person`.
+    pub in_charge: InCharge,
+    /// `person`: when the schedule takes over again (the next transition).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// The last completed park or unpark: what, when, by whom, scheduled or by hand.
+    pub last_change: Option<Change>,
+}
+
+/// Who decides the environment's state until the next transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InCharge {
+    /// Scheduled runs converge to the schedule.
+    Schedule,
+    /// A person's change (or hold) stands; scheduled runs leave it.
+    Person,
 }
 
 /// Whether the environment is where its schedule expects it.
@@ -120,6 +147,8 @@ pub enum ScheduleState {
     OffSchedule,
     /// Unparked while the schedule expects parked, by a hold in force.
     Held,
+    /// Parked or unparked by hand since the last transition: left so until the next.
+    Overridden,
 }
 
 impl ScheduleState {
@@ -129,6 +158,7 @@ impl ScheduleState {
             ScheduleState::OnSchedule => "on-schedule",
             ScheduleState::OffSchedule => "off-schedule",
             ScheduleState::Held => "held",
+            ScheduleState::Overridden => "overridden",
         }
     }
 }
@@ -138,25 +168,47 @@ impl StatusReport {
     /// block).
     pub fn with_schedule(mut self, schedule: &Schedule, now: Timestamp) -> Self {
         let expected = schedule.expected(now);
-        let held = self
-            .hold
-            .as_ref()
-            .is_some_and(|n| n.result == HoldResult::Held);
-        let state = match (expected, self.overall) {
-            (Expected::Parked, Overall::Parked) | (Expected::Unparked, Overall::Unparked) => {
-                ScheduleState::OnSchedule
-            }
-            (Expected::Parked, Overall::Unparked) if held => ScheduleState::Held,
+        let action = match expected {
+            Expected::Parked => Action::Park,
+            Expected::Unparked => Action::Unpark,
+        };
+        // What the next scheduled run of the expected direction would decide.
+        let timing = converge::timing(schedule, action, now);
+        let note = converge::converge(
+            schedule,
+            &timing,
+            LiveView {
+                overall: self.overall,
+                hold: self
+                    .hold
+                    .as_ref()
+                    .filter(|n| n.result == HoldResult::Held)
+                    .map(|n| &n.hold),
+                last_change: self.last_change.as_ref(),
+            },
+        );
+        let state = match note.decision {
+            Decision::OnSchedule => ScheduleState::OnSchedule,
+            Decision::Held => ScheduleState::Held,
+            Decision::Overridden => ScheduleState::Overridden,
             _ => ScheduleState::OffSchedule,
+        };
+        let (in_charge, until) = match (state, &self.hold) {
+            (ScheduleState::Overridden, _) => (InCharge::Person, note.until.clone()),
+            (ScheduleState::Held, Some(h)) => (InCharge::Person, Some(h.hold.until.clone())),
+            _ => (InCharge::Schedule, None),
         };
         self.savings = self.savings.map(|s| s.with_schedule(schedule, now));
         self.schedule = Some(ScheduleStatus {
             timezone: schedule.zone().to_owned(),
-            local_time: rfc3339(&now.to_zoned(schedule.timezone.clone())),
-            next_park: schedule.next(Action::Park, now).as_ref().map(rfc3339),
-            next_unpark: schedule.next(Action::Unpark, now).as_ref().map(rfc3339),
+            local_time: note.local_time,
+            next_park: note.next_park,
+            next_unpark: note.next_unpark,
             expected,
             state,
+            in_charge,
+            until,
+            last_change: self.last_change.clone(),
         });
         self
     }
@@ -390,9 +442,10 @@ impl StatusReport {
         live: LiveEnvironment,
         caller: Option<CallerIdentity>,
         sizes: &HashMap<String, Result<TaskSize, String>>,
+        now: std::time::SystemTime,
     ) -> Self {
         let prices = savings::prices(env);
-        let now = std::time::SystemTime::now();
+        let live_change = live.last_change().cloned();
         let hold = match live.hold_at(now) {
             Some(h) => Some(HoldNote {
                 result: HoldResult::Held,
@@ -465,20 +518,13 @@ impl StatusReport {
                 }
             })
             .collect();
-        let states: Vec<ParkState> = services
-            .iter()
-            .map(|s| s.state)
-            .chain(aurora.iter().map(|a| a.state))
-            .chain(eventbridge_rules.iter().map(|r| r.state))
-            .filter(|s| *s != ParkState::Kept)
-            .collect();
-        let overall = if states.iter().all(|s| *s == ParkState::Parked) && !states.is_empty() {
-            Overall::Parked
-        } else if states.iter().all(|s| *s == ParkState::Unparked) {
-            Overall::Unparked
-        } else {
-            Overall::Mixed
-        };
+        let overall = overall_of(
+            services
+                .iter()
+                .map(|s| s.state)
+                .chain(aurora.iter().map(|a| a.state))
+                .chain(eventbridge_rules.iter().map(|r| r.state)),
+        );
         let rows = services
             .iter()
             .filter_map(|s| s.savings.as_ref())
@@ -497,6 +543,8 @@ impl StatusReport {
             hold,
             savings,
             schedule: None,
+            last_change: live_change,
+            clock: None,
         }
     }
 
@@ -517,6 +565,41 @@ impl StatusReport {
         } else {
             ExitStatus::ChangesFound
         }
+    }
+}
+
+/// The environment as a whole from the live state, leaving out what park keeps (what a
+/// scheduled run compares with the schedule, without building the whole report).
+pub fn overall(env: &Environment, live: &LiveEnvironment) -> Overall {
+    overall_of(
+        env.services()
+            .zip(&live.services)
+            .map(|((_, cfg), state)| service_state(cfg, state).0)
+            .chain(
+                env.aurora_clusters
+                    .iter()
+                    .zip(&live.aurora)
+                    .map(|(cfg, state)| aurora_state(cfg, state).0),
+            )
+            .chain(
+                env.eventbridge_rules
+                    .iter()
+                    .zip(&live.rules)
+                    .map(|(cfg, state)| rule_state(cfg, state).0),
+            ),
+    )
+}
+
+/// Parked when every managed resource is parked (and there is one), unparked when every
+/// one is unparked, else mixed.
+fn overall_of(states: impl Iterator<Item = ParkState>) -> Overall {
+    let states: Vec<ParkState> = states.filter(|s| *s != ParkState::Kept).collect();
+    if states.iter().all(|s| *s == ParkState::Parked) && !states.is_empty() {
+        Overall::Parked
+    } else if states.iter().all(|s| *s == ParkState::Unparked) {
+        Overall::Unparked
+    } else {
+        Overall::Mixed
     }
 }
 
@@ -565,15 +648,25 @@ impl Report for StatusReport {
                 out,
                 "schedule    {}: expected {} at {} ({}); next park {}, next unpark {}",
                 s.state.as_str(),
-                match s.expected {
-                    Expected::Parked => "parked",
-                    Expected::Unparked => "unparked",
-                },
+                s.expected.as_str(),
                 s.local_time,
                 s.timezone,
                 next(&s.next_park),
                 next(&s.next_unpark)
             )?;
+            match (s.in_charge, &s.until) {
+                (InCharge::Person, Some(until)) => writeln!(
+                    out,
+                    "in charge   a person until {until}: scheduled runs leave it until then"
+                )?,
+                _ => writeln!(out, "in charge   the schedule: scheduled runs converge to it")?,
+            }
+            if let Some(change) = &s.last_change {
+                writeln!(out, "last change {}", change.describe())?;
+            }
+        }
+        if let Some(clock) = &self.clock {
+            writeln!(out, "{}", clock.describe())?;
         }
         match &self.hold {
             Some(n) if n.result == HoldResult::Held => writeln!(
@@ -768,6 +861,8 @@ mod tests {
             hold: None,
             savings: None,
             schedule: None,
+            last_change: None,
+            clock: None,
         };
         let mut out = Vec::new();
         infra_core::output::write_report(&report, infra_core::output::OutputFormat::Json, &mut out)

@@ -63,8 +63,11 @@ pub(crate) struct RawSchedule {
     pub holidays: Vec<String>,
     #[serde(default)]
     pub holiday_files: Vec<String>,
+    /// Gone (scheduled runs converge): kept only to say so at its line.
     #[serde(default)]
     pub window: Option<String>,
+    #[serde(default)]
+    pub runs_every: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

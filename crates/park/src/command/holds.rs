@@ -69,6 +69,7 @@ pub(super) async fn place_hold(
         action: HoldResult::Placed,
         hold: Some(hold),
         clusters,
+        clock: None,
     }))
 }
 
@@ -85,5 +86,6 @@ pub(super) async fn release_hold(env: Environment, clients: Clients) -> Result<O
         },
         hold,
         clusters,
+        clock: None,
     }))
 }

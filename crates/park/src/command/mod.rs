@@ -28,11 +28,13 @@ use infra_core::aws::AwsCallError;
 use infra_core::exit::ExitStatus;
 use infra_core::retry::Deadline;
 use infra_core::runner::{Caller, Stop};
-use infra_core::schedule::{Action, Decision, ScheduleNote};
+use crate::clock::Clock;
+use crate::converge::{converge, timing, LiveView, ScheduleNote, Timing};
+use infra_core::schedule::Action;
 use infra_core::setup::{Setup, SetupError};
 use infra_core::Environment;
 use locked::{locked, LockOptions};
-use park_run::{observe_plan_run, Bounds};
+use park_run::{observe_plan_run, Bounds, RunContext};
 use state_lock::{BackendError, LockError};
 use std::time::Duration;
 
@@ -96,9 +98,8 @@ pub struct RunRequest {
     pub ignore_hold: bool,
     /// `park up --hold-until`: place this hold first, then unpark.
     pub hold: Option<HoldRequest>,
-    /// `--scheduled`: act only when the environment file's `schedule` says it is time
-    /// (the clock read once; `INFRA_TEST_NOW` sets it for tests); otherwise exit 0 with
-    /// nothing changed, no lock taken and no AWS call but the account guard.
+    /// `--scheduled`: converge to what the environment file's `schedule` expects now
+    /// ([`crate::converge`]): a run with nothing to do takes no lock and changes nothing.
     pub scheduled: bool,
     /// `--no-notify`: send no notification for this run.
     pub no_notify: bool,
@@ -173,9 +174,6 @@ pub enum ParkError {
         "--scheduled needs a `schedule {{ ... }}` block in {0}: it says when to park and unpark"
     )]
     NoSchedule(std::path::PathBuf),
-    /// The time to decide at could not be read (`INFRA_TEST_NOW` is not a time).
-    #[error("{0}")]
-    Clock(String),
 }
 
 impl ParkError {
@@ -186,8 +184,7 @@ impl ParkError {
             ParkError::Backend(_)
             | ParkError::LockSetup(_)
             | ParkError::InvalidHold(_)
-            | ParkError::NoSchedule(_)
-            | ParkError::Clock(_) => ExitStatus::InvalidInput,
+            | ParkError::NoSchedule(_) => ExitStatus::InvalidInput,
             ParkError::Lock(e) => e.exit_status(),
             ParkError::Observe(_)
             | ParkError::InterruptedWaitingForLock
@@ -207,10 +204,11 @@ pub struct Finished {
     pub release: Option<ParkError>,
 }
 
-/// Runs `request`. The caller's `on_signals` is called once a park run starts (not for
-/// `status`, `unlock` or `iam-policy`, which a signal simply ends); its `progress` shows
-/// the engine's resources as they finish.
-pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
+/// Runs `request`, deciding by `clock` (the real time, or `--now`). The caller's
+/// `on_signals` is called once a park run starts (not for `status`, `unlock` or
+/// `iam-policy`, which a signal simply ends); its `progress` shows the engine's resources
+/// as they finish.
+pub async fn run(setup: &Setup, request: Request, clock: Clock, caller: &Caller) -> Finished {
     let env = match setup.environment() {
         Ok(env) => env,
         Err(e) => {
@@ -235,7 +233,16 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Finished {
         }
         _ => None,
     };
-    let (mut finished, stop) = run_request(setup, &env, request, caller, deadline).await;
+    let (mut finished, stop) = run_request(setup, &env, request, clock, caller, deadline).await;
+    if let Some(note) = clock.note() {
+        tracing::warn!("{}", note.describe());
+        match &mut finished.result {
+            Ok(Outcome::Run(report)) => report.clock = Some(note),
+            Ok(Outcome::Status(report, _)) => report.clock = Some(note),
+            Ok(Outcome::Hold(report)) => report.clock = Some(note),
+            _ => {}
+        }
+    }
     let notice = match (command, &env.notify) {
         (Some(command), Some(config)) => notify::notice(&env.name, &command, &finished)
             .filter(|n| config.wants(n.event))
@@ -259,6 +266,7 @@ async fn run_request(
     setup: &Setup,
     env: &Environment,
     request: Request,
+    clock: Clock,
     caller: &Caller,
     deadline: Deadline,
 ) -> (Finished, Option<Stop>) {
@@ -277,7 +285,7 @@ async fn run_request(
     }
     // A hold is checked before any AWS call: a bad one writes nothing (exit 2). Without
     // `--by`, its holder is the caller's identity, known after the account guard.
-    let now = std::time::SystemTime::now();
+    let now = clock.system_time();
     let hold = match hold_request(&request) {
         None => None,
         Some(h) => match hold_for(env, h, h.by.as_deref().unwrap_or("caller"), now) {
@@ -285,25 +293,17 @@ async fn run_request(
             Err(e) => return done(Err(e.into())),
         },
     };
-    // With a schedule, the clock is read once, before any AWS call: `park status` and
-    // the saving of `park down` count the schedule's hours from it, `--scheduled` decides
-    // from it.
-    let schedule_now = match (&request, &env.schedule) {
-        (Request::Status { .. } | Request::Run(..), Some(_)) => match clock() {
-            Ok(now) => Some(now),
+    // With a schedule, everything decided by time is decided at the run's clock, read
+    // once: `park status` and the saving of `park down` count the schedule's hours from
+    // it, `--scheduled` decides from it.
+    let schedule_now = env.schedule.as_ref().map(|_| clock.now());
+    // --scheduled: whether this direction is wanted now is known before any AWS call; a
+    // run that is not wanted ends after the account guard.
+    let timing = match &request {
+        Request::Run(direction, args) if args.scheduled => match scheduled(env, *direction, clock) {
+            Ok(timing) => Some(timing),
             Err(e) => return done(Err(e)),
         },
-        _ => None,
-    };
-    // --scheduled: the decision is made before any AWS call (the clock read once); one
-    // that does not act ends the run after the account guard.
-    let scheduled = match &request {
-        Request::Run(direction, args) if args.scheduled => {
-            match scheduled(env, *direction, schedule_now) {
-                Ok(note) => Some(note),
-                Err(e) => return done(Err(e)),
-            }
-        }
         _ => None,
     };
     let (config, identity) = match setup.aws_until(env, deadline).await {
@@ -325,7 +325,7 @@ async fn run_request(
             Ok(live) => {
                 let arns = crate::savings::recorded_definitions(&live);
                 let sizes = crate::savings::task_sizes(&clients, arns).await;
-                let report = StatusReport::new(env, live, identity, &sizes);
+                let report = StatusReport::new(env, live, identity, &sizes, now);
                 Ok(Outcome::Status(
                     match (&env.schedule, schedule_now) {
                         (Some(schedule), Some(now)) => report.with_schedule(schedule, now),
@@ -338,10 +338,30 @@ async fn run_request(
         }),
         Request::Unlock { id } => done(unlock(&config, env, &id).await),
         Request::Run(direction, args) => {
-            if let Some(note) = scheduled.clone().filter(|n| n.decision != Decision::Act) {
-                tracing::info!("{}", note.describe());
-                let report = RunReport::new(&env.name, direction, args.dry_run, Vec::new());
-                return done(Ok(Outcome::Run(report.with_schedule(note))));
+            // --scheduled: not wanted now, or (from the live state, read without the lock)
+            // nothing to do: the run ends here, nothing written.
+            if let Some(timing) = &timing {
+                if let Some(note) = timing.settled() {
+                    tracing::info!("{}", note.describe());
+                    let report = RunReport::new(&env.name, direction, args.dry_run, Vec::new());
+                    return done(Ok(Outcome::Run(report.with_schedule(note.clone()))));
+                }
+                match observe(&clients, env).await {
+                    Ok(live) => {
+                        let note = decide(env, timing, &live, now);
+                        if !note.decision.acts() {
+                            return done(Ok(park_run::left_alone(
+                                env,
+                                direction,
+                                args.dry_run,
+                                note,
+                                &live,
+                                now,
+                            )));
+                        }
+                    }
+                    Err(e) => return done(Err(e.into())),
+                }
             }
             let stop = on_signals(infra_core::runner::StopKind::finish(
                 format!(
@@ -362,18 +382,18 @@ async fn run_request(
                 direction,
                 args,
                 hold,
-                schedule_now,
+                RunContext {
+                    clock,
+                    by: holder(identity.as_ref()),
+                    timing,
+                },
                 Bounds {
                     deadline,
                     stop: stop.clone(),
                     progress: caller.progress.clone(),
                 },
             );
-            let mut finished = locked(env, &config, lock, &stop, work).await;
-            if let (Ok(Outcome::Run(report)), Some(note)) = (&mut finished.result, scheduled) {
-                report.schedule = Some(note);
-            }
-            (finished, Some(stop))
+            (locked(env, &config, lock, &stop, work).await, Some(stop))
         }
         Request::Hold(h) => {
             let stop = on_signals(infra_core::runner::StopKind::finish(
@@ -407,34 +427,39 @@ async fn run_request(
     }
 }
 
-/// What the schedule decides for a `--scheduled` run of `direction` at `now` (the clock
-/// read once, before; `None` without a schedule).
-fn scheduled(
-    env: &Environment,
-    direction: Direction,
-    now: Option<infra_core::schedule::Timestamp>,
-) -> Result<ScheduleNote, ParkError> {
-    let (Some(schedule), Some(now)) = (&env.schedule, now) else {
+/// Where a `--scheduled` run of `direction` stands at the run's clock, before any AWS
+/// call.
+fn scheduled(env: &Environment, direction: Direction, clock: Clock) -> Result<Timing, ParkError> {
+    let Some(schedule) = &env.schedule else {
         return Err(ParkError::NoSchedule(env.file.clone()));
     };
     let action = match direction {
         Direction::Down => Action::Park,
         Direction::Up => Action::Unpark,
     };
-    Ok(ScheduleNote::new(schedule, &schedule.decide(action, now)))
+    Ok(timing(schedule, action, clock.now()))
 }
 
-/// The time the schedule is read at: now, or `INFRA_TEST_NOW` (a testing aid, warned
-/// about).
-fn clock() -> Result<infra_core::schedule::Timestamp, ParkError> {
-    let (now, from_env) = infra_core::schedule::now().map_err(ParkError::Clock)?;
-    if from_env {
-        tracing::warn!(
-            "{} is set: the schedule decides as if it were {now} (a testing aid; unset it in CI)",
-            infra_core::schedule::TEST_NOW_ENV
-        );
-    }
-    Ok(now)
+/// The convergence decision for a wanted direction, from the live state at `now`.
+fn decide(
+    env: &Environment,
+    timing: &Timing,
+    live: &crate::observe::LiveEnvironment,
+    now: std::time::SystemTime,
+) -> ScheduleNote {
+    let Some(schedule) = &env.schedule else {
+        return timing.note().clone();
+    };
+    let overall = crate::status::overall(env, live);
+    converge(
+        schedule,
+        timing,
+        LiveView {
+            overall,
+            hold: live.hold_at(now),
+            last_change: live.last_change(),
+        },
+    )
 }
 
 /// The least-privilege IAM policy for `env`, the lock's actions included.
@@ -478,7 +503,6 @@ mod tests {
             ParkError::InvalidHold(HoldError::NoCluster),
             ParkError::HoldWrite(aws()),
             ParkError::NoSchedule("prod.env.hcl".into()),
-            ParkError::Clock("INFRA_TEST_NOW=\"soon\" is not a time".into()),
         ];
         for error in &errors {
             let expected = match error {
@@ -486,8 +510,7 @@ mod tests {
                 | ParkError::Backend(_)
                 | ParkError::LockSetup(_)
                 | ParkError::InvalidHold(_)
-                | ParkError::NoSchedule(_)
-                | ParkError::Clock(_) => 2,
+                | ParkError::NoSchedule(_) => 2,
                 ParkError::Lock(LockError::Held { .. } | LockError::Mismatch { .. }) => 4,
                 ParkError::Lock(_) => 1,
                 ParkError::Observe(_)

@@ -3,8 +3,11 @@
 
 use super::{Outcome, ParkError, RunRequest};
 use crate::engine::{self, RunOptions, Stop};
+use crate::change::{Change, ChangeAction};
+use crate::clock::Clock;
+use crate::converge::{ScheduleNote, Timing};
 use crate::hold::Hold;
-use crate::observe::{observe, Clients};
+use crate::observe::{observe, Clients, LiveEnvironment};
 use crate::plan::{plan, Direction};
 use crate::record::Found;
 use crate::report::{HoldNote, HoldResult, RunReport};
@@ -16,6 +19,14 @@ use std::time::Duration;
 
 /// How long `park down` waits after its run for task sizes still being read.
 const SIZES_GRACE: Duration = Duration::from_secs(2);
+
+/// What a run decides by and records: its clock, who runs it, and (`--scheduled`) where
+/// it stands in the schedule, checked again under the lock.
+pub(super) struct RunContext {
+    pub(super) clock: Clock,
+    pub(super) by: String,
+    pub(super) timing: Option<Timing>,
+}
 
 /// What bounds a run and who watches it: the run's deadline, the caller's stop and
 /// progress display.
@@ -31,7 +42,7 @@ pub(super) async fn observe_plan_run(
     direction: Direction,
     args: RunRequest,
     hold: Option<Hold>,
-    schedule_now: Option<infra_core::schedule::Timestamp>,
+    context: RunContext,
     bounds: Bounds,
 ) -> Result<Outcome, ParkError> {
     let Bounds {
@@ -39,8 +50,18 @@ pub(super) async fn observe_plan_run(
         stop,
         progress,
     } = bounds;
+    let RunContext { clock, by, timing } = context;
+    let schedule_now = env.schedule.as_ref().map(|_| clock.now());
     let live = observe(&clients, &env).await?;
-    let now = std::time::SystemTime::now();
+    let now = clock.system_time();
+    // --scheduled: decided again on what is live now, under the lock (a person may have
+    // parked, unparked or held it since the unlocked read).
+    let schedule_note = timing
+        .as_ref()
+        .map(|timing| super::decide(&env, timing, &live, now));
+    if let Some(note) = schedule_note.clone().filter(|n| !n.decision.acts()) {
+        return Ok(left_alone(&env, direction, args.dry_run, note, &live, now));
+    }
     let mut note = None;
     for cluster in &live.clusters {
         if let Found::Invalid { error } = &cluster.hold {
@@ -94,13 +115,8 @@ pub(super) async fn observe_plan_run(
             }
         }
     }
-    let plan = plan(
-        direction,
-        &env,
-        &live,
-        args.plan,
-        std::time::SystemTime::now(),
-    );
+    let plan = plan(direction, &env, &live, args.plan, now);
+    let clusters = live.clusters.clone();
     // The task sizes `park down`'s saving needs are read while the engine runs, never
     // after it: the estimate adds no time to the run, and a size not read by the end of
     // the run (throttling, a signal) is simply not estimated.
@@ -135,7 +151,7 @@ pub(super) async fn observe_plan_run(
             match tokio::time::timeout(SIZES_GRACE, handle).await {
                 Ok(Ok(sizes)) => {
                     let after = crate::savings::with_written_records(live, &outcomes);
-                    let savings = StatusReport::new(&env, after, None, &sizes).savings;
+                    let savings = StatusReport::new(&env, after, None, &sizes, now).savings;
                     // With a schedule: the next 30 days on it, not the 12 h assumption.
                     match (&env.schedule, schedule_now) {
                         (Some(schedule), Some(now)) => {
@@ -163,5 +179,53 @@ pub(super) async fn observe_plan_run(
         report = report.with_hold(note);
     }
     report.savings = savings;
+    report.schedule = schedule_note;
+    // A run that finished every resource records what it did, when, by whom and whether
+    // the schedule ran it; one that did not (a failure, a refusal, a signal) records
+    // nothing and so counts as not done: the next scheduled run finishes it.
+    if !args.dry_run
+        && !stop.requested()
+        && report.exit_status() == infra_core::exit::ExitStatus::Success
+    {
+        let change = Change {
+            action: match direction {
+                Direction::Down => ChangeAction::Park,
+                Direction::Up => ChangeAction::Unpark,
+            },
+            at: crate::record::rfc3339(now),
+            by,
+            scheduled: args.scheduled,
+        };
+        match crate::hold::record_change(&clients, &clusters, &change).await {
+            Ok(()) => report.recorded = Some(change),
+            // The environment is parked or unparked as reported; only the memory of who
+            // did it is missing, so a scheduled run may treat a change by hand as its own
+            // to undo. Said, not failed.
+            Err(e) => tracing::warn!("the change was made but not recorded on the clusters: {e}"),
+        }
+    }
     Ok(Outcome::Run(report))
+}
+
+/// The report of a `--scheduled` run that changes nothing (on schedule, held, overridden,
+/// not due): the decision, and the hold that wins when there is one.
+pub(super) fn left_alone(
+    env: &Environment,
+    direction: Direction,
+    dry_run: bool,
+    note: ScheduleNote,
+    live: &LiveEnvironment,
+    now: std::time::SystemTime,
+) -> Outcome {
+    tracing::info!("{}", note.describe());
+    let mut report = RunReport::new(&env.name, direction, dry_run, Vec::new());
+    if note.decision == crate::converge::Decision::Held {
+        if let Some(hold) = live.hold_at(now) {
+            report = report.with_hold(HoldNote {
+                result: HoldResult::Held,
+                hold: hold.clone(),
+            });
+        }
+    }
+    Outcome::Run(report.with_schedule(note))
 }

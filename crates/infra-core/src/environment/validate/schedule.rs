@@ -7,10 +7,10 @@ use jiff::tz::TimeZone;
 use std::path::Path;
 use std::time::Duration;
 
-/// The default `window`: an hourly scheduled run on the hour lands in it.
-const DEFAULT_WINDOW: Duration = Duration::from_secs(55 * 60);
-/// The shortest `window`: scheduled runs are hourly or every 30 minutes.
-const MIN_WINDOW: Duration = Duration::from_secs(30 * 60);
+/// The default `runs_every`: CircleCI's hourly scheduled pipelines, on the hour.
+const DEFAULT_RUNS_EVERY: Duration = Duration::from_secs(3600);
+/// The shortest `runs_every`: a scheduled run takes minutes, and each reads the live state.
+const MIN_RUNS_EVERY: Duration = Duration::from_secs(5 * 60);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 impl Validator<'_, '_> {
@@ -102,28 +102,63 @@ impl Validator<'_, '_> {
                 ),
             }
         }
-        let window = match raw.window.as_deref().map(humantime::parse_duration) {
-            None => DEFAULT_WINDOW,
+        if raw.window.is_some() {
+            self.problem(
+                &p.key("window"),
+                "`window` is gone: scheduled runs now converge to the schedule on every run (a missed run is caught up by the next), so no window decides when they act; declare how often they are triggered instead (`runs_every = \"1h\"`, the default)",
+            );
+        }
+        let runs_every = match raw.runs_every.as_deref().map(humantime::parse_duration) {
+            None => DEFAULT_RUNS_EVERY,
             Some(Ok(d)) => d,
             Some(Err(e)) => {
                 self.problem(
-                    &p.key("window"),
+                    &p.key("runs_every"),
                     format!(
-                        "`window` \"{}\" is not a duration such as \"55m\": {e}",
-                        raw.window.as_deref().unwrap_or_default()
+                        "`runs_every` \"{}\" is not a duration such as \"1h\": {e}",
+                        raw.runs_every.as_deref().unwrap_or_default()
                     ),
                 );
-                DEFAULT_WINDOW
+                DEFAULT_RUNS_EVERY
             }
         };
-        if window < MIN_WINDOW {
+        if runs_every < MIN_RUNS_EVERY
+            || runs_every > DAY
+            || runs_every.subsec_nanos() != 0
+            || DAY.as_secs() % runs_every.as_secs().max(1) != 0
+        {
             self.problem(
-                &p.key("window"),
+                &p.key("runs_every"),
                 format!(
-                    "`window` {} is shorter than the 30 minutes between scheduled runs (hourly or every 30 minutes): a run could miss the time",
-                    humantime::format_duration(window)
+                    "`runs_every` {} must divide a day evenly and be 5 minutes to 24 hours (the scheduled runs' trigger: \"1h\" for hourly on the hour)",
+                    humantime::format_duration(runs_every)
                 ),
             );
+        }
+        let grid = Schedule {
+            timezone: timezone.clone(),
+            unpark_at: unpark_at.unwrap_or_default(),
+            park_at: park_at.unwrap_or_default(),
+            days: Vec::new(),
+            holidays: Default::default(),
+            runs_every,
+        };
+        if self.problems.len() == before {
+            let now = jiff::Timestamp::now();
+            for (key, time) in [("unpark_at", unpark_at), ("park_at", park_at)] {
+                let Some(time) = time else { continue };
+                if let Some(offset) = grid.off_grid(time, now) {
+                    self.problem(
+                        &p.key(key),
+                        format!(
+                            "`{key}` \"{}\" is never the time of a scheduled run triggered every {} from midnight UTC (at UTC{offset} in {}): the run after it would always be late; choose a time on that grid or change `runs_every`",
+                            time.strftime("%H:%M"),
+                            humantime::format_duration(runs_every),
+                            raw.timezone
+                        ),
+                    );
+                }
+            }
         }
         if let (Some(unpark), Some(park)) = (unpark_at, park_at) {
             let seconds = |t: jiff::civil::Time| {
@@ -131,20 +166,10 @@ impl Validator<'_, '_> {
                     + u64::from(t.minute().unsigned_abs()) * 60
             };
             let forward = (seconds(park) + DAY.as_secs() - seconds(unpark)) % DAY.as_secs();
-            let gap = Duration::from_secs(forward.min(DAY.as_secs() - forward));
-            if gap.is_zero() {
+            if forward == 0 {
                 self.problem(
                     &p.key("park_at"),
                     "`park_at` equals `unpark_at`: the environment would be parked and unparked at once",
-                );
-            } else if window >= gap {
-                self.problem(
-                    &p.key("window"),
-                    format!(
-                        "`window` {} is not shorter than the {} between `unpark_at` and `park_at`: one run could be within both",
-                        humantime::format_duration(window),
-                        humantime::format_duration(gap)
-                    ),
                 );
             }
         }
@@ -157,7 +182,7 @@ impl Validator<'_, '_> {
             park_at: park_at?,
             days,
             holidays,
-            window,
+            runs_every,
         })
     }
 }
