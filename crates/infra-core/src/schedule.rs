@@ -418,7 +418,7 @@ mod tests {
         );
         assert_eq!(
             last(&s, "2026-03-23T06:59:59Z"),
-            (Expected::Parked, "2026-03-20T19:00:00+00:00".into())
+            (Expected::Parked, "2026-03-22T19:00:00+00:00".into())
         );
         assert_eq!(
             last(&s, "2026-03-30T06:00:00Z"),
