@@ -181,7 +181,9 @@ impl Schedule {
     /// on `time` in this zone at every UTC offset the zone has in the year of `around`:
     /// `None` if so, else the first offset where it does not.
     pub fn off_grid(&self, time: Time, around: Timestamp) -> Option<jiff::tz::Offset> {
-        let step = i64::try_from(self.runs_every.as_secs()).ok().filter(|s| *s > 0)?;
+        let step = i64::try_from(self.runs_every.as_secs())
+            .ok()
+            .filter(|s| *s > 0)?;
         let local = i64::from(time.hour()) * 3600 + i64::from(time.minute()) * 60;
         let year = around.to_zoned(self.timezone.clone()).year();
         let mut offsets = Vec::new();

@@ -5,8 +5,8 @@
 //! EventBridge has no batch read, so each rule's DescribeRule and ListTagsForResource run
 //! on their own task, all rules at once.
 
-use crate::error::ObserveError;
 use crate::change::{Change, CHANGE_TAG_KEY};
+use crate::error::ObserveError;
 use crate::hold::{Hold, HOLD_REASON_TAG_KEY, HOLD_TAG_KEY};
 use crate::record::{
     AuroraRecord, Found, RuleRecord, ServiceRecord, SuspendedFlags, TargetCapacity, RECORD_TAG_KEY,
@@ -364,12 +364,13 @@ async fn describe_clusters(
                     },
                 }
             });
-            let last_change = tag(CHANGE_TAG_KEY).map_or(Found::None, |v| match Change::decode(v) {
-                Ok(record) => Found::Valid { record },
-                Err(e) => Found::Invalid {
-                    error: e.to_string(),
-                },
-            });
+            let last_change =
+                tag(CHANGE_TAG_KEY).map_or(Found::None, |v| match Change::decode(v) {
+                    Ok(record) => Found::Valid { record },
+                    Err(e) => Found::Invalid {
+                        error: e.to_string(),
+                    },
+                });
             found.insert(
                 name.to_owned(),
                 ClusterState {

@@ -67,7 +67,10 @@ pub struct ClockNote {
 impl ClockNote {
     /// The text report's line.
     pub fn describe(&self) -> String {
-        format!("clock       set by --now to {} (not the real time)", self.now)
+        format!(
+            "clock       set by --now to {} (not the real time)",
+            self.now
+        )
     }
 }
 

@@ -303,10 +303,28 @@ mod tests {
         // Tuesday 8 December 2026 (GMT), a working day.
         for (action, now, overall, last, expected) in [
             // 07:00: the unpark, on time; at 08:00 a refused one is caught up.
-            (Unpark, "2026-12-08T07:00:00Z", Parked, Some(&scheduled_park), D::Act),
+            (
+                Unpark,
+                "2026-12-08T07:00:00Z",
+                Parked,
+                Some(&scheduled_park),
+                D::Act,
+            ),
             (Unpark, "2026-12-08T07:59:59Z", Parked, None, D::Act),
-            (Unpark, "2026-12-08T08:00:00Z", Parked, Some(&scheduled_park), D::CaughtUp),
-            (Unpark, "2026-12-08T08:00:00Z", Unparked, None, D::OnSchedule),
+            (
+                Unpark,
+                "2026-12-08T08:00:00Z",
+                Parked,
+                Some(&scheduled_park),
+                D::CaughtUp,
+            ),
+            (
+                Unpark,
+                "2026-12-08T08:00:00Z",
+                Unparked,
+                None,
+                D::OnSchedule,
+            ),
             // Half-done (interrupted) is not there.
             (Unpark, "2026-12-08T09:00:00Z", Mixed, None, D::CaughtUp),
             // Unpark in the evening or at dawn: the park's business.
@@ -314,17 +332,59 @@ mod tests {
             (Park, "2026-12-08T11:00:00Z", Unparked, None, D::NotDue),
             // Unparked by hand at 21:00 on Monday: left alone at 22:00, and still on
             // Tuesday's 06:00 run (the next transition is 07:00).
-            (Park, "2026-12-07T22:00:00Z", Unparked, Some(&by_hand_unpark), D::Overridden),
-            (Park, "2026-12-08T06:00:00Z", Unparked, Some(&by_hand_unpark), D::Overridden),
+            (
+                Park,
+                "2026-12-07T22:00:00Z",
+                Unparked,
+                Some(&by_hand_unpark),
+                D::Overridden,
+            ),
+            (
+                Park,
+                "2026-12-08T06:00:00Z",
+                Unparked,
+                Some(&by_hand_unpark),
+                D::Overridden,
+            ),
             // Tuesday's 19:00 is a new transition: parked.
-            (Park, "2026-12-08T19:00:00Z", Unparked, Some(&by_hand_unpark), D::Act),
+            (
+                Park,
+                "2026-12-08T19:00:00Z",
+                Unparked,
+                Some(&by_hand_unpark),
+                D::Act,
+            ),
             // Parked by hand at noon: left alone at 13:00, on schedule at 19:00, unparked
             // the next morning.
-            (Unpark, "2026-12-08T13:00:00Z", Parked, Some(&by_hand_park), D::Overridden),
-            (Park, "2026-12-08T19:00:00Z", Parked, Some(&by_hand_park), D::OnSchedule),
-            (Unpark, "2026-12-09T07:00:00Z", Parked, Some(&by_hand_park), D::Act),
+            (
+                Unpark,
+                "2026-12-08T13:00:00Z",
+                Parked,
+                Some(&by_hand_park),
+                D::Overridden,
+            ),
+            (
+                Park,
+                "2026-12-08T19:00:00Z",
+                Parked,
+                Some(&by_hand_park),
+                D::OnSchedule,
+            ),
+            (
+                Unpark,
+                "2026-12-09T07:00:00Z",
+                Parked,
+                Some(&by_hand_park),
+                D::Act,
+            ),
             // A change by hand in the schedule's own direction is no override.
-            (Park, "2026-12-08T22:00:00Z", Unparked, Some(&change(C::Park, "2026-12-08T21:00:00Z", false)), D::CaughtUp),
+            (
+                Park,
+                "2026-12-08T22:00:00Z",
+                Unparked,
+                Some(&change(C::Park, "2026-12-08T21:00:00Z", false)),
+                D::CaughtUp,
+            ),
             // Weekend and holiday: up stays off, down converges.
             (Unpark, "2026-12-12T07:00:00Z", Parked, None, D::Weekend),
             (Unpark, "2026-12-25T07:00:00Z", Parked, None, D::Holiday),
@@ -365,6 +425,8 @@ mod tests {
         assert_eq!(note.decision, Decision::Overridden);
         assert_eq!(note.until.as_deref(), Some("2026-12-09T07:00:00+00:00"));
         assert_eq!(note.scheduled.as_deref(), Some("2026-12-08T19:00:00+00:00"));
-        assert!(note.describe().contains("unparked by alice at 2026-12-08T21:00:00Z (by hand)"));
+        assert!(note
+            .describe()
+            .contains("unparked by alice at 2026-12-08T21:00:00Z (by hand)"));
     }
 }

@@ -1,11 +1,11 @@
 //! The `park down` / `park up` report: one row per resource with before → after and the
 //! result, as a table or JSON (schema `park/run` v2), and the exit status it implies.
 
+use crate::clock::ClockNote;
+use crate::converge::ScheduleNote;
 use crate::engine::{Outcome, ResultKind};
 use crate::hold::Hold;
 use crate::plan::{Decision, Direction};
-use crate::clock::ClockNote;
-use crate::converge::ScheduleNote;
 use crate::savings::SavingsSummary;
 use infra_core::exit::ExitStatus;
 use infra_core::output::{table, Report};

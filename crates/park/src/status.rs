@@ -1,6 +1,9 @@
 //! The `park status` report: per resource, parked / unparked / partly parked / drifted,
 //! the environment file's expectation beside the live state, and the park record's age.
 
+use crate::change::Change;
+use crate::clock::ClockNote;
+use crate::converge::{self, Decision, LiveView};
 use crate::observe::{AuroraState, LiveEnvironment, RuleState, ServiceState};
 use crate::plan::{flags, service_drift, service_is_parked};
 use crate::record::{age_seconds, Enablement, Found};
@@ -13,9 +16,6 @@ use infra_core::environment::{
 };
 use infra_core::exit::ExitStatus;
 use infra_core::output::{table, Report};
-use crate::change::Change;
-use crate::clock::ClockNote;
-use crate::converge::{self, Decision, LiveView};
 use infra_core::schedule::{Action, Expected, Schedule, Timestamp};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -659,7 +659,10 @@ impl Report for StatusReport {
                     out,
                     "in charge   a person until {until}: scheduled runs leave it until then"
                 )?,
-                _ => writeln!(out, "in charge   the schedule: scheduled runs converge to it")?,
+                _ => writeln!(
+                    out,
+                    "in charge   the schedule: scheduled runs converge to it"
+                )?,
             }
             if let Some(change) = &s.last_change {
                 writeln!(out, "last change {}", change.describe())?;

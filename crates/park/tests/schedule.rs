@@ -40,8 +40,16 @@ fn calls(fleet: &Fleet) -> Vec<String> {
 
 /// Runs a scheduled `direction` at `now`; asserts its exit code and decision.
 fn scheduled(fleet: &Fleet, now: &str, direction: &str, code: i32, decision: &str) -> Run {
-    let r = at(fleet, now, &[direction, "--scheduled", "--lock-timeout", "1s"]);
-    assert_eq!(r.code, code, "{direction} at {now}: {}\n{}", r.stdout, r.stderr);
+    let r = at(
+        fleet,
+        now,
+        &[direction, "--scheduled", "--lock-timeout", "1s"],
+    );
+    assert_eq!(
+        r.code, code,
+        "{direction} at {now}: {}\n{}",
+        r.stdout, r.stderr
+    );
     if code != 4 {
         assert_eq!(
             r.json()["schedule"]["decision"],
@@ -78,7 +86,10 @@ fn a_replayed_week_converges_and_respects_people() {
     // Sunday 20 December 19:00: a day off is never unparked; the park acts.
     scheduled(&fleet, "2026-12-20T19:00:00Z", "up", 0, "weekend");
     let r = scheduled(&fleet, "2026-12-20T19:00:00Z", "down", 0, "act");
-    assert_eq!(r.json()["schedule"]["scheduled"], "2026-12-20T19:00:00+00:00");
+    assert_eq!(
+        r.json()["schedule"]["scheduled"],
+        "2026-12-20T19:00:00+00:00"
+    );
     assert_eq!(r.json()["recorded"]["scheduled"], true, "{}", r.stdout);
     assert_eq!(r.json()["clock"]["set"], true);
     assert!(
@@ -96,7 +107,10 @@ fn a_replayed_week_converges_and_respects_people() {
     parked("Monday 07:00, refused");
     fleet.block_on(fleet.lock().release(&holder)).unwrap();
     let r = scheduled(&fleet, "2026-12-21T08:00:00Z", "up", 0, "caught-up");
-    assert_eq!(r.json()["schedule"]["made_up_for"], "2026-12-21T07:00:00+00:00");
+    assert_eq!(
+        r.json()["schedule"]["made_up_for"],
+        "2026-12-21T07:00:00+00:00"
+    );
     unparked("Monday 08:00");
     scheduled(&fleet, "2026-12-21T08:00:00Z", "down", 0, "not-due");
 
@@ -112,7 +126,10 @@ fn a_replayed_week_converges_and_respects_people() {
 
     // Monday 19:00: no pipeline ran. 22:00 catches the park up.
     let r = scheduled(&fleet, "2026-12-21T22:00:00Z", "down", 0, "caught-up");
-    assert_eq!(r.json()["schedule"]["made_up_for"], "2026-12-21T19:00:00+00:00");
+    assert_eq!(
+        r.json()["schedule"]["made_up_for"],
+        "2026-12-21T19:00:00+00:00"
+    );
     parked("Monday 22:00");
     scheduled(&fleet, "2026-12-21T22:00:00Z", "up", 0, "not-due");
 
@@ -149,7 +166,11 @@ fn a_replayed_week_converges_and_respects_people() {
         r.stdout
     );
     let status = at(&fleet, "2026-12-23T22:00:00Z", &["status", "--check"]);
-    assert_eq!(status.code, 0, "overridden is not off schedule: {}", status.stdout);
+    assert_eq!(
+        status.code, 0,
+        "overridden is not off schedule: {}",
+        status.stdout
+    );
     let s = &status.json()["schedule"];
     assert_eq!(s["state"], "overridden", "{s}");
     assert_eq!(s["in_charge"], "person", "{s}");
@@ -187,15 +208,14 @@ fn a_killed_scheduled_run_is_finished_by_the_next() {
     let before = fleet.snapshot();
     fleet.proxy.clear();
     fleet.proxy.kill_after_mutations(4);
-    let child = fleet.spawn(&[
-        "down",
-        "--scheduled",
-        "--now",
-        "2026-12-21T19:00:00Z",
-    ]);
+    let child = fleet.spawn(&["down", "--scheduled", "--now", "2026-12-21T19:00:00Z"]);
     fleet.proxy.set_target(child.id());
     let out = child.wait_with_output().unwrap();
-    assert!(fleet.proxy.killed(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        fleet.proxy.killed(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     fleet.proxy.clear();
     let half = fleet.snapshot();
     assert_ne!(half, before, "something was parked");
@@ -227,7 +247,11 @@ fn a_run_that_is_not_due_calls_nothing_but_the_account_guard() {
         fleet.proxy.clear();
         let r = at(&fleet, now, &[direction, "--scheduled"]);
         assert_eq!(r.code, 0, "{now} {direction}: {}", r.stderr);
-        assert_eq!(calls(&fleet), ["sts:GetCallerIdentity"], "{now} {direction}");
+        assert_eq!(
+            calls(&fleet),
+            ["sts:GetCallerIdentity"],
+            "{now} {direction}"
+        );
         let json = r.json();
         assert_eq!(json["schedule"]["decision"], decision, "{json}");
         assert_eq!(json["resources"], serde_json::json!([]));
@@ -247,7 +271,9 @@ fn a_run_that_is_not_due_calls_nothing_but_the_account_guard() {
     assert!(
         text.stdout.contains("not-due at 2026-07-06T10:10:00+01:00")
             && text.stdout.contains("next park 2026-07-06T19:00:00+01:00")
-            && text.stdout.contains("clock       set by --now to 2026-07-06T09:10:00Z"),
+            && text
+                .stdout
+                .contains("clock       set by --now to 2026-07-06T09:10:00Z"),
         "{}",
         text.stdout
     );
@@ -262,10 +288,23 @@ fn a_hold_wins_over_a_due_scheduled_park() {
     let r = at(
         &fleet,
         "2026-07-06T17:00:00Z",
-        &["hold", "--until", "3h", "--reason", "late release", "--by", "bob"],
+        &[
+            "hold",
+            "--until",
+            "3h",
+            "--reason",
+            "late release",
+            "--by",
+            "bob",
+        ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.json()["hold"]["until"], "2026-07-06T20:00:00Z", "{}", r.stdout);
+    assert_eq!(
+        r.json()["hold"]["until"],
+        "2026-07-06T20:00:00Z",
+        "{}",
+        r.stdout
+    );
     fleet.proxy.clear();
     let r = at(&fleet, "2026-07-06T18:05:00Z", &["down", "--scheduled"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -277,7 +316,12 @@ fn a_hold_wins_over_a_due_scheduled_park() {
     assert_eq!(fleet.snapshot(), before, "nothing parked");
     // Once the hold has ended, the next hourly run catches the park up.
     let r = at(&fleet, "2026-07-06T20:00:00Z", &["down", "--scheduled"]);
-    assert_eq!(r.json()["schedule"]["decision"], "caught-up", "{}", r.stdout);
+    assert_eq!(
+        r.json()["schedule"]["decision"],
+        "caught-up",
+        "{}",
+        r.stdout
+    );
     assert!(is_parked(&fleet, &before));
 }
 
@@ -326,10 +370,17 @@ fn the_retired_clock_variable_is_ignored() {
         (real.as_second() - reported.as_second()).abs() < 600,
         "{local} is the real time"
     );
-    assert!(r.stderr.contains("INFRA_TEST_NOW is set and ignored"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("INFRA_TEST_NOW is set and ignored"),
+        "{}",
+        r.stderr
+    );
     // `--now` sets it, and the report says so.
     let r = at(&fleet, "2026-07-06T20:00:00Z", &["status"]);
-    assert_eq!(r.json()["schedule"]["local_time"], "2026-07-06T21:00:00+01:00");
+    assert_eq!(
+        r.json()["schedule"]["local_time"],
+        "2026-07-06T21:00:00+01:00"
+    );
     assert_eq!(r.json()["clock"]["set"], true);
 }
 
@@ -385,7 +436,8 @@ fn status_says_whether_the_environment_is_on_schedule() {
     assert_eq!((code, s["state"].as_str()), (0, Some("overridden")), "{s}");
     let text = fleet.park(&["status", "--now", "2026-07-07T10:00:00Z"]);
     assert!(
-        text.stdout.contains("in charge   a person until 2026-07-07T19:00:00+01:00")
+        text.stdout
+            .contains("in charge   a person until 2026-07-07T19:00:00+01:00")
             && text.stdout.contains("last change parked by "),
         "{}",
         text.stdout

@@ -14,6 +14,8 @@ mod park_run;
 
 pub use locked::unlock;
 
+use crate::clock::Clock;
+use crate::converge::{converge, timing, LiveView, ScheduleNote, Timing};
 use crate::engine;
 use crate::error::ObserveError;
 use crate::hold::HoldError;
@@ -28,8 +30,6 @@ use infra_core::aws::AwsCallError;
 use infra_core::exit::ExitStatus;
 use infra_core::retry::Deadline;
 use infra_core::runner::{Caller, Stop};
-use crate::clock::Clock;
-use crate::converge::{converge, timing, LiveView, ScheduleNote, Timing};
 use infra_core::schedule::Action;
 use infra_core::setup::{Setup, SetupError};
 use infra_core::Environment;
@@ -300,10 +300,12 @@ async fn run_request(
     // --scheduled: whether this direction is wanted now is known before any AWS call; a
     // run that is not wanted ends after the account guard.
     let timing = match &request {
-        Request::Run(direction, args) if args.scheduled => match scheduled(env, *direction, clock) {
-            Ok(timing) => Some(timing),
-            Err(e) => return done(Err(e)),
-        },
+        Request::Run(direction, args) if args.scheduled => {
+            match scheduled(env, *direction, clock) {
+                Ok(timing) => Some(timing),
+                Err(e) => return done(Err(e)),
+            }
+        }
         _ => None,
     };
     let (config, identity) = match setup.aws_until(env, deadline).await {

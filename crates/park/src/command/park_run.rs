@@ -2,10 +2,10 @@
 //! savings estimate, all inside the environment lock.
 
 use super::{Outcome, ParkError, RunRequest};
-use crate::engine::{self, RunOptions, Stop};
 use crate::change::{Change, ChangeAction};
 use crate::clock::Clock;
 use crate::converge::{ScheduleNote, Timing};
+use crate::engine::{self, RunOptions, Stop};
 use crate::hold::Hold;
 use crate::observe::{observe, Clients, LiveEnvironment};
 use crate::plan::{plan, Direction};
