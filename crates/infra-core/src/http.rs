@@ -253,12 +253,17 @@ pub struct Retried {
     pub gave_up: Option<&'static str>,
 }
 
+/// The most one request may take, connection to the whole body: a server that hangs
+/// costs one attempt this long, never the caller's whole deadline.
+pub const ATTEMPT_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The longest wait between two attempts (a longer `Retry-After` ends the retries).
 pub const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Sends `request`, again after a 429, a 5xx or a broken connection (honouring
-/// `Retry-After` in seconds, else waiting 1, 2, 4… s), at most `max_attempts` times and
-/// never past `until`: [`crate::retry::until`]'s tries.
+/// `Retry-After` in seconds, else waiting 1, 2, 4… s), at most `max_attempts` times, each
+/// within [`ATTEMPT_TIME`], and never past `until`: [`crate::retry::until`]'s tries. A
+/// request that timed out is not sent again (it may have arrived).
 pub async fn send_retrying(
     request: &Request,
     tls: &Arc<rustls::ClientConfig>,
@@ -273,7 +278,7 @@ pub async fn send_retrying(
         Some(max_attempts),
         |_, _, _| {},
         |n| async move {
-            let result = send(request, tls, until).await;
+            let result = send(request, tls, until.min(Instant::now() + ATTEMPT_TIME)).await;
             let retryable = match &result {
                 Ok(r) if r.status == 429 || r.status >= 500 => {
                     Some(retry_after(r.header("retry-after")))

@@ -6,10 +6,13 @@
 //! contains a URL, and what a server answered is reduced to its status code.
 //!
 //! Sending never changes what a tool did or its exit code: a notification that cannot be
-//! sent is a [`Delivery`] with `result: failed` (and a warning the tool prints). It is
-//! bounded by the run's deadline (at least [`MIN_TIME`] from when the run ended, so a run
-//! that ended by its deadline still reports it), retried on 429 and 5xx honouring
-//! `Retry-After`.
+//! sent is a [`Delivery`] with `result: failed` (and a warning the tool prints). All the
+//! notifications of a run share one budget, [`BUDGET`] from when the run ended, whatever
+//! the run's deadline (a refused run never waits minutes on a webhook, and CircleCI's
+//! no-output kill never comes before the report); within it, the run's deadline when
+//! that is sooner, but at least [`MIN_TIME`] (so a run that ended by its deadline still
+//! reports it). Each request gets at most [`http::ATTEMPT_TIME`]; 429 and 5xx are retried
+//! honouring `Retry-After`.
 
 use crate::http::{self, HttpError};
 use crate::runner::Stop;
@@ -192,21 +195,22 @@ impl Delivery {
 pub const MIN_TIME: Duration = Duration::from_secs(10);
 /// The most time notifications get after a signal (SIGINT/SIGTERM).
 pub const STOPPED_TIME: Duration = Duration::from_secs(3);
-/// The time notifications get without a run deadline.
-pub const DEFAULT_TIME: Duration = Duration::from_secs(60);
+/// The most time all of a run's notifications get after it ends, whatever its deadline.
+pub const BUDGET: Duration = Duration::from_secs(30);
 /// Requests per notification at most.
 pub const MAX_ATTEMPTS: u32 = 5;
 
 /// The CircleCI job's URL, when the run is a CircleCI job.
 pub const JOB_URL_ENV: &str = "CIRCLE_BUILD_URL";
 
-/// Until when notifications may be sent for a run with `deadline`.
+/// Until when notifications may be sent for a run with `deadline`: its deadline, but at
+/// least [`MIN_TIME`] and at most [`BUDGET`] from now.
 pub fn until(deadline: &crate::retry::Deadline) -> Instant {
     let now = Instant::now();
-    let floor = now + MIN_TIME;
+    let budget = now + BUDGET;
     match deadline.instant() {
-        Some(d) => d.max(floor),
-        None => now + DEFAULT_TIME,
+        Some(d) => d.max(now + MIN_TIME).min(budget),
+        None => budget,
     }
 }
 

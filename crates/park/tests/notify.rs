@@ -223,6 +223,42 @@ fn a_webhook_that_never_answers_does_not_hold_the_run_past_its_deadline() {
     assert_no_secret(&r);
 }
 
+/// A refused run with a long deadline and a webhook that never answers: notifications get
+/// one budget (30 s) whatever `--deadline` says, each request at most 10 s, so the run
+/// ends within seconds of its refusal, not 10 minutes later.
+#[test]
+fn a_refused_run_is_not_held_by_a_hanging_webhook_whatever_its_deadline() {
+    let fleet = notifying_fleet(2);
+    let _holder = crate::lock::someone_else(&fleet);
+    let stub = HttpStub::start(vec![
+        (
+            WEBHOOK_PATH,
+            vec![Answer::json(200, "{}").after(Duration::from_secs(900))],
+        ),
+        (
+            SLACK_PATH,
+            vec![Answer::html(200, "ok").after(Duration::from_secs(900))],
+        ),
+    ]);
+    let start = Instant::now();
+    let r = run(
+        &fleet,
+        &["down", "--deadline", "10m", "--lock-timeout", "1s"],
+        &vars(&stub),
+    );
+    let took = start.elapsed();
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    // A bound on a hang (the 45 s), not a timing measurement.
+    assert!(took < Duration::from_secs(45), "took {took:?}");
+    assert!(r.stderr.contains("alice@laptop"), "the refusal is reported: {}", r.stderr);
+    assert!(
+        r.stderr.contains("was not sent to the webhook") && r.stderr.contains("no answer in time"),
+        "{}",
+        r.stderr
+    );
+    assert_no_secret(&r);
+}
+
 #[test]
 fn a_run_refused_by_a_held_lock_sends_refused_with_the_unlock_command() {
     let fleet = notifying_fleet(2);
