@@ -107,23 +107,33 @@ impl Schedule {
     /// The last transition at or before `now`: which action and when (the one that set
     /// what the schedule expects now).
     pub fn last_transition(&self, now: Timestamp) -> Option<(Action, Zoned)> {
-        let park = self.previous(Action::Park, now);
-        let unpark = self.previous(Action::Unpark, now);
-        match (park, unpark) {
-            (Some(p), Some(u)) if u.timestamp() > p.timestamp() => Some((Action::Unpark, u)),
-            (Some(p), _) => Some((Action::Park, p)),
-            (None, Some(u)) => Some((Action::Unpark, u)),
-            (None, None) => None,
-        }
+        self.transition(now, false)
     }
 
     /// The first transition strictly after `now`.
     pub fn next_transition(&self, now: Timestamp) -> Option<(Action, Zoned)> {
-        let park = self.next(Action::Park, now);
-        let unpark = self.next(Action::Unpark, now);
+        self.transition(now, true)
+    }
+
+    /// The nearest park or unpark after (`forward`) or at or before `from`, whichever is
+    /// nearer.
+    fn transition(&self, from: Timestamp, forward: bool) -> Option<(Action, Zoned)> {
+        let park = self.nearest(Action::Park, from, forward);
+        let unpark = self.nearest(Action::Unpark, from, forward);
         match (park, unpark) {
-            (Some(p), Some(u)) if u.timestamp() < p.timestamp() => Some((Action::Unpark, u)),
-            (Some(p), _) => Some((Action::Park, p)),
+            (Some(p), Some(u)) => {
+                let unpark_nearer = if forward {
+                    u.timestamp() < p.timestamp()
+                } else {
+                    u.timestamp() > p.timestamp()
+                };
+                Some(if unpark_nearer {
+                    (Action::Unpark, u)
+                } else {
+                    (Action::Park, p)
+                })
+            }
+            (Some(p), None) => Some((Action::Park, p)),
             (None, Some(u)) => Some((Action::Unpark, u)),
             (None, None) => None,
         }
@@ -209,13 +219,10 @@ impl Schedule {
         let mut since = from;
         let mut parked = SignedDuration::ZERO;
         loop {
-            let next_park = self.next(Action::Park, since).map(|z| z.timestamp());
-            let next_unpark = self.next(Action::Unpark, since).map(|z| z.timestamp());
-            let (at, to) = match (next_park, next_unpark) {
-                (Some(p), Some(u)) if u < p => (u, Expected::Unparked),
-                (Some(p), _) => (p, Expected::Parked),
-                (None, Some(u)) => (u, Expected::Unparked),
-                (None, None) => (end, state),
+            let (at, to) = match self.next_transition(since) {
+                Some((Action::Unpark, z)) => (z.timestamp(), Expected::Unparked),
+                Some((Action::Park, z)) => (z.timestamp(), Expected::Parked),
+                None => (end, state),
             };
             let until = at.min(end);
             if state == Expected::Parked {
@@ -278,10 +285,25 @@ pub struct IcsError {
     pub message: String,
 }
 
+/// One `VEVENT` being read: where it began and what it said so far.
+#[derive(Default)]
+struct IcsEvent {
+    began: usize,
+    start: Option<Date>,
+    end: Option<Date>,
+    /// `DURATION` in whole days (`P2D`, `P1W`; a time part alone is the start's day).
+    days: Option<i64>,
+    cancelled: bool,
+}
+
 /// The dates of every `VEVENT` of an iCalendar (RFC 5545) file: its `DTSTART` date, and
-/// every date up to (not including) its `DTEND` date for a multi-day event. A date-time
-/// `DTSTART` counts as its date. Folded lines are unfolded.
+/// every date up to (not including) its `DTEND` date, or its `DURATION` in days, for a
+/// multi-day event. A date-time `DTSTART` counts as its date. Folded lines are unfolded, a
+/// byte-order mark is skipped, a `STATUS:CANCELLED` event is left out, and a repeating
+/// event (`RRULE`, `RDATE`) is refused at its line: its dates are not expanded here, so
+/// list each holiday as its own event.
 pub fn ics_dates(text: &str) -> Result<BTreeSet<Date>, IcsError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // Unfold: a line starting with a space or tab continues the previous one.
     let mut lines: Vec<(usize, String)> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -301,7 +323,7 @@ pub fn ics_dates(text: &str) -> Result<BTreeSet<Date>, IcsError> {
         });
     }
     let mut dates = BTreeSet::new();
-    let mut event: Option<(usize, Option<Date>, Option<Date>)> = None;
+    let mut event: Option<IcsEvent> = None;
     for (line, content) in &lines {
         let (name_params, value) = content.split_once(':').unwrap_or((content, ""));
         let name = name_params
@@ -309,41 +331,58 @@ pub fn ics_dates(text: &str) -> Result<BTreeSet<Date>, IcsError> {
             .next()
             .unwrap_or("")
             .to_ascii_uppercase();
-        let bad = |what: &str| IcsError {
+        let error = |message: String| IcsError {
             line: *line,
-            message: format!("{what} \"{value}\" is not a date (YYYYMMDD)"),
+            message,
         };
+        let bad = |what: &str| error(format!("{what} \"{value}\" is not a date (YYYYMMDD)"));
         match (name.as_str(), &mut event) {
             ("BEGIN", None) if value.eq_ignore_ascii_case("VEVENT") => {
-                event = Some((*line, None, None))
-            }
-            ("BEGIN", Some(_)) if value.eq_ignore_ascii_case("VEVENT") => {
-                return Err(IcsError {
-                    line: *line,
-                    message: "BEGIN:VEVENT inside another VEVENT".into(),
+                event = Some(IcsEvent {
+                    began: *line,
+                    ..IcsEvent::default()
                 })
             }
-            ("DTSTART", Some((_, start, _))) => {
-                *start = Some(ics_date(value).ok_or_else(|| bad("DTSTART"))?)
+            ("BEGIN", Some(_)) if value.eq_ignore_ascii_case("VEVENT") => {
+                return Err(error("BEGIN:VEVENT inside another VEVENT".into()))
             }
-            ("DTEND", Some((_, _, end))) => {
-                *end = Some(ics_date(value).ok_or_else(|| bad("DTEND"))?)
+            ("DTSTART", Some(e)) => e.start = Some(ics_date(value).ok_or_else(|| bad("DTSTART"))?),
+            ("DTEND", Some(e)) => e.end = Some(ics_date(value).ok_or_else(|| bad("DTEND"))?),
+            ("DURATION", Some(e)) => {
+                e.days = Some(ics_days(value).ok_or_else(|| {
+                    error(format!(
+                        "DURATION \"{value}\" is not a duration such as P1D, P2W or PT8H"
+                    ))
+                })?)
             }
-            ("END", Some((began, start, end))) if value.eq_ignore_ascii_case("VEVENT") => {
-                let Some(start) = *start else {
+            ("STATUS", Some(e)) => e.cancelled = value.trim().eq_ignore_ascii_case("CANCELLED"),
+            ("RRULE" | "RDATE", Some(_)) => {
+                return Err(error(format!(
+                    "{name}: a repeating event is not expanded here; list each holiday as its own VEVENT"
+                )))
+            }
+            ("END", Some(e)) if value.eq_ignore_ascii_case("VEVENT") => {
+                let Some(start) = e.start else {
                     return Err(IcsError {
-                        line: *began,
+                        line: e.began,
                         message: "a VEVENT without DTSTART".into(),
                     });
                 };
-                dates.insert(start);
-                if let Some(end) = *end {
-                    let mut day = start.tomorrow().ok();
-                    let mut guard = 0;
-                    while let Some(d) = day.filter(|d| *d < end && guard < 366) {
-                        dates.insert(d);
-                        day = d.tomorrow().ok();
-                        guard += 1;
+                if !e.cancelled {
+                    let end = e.end.or_else(|| {
+                        e.days
+                            .filter(|d| *d > 1)
+                            .and_then(|d| start.checked_add(jiff::Span::new().days(d)).ok())
+                    });
+                    dates.insert(start);
+                    if let Some(end) = end {
+                        let mut day = start.tomorrow().ok();
+                        let mut guard = 0;
+                        while let Some(d) = day.filter(|d| *d < end && guard < 366) {
+                            dates.insert(d);
+                            day = d.tomorrow().ok();
+                            guard += 1;
+                        }
                     }
                 }
                 event = None;
@@ -351,13 +390,39 @@ pub fn ics_dates(text: &str) -> Result<BTreeSet<Date>, IcsError> {
             _ => {}
         }
     }
-    if let Some((began, _, _)) = event {
+    if let Some(e) = event {
         return Err(IcsError {
-            line: began,
+            line: e.began,
             message: "a VEVENT without END:VEVENT".into(),
         });
     }
     Ok(dates)
+}
+
+/// An RFC 5545 `DURATION` in whole days: `P2D`, `P1W`, `P1DT12H` (the time part does not
+/// add a date), `PT8H` (0 days); a negative one is refused.
+fn ics_days(value: &str) -> Option<i64> {
+    let rest = value.trim().strip_prefix('+').unwrap_or(value.trim());
+    let rest = rest.strip_prefix('P')?;
+    let (date, time) = rest.split_once('T').unwrap_or((rest, ""));
+    if !time.is_empty()
+        && !time
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"HMS".contains(&b))
+    {
+        return None;
+    }
+    if date.is_empty() {
+        return (!time.is_empty()).then_some(0);
+    }
+    let unit = date.chars().last()?;
+    let number = &date[..date.len() - unit.len_utf8()];
+    let n: i64 = number.parse().ok().filter(|n| *n <= 366)?;
+    match unit {
+        'D' => Some(n),
+        'W' => Some(n * 7),
+        _ => None,
+    }
 }
 
 /// `YYYYMMDD`, or the date of `YYYYMMDDTHHMMSS[Z]`.
@@ -526,6 +591,42 @@ mod tests {
         // Christmas week: the Friday holiday adds its 12 hours.
         let hours = s.parked_hours(ts("2026-12-21T00:00:00Z"), 7);
         assert!((hours - 120.0).abs() < 1e-9, "{hours}");
+    }
+
+    #[test]
+    fn ics_files_as_calendars_write_them() {
+        let cal = |events: &str| format!("\u{feff}BEGIN:VCALENDAR\r\n{events}END:VCALENDAR\r\n");
+        let dates = |text: &str| -> Vec<String> {
+            ics_dates(text)
+                .unwrap()
+                .iter()
+                .map(|d| d.to_string())
+                .collect()
+        };
+        // A BOM, a cancelled event, a DURATION of two days and one of hours.
+        let text = cal(
+            "BEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20261225\r\nDURATION:P2D\r\nEND:VEVENT\r\n\
+             BEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20261231\r\nSTATUS:CANCELLED\r\nEND:VEVENT\r\n\
+             BEGIN:VEVENT\r\nDTSTART:20270101T090000Z\r\nDURATION:PT8H\r\nEND:VEVENT\r\n",
+        );
+        assert_eq!(dates(&text), ["2026-12-25", "2026-12-26", "2027-01-01"]);
+        // A repeating event is refused at its line, and so is a duration that is none.
+        let e = ics_dates(&cal(
+            "BEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20261225\r\nRRULE:FREQ=YEARLY\r\nEND:VEVENT\r\n",
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, 4, "{e:?}");
+        assert!(e.message.contains("RRULE"), "{e:?}");
+        let e = ics_dates(&cal(
+            "BEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20261225\r\nDURATION:P€D\r\nEND:VEVENT\r\n",
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, 4, "{e:?}");
+        for bad in ["-P1D", "P", "PXD", "P1Y", "P9999D", "P1DT€", "P1€"] {
+            assert_eq!(ics_days(bad), None, "{bad}");
+        }
+        assert_eq!(ics_days("P1W"), Some(7));
+        assert_eq!(ics_days("P1DT12H"), Some(1));
     }
 
     #[test]

@@ -3,3 +3,4 @@
 mod account_guard;
 mod envfile;
 mod locals;
+mod schedule_input;

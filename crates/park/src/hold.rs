@@ -124,7 +124,8 @@ pub fn parse_when(text: &str, now: SystemTime) -> Result<SystemTime, HoldError> 
 
 /// `TEXT+HH:MM` / `TEXT-HH:MM` → (TEXT, offset in seconds), when the text ends with one.
 fn split_offset(t: &str) -> Option<(&str, i64)> {
-    if t.len() < 6 {
+    // Not a char boundary (`1:€00000`): not an offset, and never a panic.
+    if t.len() < 6 || !t.is_char_boundary(t.len() - 6) {
         return None;
     }
     let (base, zone) = t.split_at(t.len() - 6);
@@ -334,7 +335,16 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(rfc3339(parse_when(text, now).unwrap()), want, "{text}");
         }
-        for bad in ["23:00", "tomorrow", "25:00Z", "2026-12-03T23:00:00", ""] {
+        for bad in [
+            "23:00",
+            "tomorrow",
+            "25:00Z",
+            "2026-12-03T23:00:00",
+            "",
+            "1:€00000",
+            "2026-€€-0",
+            "12:00+€1",
+        ] {
             let e = parse_when(bad, now).unwrap_err();
             assert!(matches!(e, HoldError::When { .. }), "{bad}: {e}");
         }

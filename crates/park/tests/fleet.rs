@@ -106,12 +106,13 @@ fn park_then_unpark_restores_everything_exactly() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         fleet.mutations(),
-        ["dynamodb:PutItem", "dynamodb:DeleteItem"],
-        "only the environment lock is taken and released"
+        ["dynamodb:PutItem", "ecs:TagResource", "dynamodb:DeleteItem"],
+        "only the environment lock is taken and released, and the change recorded on the cluster"
     );
     assert_eq!(fleet.snapshot(), parked);
     assert!(r.stdout.contains("already parked"), "{}", r.stdout);
 
+    fleet.proxy.clear();
     let r = fleet.park(&["up", "--output", "json"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let calls = fleet.mutations();
@@ -124,7 +125,9 @@ fn park_then_unpark_restores_everything_exactly() {
         .position(|c| c.starts_with("ecs:") || c.starts_with("application"))
         .unwrap();
     assert!(db_restore < first_ecs, "Aurora first: {calls:?}");
-    let last_ecs = calls
+    // The last ECS call is the change record on the cluster, after everything.
+    assert_eq!(calls[calls.len() - 2], "ecs:TagResource", "{calls:?}");
+    let last_ecs = calls[..calls.len() - 2]
         .iter()
         .rposition(|c| c.starts_with("ecs:") || c.starts_with("application"))
         .unwrap();
@@ -146,8 +149,8 @@ fn park_then_unpark_restores_everything_exactly() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         fleet.mutations(),
-        ["dynamodb:PutItem", "dynamodb:DeleteItem"],
-        "a second unpark changes nothing (it takes and releases the lock)"
+        ["dynamodb:PutItem", "ecs:TagResource", "dynamodb:DeleteItem"],
+        "a second unpark changes nothing (it takes and releases the lock, and records the change)"
     );
 }
 

@@ -250,7 +250,11 @@ fn a_refused_run_is_not_held_by_a_hanging_webhook_whatever_its_deadline() {
     assert_eq!(r.code, 4, "{}", r.stderr);
     // A bound on a hang (the 45 s), not a timing measurement.
     assert!(took < Duration::from_secs(45), "took {took:?}");
-    assert!(r.stderr.contains("alice@laptop"), "the refusal is reported: {}", r.stderr);
+    assert!(
+        r.stderr.contains("alice@laptop"),
+        "the refusal is reported: {}",
+        r.stderr
+    );
     assert!(
         r.stderr.contains("was not sent to the webhook") && r.stderr.contains("no answer in time"),
         "{}",
