@@ -18,7 +18,6 @@
 
 use crate::change::{Change, ChangeAction};
 use crate::hold::Hold;
-use crate::status::Overall;
 use infra_core::schedule::{rfc3339, Action, Expected, Schedule, Timestamp};
 use jiff::Zoned;
 use serde::Serialize;
@@ -204,8 +203,9 @@ pub fn timing(schedule: &Schedule, action: Action, now: Timestamp) -> Timing {
 /// What step 2 reads from the live state.
 #[derive(Debug, Clone, Copy)]
 pub struct LiveView<'a> {
-    /// The environment as a whole.
-    pub overall: Overall,
+    /// The environment as a whole: cleanly parked, cleanly unparked, or neither (`None`:
+    /// mixed, drifted, half-done).
+    pub state: Option<Expected>,
     /// The hold in force at the run's time, if any.
     pub hold: Option<&'a Hold>,
     /// The last completed park or unpark recorded.
@@ -221,8 +221,8 @@ pub fn converge(schedule: &Schedule, timing: &Timing, live: LiveView<'_>) -> Sch
         return note;
     };
     let (there, change_action) = match timing.action {
-        Action::Park => (live.overall == Overall::Parked, ChangeAction::Park),
-        Action::Unpark => (live.overall == Overall::Unparked, ChangeAction::Unpark),
+        Action::Park => (live.state == Some(Expected::Parked), ChangeAction::Park),
+        Action::Unpark => (live.state == Some(Expected::Unparked), ChangeAction::Unpark),
     };
     let since = transition.timestamp();
     let by_hand = live.last_change.filter(|c| {
@@ -280,11 +280,16 @@ mod tests {
     }
 
     /// The decision of a scheduled `action` at `now` with this live state.
-    fn decide(action: Action, now: &str, overall: Overall, last: Option<&Change>) -> Decision {
+    fn decide(
+        action: Action,
+        now: &str,
+        state: Option<Expected>,
+        last: Option<&Change>,
+    ) -> Decision {
         let s = schedule();
         let timing = timing(&s, action, now.parse().unwrap());
         let live = LiveView {
-            overall,
+            state,
             hold: None,
             last_change: last,
         };
@@ -296,53 +301,55 @@ mod tests {
         use Action::{Park, Unpark};
         use ChangeAction as C;
         use Decision as D;
-        use Overall::{Mixed, Parked, Unparked};
+        const PARKED: Option<Expected> = Some(Expected::Parked);
+        const UNPARKED: Option<Expected> = Some(Expected::Unparked);
+        const MIXED: Option<Expected> = None;
         let scheduled_park = change(C::Park, "2026-12-07T19:00:05Z", true);
         let by_hand_unpark = change(C::Unpark, "2026-12-07T21:00:00Z", false);
         let by_hand_park = change(C::Park, "2026-12-08T12:00:00Z", false);
         // Tuesday 8 December 2026 (GMT), a working day.
-        for (action, now, overall, last, expected) in [
+        for (action, now, state, last, expected) in [
             // 07:00: the unpark, on time; at 08:00 a refused one is caught up.
             (
                 Unpark,
                 "2026-12-08T07:00:00Z",
-                Parked,
+                PARKED,
                 Some(&scheduled_park),
                 D::Act,
             ),
-            (Unpark, "2026-12-08T07:59:59Z", Parked, None, D::Act),
+            (Unpark, "2026-12-08T07:59:59Z", PARKED, None, D::Act),
             (
                 Unpark,
                 "2026-12-08T08:00:00Z",
-                Parked,
+                PARKED,
                 Some(&scheduled_park),
                 D::CaughtUp,
             ),
             (
                 Unpark,
                 "2026-12-08T08:00:00Z",
-                Unparked,
+                UNPARKED,
                 None,
                 D::OnSchedule,
             ),
             // Half-done (interrupted) is not there.
-            (Unpark, "2026-12-08T09:00:00Z", Mixed, None, D::CaughtUp),
+            (Unpark, "2026-12-08T09:00:00Z", MIXED, None, D::CaughtUp),
             // Unpark in the evening or at dawn: the park's business.
-            (Unpark, "2026-12-08T20:00:00Z", Parked, None, D::NotDue),
-            (Park, "2026-12-08T11:00:00Z", Unparked, None, D::NotDue),
+            (Unpark, "2026-12-08T20:00:00Z", PARKED, None, D::NotDue),
+            (Park, "2026-12-08T11:00:00Z", UNPARKED, None, D::NotDue),
             // Unparked by hand at 21:00 on Monday: left alone at 22:00, and still on
             // Tuesday's 06:00 run (the next transition is 07:00).
             (
                 Park,
                 "2026-12-07T22:00:00Z",
-                Unparked,
+                UNPARKED,
                 Some(&by_hand_unpark),
                 D::Overridden,
             ),
             (
                 Park,
                 "2026-12-08T06:00:00Z",
-                Unparked,
+                UNPARKED,
                 Some(&by_hand_unpark),
                 D::Overridden,
             ),
@@ -350,7 +357,7 @@ mod tests {
             (
                 Park,
                 "2026-12-08T19:00:00Z",
-                Unparked,
+                UNPARKED,
                 Some(&by_hand_unpark),
                 D::Act,
             ),
@@ -359,21 +366,21 @@ mod tests {
             (
                 Unpark,
                 "2026-12-08T13:00:00Z",
-                Parked,
+                PARKED,
                 Some(&by_hand_park),
                 D::Overridden,
             ),
             (
                 Park,
                 "2026-12-08T19:00:00Z",
-                Parked,
+                PARKED,
                 Some(&by_hand_park),
                 D::OnSchedule,
             ),
             (
                 Unpark,
                 "2026-12-09T07:00:00Z",
-                Parked,
+                PARKED,
                 Some(&by_hand_park),
                 D::Act,
             ),
@@ -381,19 +388,19 @@ mod tests {
             (
                 Park,
                 "2026-12-08T22:00:00Z",
-                Unparked,
+                UNPARKED,
                 Some(&change(C::Park, "2026-12-08T21:00:00Z", false)),
                 D::CaughtUp,
             ),
             // Weekend and holiday: up stays off, down converges.
-            (Unpark, "2026-12-12T07:00:00Z", Parked, None, D::Weekend),
-            (Unpark, "2026-12-25T07:00:00Z", Parked, None, D::Holiday),
-            (Park, "2026-12-12T10:00:00Z", Unparked, None, D::CaughtUp),
+            (Unpark, "2026-12-12T07:00:00Z", PARKED, None, D::Weekend),
+            (Unpark, "2026-12-25T07:00:00Z", PARKED, None, D::Holiday),
+            (Park, "2026-12-12T10:00:00Z", UNPARKED, None, D::CaughtUp),
         ] {
             assert_eq!(
-                decide(action, now, overall, last),
+                decide(action, now, state, last),
                 expected,
-                "{action:?} at {now}, {overall:?}, {last:?}"
+                "{action:?} at {now}, {state:?}, {last:?}"
             );
         }
     }
@@ -409,7 +416,7 @@ mod tests {
         };
         let t = timing(&s, Action::Park, "2026-12-08T19:00:00Z".parse().unwrap());
         let live = LiveView {
-            overall: Overall::Unparked,
+            state: Some(Expected::Unparked),
             hold: Some(&hold),
             last_change: None,
         };
@@ -417,7 +424,7 @@ mod tests {
         let by_hand = change(ChangeAction::Unpark, "2026-12-08T21:00:00Z", false);
         let t = timing(&s, Action::Park, "2026-12-08T22:00:00Z".parse().unwrap());
         let live = LiveView {
-            overall: Overall::Unparked,
+            state: Some(Expected::Unparked),
             hold: None,
             last_change: Some(&by_hand),
         };

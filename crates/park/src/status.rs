@@ -52,6 +52,15 @@ pub enum Overall {
 }
 
 impl Overall {
+    /// The clean state it is in, if any (what the schedule's expectation is compared with).
+    pub fn clean(self) -> Option<Expected> {
+        match self {
+            Overall::Parked => Some(Expected::Parked),
+            Overall::Unparked => Some(Expected::Unparked),
+            Overall::Mixed => None,
+        }
+    }
+
     /// As the text and JSON reports spell it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -178,7 +187,7 @@ impl StatusReport {
             schedule,
             &timing,
             LiveView {
-                overall: self.overall,
+                state: self.overall.clean(),
                 hold: self
                     .hold
                     .as_ref()

@@ -452,12 +452,11 @@ fn decide(
     let Some(schedule) = &env.schedule else {
         return timing.note().clone();
     };
-    let overall = crate::status::overall(env, live);
     converge(
         schedule,
         timing,
         LiveView {
-            overall,
+            state: crate::status::overall(env, live).clean(),
             hold: live.hold_at(now),
             last_change: live.last_change(),
         },
