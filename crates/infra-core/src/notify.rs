@@ -309,26 +309,47 @@ pub async fn send(
     deliveries
 }
 
+/// Text from outside (a resource address, a reason, a holder's name) made inert in Slack's
+/// mrkdwn: `&`, `<` and `>` escaped as Slack asks, so `<!channel>` or `<https://x|Approve>`
+/// in a `for_each` key is shown, never acted on.
+pub fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The job URL as a Slack link target: only an `https://` URL with nothing that could end
+/// the link (`<`, `>`, `|`, whitespace); anything else is left out of the message.
+fn link_target(url: &str) -> Option<&str> {
+    let ok = url.starts_with("https://")
+        && !url
+            .chars()
+            .any(|c| matches!(c, '<' | '>' | '|') || c.is_whitespace() || c.is_control());
+    ok.then_some(url)
+}
+
 /// The Slack message (Block Kit, with a plain-text fallback): the environment, the command,
 /// the outcome, the first 10 resources and a count, the command that releases a lock or a
-/// hold, and the CircleCI job.
+/// hold, and the CircleCI job. Everything interpolated is escaped ([`slack_escape`]).
 pub fn slack_message(notice: &Notice, job_url: Option<&str>) -> serde_json::Value {
+    let job_url = job_url.and_then(link_target);
     let title = format!(
         "{}: `{}` {}",
-        notice.environment,
-        notice.command,
+        slack_escape(&notice.environment),
+        slack_escape(&notice.command),
         notice.event.as_str()
     );
+    let outcome = slack_escape(&notice.outcome);
     let mut blocks = vec![serde_json::json!({
         "type": "section",
-        "text": {"type": "mrkdwn", "text": format!("*{title}*\n{}", notice.outcome)}
+        "text": {"type": "mrkdwn", "text": format!("*{title}*\n{outcome}")}
     })];
     if !notice.resources.is_empty() {
         let shown: Vec<String> = notice
             .resources
             .iter()
             .take(10)
-            .map(|r| format!("• `{r}`"))
+            .map(|r| format!("• `{}`", slack_escape(r)))
             .collect();
         let mut text = format!(
             "*Resources ({}):*\n{}",
@@ -346,11 +367,11 @@ pub fn slack_message(notice: &Notice, job_url: Option<&str>) -> serde_json::Valu
     if let Some(release) = &notice.release_command {
         blocks.push(serde_json::json!({
             "type": "section",
-            "text": {"type": "mrkdwn", "text": format!("*To release it:* `{release}`")}
+            "text": {"type": "mrkdwn", "text": format!("*To release it:* `{}`", slack_escape(release))}
         }));
     }
     let tool = notice.command.split_whitespace().next().unwrap_or_default();
-    let mut context = format!("{tool} {}", crate::build::VERSION);
+    let mut context = format!("{} {}", slack_escape(tool), crate::build::VERSION);
     if let Some(url) = job_url {
         context = format!("<{url}|CircleCI job> · {context}");
     }
@@ -358,11 +379,31 @@ pub fn slack_message(notice: &Notice, job_url: Option<&str>) -> serde_json::Valu
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": context}]
     }));
-    let mut fallback = format!("{title}: {}", notice.outcome);
+    let mut fallback = format!("{title}: {outcome}");
     if let Some(url) = job_url {
         fallback.push_str(&format!(" ({url})"));
     }
     serde_json::json!({ "text": fallback, "blocks": blocks })
+}
+
+/// The URL in `var`, if it may carry a secret: `https://`, or `http://` to this machine
+/// only (127.0.0.0/8, `::1`, `localhost`: a local relay, and the tests' stand-ins). The
+/// error names the variable, never the URL.
+pub fn destination(var: &str, text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text.trim()).map_err(|_| format!("{var} does not hold a URL"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(format!(
+            "{var} must hold an https:// URL: the URL is a secret and would cross the network in clear text (http:// is accepted only to 127.0.0.1 or localhost)"
+        )),
+    }
 }
 
 /// The generic webhook's body: the tool's report as is, with `event` (and the job URL);
@@ -416,12 +457,9 @@ async fn post(
             )
         }
     };
-    let Ok(url) = url::Url::parse(url.trim()) else {
-        return delivery(
-            DeliveryResult::Failed,
-            0,
-            Some(format!("{var} does not hold a URL")),
-        );
+    let url = match destination(var, &url) {
+        Ok(url) => url,
+        Err(why) => return delivery(DeliveryResult::Failed, 0, Some(why)),
     };
     let tls = match http::tls_config(&[]) {
         Ok(tls) => tls,
@@ -446,7 +484,11 @@ async fn post(
         }
         Err(e @ HttpError::Timeout(_)) => (
             DeliveryResult::Failed,
-            Some(format!("{e}: the run's deadline came first")),
+            Some(format!(
+                "{e}: no answer within the request's {} s or the notifications' {} s",
+                http::ATTEMPT_TIME.as_secs(),
+                BUDGET.as_secs()
+            )),
         ),
         Err(e) => (
             DeliveryResult::Failed,
@@ -497,6 +539,50 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("prod: `park up` failed"));
+    }
+
+    #[test]
+    fn text_from_outside_cannot_format_or_link_in_slack() {
+        let mut n = notice(0);
+        n.resources = vec!["aws_ecs_service.this[\"<!channel>\"]".into()];
+        n.outcome = "drift in <https://evil.example|Approve> & more".into();
+        n.release_command = Some("park unlock <@U123>".into());
+        let m = slack_message(&n, Some("https://circleci.example/job/7>|x"));
+        let text = m.to_string();
+        for raw in ["<!channel>", "<https://evil", "<@U123>", "|x", " & "] {
+            assert!(!text.contains(raw), "{raw} in {text}");
+        }
+        assert!(text.contains("&lt;!channel&gt;"), "{text}");
+        assert!(text.contains("&amp; more"), "{text}");
+        assert!(
+            !text.contains("CircleCI job"),
+            "a bad job URL is left out: {text}"
+        );
+    }
+
+    #[test]
+    fn a_secret_url_must_be_https_unless_it_stays_on_this_machine() {
+        for ok in [
+            "https://hooks.slack.com/services/T/B/x",
+            "http://127.0.0.1:8080/hook",
+            "http://localhost/hook",
+            "http://[::1]:9/hook",
+        ] {
+            assert!(destination("V", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://hooks.example.com/x",
+            "ftp://127.0.0.1/x",
+            "hooks.example.com/x",
+            "",
+        ] {
+            let e = destination("V", bad).unwrap_err();
+            assert!(e.starts_with("V "), "{e}");
+            assert!(
+                bad.is_empty() || !e.contains(bad),
+                "the URL is never echoed: {e}"
+            );
+        }
     }
 
     #[test]
