@@ -133,6 +133,20 @@ fn missing_environment_file_is_exit_2() {
         "{}",
         r.stderr
     );
+    // An empty INFRA_ENV_FILE (a CI context variable left blank) is an unset one.
+    let r = crate::run_with(
+        "park",
+        &["status"],
+        &endpoint,
+        &[("INFRA_ENV_FILE", Some(""))],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("pass --env-file PATH or set INFRA_ENV_FILE"),
+        "{}",
+        r.stderr
+    );
     let r = run(
         "park",
         &["status", "--env-file", "/nonexistent/prod.env.hcl"],

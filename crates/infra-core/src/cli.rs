@@ -17,11 +17,15 @@ use clap::{Args, CommandFactory, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The variable naming the environment file when `--env-file` is not given.
+pub const ENV_FILE_VAR: &str = "INFRA_ENV_FILE";
+
 /// Options every tool takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// The environment file (HCL) describing the environment to act on.
-    #[arg(long, env = "INFRA_ENV_FILE", value_name = "PATH", global = true)]
+    /// The environment file (HCL) describing the environment to act on [env:
+    /// INFRA_ENV_FILE; an empty value is unset].
+    #[arg(long, value_name = "PATH", global = true)]
     pub env_file: Option<PathBuf>,
 
     /// Output format of the result on stdout.
@@ -162,7 +166,13 @@ impl GlobalArgs {
     /// the account guard.
     pub fn setup(&self) -> Setup {
         Setup {
-            env_file: self.env_file.clone(),
+            // An empty `INFRA_ENV_FILE` (a CI context variable left blank) is unset, not a
+            // file named "".
+            env_file: self
+                .env_file
+                .clone()
+                .or_else(|| std::env::var_os(ENV_FILE_VAR).map(PathBuf::from))
+                .filter(|p| !p.as_os_str().is_empty()),
             aws: AwsOptions::from(&self.aws),
             skip_account_guard: self.aws.skip_account_guard,
         }

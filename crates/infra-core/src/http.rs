@@ -24,8 +24,9 @@ pub type Tls = Arc<rustls::ClientConfig>;
 /// The most of a response body read (an API answer, never a download).
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
-/// One request.
-#[derive(Debug, Clone)]
+/// One request. Its `Debug` shows the method, the URL's scheme and host, and the header
+/// names only: a webhook URL's path and a bearer token are secrets.
+#[derive(Clone)]
 pub struct Request {
     /// `GET`, `POST`, `PATCH`…
     pub method: hyper::Method,
@@ -35,6 +36,25 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The body (`application/json` unless a header says otherwise).
     pub body: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field(
+                "url",
+                &format_args!(
+                    "{}://{}/[redacted]",
+                    self.url.scheme(),
+                    self.url.host_str().unwrap_or("")
+                ),
+            )
+            .field("headers", &format_args!("{names:?} [values redacted]"))
+            .field("body", &self.body.as_ref().map(Vec::len))
+            .finish()
+    }
 }
 
 /// A response: its status, headers (lower-case names) and body.
@@ -328,5 +348,23 @@ mod tests {
         use std::time::Duration;
         assert_eq!(retry_after(Some("3")), Some(Duration::from_secs(3)));
         assert_eq!(retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+    }
+
+    #[test]
+    fn a_request_never_shows_its_secrets_in_debug() {
+        let request = Request {
+            method: hyper::Method::POST,
+            url: url::Url::parse("https://hooks.slack.com/services/T0/B0/secretpath?k=v").unwrap(),
+            headers: vec![("Authorization".into(), "Bearer ghp_secrettoken".into())],
+            body: Some(b"{}".to_vec()),
+        };
+        let shown = format!("{request:?}");
+        assert!(
+            shown.contains("hooks.slack.com") && shown.contains("Authorization"),
+            "{shown}"
+        );
+        for secret in ["secretpath", "k=v", "ghp_secrettoken", "Bearer"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
     }
 }

@@ -28,10 +28,10 @@ impl LockInfo {
     /// A new lock body for `operation` (e.g. `park down`) by this process, for `backend`'s
     /// state, with `version` (the tool's).
     pub fn new(operation: &str, version: &str, backend: &S3Backend) -> LockInfo {
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .ok()
-            .filter(|u| !u.is_empty())
+        // An empty variable is an unset one.
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let user = var("USER")
+            .or_else(|| var("LOGNAME"))
             .or_else(user_of_this_process)
             .unwrap_or_default();
         let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
@@ -41,7 +41,7 @@ impl LockInfo {
             .unwrap_or_default();
         let mut who = format!("{user}@{host}");
         let mut info = format!("prod-environment toolkit: {operation}");
-        if let Ok(url) = std::env::var("CIRCLE_BUILD_URL") {
+        if let Some(url) = var("CIRCLE_BUILD_URL") {
             who.push_str(&format!(" ({url})"));
             info.push_str(&format!("; CircleCI job {url}"));
         }

@@ -335,7 +335,8 @@ fn terraform(tf: TfArgs) -> TerraformOptions {
         attempts: tf.attempts,
         grace: tf.grace,
         retry_base: tf.retry_base,
-        color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        color: std::io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         echo: true,
     }
 }
