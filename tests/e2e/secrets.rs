@@ -86,6 +86,11 @@ fn no_tool_prints_or_writes_a_secret() {
             "/services/T0/B0/slackPathSecret0042",
             vec![Answer::json(500, "oops"), Answer::html(200, "ok")],
         ),
+        // The token's user, for `tf-wrap comment` (whose comments are its own).
+        (
+            "/github/user",
+            vec![Answer::json(200, r#"{"login":"tf-wrap-bot"}"#)],
+        ),
     ]);
     let slack_url = stub.url("/services/T0/B0/slackPathSecret0042");
     let github_api = stub.url("/github");

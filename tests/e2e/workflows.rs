@@ -597,6 +597,31 @@ fn terraform_prod_workflow_plans_applies_the_approved_bundle_and_verifies() {
     assert!(ci.path("workspace/tf-bundle/manifest.json").is_file());
     let md = std::fs::read_to_string(ci.path("reports/plan-summary.md")).unwrap();
     assert!(md.contains("`prefect_deployer_image`"), "{md}");
+    // On a pull request whose GitHub does not take the comment (the stand-in has no GitHub
+    // API: 404), the plan job still succeeds; the comment step only warns.
+    let api = ci.stubs.url("/github-down");
+    let ended = ci.run_job(
+        "terraform-prod-plan",
+        &[],
+        &[
+            (
+                "CIRCLE_PULL_REQUEST",
+                "https://github.com/acme/infra/pull/7",
+            ),
+            ("GITHUB_TOKEN", "ghp_notavalidtoken"),
+            ("GITHUB_API_URL", api.as_str()),
+        ],
+        None,
+    );
+    assert_eq!(
+        ended,
+        Ok(Ended::Completed),
+        "a refused comment fails no plan"
+    );
+    assert!(
+        ci.stubs.count("/github-down/user") >= 1,
+        "the comment was tried"
+    );
     // The reference environment signs bundles: the plan job signed with the KMS key...
     let signature = ci.report("workspace/tf-bundle/signature.json");
     assert_eq!(signature["algorithm"], "ECDSA_SHA_256", "{signature}");

@@ -280,8 +280,9 @@ pub const ATTEMPT_TIME: std::time::Duration = std::time::Duration::from_secs(10)
 /// The longest wait between two attempts (a longer `Retry-After` ends the retries).
 pub const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Sends `request`, again after a 429, a 5xx or a broken connection (honouring
-/// `Retry-After` in seconds, else waiting 1, 2, 4… s), at most `max_attempts` times, each
+/// Sends `request`, again after a 429, a 5xx, a rate-limit 403 ([`rate_limited`]) or a
+/// broken connection (honouring `Retry-After` in seconds or `x-ratelimit-reset`, else
+/// waiting 1, 2, 4… s), at most `max_attempts` times, each
 /// within [`ATTEMPT_TIME`], and never past `until`: [`crate::retry::until`]'s tries. A
 /// request that timed out is not sent again (it may have arrived).
 pub async fn send_retrying(
@@ -303,6 +304,10 @@ pub async fn send_retrying(
                 Ok(r) if r.status == 429 || r.status >= 500 => {
                     Some(retry_after(r.header("retry-after")))
                 }
+                Ok(r) if rate_limited(r) => Some(
+                    retry_after(r.header("retry-after"))
+                        .or_else(|| until_reset(r.header("x-ratelimit-reset"))),
+                ),
                 Err(e) if e.is_transient() && !matches!(e, HttpError::Timeout(_)) => Some(None),
                 _ => None,
             };
@@ -331,6 +336,26 @@ pub async fn send_retrying(
 }
 
 /// `Retry-After` in seconds (an HTTP date is not used: the backoff applies).
+/// A 403 that means "slow down", not "not allowed": GitHub's primary and secondary rate
+/// limits answer 403 with `x-ratelimit-remaining: 0` or a `Retry-After`.
+pub fn rate_limited(response: &Response) -> bool {
+    response.status == 403
+        && (response.header("retry-after").is_some()
+            || response.header("x-ratelimit-remaining").map(str::trim) == Some("0"))
+}
+
+/// The wait until `x-ratelimit-reset` (UTC epoch seconds), at least a second.
+fn until_reset(value: Option<&str>) -> Option<std::time::Duration> {
+    let reset = value?.trim().parse::<u64>().ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(std::time::Duration::from_secs(
+        reset.saturating_sub(now).max(1),
+    ))
+}
+
 fn retry_after(value: Option<&str>) -> Option<std::time::Duration> {
     value?
         .trim()
@@ -348,6 +373,31 @@ mod tests {
         use std::time::Duration;
         assert_eq!(retry_after(Some("3")), Some(Duration::from_secs(3)));
         assert_eq!(retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        let far = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 30;
+        let wait = until_reset(Some(&far.to_string())).unwrap();
+        assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        assert_eq!(until_reset(Some("0")), Some(Duration::from_secs(1)));
+        let response = |headers: &[(&str, &str)]| Response {
+            status: 403,
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: Bytes::new(),
+        };
+        assert!(rate_limited(&response(&[("x-ratelimit-remaining", "0")])));
+        assert!(rate_limited(&response(&[("retry-after", "1")])));
+        assert!(!rate_limited(&response(&[(
+            "x-ratelimit-remaining",
+            "4999"
+        )])));
     }
 
     #[test]

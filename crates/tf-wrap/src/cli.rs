@@ -150,6 +150,11 @@ struct CommentArgs {
     /// How long the whole command may take (every API call and retry).
     #[arg(long, default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
     deadline: Duration,
+    /// Whose marked comment is tf-wrap's (default: TF_WRAP_COMMENT_AUTHOR, else the token's
+    /// own login from GET /user; a GitHub App installation token has none: give the app's
+    /// bot login, such as my-app[bot]). Marked comments by anyone else are left alone.
+    #[arg(long, value_name = "LOGIN")]
+    author: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -320,6 +325,7 @@ fn request(command: Command) -> Request {
             pr: args.pr,
             max_bytes: args.max_bytes,
             deadline: args.deadline,
+            author: args.author,
         }),
         Command::IamPolicy => Request::IamPolicy,
     }

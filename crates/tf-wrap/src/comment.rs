@@ -5,6 +5,12 @@
 //!
 //! The token is a secret: it goes only into the `Authorization` header of requests to the
 //! API's own origin (a `Link` to another origin is refused), and no message contains it.
+//!
+//! The comment belongs to tf-wrap: only a marked comment **written by the token's own
+//! identity** is updated (its login from `GET /user`, or `--author` /
+//! `TF_WRAP_COMMENT_AUTHOR` for a GitHub App installation token, which has no user). A
+//! marked comment by anyone else is left alone with a warning, and a new one is posted:
+//! whoever can comment cannot take over the plan a reviewer reads.
 
 use crate::bundle;
 use infra_core::exit::ExitStatus;
@@ -36,7 +42,13 @@ pub struct CommentRequest {
     pub max_bytes: usize,
     /// How long the whole command may take.
     pub deadline: Duration,
+    /// The login whose comment is updated (`--author`, else `TF_WRAP_COMMENT_AUTHOR`, else
+    /// the token's own, from `GET /user`).
+    pub author: Option<String>,
 }
+
+/// The variable naming the comment's author when `--author` is not given.
+pub const AUTHOR_ENV: &str = "TF_WRAP_COMMENT_AUTHOR";
 
 /// A pull request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +113,12 @@ pub enum CommentError {
     /// `GITHUB_API_URL` is not a URL.
     #[error("GITHUB_API_URL is not an http(s) URL")]
     ApiUrl,
+    /// The token's identity cannot be read and no author was given.
+    #[error("cannot tell which comments are tf-wrap's: GET /user answered {status} (as it does for a GitHub App installation token, which has no user); pass --author LOGIN (the app's bot login, such as my-app[bot]) or set TF_WRAP_COMMENT_AUTHOR")]
+    NoIdentity {
+        /// What `GET /user` answered.
+        status: u16,
+    },
     /// The bundle could not be read.
     #[error(transparent)]
     Bundle(#[from] bundle::BundleError),
@@ -147,6 +165,7 @@ impl CommentError {
             CommentError::PullRequest(_)
             | CommentError::NoToken
             | CommentError::ApiUrl
+            | CommentError::NoIdentity { .. }
             | CommentError::Bundle(_) => ExitStatus::InvalidInput,
             CommentError::Refused { .. }
             | CommentError::Unanswered { .. }
@@ -175,6 +194,21 @@ pub struct CommentReport {
     pub pages_searched: usize,
     /// The comment's size in bytes.
     pub bytes: usize,
+    /// The login whose marked comment is tf-wrap's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// Comments carrying this environment's marker written by someone else: left alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<IgnoredComment>,
+}
+
+/// A marked comment tf-wrap did not write, left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IgnoredComment {
+    /// Its ID.
+    pub id: u64,
+    /// Who wrote it.
+    pub author: String,
 }
 
 impl Report for CommentReport {
@@ -245,6 +279,8 @@ pub async fn comment(request: CommentRequest) -> Result<CommentReport, CommentEr
             comment_id: None,
             pages_searched: 0,
             bytes: 0,
+            author: None,
+            ignored: Vec::new(),
         });
     };
     let token = ["GITHUB_TOKEN", "GH_TOKEN"]
@@ -272,8 +308,29 @@ pub async fn comment(request: CommentRequest) -> Result<CommentReport, CommentEr
         })?,
         until,
     };
+    let author = match request
+        .author
+        .clone()
+        .or_else(|| std::env::var(AUTHOR_ENV).ok())
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+    {
+        Some(author) => author,
+        None => github.login().await?,
+    };
     let marker = marker(&manifest.environment);
-    let (existing, pages) = github.find(&marker).await?;
+    let found = github.find(&marker, &author).await?;
+    let (existing, pages) = (found.ours, found.pages);
+    if !found.ignored.is_empty() {
+        let by: Vec<&str> = found.ignored.iter().map(|c| c.author.as_str()).collect();
+        tracing::warn!(
+            "{} comment(s) on {pr} carry the {} marker but were written by {} (not {author}): left alone; tf-wrap's own comment is {}",
+            found.ignored.len(),
+            manifest.environment,
+            by.join(", "),
+            if existing.is_some() { "updated" } else { "created" }
+        );
+    }
     let payload = serde_json::json!({ "body": body });
     let (action, answer) = match existing {
         Some(id) => (
@@ -313,6 +370,8 @@ pub async fn comment(request: CommentRequest) -> Result<CommentReport, CommentEr
         comment_id: created["id"].as_u64(),
         pages_searched: pages,
         bytes: body.len(),
+        author: Some(author),
+        ignored: found.ignored,
     })
 }
 
@@ -330,10 +389,16 @@ fn comment_body(
         manifest.environment
     );
     let mut facts = Vec::new();
+    // The manifest and the CI context come from outside: only what they should hold is
+    // shown (a commit's hex digits, an RFC 3339 time, an https URL with nothing that could
+    // end a Markdown link), never their raw text.
     match &manifest.git_commit {
         Some(c) => facts.push(format!(
             "commit `{}`{}",
-            c.chars().take(12).collect::<String>(),
+            c.chars()
+                .filter(char::is_ascii_hexdigit)
+                .take(12)
+                .collect::<String>(),
             if manifest.git_dirty {
                 " (with uncommitted changes)"
             } else {
@@ -342,17 +407,23 @@ fn comment_body(
         )),
         None => facts.push("no git commit recorded".to_owned()),
     }
+    // A signature file is not a verified signature: the apply job verifies it.
     let signed = request.bundle.join(bundle::SIGNATURE).is_file();
     facts.push(if signed {
-        "bundle **signed** (the apply verifies the signature)".to_owned()
+        "signature present (verified by the apply job, not here)".to_owned()
     } else {
         "bundle **not signed**".to_owned()
     });
-    facts.push(format!("planned {}", manifest.created_at));
-    if let Ok(url) = std::env::var(infra_core::notify::JOB_URL_ENV) {
-        if !url.trim().is_empty() {
-            facts.push(format!("[CI job]({url})"));
-        }
+    facts.push(match humantime::parse_rfc3339(manifest.created_at.trim()) {
+        Ok(at) => format!("planned {}", humantime::format_rfc3339_seconds(at)),
+        Err(_) => "planned at an unreadable time".to_owned(),
+    });
+    if let Some(url) = std::env::var(infra_core::notify::JOB_URL_ENV)
+        .ok()
+        .map(|u| u.trim().to_owned())
+        .filter(|u| markdown_link_target(u))
+    {
+        facts.push(format!("[CI job]({url})"));
     }
     head.push_str(&facts.join(" · "));
     head.push_str("\n\n");
@@ -362,6 +433,25 @@ fn comment_body(
         .saturating_sub(head.len());
     head.push_str(&summary.to_markdown_within(room, "`plan.json` in the bundle (CI artifacts)"));
     head
+}
+
+/// Whether `url` can stand in a Markdown link as it is: `https://` and nothing that could
+/// end the link or start markup.
+fn markdown_link_target(url: &str) -> bool {
+    url.starts_with("https://")
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "()[]<>`\\\"'".contains(c))
+}
+
+/// What the comment search found.
+struct Found {
+    /// tf-wrap's own comment (the marker, written by the author).
+    ours: Option<u64>,
+    /// Pages read.
+    pages: usize,
+    /// Marked comments by anyone else.
+    ignored: Vec<IgnoredComment>,
 }
 
 struct GitHub {
@@ -411,10 +501,18 @@ impl GitHub {
         };
         match retried.result {
             Ok(r) if (200..300).contains(&r.status) => Ok(r),
-            Ok(r) if r.status == 429 || r.status >= 500 => Err(unanswered(format!(
-                "HTTP {} after {} attempt(s)",
-                r.status, retried.attempts
-            ))),
+            Ok(r) if r.status == 429 || r.status >= 500 || http::rate_limited(&r) => {
+                Err(unanswered(format!(
+                    "HTTP {}{} after {} attempt(s)",
+                    r.status,
+                    if r.status == 403 {
+                        " (rate limited)"
+                    } else {
+                        ""
+                    },
+                    retried.attempts
+                )))
+            }
             Ok(r) => Err(CommentError::Refused {
                 status: r.status,
                 doing,
@@ -437,12 +535,40 @@ impl GitHub {
             .await
     }
 
-    /// The ID of the comment carrying `marker`, through every page; and the pages read.
-    async fn find(&self, marker: &str) -> Result<(Option<u64>, usize), CommentError> {
+    /// The token's login (`GET /user`); an installation token's 403 asks for `--author`.
+    async fn login(&self) -> Result<String, CommentError> {
+        let mut url = self.api.clone();
+        let base = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{base}/user"));
+        let doing = "reading the token's user for";
+        match self
+            .send(&self.request(http::Method::GET, url, None), doing)
+            .await
+        {
+            Ok(answer) => serde_json::from_slice::<serde_json::Value>(&answer.body)
+                .ok()
+                .and_then(|v| v["login"].as_str().map(str::to_owned))
+                .filter(|l| !l.is_empty())
+                .ok_or_else(|| CommentError::Unreadable {
+                    doing,
+                    pr: self.pr.clone(),
+                    reason: "no `login` in GET /user's answer".into(),
+                }),
+            Err(CommentError::Refused { status: 403, .. }) => {
+                Err(CommentError::NoIdentity { status: 403 })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The comment carrying `marker` written by `author`, through every page (or to the
+    /// first such one); the pages read; the marked comments by others.
+    async fn find(&self, marker: &str, author: &str) -> Result<Found, CommentError> {
         let doing = "listing the comments of";
         let mut url = self.url(&format!("issues/{}/comments", self.pr.number));
         url.set_query(Some(&format!("per_page={PER_PAGE}")));
         let mut pages = 0;
+        let mut ignored = Vec::new();
         loop {
             pages += 1;
             let answer = self
@@ -454,14 +580,35 @@ impl GitHub {
                     pr: self.pr.clone(),
                     reason: e.to_string(),
                 })?;
-            let found = comments
-                .iter()
-                .find(|c| c["body"].as_str().is_some_and(|b| b.starts_with(marker)));
-            if let Some(c) = found {
-                return Ok((c["id"].as_u64(), pages));
+            for c in &comments {
+                if !c["body"].as_str().is_some_and(|b| b.starts_with(marker)) {
+                    continue;
+                }
+                let login = c["user"]["login"].as_str().unwrap_or_default();
+                if login.eq_ignore_ascii_case(author) {
+                    return Ok(Found {
+                        ours: c["id"].as_u64(),
+                        pages,
+                        ignored,
+                    });
+                }
+                ignored.push(IgnoredComment {
+                    id: c["id"].as_u64().unwrap_or_default(),
+                    author: if login.is_empty() {
+                        "an unknown user".into()
+                    } else {
+                        login.to_owned()
+                    },
+                });
             }
             match answer.header("link").and_then(next_link) {
-                None => return Ok((None, pages)),
+                None => {
+                    return Ok(Found {
+                        ours: None,
+                        pages,
+                        ignored,
+                    })
+                }
                 Some(next) => {
                     let next = http::Url::parse(&next)
                         .ok()

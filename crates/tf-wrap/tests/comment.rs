@@ -1,7 +1,9 @@
 //! `tf-wrap comment` against the harness' HTTP stub standing in for GitHub's REST API (no
 //! GitHub is reachable here): a fake that keeps a pull request's comments, lists them 100
 //! a page with a `Link` header to the next page, creates and updates them, and checks the
-//! token. The bundles are made from the shared fixtures' real `terraform show -json` plans.
+//! token. Like GitHub, it knows who wrote each comment (`user.login`; the token is
+//! `tf-wrap-bot`'s, `GET /user`), refuses to update someone else's (403), and answers
+//! `GET /user` 403 for an installation token. The bundles are made from the shared fixtures' real `terraform show -json` plans.
 
 use infra_test_support::{shared_fixtures, workspace_binary, Answer, HttpStub, Run, StubRequest};
 use std::path::{Path, PathBuf};
@@ -11,7 +13,11 @@ const TOKEN: &str = "ghp_testtokenthatmustneverbeprinted";
 const PR: &str = "acme/infra#7";
 const JOB_URL: &str = "https://circleci.com/gh/acme/infra/99";
 
-type Comments = Arc<Mutex<Vec<(u64, String)>>>;
+/// The token's user.
+const BOT: &str = "tf-wrap-bot";
+
+/// (id, body, author's login).
+type Comments = Arc<Mutex<Vec<(u64, String, String)>>>;
 
 /// The fake GitHub: the pull request `acme/infra#7`'s comments, and a status every request
 /// gets instead when set (a refusal).
@@ -19,36 +25,83 @@ struct GitHub {
     stub: HttpStub,
     comments: Comments,
     refuse: Arc<Mutex<Option<u16>>>,
+    /// `GET /user` answers 403, as for a GitHub App installation token.
+    app_token: Arc<Mutex<bool>>,
+    /// The next this many requests get GitHub's rate-limit 403 (`x-ratelimit-remaining:
+    /// 0`, `retry-after: 1`).
+    throttle: Arc<Mutex<u32>>,
 }
 
 impl GitHub {
     fn start(others: usize) -> GitHub {
         let comments: Comments = Arc::new(Mutex::new(
             (0..others)
-                .map(|i| (i as u64 + 1, format!("a review comment {i}")))
+                .map(|i| {
+                    (
+                        i as u64 + 1,
+                        format!("a review comment {i}"),
+                        "reviewer".to_owned(),
+                    )
+                })
                 .collect(),
         ));
         let refuse = Arc::new(Mutex::new(None));
-        let (c, r) = (Arc::clone(&comments), Arc::clone(&refuse));
-        let stub = HttpStub::handler(move |req| answer(req, &c, &r));
+        let app_token = Arc::new(Mutex::new(false));
+        let throttle = Arc::new(Mutex::new(0));
+        let (c, r, a, t) = (
+            Arc::clone(&comments),
+            Arc::clone(&refuse),
+            Arc::clone(&app_token),
+            Arc::clone(&throttle),
+        );
+        let stub = HttpStub::handler(move |req| {
+            let mut left = t.lock().unwrap();
+            if *left > 0 && req.path.contains("/comments") {
+                *left -= 1;
+                return Answer::json(
+                    403,
+                    r#"{"message":"You have exceeded a secondary rate limit"}"#,
+                )
+                .header("x-ratelimit-remaining", "0")
+                .header("retry-after", "1");
+            }
+            drop(left);
+            answer(req, &c, &r, &a)
+        });
         GitHub {
             stub,
             comments,
             refuse,
+            app_token,
+            throttle,
         }
+    }
+
+    /// `login` posts a comment with `body` (as anyone who can comment can).
+    fn post_as(&self, login: &str, body: &str) -> u64 {
+        let mut comments = self.comments.lock().unwrap();
+        let id = 500_000 + comments.len() as u64;
+        comments.push((id, body.to_owned(), login.to_owned()));
+        id
+    }
+
+    fn body_of(&self, id: u64) -> String {
+        let comments = self.comments.lock().unwrap();
+        comments.iter().find(|c| c.0 == id).unwrap().1.clone()
     }
 
     fn api(&self) -> String {
         self.stub.url("/api/v3")
     }
 
+    /// The marked comments tf-wrap's token wrote.
     fn marked(&self) -> Vec<(u64, String)> {
         self.comments
             .lock()
             .unwrap()
             .iter()
-            .filter(|(_, b)| b.starts_with("<!-- tf-wrap:prod -->"))
-            .cloned()
+            .filter(|(_, b, by)| b.starts_with("<!-- tf-wrap:prod -->") && by == BOT)
+            .map(|(id, b, _)| (*id, b.clone()))
             .collect()
     }
 
@@ -59,9 +112,24 @@ impl GitHub {
     }
 }
 
-fn answer(req: &StubRequest, comments: &Comments, refuse: &Mutex<Option<u16>>) -> Answer {
+fn answer(
+    req: &StubRequest,
+    comments: &Comments,
+    refuse: &Mutex<Option<u16>>,
+    app_token: &Mutex<bool>,
+) -> Answer {
     if req.header("authorization").as_deref() != Some(&format!("Bearer {TOKEN}")) {
         return Answer::json(401, r#"{"message":"Bad credentials"}"#);
+    }
+    // Any valid token may read its own user (a refusal below is about the repository).
+    if (req.method.as_str(), req.path.as_str()) == ("GET", "/api/v3/user") {
+        return match *app_token.lock().unwrap() {
+            true => Answer::json(
+                403,
+                r#"{"message":"Resource not accessible by integration"}"#,
+            ),
+            false => Answer::json(200, &serde_json::json!({ "login": BOT }).to_string()),
+        };
     }
     if let Some(status) = *refuse.lock().unwrap() {
         return Answer::json(
@@ -71,10 +139,11 @@ fn answer(req: &StubRequest, comments: &Comments, refuse: &Mutex<Option<u16>>) -
     }
     let host = req.header("host").unwrap();
     let base = format!("http://{host}/api/v3/repos/acme/infra/issues");
-    let item = |id: u64, body: &str| {
+    let item = |id: u64, body: &str, by: &str| {
         serde_json::json!({
             "id": id,
             "body": body,
+            "user": { "login": by },
             "html_url": format!("https://github.example/acme/infra/pull/7#issuecomment-{id}"),
         })
     };
@@ -94,7 +163,7 @@ fn answer(req: &StubRequest, comments: &Comments, refuse: &Mutex<Option<u16>>) -
                 .iter()
                 .skip(start)
                 .take(per_page)
-                .map(|(id, b)| item(*id, b))
+                .map(|(id, b, by)| item(*id, b, by))
                 .collect();
             let mut a = Answer::json(200, &serde_json::Value::from(items).to_string());
             if start + per_page < comments.len() {
@@ -111,16 +180,20 @@ fn answer(req: &StubRequest, comments: &Comments, refuse: &Mutex<Option<u16>>) -
         ("POST", "/api/v3/repos/acme/infra/issues/7/comments") => {
             let body = req.json()["body"].as_str().unwrap().to_owned();
             let id = 1_000_000 + comments.len() as u64;
-            comments.push((id, body.clone()));
-            Answer::json(201, &item(id, &body).to_string())
+            comments.push((id, body.clone(), BOT.to_owned()));
+            Answer::json(201, &item(id, &body, BOT).to_string())
         }
         ("PATCH", path) if path.starts_with("/api/v3/repos/acme/infra/issues/comments/") => {
             let id: u64 = path.rsplit('/').next().unwrap().parse().unwrap();
             let body = req.json()["body"].as_str().unwrap().to_owned();
-            match comments.iter_mut().find(|(i, _)| *i == id) {
+            match comments.iter_mut().find(|(i, _, _)| *i == id) {
+                Some(c) if c.2 != BOT => Answer::json(
+                    403,
+                    r#"{"message":"You must be the author of this comment to edit it"}"#,
+                ),
                 Some(c) => {
                     c.1 = body.clone();
-                    Answer::json(200, &item(id, &body).to_string())
+                    Answer::json(200, &item(id, &body, BOT).to_string())
                 }
                 None => Answer::json(404, r#"{"message":"Not Found"}"#),
             }
@@ -387,4 +460,145 @@ fn a_forged_environment_name_is_refused_before_anything_is_sent() {
         r.stderr
     );
     assert_eq!(github.requests(), 0);
+}
+
+/// A comment that starts with the marker but was written by someone else (posted before
+/// the first plan, to be edited later into "No changes") is left alone: a new comment is
+/// created, and the next push updates that one, never theirs.
+#[test]
+fn a_marked_comment_by_someone_else_is_left_alone() {
+    let github = GitHub::start(3);
+    let planted = github.post_as(
+        "mallory",
+        "<!-- tf-wrap:prod -->\n#### `tf-wrap plan`: prod\n\nNo changes.",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let first = bundle(&dir.path().join("a"), "local_provider_update", "aaaa1111");
+    let r = comment(
+        Some(&github),
+        &first,
+        &["--pr", PR, "--output", "json"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let json = r.json();
+    assert_eq!(json["action"], "created", "{json}");
+    assert_eq!(json["author"], BOT, "{json}");
+    assert_eq!(json["ignored"][0]["author"], "mallory", "{json}");
+    assert_eq!(json["ignored"][0]["id"], planted, "{json}");
+    assert!(
+        r.stderr.contains("written by mallory") && r.stderr.contains("left alone"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(github.marked().len(), 1);
+    let ours = github.marked()[0].0;
+    let second = bundle(&dir.path().join("b"), "local_provider_update", "bbbb2222");
+    let r = comment(
+        Some(&github),
+        &second,
+        &["--pr", PR, "--output", "json"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["action"], "updated");
+    assert_eq!(r.json()["comment_id"], ours);
+    assert!(github.marked()[0].1.contains("bbbb2222"));
+    assert!(
+        github.body_of(planted).ends_with("No changes."),
+        "theirs untouched"
+    );
+}
+
+/// A GitHub App installation token has no `/user`: without `--author` the command says
+/// what to pass (exit 2, nothing posted); with it (flag or variable), its comment is found.
+#[test]
+fn an_installation_token_needs_the_author_named() {
+    let github = GitHub::start(1);
+    *github.app_token.lock().unwrap() = true;
+    let dir = tempfile::tempdir().unwrap();
+    let b = bundle(dir.path(), "local_provider_update", "cccc3333");
+    let r = comment(Some(&github), &b, &["--pr", PR], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--author") && r.stderr.contains("403"),
+        "{}",
+        r.stderr
+    );
+    assert!(github.marked().is_empty());
+    let r = comment(Some(&github), &b, &["--pr", PR, "--author", BOT], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = comment(
+        Some(&github),
+        &b,
+        &["--pr", PR, "--output", "json"],
+        &[("TF_WRAP_COMMENT_AUTHOR", BOT)],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["action"], "updated", "{}", r.stdout);
+    assert_eq!(github.marked().len(), 1);
+}
+
+/// What the comment interpolates from the manifest and the CI context is shown only as
+/// what it should be: a forged `created_at` or job URL cannot add links or markup, and a
+/// signature file is not called a verified signature.
+#[test]
+fn the_comment_interpolates_nothing_raw() {
+    let github = GitHub::start(0);
+    let dir = tempfile::tempdir().unwrap();
+    let b = bundle(dir.path(), "local_provider_update", "dddd4444");
+    let manifest = b.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("2026-12-06T05:00:00Z", "[Approve](https://evil.example)");
+    std::fs::write(&manifest, text).unwrap();
+    std::fs::write(b.join("signature.json"), "{}").unwrap();
+    let r = comment(
+        Some(&github),
+        &b,
+        &["--pr", PR],
+        &[(
+            "CIRCLE_BUILD_URL",
+            "https://ci.example/x) [Approve](https://evil.example",
+        )],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let body = &github.marked()[0].1;
+    assert!(!body.contains("evil.example"), "{body}");
+    assert!(body.contains("planned at an unreadable time"), "{body}");
+    assert!(
+        body.contains("signature present (verified by the apply job"),
+        "{body}"
+    );
+    assert!(!body.contains("**signed**"), "{body}");
+}
+
+/// GitHub's rate limits answer 403 with `x-ratelimit-remaining: 0` and `retry-after`: that
+/// 403 is waited out and retried within `--deadline`, not reported as a token scope.
+#[test]
+fn a_rate_limit_403_is_retried() {
+    let github = GitHub::start(2);
+    *github.throttle.lock().unwrap() = 2;
+    let dir = tempfile::tempdir().unwrap();
+    let b = bundle(dir.path(), "local_provider_update", "eeee5555");
+    let r = comment(Some(&github), &b, &["--pr", PR, "--output", "json"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["action"], "created");
+    assert_eq!(github.marked().len(), 1);
+    // Listing was tried three times: twice throttled, then answered.
+    assert_eq!(
+        github
+            .stub
+            .requests("/api/v3/repos/acme/infra/issues/7/comments")
+            .iter()
+            .filter(|q| q.method == "GET")
+            .count(),
+        3
+    );
+    // Throttled past the deadline: exit 1 saying so, not a scope hint.
+    *github.throttle.lock().unwrap() = 100;
+    let r = comment(Some(&github), &b, &["--pr", PR, "--deadline", "3s"], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("rate limited"), "{}", r.stderr);
+    assert!(!r.stderr.contains("scope"), "{}", r.stderr);
 }
