@@ -336,6 +336,36 @@ pub async fn send_retrying(
 }
 
 /// `Retry-After` in seconds (an HTTP date is not used: the backoff applies).
+/// Whether `url` may stand as it is in a Markdown or Slack link: `https://` and nothing
+/// that could end the link or start markup (whitespace, control characters, `<>|()[]`,
+/// quotes, backquote, backslash). For URLs that come from outside (a CI variable).
+pub fn plain_https_url(url: &str) -> bool {
+    url.starts_with("https://")
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>|()[]`\\\"'".contains(c))
+}
+
+/// The URL in variable `var`, if it may carry a secret (a webhook's path, a token sent to
+/// it): `https://`, or `http://` to this machine only (127.0.0.0/8, `::1`, `localhost`: a
+/// local relay, and the tests' stand-ins). The error names the variable, never the URL.
+pub fn secret_url(var: &str, text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text.trim()).map_err(|_| format!("{var} does not hold a URL"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(format!(
+            "{var} must hold an https:// URL: the URL or what is sent to it is a secret and would cross the network in clear text (http:// is accepted only to 127.0.0.1 or localhost)"
+        )),
+    }
+}
+
 /// A 403 that means "slow down", not "not allowed": GitHub's primary and secondary rate
 /// limits answer 403 with `x-ratelimit-remaining: 0` or a `Retry-After`.
 pub fn rate_limited(response: &Response) -> bool {

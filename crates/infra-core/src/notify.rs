@@ -318,21 +318,11 @@ pub fn slack_escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The job URL as a Slack link target: only an `https://` URL with nothing that could end
-/// the link (`<`, `>`, `|`, whitespace); anything else is left out of the message.
-fn link_target(url: &str) -> Option<&str> {
-    let ok = url.starts_with("https://")
-        && !url
-            .chars()
-            .any(|c| matches!(c, '<' | '>' | '|') || c.is_whitespace() || c.is_control());
-    ok.then_some(url)
-}
-
 /// The Slack message (Block Kit, with a plain-text fallback): the environment, the command,
 /// the outcome, the first 10 resources and a count, the command that releases a lock or a
 /// hold, and the CircleCI job. Everything interpolated is escaped ([`slack_escape`]).
 pub fn slack_message(notice: &Notice, job_url: Option<&str>) -> serde_json::Value {
-    let job_url = job_url.and_then(link_target);
+    let job_url = job_url.filter(|u| http::plain_https_url(u));
     let title = format!(
         "{}: `{}` {}",
         slack_escape(&notice.environment),
@@ -386,26 +376,6 @@ pub fn slack_message(notice: &Notice, job_url: Option<&str>) -> serde_json::Valu
     serde_json::json!({ "text": fallback, "blocks": blocks })
 }
 
-/// The URL in `var`, if it may carry a secret: `https://`, or `http://` to this machine
-/// only (127.0.0.0/8, `::1`, `localhost`: a local relay, and the tests' stand-ins). The
-/// error names the variable, never the URL.
-pub fn destination(var: &str, text: &str) -> Result<url::Url, String> {
-    let url = url::Url::parse(text.trim()).map_err(|_| format!("{var} does not hold a URL"))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        _ => Err(format!(
-            "{var} must hold an https:// URL: the URL is a secret and would cross the network in clear text (http:// is accepted only to 127.0.0.1 or localhost)"
-        )),
-    }
-}
-
 /// The generic webhook's body: the tool's report as is, with `event` (and the job URL);
 /// without a report, the notice's own fields.
 pub fn webhook_body(notice: &Notice, job_url: Option<&str>) -> serde_json::Value {
@@ -457,7 +427,7 @@ async fn post(
             )
         }
     };
-    let url = match destination(var, &url) {
+    let url = match http::secret_url(var, &url) {
         Ok(url) => url,
         Err(why) => return delivery(DeliveryResult::Failed, 0, Some(why)),
     };
@@ -568,7 +538,7 @@ mod tests {
             "http://localhost/hook",
             "http://[::1]:9/hook",
         ] {
-            assert!(destination("V", ok).is_ok(), "{ok}");
+            assert!(http::secret_url("V", ok).is_ok(), "{ok}");
         }
         for bad in [
             "http://hooks.example.com/x",
@@ -576,7 +546,7 @@ mod tests {
             "hooks.example.com/x",
             "",
         ] {
-            let e = destination("V", bad).unwrap_err();
+            let e = http::secret_url("V", bad).unwrap_err();
             assert!(e.starts_with("V "), "{e}");
             assert!(
                 bad.is_empty() || !e.contains(bad),

@@ -22,6 +22,9 @@ use infra_core::schedule::{rfc3339, Action, Expected, Schedule, Timestamp};
 use jiff::Zoned;
 use serde::Serialize;
 
+/// How far in the future a change record may be dated and still count (clocks differ).
+const MAX_CLOCK_SKEW_SECS: i64 = 300;
+
 /// What a scheduled run does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -225,10 +228,13 @@ pub fn converge(schedule: &Schedule, timing: &Timing, live: LiveView<'_>) -> Sch
         Action::Unpark => (live.state == Some(Expected::Unparked), ChangeAction::Unpark),
     };
     let since = transition.timestamp();
+    // A record dated after now (a forged tag, a skewed clock) would stand for ever: it
+    // is no person's change, and the schedule converges over it.
+    let latest = timing.now + jiff::SignedDuration::from_secs(MAX_CLOCK_SKEW_SECS);
     let by_hand = live.last_change.filter(|c| {
         !c.scheduled
             && c.action != change_action
-            && Timestamp::try_from(c.time()).is_ok_and(|at| at > since)
+            && Timestamp::try_from(c.time()).is_ok_and(|at| at > since && at <= latest)
     });
     note.decision = if there {
         Decision::OnSchedule
@@ -383,6 +389,14 @@ mod tests {
                 PARKED,
                 Some(&by_hand_park),
                 D::Act,
+            ),
+            // A by-hand unpark dated in the future (a forged or skewed tag) is ignored.
+            (
+                Park,
+                "2026-12-08T22:00:00Z",
+                UNPARKED,
+                Some(&change(C::Unpark, "2099-01-01T00:00:00Z", false)),
+                D::CaughtUp,
             ),
             // A change by hand in the schedule's own direction is no override.
             (

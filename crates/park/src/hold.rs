@@ -218,25 +218,24 @@ pub async fn write(
 
 /// Records the last completed park or unpark on each cluster (one tag:
 /// `park_state::change`), the memory a scheduled run reads to tell a person's change from
-/// a missed one.
+/// a missed one. The error says what was not recorded (the caller warns: the change itself
+/// was made).
 pub async fn record_change(
     clients: &Clients,
     clusters: &[ClusterState],
     change: &Change,
-) -> Result<(), AwsCallError> {
-    if let Err(e) = check_tag_value(&change.encode()) {
-        return Err(AwsCallError {
-            operation: "ecs:TagResource",
-            resource: None,
-            code: None,
-            message: format!("the change record does not fit a tag: {e}"),
-            kind: infra_core::aws::AwsCallErrorKind::Service,
-        });
-    }
-    let tags = [(CHANGE_TAG_KEY, change.encode())];
-    tag_clusters(clients, clusters, &tags, "the change record")
-        .await
-        .map(|_| ())
+) -> Result<(), String> {
+    let value = change.encode();
+    check_tag_value(&value).map_err(|e| format!("the change record does not fit a tag: {e}"))?;
+    tag_clusters(
+        clients,
+        clusters,
+        &[(CHANGE_TAG_KEY, value)],
+        "the change record",
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string())
 }
 
 /// Writes `tags` on each of the environment's ECS clusters, one TagResource a cluster

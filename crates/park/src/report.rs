@@ -234,7 +234,8 @@ impl Report for RunReport {
         }
         if let Some(note) = &self.schedule {
             writeln!(out, "{}", note.describe())?;
-            if !note.decision.acts() {
+            // A run left alone ends here; one held says by whom (below).
+            if !note.decision.acts() && self.hold.is_none() {
                 return Ok(());
             }
         }

@@ -314,6 +314,13 @@ fn a_hold_wins_over_a_due_scheduled_park() {
     assert_eq!(json["hold"]["reason"], "late release");
     assert!(fleet.mutations().is_empty(), "{:?}", fleet.mutations());
     assert_eq!(fleet.snapshot(), before, "nothing parked");
+    let text = fleet.park(&["down", "--scheduled", "--now", "2026-07-06T18:05:00Z"]);
+    assert!(
+        text.stdout
+            .contains("held until 2026-07-06T20:00:00Z by bob: late release"),
+        "the text says who holds it: {}",
+        text.stdout
+    );
     // Once the hold has ended, the next hourly run catches the park up.
     let r = at(&fleet, "2026-07-06T20:00:00Z", &["down", "--scheduled"]);
     assert_eq!(
@@ -454,4 +461,56 @@ fn status_says_whether_the_environment_is_on_schedule() {
     // Parked on Saturday noon: as expected.
     let (code, s) = status("2026-07-11T11:00:00Z");
     assert_eq!((code, s["state"].as_str()), (0, Some("on-schedule")), "{s}");
+}
+
+/// Two scheduled parks at once (a late pipeline and the next hour's, both deciding `act`
+/// without the lock): one waits for the other's lock, decides again on what it then
+/// reads, and finds it `on-schedule`. One parks; the environment is parked exactly once.
+#[test]
+fn two_scheduled_runs_at_once_park_once() {
+    let fleet = scheduled_fleet(3);
+    let before = fleet.snapshot();
+    let holder = crate::lock::someone_else(&fleet);
+    let args = [
+        "down",
+        "--scheduled",
+        "--now",
+        "2026-12-21T19:00:00Z",
+        "--lock-timeout",
+        "60s",
+        "--output",
+        "json",
+    ];
+    let first = fleet.spawn(&args);
+    let second = fleet.spawn(&args);
+    // Both have read the live state (unparked: `act`) and wait for the lock.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    fleet.proxy.clear();
+    fleet.block_on(fleet.lock().release(&holder)).unwrap();
+    let mut decisions: Vec<String> = [first, second]
+        .into_iter()
+        .map(|child| {
+            let r: Run = child.wait_with_output().unwrap().into();
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            r.json()["schedule"]["decision"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    decisions.sort();
+    assert_eq!(decisions, ["act", "on-schedule"]);
+    assert!(is_parked(&fleet, &before));
+    let updates = fleet
+        .mutations()
+        .iter()
+        .filter(|m| *m == "ecs:UpdateService")
+        .count();
+    assert_eq!(
+        updates,
+        3,
+        "each service scaled down once: {:?}",
+        fleet.mutations()
+    );
+    assert!(fleet.lock_holder().is_none());
 }

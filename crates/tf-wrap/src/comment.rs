@@ -110,9 +110,9 @@ pub enum CommentError {
     /// Neither `GITHUB_TOKEN` nor `GH_TOKEN` is set.
     #[error("no GitHub token: set GITHUB_TOKEN or GH_TOKEN (a token that may write pull-request comments)")]
     NoToken,
-    /// `GITHUB_API_URL` is not a URL.
-    #[error("GITHUB_API_URL is not an http(s) URL")]
-    ApiUrl,
+    /// `GITHUB_API_URL` is not a URL the token may be sent to.
+    #[error("{0}")]
+    ApiUrl(String),
     /// The token's identity cannot be read and no author was given.
     #[error("cannot tell which comments are tf-wrap's: GET /user answered {status} (as it does for a GitHub App installation token, which has no user); pass --author LOGIN (the app's bot login, such as my-app[bot]) or set TF_WRAP_COMMENT_AUTHOR")]
     NoIdentity {
@@ -164,7 +164,7 @@ impl CommentError {
             CommentError::Bundle(bundle::BundleError::Mismatch { .. }) => ExitStatus::Refused,
             CommentError::PullRequest(_)
             | CommentError::NoToken
-            | CommentError::ApiUrl
+            | CommentError::ApiUrl(_)
             | CommentError::NoIdentity { .. }
             | CommentError::Bundle(_) => ExitStatus::InvalidInput,
             CommentError::Refused { .. }
@@ -291,10 +291,9 @@ pub async fn comment(request: CommentRequest) -> Result<CommentReport, CommentEr
         .ok()
         .filter(|u| !u.trim().is_empty())
         .unwrap_or_else(|| DEFAULT_API.to_owned());
-    let api = http::Url::parse(api.trim_end_matches('/'))
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .ok_or(CommentError::ApiUrl)?;
+    // The token goes to it: https only (loopback excepted, for a local relay and tests).
+    let api = http::secret_url("GITHUB_API_URL", api.trim_end_matches('/'))
+        .map_err(CommentError::ApiUrl)?;
 
     let body = comment_body(&manifest, &summary, &request);
     let github = GitHub {
@@ -421,7 +420,7 @@ fn comment_body(
     if let Some(url) = std::env::var(infra_core::notify::JOB_URL_ENV)
         .ok()
         .map(|u| u.trim().to_owned())
-        .filter(|u| markdown_link_target(u))
+        .filter(|u| http::plain_https_url(u))
     {
         facts.push(format!("[CI job]({url})"));
     }
@@ -433,15 +432,6 @@ fn comment_body(
         .saturating_sub(head.len());
     head.push_str(&summary.to_markdown_within(room, "`plan.json` in the bundle (CI artifacts)"));
     head
-}
-
-/// Whether `url` can stand in a Markdown link as it is: `https://` and nothing that could
-/// end the link or start markup.
-fn markdown_link_target(url: &str) -> bool {
-    url.starts_with("https://")
-        && !url
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "()[]<>`\\\"'".contains(c))
 }
 
 /// What the comment search found.

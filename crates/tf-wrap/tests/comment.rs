@@ -602,3 +602,29 @@ fn a_rate_limit_403_is_retried() {
     assert!(r.stderr.contains("rate limited"), "{}", r.stderr);
     assert!(!r.stderr.contains("scope"), "{}", r.stderr);
 }
+
+/// The token is sent to `GITHUB_API_URL`: a plain `http://` address off this machine is
+/// refused before any request (exit 2), without echoing it.
+#[test]
+fn the_token_is_never_sent_in_clear_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = bundle(dir.path(), "local_provider_update", "ffff6666");
+    let r = comment(
+        None,
+        &b,
+        &["--pr", PR],
+        &[("GITHUB_API_URL", "http://github.internal.example/api/v3")],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("GITHUB_API_URL must hold an https:// URL"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("github.internal.example"),
+        "{}",
+        r.stderr
+    );
+}
