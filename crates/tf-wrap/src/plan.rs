@@ -219,28 +219,33 @@ pub(crate) struct Limit<'a> {
 
 /// Appends Markdown list `lines` and a blank line to `out`; with a `limit`, stops where the
 /// next line would not fit and says how many were left out and where they are. Without one
-/// (deletions, unexpected drift) every line is kept.
+/// (deletions, unexpected drift) every line is kept. Says whether lines were left out.
 pub(crate) fn push_lines(
     out: &mut String,
     lines: impl ExactSizeIterator<Item = String>,
     limit: Option<Limit>,
-) {
+) -> bool {
     let total = lines.len();
     for (shown, line) in lines.enumerate() {
         if let Some(l) = limit {
             if out.len() + line.len() + l.reserve > l.max_bytes {
+                let what = if shown == 0 {
+                    format!("all {total}")
+                } else {
+                    format!("… and {} more,", total - shown)
+                };
                 out.push_str(&format!(
-                    "- … and {} more, left out to stay under {} bytes: see {}\n",
-                    total - shown,
-                    l.max_bytes,
-                    l.full
+                    "- {what} left out to stay under {} bytes: see {}\n",
+                    l.max_bytes, l.full
                 ));
-                break;
+                out.push('\n');
+                return true;
             }
         }
         out.push_str(&line);
     }
     out.push('\n');
+    false
 }
 
 /// The default size limit of a Markdown summary: under GitHub's 65,536-character limit
@@ -398,10 +403,11 @@ impl Summary {
     }
 
     /// [`Summary::to_markdown`] in at most `max_bytes` (GitHub refuses comments over
-    /// 65,536 characters): the counts and every deletion and replacement are always kept;
-    /// the other lists are cut where the limit comes, each with a line saying how many
-    /// were left out and that `full` (where the whole plan is) has them. A summary that
-    /// fits is exactly [`Summary::to_markdown`].
+    /// 65,536 characters): the counts are always kept; the other lists are cut where the
+    /// limit comes, each with a line saying how many were left out and that `full` (where
+    /// the whole plan is) has them. Deletions and replacements are cut last: only when
+    /// they alone do not fit, and then deletions keep the most room (they come first). A
+    /// summary that fits is exactly [`Summary::to_markdown`].
     pub fn to_markdown_within(&self, max_bytes: usize, full: &str) -> String {
         // Room kept for each section still to come: its title and one "left out" line.
         let room_per_section = 140 + full.len();
@@ -428,19 +434,36 @@ impl Summary {
             .filter(|(_, items)| !items.is_empty())
             .collect();
         let count = sections.len();
+        let destroys = |title: &str| title == "delete" || title == "replace";
+        let line = |item: &String| format!("- `{}`\n", item.replace('`', "'"));
+        // Whether every deletion and replacement fits with the others' titles after them.
+        let destroy_bytes: usize = sections
+            .iter()
+            .filter(|(title, _)| destroys(title))
+            .map(|(title, items)| {
+                40 + title.len() + items.iter().map(|i| line(i).len()).sum::<usize>()
+            })
+            .sum();
+        let others = sections.iter().filter(|(t, _)| !destroys(t)).count();
+        let cut_destroys = out.len() + destroy_bytes + (others + 1) * room_per_section > max_bytes;
+        // Once a list is cut, the lists after it show nothing: what comes first (deletions)
+        // keeps the room.
+        let mut cut = false;
         for (n, (title, items)) in sections.into_iter().enumerate() {
-            let destroys = title == "delete" || title == "replace";
+            let destroys = destroys(title);
             let mark = if destroys { " :warning:" } else { "" };
             out.push_str(&format!("**{title}** ({}){mark}\n\n", items.len()));
-            let lines = items
-                .iter()
-                .map(|item| format!("- `{}`\n", item.replace('`', "'")));
-            let limit = (!destroys).then_some(Limit {
+            let lines = items.iter().map(line);
+            let limit = (!destroys || cut_destroys).then_some(Limit {
                 max_bytes,
-                reserve: (count - n) * room_per_section,
+                reserve: if cut {
+                    max_bytes
+                } else {
+                    (count - n) * room_per_section
+                },
                 full,
             });
-            push_lines(&mut out, lines, limit);
+            cut |= push_lines(&mut out, lines, limit);
         }
         if !self.has_changes() {
             out.push_str("No changes.\n");
@@ -457,6 +480,44 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Deletions alone over the limit: they are cut too (last, after every other list),
+    /// saying how many; the document stays within the limit.
+    #[test]
+    fn deletions_over_the_limit_are_cut_last() {
+        let entry = |i: usize, kind: &str| Entry {
+            address: format!(
+                "module.fleet.module.region[\"eu-west-2\"].aws_ecs_service.{kind}_{i:04}"
+            ),
+            reason: None,
+        };
+        let summary = Summary {
+            delete: (0..700).map(|i| entry(i, "gone")).collect(),
+            replace: (0..10).map(|i| entry(i, "replaced")).collect(),
+            create: (0..10).map(|i| entry(i, "new")).collect(),
+            ..Summary::default()
+        };
+        let cut = summary.to_markdown_within(40_000, "plan.json");
+        assert!(cut.len() <= 40_000, "{} bytes", cut.len());
+        let shown = (0..700)
+            .filter(|i| cut.contains(&format!("gone_{i:04}`")))
+            .count();
+        assert!(shown > 400 && shown < 700, "{shown}");
+        assert!(
+            cut.contains(&format!("- … and {} more, left out", 700 - shown)),
+            "{cut}"
+        );
+        assert!(
+            !cut.contains("new_0000"),
+            "creates are cut before deletions: {}",
+            &cut[cut.len() - 1500..]
+        );
+        // With room, nothing is cut: exactly the whole document.
+        assert_eq!(
+            summary.to_markdown_within(200_000, "x"),
+            summary.to_markdown()
+        );
+    }
 
     /// A plan of 2,000 changed resources: the Markdown stays under the limit, keeps the
     /// counts and every destroy, and says how much was left out and where it is.
@@ -498,16 +559,17 @@ mod tests {
             "{}",
             &cut[cut.len().saturating_sub(600)..]
         );
-        // Small limit: the destroys still all there, every other list cut to nothing shown.
+        // A limit too small for anything: every list cut to nothing shown, deletions too.
         let tiny = summary.to_markdown_within(100, "plan.json");
         assert_eq!(
             tiny.matches("module.fleet.aws_ecs_service.gone_").count(),
-            60
+            0
         );
+        assert!(tiny.contains("- all 60 left out"), "{tiny}");
         assert_eq!(
             tiny.matches("left out").count(),
-            3,
-            "create, update, outputs"
+            5,
+            "delete, replace, create, update, outputs"
         );
         // A summary that fits is exactly the uncut one.
         let small = Summary {

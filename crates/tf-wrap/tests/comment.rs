@@ -440,6 +440,70 @@ fn a_plan_too_large_for_one_comment_keeps_every_deletion() {
     assert!(body.contains("left out"), "{body}");
 }
 
+/// 700 deletions with long addresses (about 78,000 bytes of list): the comment GitHub's
+/// stand-in receives stays within 65,536 characters, keeps the counts, keeps as many
+/// deletions as fit, and says how many were cut and that the bundle's `plan.json` has
+/// them; the updates are cut first (none shown).
+#[test]
+fn a_700_deletion_plan_fits_one_comment_and_says_what_was_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let github = GitHub::start(0);
+    let mut plan: serde_json::Value =
+        serde_json::from_slice(&fixture("local_provider_delete")).unwrap();
+    let mut template = plan["resource_changes"][0].clone();
+    template.as_object_mut().unwrap().remove("action_reason");
+    let change = |address: String, action: &str| {
+        let mut c = template.clone();
+        c["address"] = address.clone().into();
+        c["name"] = address.into();
+        c["change"]["actions"] = serde_json::json!([action]);
+        c
+    };
+    let long = "module.analytics_platform.module.regional_fleet[\"eu-west-2\"].aws_ecs_service";
+    let mut changes: Vec<serde_json::Value> = (0..700)
+        .map(|i| change(format!("{long}.retired_worker_{i:04}"), "delete"))
+        .collect();
+    changes.extend((0..50).map(|i| change(format!("local_file.updated_{i}"), "update")));
+    plan["resource_changes"] = changes.into();
+    let b = bundle_of(
+        dir.path(),
+        serde_json::to_vec(&plan).unwrap(),
+        "4f2a9c1e0b7d",
+    );
+    let r = comment(Some(&github), &b, &["--pr", PR], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let marked = github.marked();
+    let body = &marked[0].1;
+    assert!(
+        body.chars().count() <= 65_536,
+        "{} chars",
+        body.chars().count()
+    );
+    assert!(body.contains("| 0 | 50 | 0 | 700 |"), "{body}");
+    let shown = (0..700)
+        .filter(|i| body.contains(&format!("retired_worker_{i:04}`")))
+        .count();
+    assert!(shown > 500, "{shown} deletions shown");
+    assert!(shown < 700, "the test plan must not fit: {shown}");
+    assert!(
+        body.contains(&format!(
+            "- … and {} more, left out to stay under",
+            700 - shown
+        )) && body.contains("`plan.json` in the bundle"),
+        "{}",
+        &body[body.len().saturating_sub(800)..]
+    );
+    assert!(
+        !body.contains("local_file.updated_0"),
+        "updates are cut first"
+    );
+    assert!(
+        body.contains("- all 50 left out"),
+        "{}",
+        &body[body.len().saturating_sub(800)..]
+    );
+}
+
 /// A manifest whose environment is not an environment name (it would end the hidden
 /// marker early) is refused before anything is sent: exit 4.
 #[test]
