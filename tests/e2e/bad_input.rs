@@ -316,3 +316,89 @@ fn every_tool_refuses_bad_input_cleanly() {
         }),
     );
 }
+
+/// One holiday file that cannot be read (here a DTSTART with dashes) makes the park
+/// schedule unusable, not the environment: every tool still loads the file and goes on to
+/// its own work (here to AWS, a closed port: the account guard's STS call fails, exit 1),
+/// warning where the problem is; only what decides by the schedule (`park down
+/// --scheduled`, `park status --check`) refuses with exit 2 naming both files and lines,
+/// before any AWS call. `park down` by hand is never stopped by a calendar.
+#[test]
+fn a_bad_holiday_file_stops_only_the_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["prod.env.hcl", "main.tf", "backend.hcl"] {
+        std::fs::copy(
+            infra_test_support::workspace_root()
+                .join("examples/prod")
+                .join(file),
+            dir.path().join(file),
+        )
+        .unwrap();
+    }
+    let env_file = dir.path().join("prod.env.hcl");
+    let text = std::fs::read_to_string(&env_file).unwrap();
+    let (before, after) = text.split_once("    timezone ").expect("a schedule block");
+    let line = before.lines().count() + 1;
+    std::fs::write(
+        &env_file,
+        format!("{before}    holiday_files = [\"bank-holidays.ics\"]\n    timezone {after}"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("bank-holidays.ics"),
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:2026-12-25\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+    )
+    .unwrap();
+    let where_ = format!("prod.env.hcl:{line}:5: holiday file \"bank-holidays.ics\"");
+    let ics = "bank-holidays.ics:3: DTSTART \"2026-12-25\" is not a date";
+    let endpoint = crate::closed_endpoint();
+    let env = env_file.to_str().unwrap();
+    let site = format!("{endpoint}/health");
+    for (tool, args, code, progress) in [
+        ("tf-wrap", vec!["iam-policy"], 0, "\"Version\""),
+        ("park", vec!["iam-policy"], 0, "\"Version\""),
+        ("ecr-tags", vec!["pins"], 1, "sts:GetCallerIdentity"),
+        ("park", vec!["down"], 1, "sts:GetCallerIdentity"),
+        (
+            "verify-endpoints",
+            vec!["--url", &site, "--skip-account-guard", "--deadline", "3s"],
+            1,
+            "/health",
+        ),
+    ] {
+        // One attempt: a closed port is otherwise retried for a minute.
+        let mut all = vec!["--env-file", env, "--max-attempts", "1"];
+        all.extend(&args);
+        let r = crate::run(tool, &all, &endpoint);
+        assert_eq!(r.code, code, "{tool} {args:?}: {}", r.stderr);
+        assert!(
+            r.stdout.contains(progress) || r.stderr.contains(progress),
+            "{tool} {args:?} went on to its work: {}{}",
+            r.stdout,
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("WARN") && r.stderr.contains(&where_) && r.stderr.contains(ics),
+            "{tool} {args:?} warns: {}",
+            r.stderr
+        );
+    }
+    for args in [
+        vec!["down", "--scheduled"],
+        vec!["up", "--scheduled"],
+        vec!["status", "--check"],
+    ] {
+        let mut all = vec!["--env-file", env];
+        all.extend(&args);
+        let r = crate::run("park", &all, &endpoint);
+        assert_eq!(r.code, 2, "park {args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("error: {}", env_file.display()))
+                && r.stderr.contains(&where_)
+                && r.stderr.contains(ics)
+                && !r.stderr.contains("sts:"),
+            "park {args:?}: {}",
+            r.stderr
+        );
+    }
+}

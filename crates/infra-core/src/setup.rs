@@ -61,7 +61,13 @@ impl Setup {
     /// Loads and validates the environment file.
     pub fn environment(&self) -> Result<Environment, SetupError> {
         let path = self.env_file.as_ref().ok_or(SetupError::NoEnvFile)?;
-        Ok(Environment::load(path)?)
+        let env = Environment::load(path)?;
+        if let Err(problems) = env.usable_schedule() {
+            tracing::warn!(
+                "{problems}\nthe schedule cannot be used until this is fixed: park's scheduled runs and `status --check` refuse (exit 2); everything else works"
+            );
+        }
+        Ok(env)
     }
 
     /// The SDK configuration for a read-only command run without an environment file:

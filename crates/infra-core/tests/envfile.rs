@@ -685,9 +685,14 @@ fn the_schedule_block_loads_and_is_checked() {
         &block("    timezone  = \"UTC\"\n    unpark_at = \"07:00\"\n    park_at   = \"19:00\"\n    days      = [\"mon\", \"funday\"]\n    holidays  = [\"2026-13-01\"]"),
         &[(9, 5, "unknown day \"funday\""), (10, 5, "holiday \"2026-13-01\" is not a date")],
     );
-    check(
-        &block("    timezone  = \"UTC\"\n    unpark_at = \"07:00\"\n    park_at   = \"19:00\"\n    holiday_files = [\"holidays/none.ics\"]"),
-        &[(9, 5, "holiday file \"holidays/none.ics\": cannot read")],
+    // A holiday file that cannot be read makes the schedule unusable, not the
+    // environment: it loads, and says where the problem is.
+    let missing = block("    timezone  = \"UTC\"\n    unpark_at = \"07:00\"\n    park_at   = \"19:00\"\n    holiday_files = [\"holidays/none.ics\"]");
+    let env = Environment::parse(&missing, &dir.path().join("env.hcl")).unwrap();
+    let problems = env.usable_schedule().unwrap_err();
+    assert!(
+        problems.contains("env.hcl:9:5: holiday file \"holidays/none.ics\": cannot read"),
+        "{problems}"
     );
     std::fs::write(
         dir.path().join("holidays/bad.ics"),
@@ -695,8 +700,8 @@ fn the_schedule_block_loads_and_is_checked() {
     )
     .unwrap();
     let bad = block("    timezone  = \"UTC\"\n    unpark_at = \"07:00\"\n    park_at   = \"19:00\"\n    holiday_files = [\"holidays/bad.ics\"]");
-    let err = Environment::parse(&bad, &dir.path().join("env.hcl")).unwrap_err();
-    let text = err.to_string();
+    let env = Environment::parse(&bad, &dir.path().join("env.hcl")).unwrap();
+    let text = env.usable_schedule().unwrap_err();
     assert!(
         text.contains("env.hcl:9:5: ")
             && text.contains("holidays/bad.ics:3: DTSTART \"2026-12-25\" is not a date"),

@@ -74,6 +74,13 @@ pub struct Environment {
     /// The park schedule (`schedule`), when the file has one.
     #[serde(skip)]
     pub schedule: Option<crate::schedule::Schedule>,
+    /// Why the schedule cannot be used, when a file it reads (a holiday file) could not
+    /// be read or parsed: every tool still loads the environment (a calendar file never
+    /// stops an emergency park, a plan or a check); what decides by the schedule (park's
+    /// `--scheduled` runs and `status`) refuses, naming the file and line
+    /// ([`Environment::usable_schedule`]).
+    #[serde(skip)]
+    pub schedule_problems: Vec<crate::error::Problem>,
     /// Where notifications go and for which events (`notify`), when the file says.
     pub notify: Option<crate::notify::NotifyConfig>,
     /// The file this environment was loaded from.
@@ -444,6 +451,20 @@ impl Environment {
             Some(env) if problems.is_empty() => Ok(env),
             _ => Err(invalid(problems)),
         }
+    }
+
+    /// The schedule, when the file has one and everything it reads was read; else the
+    /// problems, one line each (`FILE:LINE:COLUMN: holiday file "…": ICS:LINE: …`).
+    pub fn usable_schedule(&self) -> Result<Option<&crate::schedule::Schedule>, String> {
+        if self.schedule_problems.is_empty() {
+            return Ok(self.schedule.as_ref());
+        }
+        Err(self
+            .schedule_problems
+            .iter()
+            .map(|p| format!("{}:{}: {}", self.file.display(), p.at, p.message))
+            .collect::<Vec<_>>()
+            .join("\n"))
     }
 
     /// Every ECS service with its cluster, in file order.

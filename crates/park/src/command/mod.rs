@@ -174,6 +174,10 @@ pub enum ParkError {
         "--scheduled needs a `schedule {{ ... }}` block in {0}: it says when to park and unpark"
     )]
     NoSchedule(std::path::PathBuf),
+    /// A file the schedule reads (a holiday file) is unreadable: what decides by the
+    /// schedule refuses (a run by hand still works).
+    #[error("{0}\nthe schedule cannot decide until this is fixed (park down/up without --scheduled still work)")]
+    ScheduleUnusable(String),
 }
 
 impl ParkError {
@@ -184,7 +188,8 @@ impl ParkError {
             ParkError::Backend(_)
             | ParkError::LockSetup(_)
             | ParkError::InvalidHold(_)
-            | ParkError::NoSchedule(_) => ExitStatus::InvalidInput,
+            | ParkError::NoSchedule(_)
+            | ParkError::ScheduleUnusable(_) => ExitStatus::InvalidInput,
             ParkError::Lock(e) => e.exit_status(),
             ParkError::Observe(_)
             | ParkError::InterruptedWaitingForLock
@@ -308,6 +313,11 @@ async fn run_request(
         }
         _ => None,
     };
+    // `status --check` compares with the schedule: it cannot with an unreadable calendar.
+    // (`status` alone reports the environment without the schedule.)
+    if let (Request::Status { check: true }, Err(problems)) = (&request, env.usable_schedule()) {
+        return done(Err(ParkError::ScheduleUnusable(problems)));
+    }
     let (config, identity) = match setup.aws_until(env, deadline).await {
         Ok(pair) => pair,
         Err(e) => return done(Err(e.into())),
@@ -329,8 +339,8 @@ async fn run_request(
                 let sizes = crate::savings::task_sizes(&clients, arns).await;
                 let report = StatusReport::new(env, live, identity, &sizes, now);
                 Ok(Outcome::Status(
-                    match (&env.schedule, schedule_now) {
-                        (Some(schedule), Some(now)) => report.with_schedule(schedule, now),
+                    match (env.usable_schedule(), schedule_now) {
+                        (Ok(Some(schedule)), Some(now)) => report.with_schedule(schedule, now),
                         _ => report,
                     },
                     check,
@@ -432,7 +442,7 @@ async fn run_request(
 /// Where a `--scheduled` run of `direction` stands at the run's clock, before any AWS
 /// call.
 fn scheduled(env: &Environment, direction: Direction, clock: Clock) -> Result<Timing, ParkError> {
-    let Some(schedule) = &env.schedule else {
+    let Some(schedule) = env.usable_schedule().map_err(ParkError::ScheduleUnusable)? else {
         return Err(ParkError::NoSchedule(env.file.clone()));
     };
     let action = match direction {
@@ -504,6 +514,7 @@ mod tests {
             ParkError::InvalidHold(HoldError::NoCluster),
             ParkError::HoldWrite(aws()),
             ParkError::NoSchedule("prod.env.hcl".into()),
+            ParkError::ScheduleUnusable("prod.env.hcl:40:3: holiday file".into()),
         ];
         for error in &errors {
             let expected = match error {
@@ -511,7 +522,8 @@ mod tests {
                 | ParkError::Backend(_)
                 | ParkError::LockSetup(_)
                 | ParkError::InvalidHold(_)
-                | ParkError::NoSchedule(_) => 2,
+                | ParkError::NoSchedule(_)
+                | ParkError::ScheduleUnusable(_) => 2,
                 ParkError::Lock(LockError::Held { .. } | LockError::Mismatch { .. }) => 4,
                 ParkError::Lock(_) => 1,
                 ParkError::Observe(_)

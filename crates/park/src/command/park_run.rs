@@ -153,8 +153,8 @@ pub(super) async fn observe_plan_run(
                     let after = crate::savings::with_written_records(live, &outcomes);
                     let savings = StatusReport::new(&env, after, None, &sizes, now).savings;
                     // With a schedule: the next 30 days on it, not the 12 h assumption.
-                    match (&env.schedule, schedule_now) {
-                        (Some(schedule), Some(now)) => {
+                    match (env.usable_schedule(), schedule_now) {
+                        (Ok(Some(schedule)), Some(now)) => {
                             savings.map(|s| s.with_schedule(schedule, now))
                         }
                         _ => savings,

@@ -48,6 +48,9 @@ impl KeyPath {
 pub(crate) struct Validator<'a, 'b> {
     index: &'a SourceIndex<'b>,
     problems: Vec<Problem>,
+    /// Problems of the files the schedule reads (holiday files): they make the schedule
+    /// unusable, not the environment (see [`Environment::schedule_problems`]).
+    schedule_problems: Vec<Problem>,
 }
 
 impl<'a, 'b> Validator<'a, 'b> {
@@ -55,6 +58,7 @@ impl<'a, 'b> Validator<'a, 'b> {
         Validator {
             index,
             problems: Vec::new(),
+            schedule_problems: Vec::new(),
         }
     }
 
@@ -62,6 +66,15 @@ impl<'a, 'b> Validator<'a, 'b> {
     pub(crate) fn into_problems(mut self) -> Vec<Problem> {
         self.problems.sort_by_key(|p| p.at);
         self.problems
+    }
+
+    /// A problem that makes the schedule unusable but not the environment.
+    fn schedule_problem(&mut self, path: &KeyPath, message: impl Into<String>) {
+        self.schedule_problems.push(Problem {
+            at: self.index.locate(&path.0),
+            key: Some(path.0.join(".")),
+            message: message.into(),
+        });
     }
 
     fn problem(&mut self, path: &KeyPath, message: impl Into<String>) {
@@ -209,6 +222,7 @@ impl<'a, 'b> Validator<'a, 'b> {
             images,
             endpoints,
             schedule,
+            schedule_problems: std::mem::take(&mut self.schedule_problems),
             notify,
             file: path.to_owned(),
         })

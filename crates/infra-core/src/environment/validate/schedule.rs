@@ -96,7 +96,9 @@ impl Validator<'_, '_> {
                 });
             match dates {
                 Ok(dates) => holidays.extend(dates),
-                Err(message) => self.problem(
+                // Only the schedule depends on it: the other tools, and park's runs by
+                // hand, still work (Environment::schedule_problems).
+                Err(message) => self.schedule_problem(
                     &p.key("holiday_files"),
                     format!("holiday file \"{file}\": {message}"),
                 ),
