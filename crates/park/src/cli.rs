@@ -294,3 +294,28 @@ fn request(command: Command) -> (Request, Clock) {
         Command::Unlock { id } => (Request::Unlock { id }, Clock::system()),
     }
 }
+
+#[cfg(test)]
+mod free_form_values {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every option and positional of the command line that takes a value, handed
+    /// arbitrary text: parsed or refused with a usage error (exit 2), never a panic.
+    #[test]
+    fn every_value_is_parsed_or_refused() {
+        let tried =
+            infra_test_support::cli_values::every_value_is_parsed_or_refused(Cli::command(), 48);
+        assert!(tried >= 5, "{tried} value arguments found");
+    }
+
+    /// `park hold --until` is parsed after clap (relative to the run's clock): any text is
+    /// a time or a refusal, never a panic.
+    #[test]
+    fn every_until_is_a_time_or_refused() {
+        let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_796_000_000);
+        infra_test_support::cli_values::never_panics(2_000, |text| {
+            crate::hold::parse_when(text, now)
+        });
+    }
+}

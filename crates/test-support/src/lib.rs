@@ -20,6 +20,7 @@
 // Prints on purpose: this is a binary, the CLI layer, or test/benchmark support.
 #![allow(clippy::disallowed_macros)]
 
+pub mod cli_values;
 pub mod http_stub;
 pub mod moto;
 pub mod proxy;

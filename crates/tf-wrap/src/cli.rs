@@ -346,3 +346,44 @@ fn terraform(tf: TfArgs) -> TerraformOptions {
         echo: true,
     }
 }
+
+#[cfg(test)]
+mod free_form_values {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every option and positional of the command line that takes a value, handed
+    /// arbitrary text: parsed or refused with a usage error (exit 2), never a panic.
+    #[test]
+    fn every_value_is_parsed_or_refused() {
+        let tried =
+            infra_test_support::cli_values::every_value_is_parsed_or_refused(Cli::command(), 48);
+        assert!(tried >= 5, "{tried} value arguments found");
+    }
+
+    /// `--pr OWNER/REPO#N` and `CIRCLE_PULL_REQUEST` are parsed after clap: any text is a
+    /// pull request or refused, never a panic; what is accepted is a name GitHub allows.
+    #[test]
+    fn every_pull_request_is_parsed_or_refused() {
+        infra_test_support::cli_values::never_panics(2_000, |text| {
+            for pr in [
+                crate::comment::PullRequest::parse(text),
+                crate::comment::PullRequest::from_url(text),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                assert!(pr.number > 0, "{text:?}");
+                for part in [&pr.owner, &pr.repo] {
+                    assert!(
+                        !part.is_empty()
+                            && part
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
+                        "{text:?}"
+                    );
+                }
+            }
+        });
+    }
+}
