@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cli;
+mod install;
 mod park_status;
 mod scripts;
 mod secrets;
