@@ -246,3 +246,125 @@ fn newest_glibc(binary: &std::path::Path) -> (u32, u32) {
     );
     versions.into_iter().max().unwrap()
 }
+
+/// `ssh-keygen -Y verify` of `dir/SHA256SUMS.sig` against the public key `key`.
+fn signature_verifies(dir: &std::path::Path, key: &str) -> bool {
+    let signers = dir.join("allowed_signers.test");
+    std::fs::write(&signers, format!("infra-toolkit-release {key}\n")).unwrap();
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-Y", "verify", "-f"])
+        .arg(&signers)
+        .args([
+            "-I",
+            "infra-toolkit-release",
+            "-n",
+            "infra-toolkit-release",
+            "-s",
+        ])
+        .arg(dir.join("SHA256SUMS.sig"))
+        .stdin(std::fs::File::open(dir.join("SHA256SUMS")).unwrap())
+        .output()
+        .unwrap();
+    std::fs::remove_file(&signers).unwrap();
+    out.status.success()
+}
+
+/// The release is signed: `SHA256SUMS.sig` verifies against the key it was signed with (a
+/// throwaway one for `--check`, its public half written beside it; or the releaser's
+/// `--sign-key`), and not against another key (`release-key.pub`, the project's). The
+/// private key never appears in what the script prints.
+#[test]
+fn release_check_signs_the_sums_and_never_prints_the_key() {
+    let throwaway = tempfile::tempdir().unwrap();
+    let r = release_check(throwaway.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let key = std::fs::read_to_string(throwaway.path().join("check-signing-key.pub")).unwrap();
+    assert!(signature_verifies(throwaway.path(), key.trim()));
+    let project = std::fs::read_to_string(workspace_root().join("release-key.pub")).unwrap();
+    assert!(!signature_verifies(throwaway.path(), project.trim()));
+
+    // The releaser's own key, given as --sign-key.
+    let keys = tempfile::tempdir().unwrap();
+    let private = keys.path().join("releaser");
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "releaser", "-f"])
+        .arg(&private)
+        .status()
+        .unwrap();
+    assert!(keygen.success());
+    let out = tempfile::tempdir().unwrap();
+    let r = std::process::Command::new(workspace_root().join("scripts/release"))
+        .args(["--check", "--no-build", "--sign-key"])
+        .arg(&private)
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let public = std::fs::read_to_string(keys.path().join("releaser.pub")).unwrap();
+    assert!(signature_verifies(out.path(), public.trim()));
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&r.stdout),
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let secret = std::fs::read_to_string(&private).unwrap();
+    for line in secret.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!printed.contains(line), "the private key was printed");
+    }
+}
+
+/// A real release (not `--check`) is refused before anything is built: from a work tree
+/// with uncommitted changes, or without a signing key. Run in a clone of this checkout, so
+/// the checkout itself is never touched.
+#[test]
+fn a_release_from_a_dirty_tree_or_without_a_key_is_refused() {
+    let clone = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("git")
+        .args(["clone", "-q", "--no-hardlinks"])
+        .arg(workspace_root())
+        .arg(clone.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("releaser");
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(keygen.success());
+    let release = |args: &[&std::ffi::OsStr]| {
+        let out = tempfile::tempdir().unwrap();
+        let r = std::process::Command::new(clone.path().join("scripts/release"))
+            .args(args)
+            .arg("--out")
+            .arg(out.path())
+            .env_remove("INFRA_RELEASE_SIGNING_KEY")
+            .output()
+            .unwrap();
+        let wrote = std::fs::read_dir(out.path()).unwrap().count();
+        (r, wrote)
+    };
+    // No key: refused, whatever the tree.
+    let (r, wrote) = release(&[]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("a release is signed: --sign-key FILE"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert_eq!(wrote, 0);
+    // A changed tracked file: refused, naming it, even with a key.
+    std::fs::write(clone.path().join("README.md"), "changed\n").unwrap();
+    let (r, wrote) = release(&["--sign-key".as_ref(), key.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the work tree has uncommitted changes") && stderr.contains("README.md"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Compiling"), "nothing is built: {stderr}");
+    assert_eq!(wrote, 0);
+}
