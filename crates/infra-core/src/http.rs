@@ -109,6 +109,35 @@ impl HttpError {
     }
 }
 
+/// What failed in a TLS handshake, in our words: the server chose the certificate, so its
+/// names and any text it carries are not repeated (they would reach reports and Slack).
+fn tls_reason(e: &std::io::Error) -> String {
+    use rustls::{CertificateError, Error};
+    let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<Error>()) else {
+        return format!("handshake failed ({})", e.kind());
+    };
+    match inner {
+        Error::InvalidCertificate(c) => match c {
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                "the certificate is not valid for this host name"
+            }
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                "the certificate has expired"
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                "the certificate is not valid yet"
+            }
+            CertificateError::UnknownIssuer => "the certificate's issuer is not trusted",
+            CertificateError::Revoked => "the certificate is revoked",
+            _ => "the certificate is invalid",
+        }
+        .to_owned(),
+        Error::AlertReceived(_) => "the server refused the handshake".to_owned(),
+        Error::NoCertificatesPresented => "the server presented no certificate".to_owned(),
+        _ => "handshake failed".to_owned(),
+    }
+}
+
 /// TLS settings: the system's roots plus any extra CA certificates (PEM).
 pub fn tls_config(extra_ca_pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut roots = rustls::RootCertStore::empty();
@@ -203,7 +232,7 @@ pub async fn send(
         )
         .await
         .map_err(|_| HttpError::Timeout("TLS handshake"))?
-        .map_err(|e| HttpError::Tls(e.to_string()))?;
+        .map_err(|e| HttpError::Tls(tls_reason(&e)))?;
         Box::new(stream)
     } else {
         Box::new(tcp)
@@ -397,6 +426,30 @@ fn retry_after(value: Option<&str>) -> Option<std::time::Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A handshake failure is said in fixed words: nothing the server's certificate carries
+    /// (names, text) is repeated.
+    #[test]
+    fn tls_failures_are_said_in_our_words() {
+        use rustls::{CertificateError, Error};
+        let io = |e: Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        assert_eq!(
+            tls_reason(&io(Error::InvalidCertificate(
+                CertificateError::NotValidForName
+            ))),
+            "the certificate is not valid for this host name"
+        );
+        assert_eq!(
+            tls_reason(&io(Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            ))),
+            "the certificate's issuer is not trusted"
+        );
+        let planted = Error::General("<!channel> https://evil.example".into());
+        assert_eq!(tls_reason(&io(planted)), "handshake failed");
+        let plain = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "<!channel>");
+        assert!(!tls_reason(&plain).contains("channel"));
+    }
 
     #[test]
     fn retry_after_is_seconds() {

@@ -559,8 +559,11 @@ impl GitHub {
         url.set_query(Some(&format!("per_page={PER_PAGE}")));
         let mut pages = 0;
         let mut ignored = Vec::new();
+        // A `Link` back to a page already read would loop until the deadline.
+        let mut read = std::collections::HashSet::new();
         loop {
             pages += 1;
+            read.insert(url.to_string());
             let answer = self
                 .send(&self.request(http::Method::GET, url.clone(), None), doing)
                 .await?;
@@ -608,12 +611,25 @@ impl GitHub {
                             pr: self.pr.clone(),
                             reason: "its next page is not on the API's host (the token is not sent elsewhere)".into(),
                         })?;
+                    if read.contains(next.as_str()) || pages >= MAX_PAGES {
+                        return Err(CommentError::Unreadable {
+                            doing,
+                            pr: self.pr.clone(),
+                            reason: format!(
+                                "after {pages} pages its `Link` header points back to a page already read, or past {MAX_PAGES} pages: the listing does not end"
+                            ),
+                        });
+                    }
                     url = next;
                 }
             }
         }
     }
 }
+
+/// The most pages of comments read (100 each: 100,000 comments) before the listing is
+/// taken as one that does not end.
+const MAX_PAGES: usize = 1_000;
 
 /// The `rel="next"` URL of a `Link` header.
 pub fn next_link(header: &str) -> Option<String> {

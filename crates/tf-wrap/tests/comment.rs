@@ -692,3 +692,41 @@ fn the_token_is_never_sent_in_clear_text() {
         r.stderr
     );
 }
+
+/// A `Link` header whose next page is the page just read (a broken or hostile API) would
+/// be followed until the deadline: it is caught on the second page, exit 1 saying so, and
+/// nothing is posted.
+#[test]
+fn a_link_back_to_a_page_already_read_ends_the_listing() {
+    let stub = HttpStub::handler(|req| {
+        if req.path == "/api/v3/user" {
+            return Answer::json(200, &serde_json::json!({ "login": BOT }).to_string());
+        }
+        let host = req.header("host").unwrap();
+        let page = format!("http://{host}{}?{}", req.path, req.query);
+        Answer::json(200, "[]").header("Link", &format!("<{page}>; rel=\"next\""))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let b = bundle(dir.path(), "local_provider_update", "eeee5555");
+    let api = stub.url("/api/v3");
+    let r = comment(
+        None,
+        &b,
+        &["--pr", PR, "--deadline", "60s"],
+        &[("GITHUB_API_URL", &api)],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("points back to a page already read"),
+        "{}",
+        r.stderr
+    );
+    let lists = stub
+        .requests("/api/v3/repos/acme/infra/issues/7/comments")
+        .len();
+    assert_eq!(lists, 1, "the page is read once");
+    assert!(stub
+        .requests("/api/v3/repos/acme/infra/issues/7/comments")
+        .iter()
+        .all(|q| q.method == "GET"));
+}
