@@ -186,17 +186,8 @@ fn request(command: Command) -> Request {
     }
 }
 
-#[cfg(test)]
-mod free_form_values {
-    use super::*;
-    use clap::CommandFactory;
-
-    /// Every option and positional of the command line that takes a value, handed
-    /// arbitrary text: parsed or refused with a usage error (exit 2), never a panic.
-    #[test]
-    fn every_value_is_parsed_or_refused() {
-        let tried =
-            infra_test_support::cli_values::every_value_is_parsed_or_refused(Cli::command(), 48);
-        assert!(tried >= 5, "{tried} value arguments found");
-    }
+/// The command line's definition: what `--help`, the man page and the completions show,
+/// and what the property tests walk (`infra-toolkit`'s `cli_values` test).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }

@@ -62,12 +62,7 @@ pub fn every_value_is_parsed_or_refused(cmd: clap::Command, cases: u32) -> usize
     let name = cmd.get_name().to_owned();
     let arguments = value_arguments(&cmd);
     for (path, flag) in &arguments {
-        let mut runner = TestRunner::new(Config {
-            cases,
-            failure_persistence: None,
-            ..Config::default()
-        });
-        runner
+        runner(cases)
             .run(&free_form(), |value| {
                 let mut args = vec![name.clone()];
                 args.extend(path.iter().cloned());
@@ -96,16 +91,21 @@ pub fn every_value_is_parsed_or_refused(cmd: clap::Command, cases: u32) -> usize
 /// caller's to check). For the values a tool parses after clap (`park hold --until`,
 /// `tf-wrap comment --pr`, `CIRCLE_PULL_REQUEST`).
 pub fn never_panics<T>(cases: u32, parse: impl Fn(&str) -> T) {
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    runner
+    runner(cases)
         .run(&free_form(), |value| {
             // A panic fails the case (proptest's runner catches it, naming the value).
             parse(&value);
             Ok(())
         })
         .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A runner of `cases` cases that writes no regression file (the failing value is in the
+/// panic message).
+fn runner(cases: u32) -> TestRunner {
+    TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    })
 }

@@ -202,6 +202,26 @@ fn answer(
     }
 }
 
+/// A plan (from the `local_provider_delete` fixture) and a maker of its resource changes:
+/// `change(address, action)`.
+fn plan_template() -> (
+    serde_json::Value,
+    impl Fn(String, &str) -> serde_json::Value,
+) {
+    let plan: serde_json::Value =
+        serde_json::from_slice(&fixture("local_provider_delete")).unwrap();
+    let mut template = plan["resource_changes"][0].clone();
+    template.as_object_mut().unwrap().remove("action_reason");
+    let change = move |address: String, action: &str| {
+        let mut c = template.clone();
+        c["address"] = address.clone().into();
+        c["name"] = address.into();
+        c["change"]["actions"] = serde_json::json!([action]);
+        c
+    };
+    (plan, change)
+}
+
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(
         shared_fixtures()
@@ -399,17 +419,7 @@ fn not_on_a_pull_request_nothing_is_posted() {
 fn a_plan_too_large_for_one_comment_keeps_every_deletion() {
     let dir = tempfile::tempdir().unwrap();
     let github = GitHub::start(0);
-    let mut plan: serde_json::Value =
-        serde_json::from_slice(&fixture("local_provider_delete")).unwrap();
-    let mut template = plan["resource_changes"][0].clone();
-    template.as_object_mut().unwrap().remove("action_reason");
-    let change = |address: String, action: &str| {
-        let mut c = template.clone();
-        c["address"] = address.clone().into();
-        c["name"] = address.into();
-        c["change"]["actions"] = serde_json::json!([action]);
-        c
-    };
+    let (mut plan, change) = plan_template();
     let mut changes: Vec<serde_json::Value> = (0..3000)
         .map(|i| {
             change(
@@ -448,17 +458,7 @@ fn a_plan_too_large_for_one_comment_keeps_every_deletion() {
 fn a_700_deletion_plan_fits_one_comment_and_says_what_was_cut() {
     let dir = tempfile::tempdir().unwrap();
     let github = GitHub::start(0);
-    let mut plan: serde_json::Value =
-        serde_json::from_slice(&fixture("local_provider_delete")).unwrap();
-    let mut template = plan["resource_changes"][0].clone();
-    template.as_object_mut().unwrap().remove("action_reason");
-    let change = |address: String, action: &str| {
-        let mut c = template.clone();
-        c["address"] = address.clone().into();
-        c["name"] = address.into();
-        c["change"]["actions"] = serde_json::json!([action]);
-        c
-    };
+    let (mut plan, change) = plan_template();
     let long = "module.analytics_platform.module.regional_fleet[\"eu-west-2\"].aws_ecs_service";
     let mut changes: Vec<serde_json::Value> = (0..700)
         .map(|i| change(format!("{long}.retired_worker_{i:04}"), "delete"))
