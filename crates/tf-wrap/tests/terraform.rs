@@ -262,9 +262,9 @@ fn init_plan_apply_through_the_bundle_with_exit_codes() {
     assert_eq!(cut.code, 0, "{}", cut.stderr);
     assert!(
         cut.stdout.contains("**outputs** (1)")
-            && cut.stdout.contains(
-                "- … and 1 more, left out to stay under 200 bytes: see `bundle/plan.json`"
-            ),
+            && cut
+                .stdout
+                .contains("- all 1 left out to stay under 200 bytes: see `bundle/plan.json`"),
         "{}",
         cut.stdout
     );
