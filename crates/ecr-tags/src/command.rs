@@ -247,8 +247,16 @@ async fn run_request(setup: &Setup, request: Request) -> Result<Outcome, EcrTags
                 live_checks,
                 notifications: Vec::new(),
             };
-            if check && !no_notify {
-                report.notifications = notify_not_live(env, &report).await;
+            if check {
+                // A signal is handled around the whole run (`run` races its stop): never
+                // during the notification.
+                report.notifications = infra_core::notify::step(
+                    env.notify.as_ref().filter(|_| !no_notify),
+                    report.not_live_notice(&env.name),
+                    &Deadline::none(),
+                    &infra_core::runner::Stop::never(),
+                )
+                .await;
             }
             Ok(Outcome::Pins(report))
         }
@@ -262,42 +270,6 @@ async fn run_request(setup: &Setup, request: Request) -> Result<Outcome, EcrTags
     }
 }
 
-/// `pins --live --check`: the `not-live` notification when ECS does not run a pin (not
-/// deployed after any wait, or drifted).
-async fn notify_not_live(
-    env: &Environment,
-    report: &PinsReport,
-) -> Vec<infra_core::notify::Delivery> {
-    use crate::live::LiveStatus;
-    use infra_core::notify::Event;
-    let Some(config) = env.notify.as_ref().filter(|c| c.wants(Event::NotLive)) else {
-        return Vec::new();
-    };
-    let not_live: Vec<String> = report
-        .pins
-        .iter()
-        .filter_map(|p| {
-            let live = p.live.as_ref()?;
-            matches!(live.status, LiveStatus::NotDeployed | LiveStatus::Drifted)
-                .then(|| format!("{} ({})", p.image, live.status.as_str()))
-        })
-        .collect();
-    if not_live.is_empty() {
-        return Vec::new();
-    }
-    let notice = infra_core::notify::Notice::of_report(
-        Event::NotLive,
-        &env.name,
-        "ecr-tags pins --live --check",
-        format!("production does not run {} pinned image(s)", not_live.len()),
-        not_live,
-        report,
-    );
-    let until = infra_core::notify::until(&Deadline::none());
-    // A signal is handled around the whole run (`run` races its stop): never here.
-    let stop = infra_core::runner::Stop::never();
-    infra_core::notify::send(config, &notice, until, &stop).await
-}
 
 /// `pins --live`: compares the rows with ECS; with `wait`, again every `poll` while a
 /// rollout is worth waiting for ([`rollout_pending`]) and time is left. ECR was read once,

@@ -33,7 +33,6 @@
 //!
 //! [`cli`] (feature `cli`, on by default) is the `ecr-tags` command line itself.
 
-#![warn(missing_docs)]
 
 pub mod bump;
 #[cfg(feature = "cli")]

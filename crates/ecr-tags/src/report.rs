@@ -50,6 +50,33 @@ pub struct PinsReport {
 }
 
 impl PinsReport {
+    /// `pins --live --check`: the `not-live` notice for `environment` when ECS does not run
+    /// a pin (not deployed after any wait, or drifted); what ecr-tags hands the one
+    /// notification step.
+    pub fn not_live_notice(&self, environment: &str) -> Option<infra_core::notify::Notice> {
+        use crate::live::LiveStatus;
+        let not_live: Vec<String> = self
+            .pins
+            .iter()
+            .filter_map(|p| {
+                let live = p.live.as_ref()?;
+                matches!(live.status, LiveStatus::NotDeployed | LiveStatus::Drifted)
+                    .then(|| format!("{} ({})", p.image, live.status.as_str()))
+            })
+            .collect();
+        if not_live.is_empty() {
+            return None;
+        }
+        Some(infra_core::notify::Notice::of_report(
+            infra_core::notify::Event::NotLive,
+            environment,
+            "ecr-tags pins --live --check",
+            format!("production does not run {} pinned image(s)", not_live.len()),
+            not_live,
+            self,
+        ))
+    }
+
     /// The most severe of the rows' exit statuses ([`PinRow::exit_status`]).
     pub fn exit_status(&self) -> ExitStatus {
         self.pins

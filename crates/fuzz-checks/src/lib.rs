@@ -17,7 +17,6 @@
 //!   every resource change exactly once; the gates refuse every destruction of a protected
 //!   type and only resources the plan changes.
 
-#![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 use infra_core::environment::DEFAULT_PROTECTED_TYPES;

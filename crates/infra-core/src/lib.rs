@@ -31,7 +31,6 @@
 //! assert_eq!(ExitStatus::Refused.code(), 4);
 //! ```
 
-#![warn(missing_docs)]
 
 pub mod aws;
 pub mod build;

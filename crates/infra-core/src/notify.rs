@@ -309,6 +309,27 @@ pub async fn send(
     deliveries
 }
 
+/// The notification step every tool takes once its run's outcome is decided (the one
+/// path: park, tf-wrap drift, verify-endpoints and ecr-tags pins call only this). `notice`
+/// is the tool's, when its outcome is one a person must act on; it is sent when there is
+/// a `notify` block (`config`: `None` also for `--no-notify`) that wants its event, within
+/// the notification budget of the run's `deadline` ([`until`]), cut short by `stop`.
+/// Returns the deliveries for the report (none when nothing was due). It never changes the
+/// run's outcome.
+pub async fn step(
+    config: Option<&NotifyConfig>,
+    notice: Option<Notice>,
+    deadline: &crate::retry::Deadline,
+    stop: &Stop,
+) -> Vec<Delivery> {
+    match (config, notice) {
+        (Some(config), Some(notice)) if config.wants(notice.event) => {
+            send(config, &notice, until(deadline), stop).await
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Text from outside (a resource address, a reason, a holder's name) made inert in Slack's
 /// mrkdwn: `&`, `<` and `>` escaped as Slack asks, so `<!channel>` or `<https://x|Approve>`
 /// in a `for_each` key is shown, never acted on.

@@ -34,7 +34,6 @@
 //!
 //! [`cli`] (feature `cli`, on by default) is the `park` command line itself.
 
-#![warn(missing_docs)]
 
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -26,7 +26,6 @@
 //! # }
 //! ```
 
-#![warn(missing_docs)]
 
 pub mod backend;
 pub mod error;

@@ -16,7 +16,6 @@
 //!
 //! Nothing here sends traffic anywhere but 127.0.0.1.
 
-#![warn(missing_docs)]
 // Prints on purpose: this is a binary, the CLI layer, or test/benchmark support.
 #![allow(clippy::disallowed_macros)]
 

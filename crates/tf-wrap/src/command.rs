@@ -154,17 +154,68 @@ impl TfWrapError {
     }
 }
 
-/// Runs `request`. The caller's `on_signals` is called (with `StopKind::Forward`) once the
-/// environment file is read, for the commands that run Terraform: a signal during the
-/// account guard ends the run before Terraform starts; one while Terraform runs is passed
-/// to it; after the first, no Terraform command starts.
+/// Runs `request`: one arm per command. The commands that run Terraform read the
+/// environment file first and then call the caller's `on_signals` (with
+/// `StopKind::Forward`, [`terraform_run`]): a signal during the account guard ends the run
+/// before Terraform starts; one while Terraform runs is passed to it; after the first, no
+/// Terraform command starts.
 pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Result<Outcome, TfWrapError> {
-    if let Request::Summary { bundle } = &request {
-        return crate::workflow::read_summary(bundle).map(Outcome::Summary);
+    match request {
+        Request::Summary { bundle } => crate::workflow::read_summary(&bundle).map(Outcome::Summary),
+        Request::Comment(comment) => Ok(Outcome::Comment(crate::comment::comment(comment).await?)),
+        Request::IamPolicy => Ok(Outcome::Policies(crate::iam::policies(
+            &setup.environment()?,
+        ))),
+        Request::Init(tf) => {
+            let (env, stop) = terraform_run(setup, caller)?;
+            let guarded = guard(setup, &env, &stop).await?;
+            guarded.settings(&env, &tf, None).init().await?;
+            Ok(Outcome::Initialised)
+        }
+        Request::Plan {
+            terraform,
+            bundle,
+            allow,
+        } => {
+            let (env, stop) = terraform_run(setup, caller)?;
+            plan(setup, &env, &terraform, bundle, allow, &stop).await
+        }
+        Request::Apply {
+            terraform,
+            bundle,
+            max_age,
+            allow,
+        } => {
+            let (env, stop) = terraform_run(setup, caller)?;
+            apply(setup, &env, &terraform, bundle, max_age, allow, &stop).await
+        }
+        Request::Drift {
+            terraform,
+            junit,
+            no_notify,
+        } => {
+            let (env, stop) = terraform_run(setup, caller)?;
+            let mut report = drift(setup, &env, &terraform, &stop).await?;
+            report.notifications = infra_core::notify::step(
+                env.notify.as_ref().filter(|_| !no_notify),
+                report.notice(),
+                &infra_core::retry::Deadline::none(),
+                &stop,
+            )
+            .await;
+            if let Some(path) = junit {
+                report
+                    .write_junit(&path)
+                    .map_err(|source| TfWrapError::Junit { path, source })?;
+            }
+            Ok(Outcome::Drift(report))
+        }
     }
-    if let Request::Comment(comment) = request {
-        return Ok(Outcome::Comment(crate::comment::comment(comment).await?));
-    }
+}
+
+/// What every command that runs Terraform starts with: the environment file, a warning
+/// for the variables removed for Terraform, and the run's stop (signals forwarded).
+fn terraform_run(setup: &Setup, caller: &Caller) -> Result<(Environment, Stop), TfWrapError> {
     let env = setup.environment()?;
     let overriding = crate::runner::overriding_variables();
     if !overriding.is_empty() {
@@ -173,74 +224,7 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Result<Out
             overriding.join(", ")
         );
     }
-    let stop = match request {
-        Request::Summary { .. } | Request::Comment(_) | Request::IamPolicy => Stop::never(),
-        _ => (caller.on_signals)(StopKind::Forward),
-    };
-    let stop = &stop;
-    match request {
-        Request::Summary { bundle } => crate::workflow::read_summary(&bundle).map(Outcome::Summary),
-        Request::Comment(comment) => Ok(Outcome::Comment(crate::comment::comment(comment).await?)),
-        Request::IamPolicy => Ok(Outcome::Policies(crate::iam::policies(&env))),
-        Request::Init(tf) => {
-            let guarded = guard(setup, &env, stop).await?;
-            guarded.settings(&env, &tf, None).init().await?;
-            Ok(Outcome::Initialised)
-        }
-        Request::Plan {
-            terraform,
-            bundle,
-            allow,
-        } => plan(setup, &env, &terraform, bundle, allow, stop).await,
-        Request::Apply {
-            terraform,
-            bundle,
-            max_age,
-            allow,
-        } => apply(setup, &env, &terraform, bundle, max_age, allow, stop).await,
-        Request::Drift {
-            terraform,
-            junit,
-            no_notify,
-        } => {
-            let mut report = drift(setup, &env, &terraform, stop).await?;
-            let notify = env
-                .notify
-                .as_ref()
-                .filter(|c| !no_notify && c.wants(infra_core::notify::Event::UnexpectedDrift));
-            if let (Some(config), ExitStatus::ChangesFound) = (notify, report.exit_status()) {
-                let unexpected: Vec<String> = report
-                    .resources
-                    .iter()
-                    .filter(|r| r.class == crate::drift::DriftClass::Unexpected)
-                    .map(|r| r.address.clone())
-                    .collect();
-                let notice = infra_core::notify::Notice::of_report(
-                    infra_core::notify::Event::UnexpectedDrift,
-                    &env.name,
-                    "tf-wrap drift",
-                    format!(
-                        "{} resource(s) changed outside Terraform and not by park ({} parked)",
-                        report.counts.unexpected, report.counts.parked
-                    ),
-                    unexpected,
-                    &report,
-                );
-                let until = infra_core::notify::until(&infra_core::retry::Deadline::none());
-                report.notifications = infra_core::notify::send(config, &notice, until, stop).await;
-            }
-            if let Some(path) = &junit {
-                let junit_error = |source| TfWrapError::Junit {
-                    path: path.clone(),
-                    source,
-                };
-                let xml = report.to_junit().map_err(|e| junit_error(e.into()))?;
-                infra_core::fs::write_atomic(path, xml.as_bytes())
-                    .map_err(|e| junit_error(e.into()))?;
-            }
-            Ok(Outcome::Drift(report))
-        }
-    }
+    Ok((env, (caller.on_signals)(StopKind::Forward)))
 }
 
 /// The refresh-only plan (after the account guard), with the park records read while

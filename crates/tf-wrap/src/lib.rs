@@ -28,7 +28,6 @@
 // the signer joined) nest deeper than the default limit of 128 when their layout is
 // computed.
 #![recursion_limit = "256"]
-#![warn(missing_docs)]
 
 pub mod bundle;
 #[cfg(feature = "cli")]

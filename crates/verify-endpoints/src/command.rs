@@ -222,32 +222,14 @@ pub async fn verify(
         endpoints: results,
         notifications: Vec::new(),
     };
-    let notify = environment.as_ref().and_then(|env| {
-        let config = env.notify.as_ref()?;
-        (!request.no_notify && config.wants(infra_core::notify::Event::Failed))
-            .then_some((env, config))
-    });
-    if let (Some((env, config)), false) = (notify, report.healthy) {
-        let failed: Vec<String> = report
-            .endpoints
-            .iter()
-            .filter(|r| !r.passed)
-            .map(|r| r.name.clone())
-            .collect();
-        let notice = infra_core::notify::Notice::of_report(
-            infra_core::notify::Event::Failed,
-            &env.name,
-            "verify-endpoints",
-            format!(
-                "{} of {} endpoint(s) failed their check",
-                failed.len(),
-                report.endpoints.len()
-            ),
-            failed,
-            &report,
-        );
-        let until = infra_core::notify::until(&deadline);
-        report.notifications = infra_core::notify::send(config, &notice, until, &stop).await;
+    if let Some(env) = &environment {
+        report.notifications = infra_core::notify::step(
+            env.notify.as_ref().filter(|_| !request.no_notify),
+            report.notice(&env.name),
+            &deadline,
+            &stop,
+        )
+        .await;
     }
     if let Some(path) = &request.junit {
         let junit_error = |source| VerifyError::Junit {

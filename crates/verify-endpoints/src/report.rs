@@ -18,6 +18,34 @@ pub struct RunReport {
     pub notifications: Vec<infra_core::notify::Delivery>,
 }
 
+impl RunReport {
+    /// The `failed` notice for `environment`, when an endpoint failed its check (what
+    /// verify-endpoints hands the one notification step).
+    pub fn notice(&self, environment: &str) -> Option<infra_core::notify::Notice> {
+        if self.healthy {
+            return None;
+        }
+        let failed: Vec<String> = self
+            .endpoints
+            .iter()
+            .filter(|r| !r.passed)
+            .map(|r| r.name.clone())
+            .collect();
+        Some(infra_core::notify::Notice::of_report(
+            infra_core::notify::Event::Failed,
+            environment,
+            "verify-endpoints",
+            format!(
+                "{} of {} endpoint(s) failed their check",
+                failed.len(),
+                self.endpoints.len()
+            ),
+            failed,
+            self,
+        ))
+    }
+}
+
 impl Report for RunReport {
     const SCHEMA: &'static str = "verify-endpoints/run";
 

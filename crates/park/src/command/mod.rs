@@ -248,16 +248,11 @@ pub async fn run(setup: &Setup, request: Request, clock: Clock, caller: &Caller)
             _ => {}
         }
     }
-    let notice = match (command, &env.notify) {
-        (Some(command), Some(config)) => notify::notice(&env.name, &command, &finished)
-            .filter(|n| config.wants(n.event))
-            .map(|n| (config, n)),
-        _ => None,
-    };
-    if let Some((config, notice)) = notice {
-        let until = infra_core::notify::until(&deadline);
+    if let Some(command) = command {
+        let notice = notify::notice(&env.name, &command, &finished);
         let stop = stop.unwrap_or_else(Stop::never);
-        let deliveries = infra_core::notify::send(config, &notice, until, &stop).await;
+        let deliveries =
+            infra_core::notify::step(env.notify.as_ref(), notice, &deadline, &stop).await;
         if let Ok(Outcome::Run(report)) = &mut finished.result {
             report.notifications = deliveries;
         }

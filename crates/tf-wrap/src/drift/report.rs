@@ -159,6 +159,41 @@ impl DriftReport {
         out
     }
 
+    /// The `unexpected-drift` notice, when something changed outside Terraform and park
+    /// (what `tf-wrap drift` hands the one notification step).
+    pub fn notice(&self) -> Option<infra_core::notify::Notice> {
+        if self.exit_status() != ExitStatus::ChangesFound {
+            return None;
+        }
+        let unexpected: Vec<String> = self
+            .resources
+            .iter()
+            .filter(|r| r.class == DriftClass::Unexpected)
+            .map(|r| r.address.clone())
+            .collect();
+        Some(infra_core::notify::Notice::of_report(
+            infra_core::notify::Event::UnexpectedDrift,
+            &self.environment,
+            "tf-wrap drift",
+            format!(
+                "{} resource(s) changed outside Terraform and not by park ({} parked)",
+                self.counts.unexpected, self.counts.parked
+            ),
+            unexpected,
+            self,
+        ))
+    }
+
+    /// Writes [`DriftReport::to_junit`] to `path` atomically.
+    pub fn write_junit(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let xml = self.to_junit()?;
+        infra_core::fs::write_atomic(path, xml.as_bytes())?;
+        Ok(())
+    }
+
     /// JUnit XML for CircleCI's `store_test_results`: one test case per drifted resource,
     /// failing when unexpected; one passing case when nothing drifted, so the check shows.
     pub fn to_junit(&self) -> Result<String, quick_junit::SerializeError> {
