@@ -5,8 +5,8 @@
 // Prints on purpose: this is a binary, the CLI layer, or test/benchmark support.
 #![allow(clippy::disallowed_macros)]
 
-use infra_core::locals::{find_pin, rewrite_pin};
 use std::time::Instant;
+use tf_locals::{find_pin, rewrite_pin};
 
 fn main() {
     let path = std::env::args().nth(1).expect("usage: rewrite_bench FILE");

@@ -3,9 +3,9 @@
 use crate::discover::{family_images, newest, RepositoryInfo};
 use crate::error::EcrTagsError;
 use infra_core::environment::PinnedImage;
-use infra_core::locals::rewrite_pin;
 use serde::Serialize;
 use std::path::PathBuf;
+use tf_locals::rewrite_pin;
 
 /// What the user asked for.
 #[derive(Debug, Clone, Default)]

@@ -270,7 +270,6 @@ async fn run_request(setup: &Setup, request: Request) -> Result<Outcome, EcrTags
     }
 }
 
-
 /// `pins --live`: compares the rows with ECS; with `wait`, again every `poll` while a
 /// rollout is worth waiting for ([`rollout_pending`]) and time is left. ECR was read once,
 /// before. How many times ECS was read.

@@ -2,8 +2,8 @@
 
 use infra_core::aws::AwsCallError;
 use infra_core::exit::ExitStatus;
-use infra_core::locals::LocalsError;
 use std::path::PathBuf;
+use tf_locals::LocalsError;
 
 /// Why an `ecr-tags` command did not complete.
 #[derive(Debug, thiserror::Error)]

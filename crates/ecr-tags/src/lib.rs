@@ -18,7 +18,7 @@
 //! - [`git`]: is a commit reachable from a ref; `bump --commit`: the bump as one commit on a
 //!   branch, pushed.
 //!
-//! The `locals` reader/rewriter itself is `infra_core::locals`.
+//! The `locals` reader/rewriter itself is the `tf-locals` crate.
 //!
 //! ```
 //! use ecr_tags::discover::{newest, FamilyImage};
@@ -32,7 +32,6 @@
 //! ```
 //!
 //! [`cli`] (feature `cli`, on by default) is the `ecr-tags` command line itself.
-
 
 pub mod bump;
 #[cfg(feature = "cli")]

@@ -8,11 +8,11 @@ use crate::error::EcrTagsError;
 use crate::live::{self, LiveStatus, PinFacts};
 use infra_core::environment::{Environment, PinnedImage};
 use infra_core::exit::ExitStatus;
-use infra_core::locals::{find_pin, ImagePin};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use tf_locals::{find_pin, ImagePin};
 
 /// Where a pin stands against its repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

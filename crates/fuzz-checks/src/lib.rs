@@ -20,9 +20,9 @@
 #![forbid(unsafe_code)]
 
 use infra_core::environment::DEFAULT_PROTECTED_TYPES;
-use infra_core::locals::{find_pin, is_valid_tag, reference, rewrite_pin, LocalsError};
 use infra_core::Environment;
 use std::path::Path;
+use tf_locals::{find_pin, is_valid_tag, reference, rewrite_pin, LocalsError};
 use tf_wrap::gates::{self, GateOptions, Parked};
 use tf_wrap::plan::{Action, PlanJson, Summary};
 

@@ -20,7 +20,6 @@
 //! - [`output`]: text or versioned JSON reports, tables.
 //! - `logging` (feature `cli`): `tracing` to stderr, set up by the binaries.
 //! - [`fs`]: atomic, validated file writes.
-//! - [`locals`]: reading and byte-exactly rewriting image pins in Terraform `locals`.
 //! - [`location`]: the line and column every `file:line:column` error names.
 //!
 //! The library never prints, never exits and has no command-line parser; the optional `cli`
@@ -31,7 +30,6 @@
 //! assert_eq!(ExitStatus::Refused.code(), 4);
 //! ```
 
-
 pub mod aws;
 pub mod build;
 pub mod environment;
@@ -39,7 +37,6 @@ pub mod error;
 pub mod exit;
 pub mod fs;
 pub mod http;
-pub mod locals;
 pub mod location;
 #[cfg(feature = "cli")]
 pub mod logging;

@@ -2,5 +2,4 @@
 
 mod account_guard;
 mod envfile;
-mod locals;
 mod schedule_input;

@@ -25,7 +25,6 @@
 //! # }
 //! ```
 
-
 pub mod change;
 pub mod error;
 pub mod hold;

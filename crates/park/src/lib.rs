@@ -34,7 +34,6 @@
 //!
 //! [`cli`] (feature `cli`, on by default) is the `park` command line itself.
 
-
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod clock;

@@ -26,7 +26,6 @@
 //! # }
 //! ```
 
-
 pub mod backend;
 pub mod error;
 pub mod info;

@@ -24,7 +24,6 @@
 //!
 //! [`cli`] (feature `cli`, on by default) is the `verify-endpoints` command line itself.
 
-
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod cloudfront;

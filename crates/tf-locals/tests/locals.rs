@@ -5,9 +5,9 @@
 // Prints on purpose: the test's own diagnostics.
 #![allow(clippy::disallowed_macros)]
 
-use infra_core::locals::{find_pin, reference, rewrite_pin};
 use proptest::prelude::*;
 use std::path::Path;
+use tf_locals::{find_pin, reference, rewrite_pin};
 
 #[track_caller]
 fn check_rewrite(text: &str, local: &str, old_tag: &str, new_tag: &str) {

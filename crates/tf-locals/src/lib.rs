@@ -9,7 +9,7 @@
 //! the form with a new digest, adds one, or writes the tag alone.
 //!
 //! ```
-//! use infra_core::locals::{find_pin, rewrite_pin};
+//! use tf_locals::{find_pin, rewrite_pin};
 //! let tf = "locals {\n  image = \"123.dkr.ecr.eu-west-2.amazonaws.com/app:v1\" # pinned\n}\n";
 //! let pin = find_pin(tf, "image").unwrap();
 //! assert_eq!(pin.tag, "v1");
@@ -20,10 +20,10 @@
 //! assert_eq!(find_pin(&pinned, "image").unwrap().digest, Some(digest));
 //! ```
 
-use crate::location::LineColumn;
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::Body;
 use hcl_edit::Span;
+use infra_core::location::LineColumn;
 use std::ops::Range;
 
 /// An image pinned in a `locals` value.
