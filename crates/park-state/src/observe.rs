@@ -317,10 +317,7 @@ async fn describe_rule(
         event_bus: cfg.event_bus.clone(),
         arn: rule.arn().map(str::to_owned),
         found: true,
-        status: rule.state().map_or_else(
-            || RuleStatus::Unknown("UNKNOWN".into()),
-            |s| RuleStatus::parse(s.as_str()),
-        ),
+        status: RuleStatus::answered(rule.state().map(|s| s.as_str())),
         schedule_expression: rule.schedule_expression().map(str::to_owned),
         managed_by: rule.managed_by().map(str::to_owned),
         record,
@@ -431,7 +428,7 @@ async fn describe_services(
                 let Some(name) = svc.service_name() else {
                     continue;
                 };
-                let status = ServiceStatus::parse(svc.status().unwrap_or("UNKNOWN"));
+                let status = ServiceStatus::answered(svc.status());
                 let record = svc
                     .tags()
                     .iter()

@@ -31,6 +31,12 @@ macro_rules! aws_state {
                 }
             }
 
+            /// The state in AWS's answer; an answer without one is `Unknown("")` (shown as
+            /// the empty value it was), never a made-up spelling.
+            pub fn answered(text: Option<&str>) -> Self {
+                text.map_or_else(|| $name::Unknown(String::new()), $name::parse)
+            }
+
             /// AWS's spelling.
             pub fn as_str(&self) -> &str {
                 match self {
@@ -167,6 +173,14 @@ mod tests {
         assert_eq!(
             ServiceStatus::parse("PROVISIONING"),
             ServiceStatus::Unknown("PROVISIONING".into())
+        );
+        assert_eq!(
+            ServiceStatus::answered(None),
+            ServiceStatus::Unknown(String::new())
+        );
+        assert_eq!(
+            ServiceStatus::answered(Some("ACTIVE")),
+            ServiceStatus::Active
         );
         assert_eq!(AuroraStatus::parse("available"), AuroraStatus::Available);
         assert_eq!(

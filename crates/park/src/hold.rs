@@ -207,12 +207,28 @@ pub fn holder_from_arn(arn: &str) -> String {
     arn.splitn(6, ':').nth(5).unwrap_or(arn).to_owned()
 }
 
+/// Writing or removing park's tags on the environment's clusters failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TagWriteError {
+    /// A cluster the environment file names does not exist (seen by the observation).
+    #[error("ECS cluster {cluster} does not exist, so it cannot carry {what}")]
+    NoCluster {
+        /// The cluster.
+        cluster: String,
+        /// What was to be written (`the hold`, `the change record`).
+        what: String,
+    },
+    /// The TagResource or UntagResource call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
+}
+
 /// Writes `hold`'s two tags on each cluster (one TagResource each: both tags or neither).
 pub async fn write(
     clients: &Clients,
     live: &LiveEnvironment,
     hold: &Hold,
-) -> Result<Vec<String>, AwsCallError> {
+) -> Result<Vec<String>, TagWriteError> {
     tag_clusters(clients, &live.clusters, &hold.encode(), "the hold").await
 }
 
@@ -245,16 +261,13 @@ async fn tag_clusters(
     clusters: &[ClusterState],
     tags: &[(&'static str, String)],
     what: &str,
-) -> Result<Vec<String>, AwsCallError> {
+) -> Result<Vec<String>, TagWriteError> {
     let mut written = Vec::new();
     for cluster in clusters {
         let Some(arn) = &cluster.arn else {
-            return Err(AwsCallError {
-                operation: "ecs:DescribeClusters",
-                resource: Some(cluster.cluster.clone()),
-                code: Some("ClusterNotFoundException".into()),
-                message: format!("the cluster does not exist, so it cannot carry {what}"),
-                kind: infra_core::aws::AwsCallErrorKind::Service,
+            return Err(TagWriteError::NoCluster {
+                cluster: cluster.cluster.clone(),
+                what: what.to_owned(),
             });
         };
         let mut req = clients.ecs.tag_resource().resource_arn(arn);
@@ -282,7 +295,7 @@ async fn tag_clusters(
 pub async fn remove(
     clients: &Clients,
     live: &LiveEnvironment,
-) -> Result<Vec<String>, AwsCallError> {
+) -> Result<Vec<String>, TagWriteError> {
     let mut removed = Vec::new();
     for cluster in &live.clusters {
         let (Some(arn), false) = (&cluster.arn, matches!(cluster.hold, Found::None)) else {

@@ -96,7 +96,7 @@ pub async fn service_stable(
                 "service {cluster}/{service} disappeared while waiting"
             )));
         };
-        let status = ServiceStatus::parse(svc.status().unwrap_or("UNKNOWN"));
+        let status = ServiceStatus::answered(svc.status());
         if matches!(status, ServiceStatus::Draining | ServiceStatus::Inactive) {
             return Try::Fail(WaitError::Gone(format!(
                 "service {cluster}/{service} is {status}"
@@ -150,12 +150,10 @@ pub async fn aurora_available(
             Ok(out) => out,
             Err(e) => return failed_poll(e),
         };
-        let status = AuroraStatus::parse(
-            out.db_clusters()
-                .first()
-                .and_then(|c| c.status())
-                .unwrap_or("missing"),
-        );
+        let status = match out.db_clusters().first() {
+            Some(c) => AuroraStatus::answered(c.status()),
+            None => AuroraStatus::Missing,
+        };
         match status {
             AuroraStatus::Available => Try::Done(()),
             AuroraStatus::Deleting

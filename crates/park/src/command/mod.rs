@@ -26,7 +26,6 @@ use crate::report::HoldReport;
 use crate::report::RunReport;
 use crate::status::StatusReport;
 use holds::{hold_for, hold_request, holder, place_hold, release_hold};
-use infra_core::aws::AwsCallError;
 use infra_core::exit::ExitStatus;
 use infra_core::retry::Deadline;
 use infra_core::runner::{Caller, Stop};
@@ -168,7 +167,7 @@ pub enum ParkError {
     InvalidHold(#[from] HoldError),
     /// Writing or removing a hold's tags failed.
     #[error("{0}")]
-    HoldWrite(#[from] AwsCallError),
+    HoldWrite(#[from] crate::hold::TagWriteError),
     /// `--scheduled` without a `schedule` block in the environment file.
     #[error(
         "--scheduled needs a `schedule {{ ... }}` block in {0}: it says when to park and unpark"
@@ -507,7 +506,7 @@ mod tests {
             ParkError::InterruptedWaitingForLock,
             ParkError::Lost("panicked".into()),
             ParkError::InvalidHold(HoldError::NoCluster),
-            ParkError::HoldWrite(aws()),
+            ParkError::HoldWrite(aws().into()),
             ParkError::NoSchedule("prod.env.hcl".into()),
             ParkError::ScheduleUnusable("prod.env.hcl:40:3: holiday file".into()),
         ];
