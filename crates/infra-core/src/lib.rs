@@ -12,8 +12,6 @@
 //! - [`runner`]: many items at once, bounded, ordered, a panic reported as that item's
 //!   failure; the [`runner::Caller`] every tool's run takes (progress display, what a stop
 //!   looks like), so libraries neither draw nor install signal handlers.
-//! - [`schedule`]: the park schedule (`schedule` block): local times in an IANA zone,
-//!   working days, holidays (and iCalendar files), what a scheduled run decides.
 //! - [`setup`]: what every command does first: the environment file, the SDK
 //!   configuration, the account guard, and the exit code of each way that fails.
 //! - [`exit`]: the exit codes every tool shares.
@@ -44,7 +42,6 @@ pub mod notify;
 pub mod output;
 pub mod retry;
 pub mod runner;
-pub mod schedule;
 pub mod setup;
 
 #[cfg(feature = "cli")]

@@ -2,4 +2,3 @@
 
 mod account_guard;
 mod envfile;
-mod schedule_input;

@@ -169,7 +169,7 @@ struct ClockArgs {
     /// the schedule, holds and the times recorded. To replay a day in a test or to ask what
     /// the schedule would do; the report says the clock was set.
     #[arg(long, value_name = "RFC3339", value_parser = crate::clock::parse_now)]
-    now: Option<infra_core::schedule::Timestamp>,
+    now: Option<schedule::Timestamp>,
 }
 
 impl ClockArgs {

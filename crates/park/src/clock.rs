@@ -4,7 +4,7 @@
 //! environment variable sets it: a variable copied into a CI context would silently freeze
 //! production's clock.
 
-use infra_core::schedule::Timestamp;
+use schedule::Timestamp;
 use serde::Serialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -18,8 +18,8 @@
 
 use crate::change::{Change, ChangeAction};
 use crate::hold::Hold;
-use infra_core::schedule::{rfc3339, Action, Expected, Schedule, Timestamp};
 use jiff::Zoned;
+use schedule::{rfc3339, Action, Expected, Schedule, Timestamp};
 use serde::Serialize;
 
 /// How far in the future a change record may be dated and still count (clocks differ).
@@ -259,7 +259,7 @@ pub fn converge(schedule: &Schedule, timing: &Timing, live: LiveView<'_>) -> Sch
 #[cfg(test)]
 mod tests {
     use super::*;
-    use infra_core::schedule::{parse_time, parse_weekday};
+    use schedule::{parse_time, parse_weekday};
     use std::time::Duration;
 
     fn schedule() -> Schedule {

@@ -157,8 +157,8 @@ impl SavingsSummary {
     /// The summary with the next 30 days of `schedule` from `now`.
     pub fn with_schedule(
         mut self,
-        schedule: &infra_core::schedule::Schedule,
-        now: infra_core::schedule::Timestamp,
+        schedule: &schedule::Schedule,
+        now: schedule::Timestamp,
     ) -> Self {
         let parked_hours = round(schedule.parked_hours(now, 30));
         self.on_schedule = Some(ScheduledMonth {

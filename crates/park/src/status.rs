@@ -16,7 +16,7 @@ use infra_core::environment::{
 };
 use infra_core::exit::ExitStatus;
 use infra_core::output::{table, Report};
-use infra_core::schedule::{Action, Expected, Schedule, Timestamp};
+use schedule::{Action, Expected, Schedule, Timestamp};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::{self, Write};

@@ -73,7 +73,7 @@ pub struct Environment {
     pub endpoints: Vec<Endpoint>,
     /// The park schedule (`schedule`), when the file has one.
     #[serde(skip)]
-    pub schedule: Option<crate::schedule::Schedule>,
+    pub schedule: Option<::schedule::Schedule>,
     /// Why the schedule cannot be used, when a file it reads (a holiday file) could not
     /// be read or parsed: every tool still loads the environment (a calendar file never
     /// stops an emergency park, a plan or a check); what decides by the schedule (park's
@@ -455,7 +455,7 @@ impl Environment {
 
     /// The schedule, when the file has one and everything it reads was read; else the
     /// problems, one line each (`FILE:LINE:COLUMN: holiday file "…": ICS:LINE: …`).
-    pub fn usable_schedule(&self) -> Result<Option<&crate::schedule::Schedule>, String> {
+    pub fn usable_schedule(&self) -> Result<Option<&::schedule::Schedule>, String> {
         if self.schedule_problems.is_empty() {
             return Ok(self.schedule.as_ref());
         }

@@ -29,11 +29,11 @@ use holds::{hold_for, hold_request, holder, place_hold, release_hold};
 use infra_core::exit::ExitStatus;
 use infra_core::retry::Deadline;
 use infra_core::runner::{Caller, Stop};
-use infra_core::schedule::Action;
 use infra_core::setup::{Setup, SetupError};
 use infra_core::Environment;
 use locked::{locked, LockOptions};
 use park_run::{observe_plan_run, Bounds, RunContext};
+use schedule::Action;
 use state_lock::{BackendError, LockError};
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 
 use super::{KeyPath, Validator};
 use crate::environment::raw::RawSchedule;
-use crate::schedule::{ics_dates, parse_date, parse_time, parse_weekday, Schedule};
+use ::schedule::{ics_dates, parse_date, parse_time, parse_weekday, Schedule};
 use jiff::tz::TimeZone;
 use std::path::Path;
 use std::time::Duration;

@@ -2,8 +2,8 @@
 //! multi-byte text where digits belong) and the `HH:MM` / `YYYY-MM-DD` parsers. A file is
 //! read or refused at a line inside it; a value parses or is `None`.
 
-use infra_core::schedule::{ics_dates, parse_date, parse_time, parse_weekday};
 use proptest::prelude::*;
+use schedule::{ics_dates, parse_date, parse_time, parse_weekday};
 
 /// Lines an iCalendar holiday file is made of, valid and broken, for the generator.
 fn ics_line() -> impl Strategy<Value = String> {
