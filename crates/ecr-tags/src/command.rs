@@ -250,7 +250,7 @@ async fn run_request(setup: &Setup, request: Request) -> Result<Outcome, EcrTags
             if check {
                 // A signal is handled around the whole run (`run` races its stop): never
                 // during the notification.
-                report.notifications = infra_core::notify::step(
+                report.notifications = infra_notify::step(
                     env.notify.as_ref().filter(|_| !no_notify),
                     report.not_live_notice(&env.name),
                     &Deadline::none(),

@@ -46,14 +46,14 @@ pub struct PinsReport {
     pub live_checks: Option<u32>,
     /// With `--live --check`: the `not-live` notifications sent, or not.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notifications: Vec<infra_core::notify::Delivery>,
+    pub notifications: Vec<infra_notify::Delivery>,
 }
 
 impl PinsReport {
     /// `pins --live --check`: the `not-live` notice for `environment` when ECS does not run
     /// a pin (not deployed after any wait, or drifted); what ecr-tags hands the one
     /// notification step.
-    pub fn not_live_notice(&self, environment: &str) -> Option<infra_core::notify::Notice> {
+    pub fn not_live_notice(&self, environment: &str) -> Option<infra_notify::Notice> {
         use crate::live::LiveStatus;
         let not_live: Vec<String> = self
             .pins
@@ -67,8 +67,8 @@ impl PinsReport {
         if not_live.is_empty() {
             return None;
         }
-        Some(infra_core::notify::Notice::of_report(
-            infra_core::notify::Event::NotLive,
+        Some(infra_notify::Notice::of_report(
+            infra_notify::Event::NotLive,
             environment,
             "ecr-tags pins --live --check",
             format!("production does not run {} pinned image(s)", not_live.len()),

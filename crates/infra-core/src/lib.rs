@@ -19,6 +19,7 @@
 //! - `logging` (feature `cli`): `tracing` to stderr, set up by the binaries.
 //! - [`fs`]: atomic, validated file writes.
 //! - [`location`]: the line and column every `file:line:column` error names.
+//! - [`notify`]: the `notify` block's model (sending is the `infra-notify` crate's).
 //!
 //! The library never prints, never exits and has no command-line parser; the optional `cli`
 //! feature adds the clap argument groups the binaries share.
@@ -34,7 +35,6 @@ pub mod environment;
 pub mod error;
 pub mod exit;
 pub mod fs;
-pub mod http;
 pub mod location;
 #[cfg(feature = "cli")]
 pub mod logging;

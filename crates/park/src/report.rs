@@ -43,7 +43,7 @@ pub struct RunReport {
     pub recorded: Option<crate::change::Change>,
     /// The notifications this run sent, or could not (the `notify` block).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notifications: Vec<infra_core::notify::Delivery>,
+    pub notifications: Vec<infra_notify::Delivery>,
 }
 
 /// What happened to a hold.

@@ -196,7 +196,7 @@ pub async fn run(setup: &Setup, request: Request, caller: &Caller) -> Result<Out
         } => {
             let (env, stop) = terraform_run(setup, caller)?;
             let mut report = drift(setup, &env, &terraform, &stop).await?;
-            report.notifications = infra_core::notify::step(
+            report.notifications = infra_notify::step(
                 env.notify.as_ref().filter(|_| !no_notify),
                 report.notice(),
                 &infra_core::retry::Deadline::none(),

@@ -14,8 +14,8 @@
 
 use crate::bundle;
 use infra_core::exit::ExitStatus;
-use infra_core::http::{self, HttpError, Request, Response};
 use infra_core::output::Report;
+use infra_notify::http::{self, HttpError, Request, Response};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -417,7 +417,7 @@ fn comment_body(
         Ok(at) => format!("planned {}", humantime::format_rfc3339_seconds(at)),
         Err(_) => "planned at an unreadable time".to_owned(),
     });
-    if let Some(url) = std::env::var(infra_core::notify::JOB_URL_ENV)
+    if let Some(url) = std::env::var(infra_notify::JOB_URL_ENV)
         .ok()
         .map(|u| u.trim().to_owned())
         .filter(|u| http::plain_https_url(u))

@@ -223,7 +223,7 @@ pub async fn verify(
         notifications: Vec::new(),
     };
     if let Some(env) = &environment {
-        report.notifications = infra_core::notify::step(
+        report.notifications = infra_notify::step(
             env.notify.as_ref().filter(|_| !request.no_notify),
             report.notice(&env.name),
             &deadline,

@@ -115,7 +115,7 @@ impl FetchError {
     }
 }
 
-pub use infra_core::http::tls_config;
+pub use infra_notify::http::tls_config;
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -382,7 +382,7 @@ async fn exchange(
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let (host_header, path) = infra_core::http::target(url, host);
+    let (host_header, path) = infra_notify::http::target(url, host);
     let mut request = hyper::Request::get(path)
         .header(hyper::header::HOST, host_header)
         .header(
@@ -405,7 +405,7 @@ async fn exchange(
         .map_err(|e| FetchError::Protocol(e.to_string()))?;
     let ttfb_ms = ms(start.elapsed() - sent);
     let status = response.status().as_u16();
-    let headers = infra_core::http::header_pairs(response.headers());
+    let headers = infra_notify::http::header_pairs(response.headers());
     let content_type = response
         .headers()
         .get(hyper::header::CONTENT_TYPE)

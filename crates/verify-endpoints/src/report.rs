@@ -15,13 +15,13 @@ pub struct RunReport {
     pub endpoints: Vec<EndpointResult>,
     /// The notifications of failed checks sent, or not (the `notify` block).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notifications: Vec<infra_core::notify::Delivery>,
+    pub notifications: Vec<infra_notify::Delivery>,
 }
 
 impl RunReport {
     /// The `failed` notice for `environment`, when an endpoint failed its check (what
     /// verify-endpoints hands the one notification step).
-    pub fn notice(&self, environment: &str) -> Option<infra_core::notify::Notice> {
+    pub fn notice(&self, environment: &str) -> Option<infra_notify::Notice> {
         if self.healthy {
             return None;
         }
@@ -31,8 +31,8 @@ impl RunReport {
             .filter(|r| !r.passed)
             .map(|r| r.name.clone())
             .collect();
-        Some(infra_core::notify::Notice::of_report(
-            infra_core::notify::Event::Failed,
+        Some(infra_notify::Notice::of_report(
+            infra_notify::Event::Failed,
             environment,
             "verify-endpoints",
             format!(

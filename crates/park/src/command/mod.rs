@@ -250,8 +250,7 @@ pub async fn run(setup: &Setup, request: Request, clock: Clock, caller: &Caller)
     if let Some(command) = command {
         let notice = notify::notice(&env.name, &command, &finished);
         let stop = stop.unwrap_or_else(Stop::never);
-        let deliveries =
-            infra_core::notify::step(env.notify.as_ref(), notice, &deadline, &stop).await;
+        let deliveries = infra_notify::step(env.notify.as_ref(), notice, &deadline, &stop).await;
         if let Ok(Outcome::Run(report)) = &mut finished.result {
             report.notifications = deliveries;
         }

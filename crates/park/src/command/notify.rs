@@ -9,7 +9,7 @@ use crate::engine::ResultKind;
 use crate::plan::Direction;
 use crate::report::{HoldResult, RunReport};
 use infra_core::exit::ExitStatus;
-use infra_core::notify::{Event, Notice};
+use infra_notify::{Event, Notice};
 
 /// The notice for a finished run of `command`, when it is one a person must act on.
 pub(super) fn notice(environment: &str, command: &str, finished: &Finished) -> Option<Notice> {

@@ -45,7 +45,7 @@ pub struct DriftReport {
     pub terraform_version: Option<String>,
     /// The notifications of unexpected drift sent, or not (the `notify` block).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notifications: Vec<infra_core::notify::Delivery>,
+    pub notifications: Vec<infra_notify::Delivery>,
 }
 
 impl DriftReport {
@@ -161,7 +161,7 @@ impl DriftReport {
 
     /// The `unexpected-drift` notice, when something changed outside Terraform and park
     /// (what `tf-wrap drift` hands the one notification step).
-    pub fn notice(&self) -> Option<infra_core::notify::Notice> {
+    pub fn notice(&self) -> Option<infra_notify::Notice> {
         if self.exit_status() != ExitStatus::ChangesFound {
             return None;
         }
@@ -171,8 +171,8 @@ impl DriftReport {
             .filter(|r| r.class == DriftClass::Unexpected)
             .map(|r| r.address.clone())
             .collect();
-        Some(infra_core::notify::Notice::of_report(
-            infra_core::notify::Event::UnexpectedDrift,
+        Some(infra_notify::Notice::of_report(
+            infra_notify::Event::UnexpectedDrift,
             &self.environment,
             "tf-wrap drift",
             format!(

@@ -312,7 +312,7 @@ pub const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Sends `request`, again after a 429, a 5xx, a rate-limit 403 ([`rate_limited`]) or a
 /// broken connection (honouring `Retry-After` in seconds or `x-ratelimit-reset`, else
 /// waiting 1, 2, 4… s), at most `max_attempts` times, each
-/// within [`ATTEMPT_TIME`], and never past `until`: [`crate::retry::until`]'s tries. A
+/// within [`ATTEMPT_TIME`], and never past `until`: [`infra_core::retry::until`]'s tries. A
 /// request that timed out is not sent again (it may have arrived).
 pub async fn send_retrying(
     request: &Request,
@@ -320,9 +320,9 @@ pub async fn send_retrying(
     until: Instant,
     max_attempts: u32,
 ) -> Retried {
-    use crate::retry::{Backoff, Deadline, Stopped, Try};
+    use infra_core::retry::{Backoff, Deadline, Stopped, Try};
     let backoff = Backoff::doubling(std::time::Duration::from_secs(1), MAX_WAIT);
-    let tried = crate::retry::until(
+    let tried = infra_core::retry::until(
         Deadline::at(until),
         backoff,
         Some(max_attempts),
