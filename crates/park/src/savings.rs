@@ -377,6 +377,42 @@ pub fn aurora_savings(
     }
 }
 
+/// What parking `env` saves now, from `live`'s records: every parked service's and
+/// `scale-to-zero` Aurora cluster's saving and their total (`None` when nothing is
+/// parked). `park status` shows it; `park down` reports it after its run.
+pub fn of_environment(
+    env: &Environment,
+    live: &LiveEnvironment,
+    sizes: &HashMap<String, Result<TaskSize, String>>,
+) -> Option<SavingsSummary> {
+    let prices = prices(env);
+    let services = live
+        .services
+        .iter()
+        .filter_map(|state| service_savings(state, sizes, prices.as_ref()));
+    let aurora = env
+        .aurora_clusters
+        .iter()
+        .zip(&live.aurora)
+        .filter_map(|(cfg, state)| aurora_saving(cfg, state, prices.as_ref()));
+    let rows: Vec<Savings> = services.chain(aurora).collect();
+    (!rows.is_empty()).then(|| summary(&rows, prices.as_ref()))
+}
+
+/// An Aurora cluster's saving under its park policy: only `scale-to-zero` saves.
+pub fn aurora_saving(
+    cfg: &infra_core::environment::AuroraCluster,
+    state: &crate::observe::AuroraState,
+    prices: Option<&Prices>,
+) -> Option<Savings> {
+    match cfg.park {
+        infra_core::environment::AuroraParkPolicy::ScaleToZero => {
+            aurora_savings(state.record.valid(), prices)
+        }
+        infra_core::environment::AuroraParkPolicy::Keep => None,
+    }
+}
+
 /// The total of `items`.
 pub fn summary<'a>(
     items: impl IntoIterator<Item = &'a Savings>,

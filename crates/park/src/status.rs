@@ -454,6 +454,7 @@ impl StatusReport {
         now: std::time::SystemTime,
     ) -> Self {
         let prices = savings::prices(env);
+        let savings = savings::of_environment(env, &live, sizes);
         let live_change = live.last_change().cloned();
         let hold = match live.hold_at(now) {
             Some(h) => Some(HoldNote {
@@ -494,12 +495,7 @@ impl StatusReport {
                 AuroraRow {
                     state: park_state,
                     detail,
-                    savings: match cfg.park {
-                        AuroraParkPolicy::ScaleToZero => {
-                            savings::aurora_savings(state.record.valid(), prices.as_ref())
-                        }
-                        AuroraParkPolicy::Keep => None,
-                    },
+                    savings: savings::aurora_saving(cfg, &state, prices.as_ref()),
                     record_age_seconds: state
                         .record
                         .valid()
@@ -534,12 +530,6 @@ impl StatusReport {
                 .chain(aurora.iter().map(|a| a.state))
                 .chain(eventbridge_rules.iter().map(|r| r.state)),
         );
-        let rows = services
-            .iter()
-            .filter_map(|s| s.savings.as_ref())
-            .chain(aurora.iter().filter_map(|a| a.savings.as_ref()));
-        let total = savings::summary(rows.clone(), prices.as_ref());
-        let savings = (rows.count() > 0).then_some(total);
         StatusReport {
             environment: env.name.clone(),
             account_id: env.account_id.clone(),

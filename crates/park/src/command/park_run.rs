@@ -151,7 +151,7 @@ pub(super) async fn observe_plan_run(
             match tokio::time::timeout(SIZES_GRACE, handle).await {
                 Ok(Ok(sizes)) => {
                     let after = crate::savings::with_written_records(live, &outcomes);
-                    let savings = StatusReport::new(&env, after, None, &sizes, now).savings;
+                    let savings = crate::savings::of_environment(&env, &after, &sizes);
                     // With a schedule: the next 30 days on it, not the 12 h assumption.
                     match (env.usable_schedule(), schedule_now) {
                         (Ok(Some(schedule)), Some(now)) => {
