@@ -11,7 +11,6 @@ use crate::observe::{observe, Clients, LiveEnvironment};
 use crate::plan::{plan, Direction};
 use crate::record::Found;
 use crate::report::{HoldNote, HoldResult, RunReport};
-use crate::status::StatusReport;
 use infra_core::retry::Deadline;
 use infra_core::runner::Progress;
 use infra_core::Environment;
