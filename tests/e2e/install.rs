@@ -149,18 +149,15 @@ fn start(routes: Vec<Vec<(String, Vec<Answer>)>>) -> HttpStub {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("f");
-    std::fs::write(&file, bytes).unwrap();
-    let out = std::process::Command::new("sha256sum")
-        .arg(&file)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split(' ')
-        .next()
-        .unwrap()
-        .to_owned()
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Makes `path` executable (0755), as a release's tools are.
+fn make_executable(path: &Path) {
+    let mut perms = std::fs::metadata(path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(path, perms).unwrap();
 }
 
 /// The short commit this checkout's binaries name.
@@ -181,9 +178,7 @@ fn fake_tool(path: &Path, tool: &str, version: &str, marker: &Path) {
         ),
     )
     .unwrap();
-    let mut perms = std::fs::metadata(path).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(path, perms).unwrap();
+    make_executable(path);
 }
 
 /// A release archive of fake tools (as a forger would build it) and SHA256SUMS that match
@@ -554,11 +549,7 @@ fn source_mode_uses_a_cached_build_only_when_its_digest_is_pinned() {
         ),
     )
     .unwrap();
-    let mut perms = std::fs::metadata(shims.join("cargo"))
-        .unwrap()
-        .permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(shims.join("cargo"), perms).unwrap();
+    make_executable(&shims.join("cargo"));
     // The digest the build step computes: sha256 of `sha256sum park ecr-tags tf-wrap
     // verify-endpoints` of the built binaries.
     let mut listing = String::new();
