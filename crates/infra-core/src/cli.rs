@@ -132,7 +132,7 @@ impl From<RetryModeArg> for RetryMode {
 
 /// Parses a duration such as `90s`, `5m` or `1h 30m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
+    crate::retry::parse_duration(text)
         .map_err(|e| format!("`{text}` is not a duration such as 90s or 5m: {e}"))
 }
 

@@ -33,6 +33,21 @@ pub const UNCAPPED_ATTEMPTS: u32 = 10_000;
 /// The first backoff of an AWS call (then doubling, with full jitter, up to [`MAX_BACKOFF`]).
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 
+/// The longest duration any setting or flag takes (`--deadline`, `max_hold`, Terraform's
+/// timeouts, `park hold --until 3h`...): a year. Longer values are refused where they are
+/// read, so adding one to the clock can never overflow.
+pub const LONGEST_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Parses a duration such as `90s`, `5m` or `1h 30m`, at most [`LONGEST_DURATION`]. The
+/// error is the reason alone; the caller names where the text came from.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d <= LONGEST_DURATION => Ok(d),
+        Ok(_) => Err("longer than a year, the longest any setting takes".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// When a run must be finished by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadline(Option<Instant>);
@@ -243,6 +258,17 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_bounded_by_a_year_so_the_clock_never_overflows() {
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("366d"), Ok(LONGEST_DURATION));
+        let refused = parse_duration("2600000000000000h").unwrap_err();
+        assert!(refused.contains("longer than a year"), "{refused}");
+        assert!(parse_duration("5 parsecs").is_err());
+        // What is accepted can be added to any clock reading this century.
+        assert!(Instant::now().checked_add(LONGEST_DURATION).is_some());
+    }
 
     #[test]
     fn backoff_doubles_to_its_cap() {

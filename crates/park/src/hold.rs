@@ -114,8 +114,13 @@ pub fn parse_when(text: &str, now: SystemTime) -> Result<SystemTime, HoldError> 
         }
         return Ok(now + Duration::from_secs(ahead as u64));
     }
-    match humantime::parse_duration(t) {
-        Ok(d) => Ok(now + d),
+    match infra_core::retry::parse_duration(t) {
+        Ok(d) => now
+            .checked_add(d)
+            .ok_or_else(|| err("too far ahead")),
+        Err(_) if humantime::parse_duration(t).is_ok() => Err(err(
+            "too far ahead: holds are kept short (see max_hold)",
+        )),
         Err(_) => Err(err(
             "expected an RFC 3339 time (2026-12-03T23:00:00Z), a duration (3h) or a time of day with its zone (23:00Z)",
         )),
@@ -139,12 +144,16 @@ fn split_offset(t: &str) -> Option<(&str, i64)> {
     (h < 24 && m < 60).then_some((base, sign * (h * 3600 + m * 60)))
 }
 
+/// `at` moved by `seconds` (an offset under a day: never overflows a parsed RFC 3339 time,
+/// which humantime keeps within years 1970–9999).
 fn shift(at: SystemTime, seconds: i64) -> SystemTime {
-    if seconds >= 0 {
-        at + Duration::from_secs(seconds as u64)
+    let by = Duration::from_secs(seconds.unsigned_abs());
+    let moved = if seconds >= 0 {
+        at.checked_add(by)
     } else {
-        at - Duration::from_secs(seconds.unsigned_abs())
-    }
+        at.checked_sub(by)
+    };
+    moved.unwrap_or(at)
 }
 
 /// A new hold, checked: its end in the future and at most `max_hold` ahead, its reason and
@@ -356,6 +365,7 @@ mod tests {
             "1:€00000",
             "2026-€€-0",
             "12:00+€1",
+            "2600000000000000h",
         ] {
             let e = parse_when(bad, now).unwrap_err();
             assert!(matches!(e, HoldError::When { .. }), "{bad}: {e}");
@@ -364,6 +374,10 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("needs its zone"));
+        assert!(parse_when("2600000000000000h", now)
+            .unwrap_err()
+            .to_string()
+            .contains("too far ahead"));
     }
 
     #[test]

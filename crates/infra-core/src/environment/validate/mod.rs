@@ -181,7 +181,7 @@ impl<'a, 'b> Validator<'a, 'b> {
             );
         }
 
-        let max_hold = match env.max_hold.as_deref().map(humantime::parse_duration) {
+        let max_hold = match env.max_hold.as_deref().map(crate::retry::parse_duration) {
             None => Duration::from_secs(7 * 24 * 3600),
             Some(Ok(d)) if !d.is_zero() => d,
             Some(Ok(_)) => {

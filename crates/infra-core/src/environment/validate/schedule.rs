@@ -110,7 +110,7 @@ impl Validator<'_, '_> {
                 "`window` is gone: scheduled runs now converge to the schedule on every run (a missed run is caught up by the next), so no window decides when they act; declare how often they are triggered instead (`runs_every = \"1h\"`, the default)",
             );
         }
-        let runs_every = match raw.runs_every.as_deref().map(humantime::parse_duration) {
+        let runs_every = match raw.runs_every.as_deref().map(crate::retry::parse_duration) {
             None => DEFAULT_RUNS_EVERY,
             Some(Ok(d)) => d,
             Some(Err(e)) => {

@@ -28,7 +28,7 @@ impl Validator<'_, '_> {
         let mut duration = |key: &str, value: Option<&str>, default: Duration| match value {
             None => default,
             Some(text) => {
-                match humantime::parse_duration(text) {
+                match crate::retry::parse_duration(text) {
                     Ok(d) => d,
                     Err(e) => {
                         self.problem(
