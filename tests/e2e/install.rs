@@ -12,7 +12,7 @@
 //! the right `--version` is never executed: it writes a marker file when it runs, and the
 //! marker never appears.
 
-use crate::workflows::{command_steps, config, run_commands};
+use crate::circleci::{command_steps, config, run_commands};
 use crate::TOOLS;
 use infra_test_support::{workspace_binary, workspace_root, Answer, HttpStub};
 use serde_yaml::Value;

@@ -2,6 +2,7 @@
 //! the environment pointing at the local emulator. `scripts/test` builds the binaries first.
 
 mod bad_input;
+mod circleci;
 mod cli;
 mod install;
 mod park_status;

@@ -11,7 +11,7 @@ use crate::bump::BumpOptions;
 use crate::command::{run, Family, LiveWait, Outcome, Request};
 use crate::git::{BranchChoice, CommitOptions};
 use clap::{Args, Parser, Subcommand};
-use infra_core::cli::{emit, parse_duration, report_error, run_command, GlobalArgs};
+use infra_cli::{emit, parse_duration, report_error, run_command, GlobalArgs};
 use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -123,7 +123,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
     let Cli { global, command } = Cli::parse_from(args);
     run_command::<Cli, _, _, _>(&global, command, |command| async {
         let (format, setup) = (global.format(), global.setup());
-        match run(&setup, request(command), &infra_core::cli::caller()).await {
+        match run(&setup, request(command), &infra_cli::caller()).await {
             Ok(Outcome::Latest(report)) => emit(&report, format, ExitStatus::Success),
             Ok(Outcome::Pins(report)) => emit(&report, format, report.exit_status()),
             Ok(Outcome::Bump(report)) => emit(&report, format, report.exit_status()),

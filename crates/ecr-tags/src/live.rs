@@ -20,6 +20,7 @@
 use crate::error::EcrTagsError;
 use infra_core::aws::AwsCallError;
 use infra_core::environment::{PinnedImage, ServiceRef};
+use park_state::state::ServiceStatus;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -306,7 +307,10 @@ async fn observe(
                 let Some(found) = out
                     .services()
                     .iter()
-                    .find(|s| s.service_name() == Some(*name) && s.status() != Some("INACTIVE"))
+                    .find(|s| {
+                        s.service_name() == Some(*name)
+                            && ServiceStatus::answered(s.status()) != ServiceStatus::Inactive
+                    })
                 else {
                     return Err(EcrTagsError::NotFound(format!(
                         "service {service} (named in image `{}`) does not exist",

@@ -3,7 +3,7 @@
 //! Messages are lowercase fragments that read after "failed to …" and name the file, line,
 //! column, resource or AWS error code that caused them.
 
-use crate::location::LineColumn;
+use tf_locals::LineColumn;
 use std::fmt;
 use std::path::PathBuf;
 

@@ -16,13 +16,11 @@
 //!   configuration, the account guard, and the exit code of each way that fails.
 //! - [`exit`]: the exit codes every tool shares.
 //! - [`output`]: text or versioned JSON reports, tables.
-//! - `logging` (feature `cli`): `tracing` to stderr, set up by the binaries.
 //! - [`fs`]: atomic, validated file writes.
-//! - [`location`]: the line and column every `file:line:column` error names.
 //! - [`notify`]: the `notify` block's model (sending is the `infra-notify` crate's).
 //!
-//! The library never prints, never exits and has no command-line parser; the optional `cli`
-//! feature adds the clap argument groups the binaries share.
+//! The library never prints, never exits and has no command-line parser: the binaries'
+//! shared clap argument groups, logging, progress bar and signal handling are `infra-cli`'s.
 //!
 //! ```
 //! use infra_core::exit::ExitStatus;
@@ -35,17 +33,11 @@ pub mod environment;
 pub mod error;
 pub mod exit;
 pub mod fs;
-pub mod location;
-#[cfg(feature = "cli")]
-pub mod logging;
 pub mod notify;
 pub mod output;
 pub mod retry;
 pub mod runner;
 pub mod setup;
-
-#[cfg(feature = "cli")]
-pub mod cli;
 
 pub use environment::Environment;
 pub use exit::ExitStatus;

@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
@@ -197,57 +198,272 @@ pub fn header_pairs(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-/// Sends `request` and reads the whole response, all before `until`.
+/// Where to connect instead of the URL's host: route pinning and `--resolve` overrides
+/// (verify-endpoints). TLS SNI and the `Host` header stay the URL's host either way.
+#[derive(Debug, Clone, Default)]
+pub struct Route {
+    /// Resolve this name instead of the URL's host (a CloudFront distribution's domain).
+    pub connect_host: Option<String>,
+    /// `host:port` → address overrides, like curl's `--resolve`.
+    pub resolve: Vec<(String, u16, std::net::IpAddr)>,
+}
+
+/// A phase of one exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Name resolution.
+    Dns,
+    /// The TCP connection.
+    Connect,
+    /// The TLS handshake.
+    Tls,
+    /// The HTTP/1.1 handshake on the connection.
+    Handshake,
+    /// Sending the request and waiting for the response head.
+    Response,
+    /// Reading the body.
+    Body,
+}
+
+/// How long each phase of an exchange took.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PhaseTimes {
+    /// Name resolution.
+    pub dns: Duration,
+    /// TCP connect.
+    pub connect: Duration,
+    /// TLS handshake (zero for plain HTTP).
+    pub tls: Duration,
+    /// From sending the request to the response head.
+    pub ttfb: Duration,
+    /// The whole exchange, body included.
+    pub total: Duration,
+}
+
+/// A response with everything the pipeline saw on the way.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The headers, names lower-case.
+    pub headers: Vec<(String, String)>,
+    /// The body (at most the `max_body` asked for).
+    pub body: Bytes,
+    /// How long each phase took.
+    pub times: PhaseTimes,
+    /// The server's leaf certificate, for HTTPS.
+    pub certificate: Option<rustls_pki_types::CertificateDer<'static>>,
+}
+
+/// Why one exchange got no response, in full: the host or address, the underlying error.
+/// Callers decide what of it to show ([`send`] keeps none of the names; the endpoint
+/// checks keep all).
+#[derive(Debug, Clone)]
+pub enum PhaseError {
+    /// The URL cannot be requested (scheme, host, port, headers).
+    Url(&'static str),
+    /// The host name did not resolve.
+    Dns {
+        /// The name looked up.
+        host: String,
+        /// The resolver's error.
+        source: Arc<std::io::Error>,
+    },
+    /// The host name resolved to no address.
+    NoAddress {
+        /// The host.
+        host: String,
+    },
+    /// The TCP connection failed (the last address tried).
+    Connect {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: Arc<std::io::Error>,
+    },
+    /// The host is not a valid TLS server name.
+    TlsName {
+        /// The host.
+        host: String,
+        /// Why.
+        source: Arc<rustls_pki_types::InvalidDnsNameError>,
+    },
+    /// The TLS handshake failed (certificate, host name, protocol).
+    Tls {
+        /// The host.
+        host: String,
+        /// Why (rustls' error inside).
+        source: Arc<std::io::Error>,
+    },
+    /// A phase did not finish in time.
+    Timeout {
+        /// The phase.
+        phase: Phase,
+        /// Time spent before giving up.
+        after: Duration,
+    },
+    /// The HTTP exchange failed (reset mid-response, bad framing, a body over the limit).
+    Protocol(String),
+}
+
+/// One request on its own connection, phase by phase (DNS, TCP to each address in turn,
+/// TLS for `https`, HTTP/1.1, the body up to `max_body`), each timed, all before `until`.
+/// `request` carries its method, path, headers and body; the URL says where it goes and
+/// `route` where to connect instead.
+pub async fn exchange(
+    url: &url::Url,
+    route: &Route,
+    request: hyper::Request<Full<Bytes>>,
+    tls: &Tls,
+    until: Instant,
+    max_body: usize,
+) -> Result<Answer, PhaseError> {
+    let start = Instant::now();
+    let timed_out = |phase| move |_| PhaseError::Timeout {
+        phase,
+        after: start.elapsed(),
+    };
+    let https = match url.scheme() {
+        "https" => true,
+        "http" => false,
+        _ => return Err(PhaseError::Url("the URL is neither http nor https")),
+    };
+    let host = url
+        .host_str()
+        .ok_or(PhaseError::Url("the URL has no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = url
+        .port_or_known_default()
+        .ok_or(PhaseError::Url("the URL has no port"))?;
+
+    // DNS: the route's host or the URL's, unless `--resolve` names its addresses.
+    let connect_host = route.connect_host.clone().unwrap_or_else(|| host.clone());
+    let overridden: Vec<std::net::SocketAddr> = route
+        .resolve
+        .iter()
+        .filter(|(h, p, _)| h.eq_ignore_ascii_case(&connect_host) && *p == port)
+        .map(|(_, p, ip)| std::net::SocketAddr::new(*ip, *p))
+        .collect();
+    let addrs: Vec<std::net::SocketAddr> = if overridden.is_empty() {
+        timeout_at(until, tokio::net::lookup_host((connect_host.as_str(), port)))
+            .await
+            .map_err(timed_out(Phase::Dns))?
+            .map_err(|e| PhaseError::Dns {
+                host: connect_host.clone(),
+                source: Arc::new(e),
+            })?
+            .collect()
+    } else {
+        overridden
+    };
+    let dns = start.elapsed();
+
+    // TCP: every address in turn (`localhost` may list ::1 before 127.0.0.1).
+    let mut tcp = Err(PhaseError::NoAddress { host: host.clone() });
+    for addr in addrs {
+        match timeout_at(until, TcpStream::connect(addr))
+            .await
+            .map_err(timed_out(Phase::Connect))?
+        {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                tcp = Ok(stream);
+                break;
+            }
+            Err(e) => {
+                tcp = Err(PhaseError::Connect {
+                    addr,
+                    source: Arc::new(e),
+                })
+            }
+        }
+    }
+    let tcp = tcp?;
+    let connect = start.elapsed() - dns;
+
+    // TLS, keeping the leaf certificate.
+    let (io, certificate): (Box<dyn Io>, _) = if https {
+        let name = ServerName::try_from(host.clone()).map_err(|e| PhaseError::TlsName {
+            host: host.clone(),
+            source: Arc::new(e),
+        })?;
+        let stream = timeout_at(
+            until,
+            tokio_rustls::TlsConnector::from(Arc::clone(tls)).connect(name, tcp),
+        )
+        .await
+        .map_err(timed_out(Phase::Tls))?
+        .map_err(|e| PhaseError::Tls {
+            host: host.clone(),
+            source: Arc::new(e),
+        })?;
+        let certificate = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|certs| certs.first())
+            .map(|der| der.clone().into_owned());
+        (Box::new(stream), certificate)
+    } else {
+        (Box::new(tcp), None)
+    };
+    let tls_time = start.elapsed() - dns - connect;
+
+    // HTTP/1.1.
+    let (mut sender, conn) = timeout_at(
+        until,
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(io)),
+    )
+    .await
+    .map_err(timed_out(Phase::Handshake))?
+    .map_err(|e| PhaseError::Protocol(e.to_string()))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let sent = start.elapsed();
+    let response = timeout_at(until, sender.send_request(request))
+        .await
+        .map_err(timed_out(Phase::Response))?
+        .map_err(|e| PhaseError::Protocol(e.to_string()))?;
+    let ttfb = start.elapsed() - sent;
+    let status = response.status().as_u16();
+    let headers = header_pairs(response.headers());
+    let body = timeout_at(until, Limited::new(response.into_body(), max_body).collect())
+        .await
+        .map_err(timed_out(Phase::Body))?
+        .map_err(|e| PhaseError::Protocol(format!("reading the body: {e}")))?
+        .to_bytes();
+    Ok(Answer {
+        status,
+        headers,
+        body,
+        times: PhaseTimes {
+            dns,
+            connect,
+            tls: tls_time,
+            ttfb,
+            total: start.elapsed(),
+        },
+        certificate,
+    })
+}
+
+/// Sends `request` and reads the whole response, all before `until`. Its errors name no
+/// host, address or anything the server sent ([`HttpError`]).
 pub async fn send(
     request: &Request,
     tls: &Arc<rustls::ClientConfig>,
     until: Instant,
 ) -> Result<Response, HttpError> {
     let url = &request.url;
-    let https = match url.scheme() {
-        "https" => true,
-        "http" => false,
-        _ => return Err(HttpError::Url("the URL is neither http nor https")),
-    };
     let host = url
         .host_str()
-        .ok_or(HttpError::Url("the URL has no host"))?
+        .unwrap_or_default()
         .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let port = url
-        .port_or_known_default()
-        .ok_or(HttpError::Url("the URL has no port"))?;
-    let tcp = timeout_at(until, TcpStream::connect((host.as_str(), port)))
-        .await
-        .map_err(|_| HttpError::Timeout("connecting"))?
-        .map_err(|e| HttpError::Connect(e.kind().to_string()))?;
-    let _ = tcp.set_nodelay(true);
-    let io: Box<dyn Io> = if https {
-        let name = ServerName::try_from(host.clone())
-            .map_err(|_| HttpError::Url("the URL's host is not a valid TLS name"))?;
-        let stream = timeout_at(
-            until,
-            tokio_rustls::TlsConnector::from(Arc::clone(tls)).connect(name, tcp),
-        )
-        .await
-        .map_err(|_| HttpError::Timeout("TLS handshake"))?
-        .map_err(|e| HttpError::Tls(tls_reason(&e)))?;
-        Box::new(stream)
-    } else {
-        Box::new(tcp)
-    };
-    let (mut sender, conn) = timeout_at(
-        until,
-        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(io)),
-    )
-    .await
-    .map_err(|_| HttpError::Timeout("HTTP handshake"))?
-    .map_err(|e| HttpError::Protocol(e.to_string()))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let (host_header, path) = target(url, &host);
+        .trim_end_matches(']');
+    let (host_header, path) = target(url, host);
     let body = request.body.clone().unwrap_or_default();
     let mut builder = hyper::Request::builder()
         .method(request.method.clone())
@@ -269,24 +485,33 @@ pub async fn send(
     let http_request = builder
         .body(Full::new(Bytes::from(body)))
         .map_err(|_| HttpError::Url("the request cannot be built from these headers"))?;
-    let response = timeout_at(until, sender.send_request(http_request))
+    let answer = exchange(url, &Route::default(), http_request, tls, until, MAX_BODY)
         .await
-        .map_err(|_| HttpError::Timeout("waiting for the response"))?
-        .map_err(|e| HttpError::Protocol(e.to_string()))?;
-    let status = response.status().as_u16();
-    let headers = header_pairs(response.headers());
-    let body = timeout_at(
-        until,
-        Limited::new(response.into_body(), MAX_BODY).collect(),
-    )
-    .await
-    .map_err(|_| HttpError::Timeout("reading the body"))?
-    .map_err(|e| HttpError::Protocol(format!("reading the body: {e}")))?
-    .to_bytes();
+        .map_err(|e| match e {
+            PhaseError::Url(what) => HttpError::Url(what),
+            PhaseError::Dns { source, .. } | PhaseError::Connect { source, .. } => {
+                HttpError::Connect(source.kind().to_string())
+            }
+            PhaseError::NoAddress { .. } => {
+                HttpError::Connect(std::io::ErrorKind::NotFound.to_string())
+            }
+            PhaseError::TlsName { .. } => {
+                HttpError::Url("the URL's host is not a valid TLS name")
+            }
+            PhaseError::Tls { source, .. } => HttpError::Tls(tls_reason(&source)),
+            PhaseError::Timeout { phase, .. } => HttpError::Timeout(match phase {
+                Phase::Dns | Phase::Connect => "connecting",
+                Phase::Tls => "TLS handshake",
+                Phase::Handshake => "HTTP handshake",
+                Phase::Response => "waiting for the response",
+                Phase::Body => "reading the body",
+            }),
+            PhaseError::Protocol(what) => HttpError::Protocol(what),
+        })?;
     Ok(Response {
-        status,
-        headers,
-        body,
+        status: answer.status,
+        headers: answer.headers,
+        body: answer.body,
     })
 }
 

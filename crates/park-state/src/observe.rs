@@ -11,7 +11,9 @@ use crate::hold::{Hold, HOLD_REASON_TAG_KEY, HOLD_TAG_KEY};
 use crate::record::{
     AuroraRecord, Found, RuleRecord, ServiceRecord, SuspendedFlags, TargetCapacity, RECORD_TAG_KEY,
 };
-use crate::state::{AuroraStatus, LaunchType, RuleStatus, SchedulingStrategy, ServiceStatus};
+use crate::state::{
+    AuroraStatus, CapacityProvider, LaunchType, RuleStatus, SchedulingStrategy, ServiceStatus,
+};
 use aws_config::SdkConfig;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use infra_core::aws::AwsCallError;
@@ -138,7 +140,7 @@ pub struct ServiceState {
     /// `FARGATE`, `EC2` or `EXTERNAL`, when the service names a launch type.
     pub launch_type: Option<LaunchType>,
     /// The capacity providers of its strategy, when it has one (`FARGATE`, `FARGATE_SPOT`).
-    pub capacity_providers: Vec<String>,
+    pub capacity_providers: Vec<CapacityProvider>,
     /// The Application Auto Scaling target, when there is one.
     pub scalable_target: Option<TargetCapacity>,
     /// The park record tag, if any.
@@ -460,7 +462,7 @@ async fn describe_services(
                         capacity_providers: svc
                             .capacity_provider_strategy()
                             .iter()
-                            .map(|c| c.capacity_provider().to_owned())
+                            .map(|c| CapacityProvider::parse(c.capacity_provider()))
                             .collect(),
                         scalable_target: None,
                         record,

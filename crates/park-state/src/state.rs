@@ -103,6 +103,17 @@ aws_state! {
 }
 
 aws_state! {
+    /// A capacity provider in an ECS service's strategy: Fargate's two, or a named EC2
+    /// (Auto Scaling group) provider, carried as `Unknown(NAME)`.
+    CapacityProvider {
+        /// Fargate at on-demand prices.
+        Fargate = "FARGATE",
+        /// Fargate Spot, whose prices vary.
+        FargateSpot = "FARGATE_SPOT",
+    }
+}
+
+aws_state! {
     /// An EventBridge rule's `State`, or `MISSING` when EventBridge does not know it.
     RuleStatus {
         /// Enabled.

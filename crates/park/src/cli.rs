@@ -11,7 +11,7 @@ use crate::clock::{Clock, RETIRED_TEST_NOW_ENV};
 use crate::command::{run, HoldRequest, Outcome, Request, RunRequest};
 use crate::plan::{Direction, PlanOptions};
 use clap::{Args, Parser, Subcommand};
-use infra_core::cli::{emit, emit_text, parse_duration, report_error, run_command, GlobalArgs};
+use infra_cli::{emit, emit_text, parse_duration, report_error, run_command, GlobalArgs};
 use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
 use infra_core::output::OutputFormat;
 use std::process::ExitCode;
@@ -192,7 +192,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
             );
         }
         let (request, clock) = request(command);
-        let finished = run(&global.setup(), request, clock, &infra_core::cli::caller()).await;
+        let finished = run(&global.setup(), request, clock, &infra_cli::caller()).await;
         let status = match finished.result {
             Ok(outcome) => render(outcome, format),
             Err(e) => report_error(&e, e.exit_status()),

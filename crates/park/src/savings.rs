@@ -16,7 +16,7 @@ use crate::engine::{Outcome, ResultKind};
 use crate::observe::{Clients, LiveEnvironment, ServiceState};
 use crate::plan::{Plan, Step};
 use crate::record::{age_seconds, Found};
-use crate::state::LaunchType;
+use crate::state::{CapacityProvider, LaunchType};
 use infra_core::aws::AwsCallError;
 use infra_core::Environment;
 use serde::Serialize;
@@ -333,12 +333,15 @@ pub fn service_savings(
             "no prices for this region: add a `pricing` block to the environment file",
         ));
     };
-    if live.capacity_providers.iter().any(|p| p == "FARGATE_SPOT") {
+    if live.capacity_providers.contains(&CapacityProvider::FargateSpot) {
         return Some(Savings::not("runs on Fargate Spot, whose prices vary"));
     }
     let fargate = live.launch_type == Some(LaunchType::Fargate)
         || (!live.capacity_providers.is_empty()
-            && live.capacity_providers.iter().all(|p| p == "FARGATE"));
+            && live
+                .capacity_providers
+                .iter()
+                .all(|p| *p == CapacityProvider::Fargate));
     if !fargate {
         return Some(Savings::not(match live.launch_type {
             Some(LaunchType::Ec2 | LaunchType::External) => "runs on EC2 capacity: what parking saves there is in the instances, which park does not scale",

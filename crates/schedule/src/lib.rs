@@ -20,6 +20,8 @@ use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Zoned};
 
+pub mod config;
+
 pub use jiff::Timestamp;
 use serde::Serialize;
 use std::collections::BTreeSet;

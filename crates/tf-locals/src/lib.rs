@@ -1,4 +1,7 @@
-//! Reading and rewriting image pins in Terraform `locals`, byte-exactly.
+//! Reading and rewriting image pins in Terraform `locals`, byte-exactly; the environment
+//! file's `image` blocks that declare them ([`image`]); and the `line:column` places in a
+//! text every `file:line:column` error names ([`LineColumn`], a leaf here so that the
+//! environment loader above can use it).
 //!
 //! hcl-edit parses the file only to *locate* the local; the new tag is spliced into the
 //! original bytes, so comments, alignment, CRLF line endings, escapes elsewhere and a
@@ -23,8 +26,12 @@
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::Body;
 use hcl_edit::Span;
-use infra_core::location::LineColumn;
 use std::ops::Range;
+
+pub mod image;
+pub mod location;
+
+pub use location::LineColumn;
 
 /// An image pinned in a `locals` value.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -11,7 +11,7 @@
 use crate::command::{run, Allowances, Outcome, Request, TerraformOptions};
 use crate::report::SummaryReport;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use infra_core::cli::{emit, emit_text, parse_duration, report_error, run_command, GlobalArgs};
+use infra_cli::{emit, emit_text, parse_duration, report_error, run_command, GlobalArgs};
 use infra_core::exit::{ExitStatus, EXIT_CODES_HELP};
 use infra_core::output::OutputFormat;
 use std::io::IsTerminal;
@@ -215,7 +215,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
         match run(
             &global.setup(),
             request(command),
-            &infra_core::cli::caller(),
+            &infra_cli::caller(),
         )
         .await
         {

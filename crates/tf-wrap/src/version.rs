@@ -205,7 +205,7 @@ pub fn requirements(root: &Path) -> Result<Vec<Requirement>, VersionError> {
 }
 
 fn place(file: &Path, text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    let at = infra_core::location::LineColumn::of_offset(text, span.map_or(0, |s| s.start));
+    let at = infra_core::environment::LineColumn::of_offset(text, span.map_or(0, |s| s.start));
     format!("{}:{at}", file.display())
 }
 

@@ -9,7 +9,7 @@
 
 use crate::command::{verify, Request};
 use clap::{Args, Parser};
-use infra_core::cli::{emit, parse_duration, report_error, run_command, GlobalArgs};
+use infra_cli::{emit, parse_duration, report_error, run_command, GlobalArgs};
 use infra_core::exit::EXIT_CODES_HELP;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,7 +76,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
     let Cli { global, checks } = Cli::parse_from(args);
     run_command::<Cli, _, _, _>(&global, Some(checks), |checks| async {
         let setup = global.setup();
-        match verify(&setup, request(checks), &infra_core::cli::caller()).await {
+        match verify(&setup, request(checks), &infra_cli::caller()).await {
             Ok(report) => emit(&report, global.format(), report.exit_status()),
             Err(e) => report_error(&e, e.exit_status()),
         }

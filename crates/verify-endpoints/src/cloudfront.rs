@@ -111,13 +111,37 @@ async fn check(
             domain: dist.domain_name().to_owned(),
         });
     }
-    if dist.status() == "Deployed" {
-        return Try::Done(dist.domain_name().to_owned());
+    match DistributionStatus::of(dist.status()) {
+        DistributionStatus::Deployed => Try::Done(dist.domain_name().to_owned()),
+        DistributionStatus::InProgress | DistributionStatus::Unknown(_) => {
+            Try::Again(PreflightError::NotDeployed {
+                id: id.to_owned(),
+                status: dist.status().to_owned(),
+            })
+        }
     }
-    Try::Again(PreflightError::NotDeployed {
-        id: id.to_owned(),
-        status: dist.status().to_owned(),
-    })
+}
+
+/// A distribution's `Status` (CloudFront documents `Deployed` and `InProgress`); a value it
+/// adds later is carried as `Unknown`, and waited on like `InProgress`.
+#[derive(Debug, PartialEq, Eq)]
+enum DistributionStatus<'a> {
+    /// Every edge location serves the current configuration.
+    Deployed,
+    /// A change is still propagating.
+    InProgress,
+    /// A value this version does not know.
+    Unknown(&'a str),
+}
+
+impl DistributionStatus<'_> {
+    fn of(text: &str) -> DistributionStatus<'_> {
+        match text {
+            "Deployed" => DistributionStatus::Deployed,
+            "InProgress" => DistributionStatus::InProgress,
+            other => DistributionStatus::Unknown(other),
+        }
+    }
 }
 
 /// CloudFront aliases may be wildcards (`*.example.com` covers one label).

@@ -1,15 +1,15 @@
-//! One HTTP(S) request, phase by phase, each phase timed.
+//! One HTTP(S) check request on the toolkit's one HTTP pipeline
+//! ([`infra_notify::http::exchange`]: DNS, TCP, TLS, HTTP/1.1, the body, each phase timed),
+//! its timings and failures in the endpoint report's terms; following redirects; the
+//! request headers an endpoint declares.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::rt::TokioIo;
-use rustls_pki_types::ServerName;
+use http_body_util::Full;
+use infra_notify::http::{exchange, Phase, PhaseError};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
-use tokio::time::{timeout_at, Instant};
+use tokio::time::Instant;
 
 /// The largest body read; more is cut (a health check has no reason to be larger).
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -117,23 +117,12 @@ impl FetchError {
 
 pub use infra_notify::http::tls_config;
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// GETs `url`, all phases together bounded by `deadline`.
-/// Where to connect instead of the URL's host: route pinning and `--resolve` overrides.
-/// TLS SNI and the `Host` header stay the URL's host either way.
-#[derive(Debug, Clone, Default)]
-pub struct Route {
-    /// Resolve this name instead of the URL's host (a CloudFront distribution's domain).
-    pub connect_host: Option<String>,
-    /// `host:port` → address overrides, like curl's `--resolve`.
-    pub resolve: Vec<(String, u16, std::net::IpAddr)>,
-}
+/// Where to connect instead of the URL's host (the shared pipeline's).
+pub use infra_notify::http::Route;
 
 /// Extra request headers of one endpoint; their values are marked sensitive.
 pub type RequestHeaders = Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>;
@@ -191,8 +180,9 @@ pub fn request_headers(
     Ok(headers)
 }
 
-/// GETs `url` through `route` with `extra` headers, all phases together bounded by
-/// `deadline`.
+/// GETs `url` through `route` with `extra` headers on the shared pipeline
+/// ([`infra_notify::http::exchange`]), all phases together bounded by `deadline`; every
+/// phase timed, every failure kept with its host or address and cause.
 async fn fetch(
     url: &url::Url,
     route: &Route,
@@ -200,188 +190,11 @@ async fn fetch(
     tls: &Arc<rustls::ClientConfig>,
     deadline: Instant,
 ) -> Result<Response, FetchError> {
-    let start = Instant::now();
-    let elapsed = || ms(start.elapsed());
     let host = url
         .host_str()
         .unwrap_or_default()
         .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let port = url.port_or_known_default().unwrap_or(80);
-
-    let addrs = resolve(&host, port, route, deadline, start).await?;
-    let dns_ms = elapsed();
-    let tcp = connect(&host, &addrs, deadline, start).await?;
-    let connect_ms = elapsed() - dns_ms;
-    let (io, cert_not_after) = secure(url, &host, tcp, tls, deadline, start).await?;
-    let tls_ms = elapsed() - dns_ms - connect_ms;
-    let (exchange, ttfb_ms) = exchange(url, &host, io, extra, deadline, start).await?;
-    Ok(Response {
-        status: exchange.status,
-        content_type: exchange.content_type,
-        headers: exchange.headers,
-        body: exchange.body,
-        timings: Timings {
-            dns_ms,
-            connect_ms,
-            tls_ms,
-            ttfb_ms,
-            total_ms: elapsed(),
-        },
-        cert_not_after,
-    })
-}
-
-/// A phase that ran out of time: `phase` and the time since the fetch started.
-fn timed_out(
-    phase: &'static str,
-    start: Instant,
-) -> impl Fn(tokio::time::error::Elapsed) -> FetchError {
-    move |_| FetchError::Timeout {
-        phase,
-        after_ms: ms(start.elapsed()),
-    }
-}
-
-/// DNS: the addresses of the host to connect to (the route's `connect_host`, else the
-/// URL's), or the route's `--resolve` overrides for it.
-async fn resolve(
-    host: &str,
-    port: u16,
-    route: &Route,
-    deadline: Instant,
-    start: Instant,
-) -> Result<Vec<std::net::SocketAddr>, FetchError> {
-    let connect_host = route
-        .connect_host
-        .clone()
-        .unwrap_or_else(|| host.to_owned());
-    let overridden: Vec<std::net::SocketAddr> = route
-        .resolve
-        .iter()
-        .filter(|(h, p, _)| h.eq_ignore_ascii_case(&connect_host) && *p == port)
-        .map(|(_, p, ip)| std::net::SocketAddr::new(*ip, *p))
-        .collect();
-    let addrs: Vec<std::net::SocketAddr> = if overridden.is_empty() {
-        timeout_at(
-            deadline,
-            tokio::net::lookup_host((connect_host.as_str(), port)),
-        )
-        .await
-        .map_err(timed_out("dns", start))?
-        .map_err(|e| FetchError::Dns {
-            host: connect_host.clone(),
-            source: Arc::new(e),
-        })?
-        .collect()
-    } else {
-        overridden
-    };
-    if addrs.is_empty() {
-        return Err(FetchError::NoAddress {
-            host: host.to_owned(),
-        });
-    }
-    Ok(addrs)
-}
-
-/// TCP: every resolved address in turn (`localhost` may list ::1 before 127.0.0.1).
-async fn connect(
-    host: &str,
-    addrs: &[std::net::SocketAddr],
-    deadline: Instant,
-    start: Instant,
-) -> Result<TcpStream, FetchError> {
-    let mut last_error = None;
-    for addr in addrs {
-        match timeout_at(deadline, TcpStream::connect(addr))
-            .await
-            .map_err(timed_out("connect", start))?
-        {
-            Ok(tcp) => {
-                let _ = tcp.set_nodelay(true);
-                return Ok(tcp);
-            }
-            Err(e) => {
-                let transient = matches!(
-                    e.kind(),
-                    std::io::ErrorKind::ConnectionRefused
-                        | std::io::ErrorKind::ConnectionReset
-                        | std::io::ErrorKind::ConnectionAborted
-                );
-                last_error = Some(FetchError::Connect {
-                    addr: addr.to_string(),
-                    source: Arc::new(e),
-                    transient,
-                });
-            }
-        }
-    }
-    Err(last_error.unwrap_or(FetchError::NoAddress {
-        host: host.to_owned(),
-    }))
-}
-
-/// TLS for `https` URLs (with the server certificate's `notAfter`); plain TCP otherwise.
-async fn secure(
-    url: &url::Url,
-    host: &str,
-    tcp: TcpStream,
-    tls: &Arc<rustls::ClientConfig>,
-    deadline: Instant,
-    start: Instant,
-) -> Result<(Box<dyn Io>, Option<i64>), FetchError> {
-    if url.scheme() != "https" {
-        return Ok((Box::new(tcp), None));
-    }
-    let tls_error = |source: Arc<dyn std::error::Error + Send + Sync>| FetchError::Tls {
-        host: host.to_owned(),
-        source,
-    };
-    let name = ServerName::try_from(host.to_owned()).map_err(|e| tls_error(Arc::new(e)))?;
-    let stream = timeout_at(
-        deadline,
-        tokio_rustls::TlsConnector::from(Arc::clone(tls)).connect(name, tcp),
-    )
-    .await
-    .map_err(timed_out("tls", start))?
-    .map_err(|e| tls_error(Arc::new(e)))?;
-    let cert_not_after = stream
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|certs| certs.first())
-        .and_then(|der| x509_parser::parse_x509_certificate(der).ok())
-        .map(|(_, cert)| cert.validity().not_after.timestamp());
-    Ok((Box::new(stream), cert_not_after))
-}
-
-/// What the HTTP exchange brought back.
-struct Exchange {
-    status: u16,
-    content_type: Option<String>,
-    headers: Vec<(String, String)>,
-    body: Bytes,
-}
-
-/// HTTP/1.1: the GET with the extra headers, the response head (time to first byte,
-/// returned beside the exchange) and the body (at most `MAX_BODY`).
-async fn exchange(
-    url: &url::Url,
-    host: &str,
-    io: Box<dyn Io>,
-    extra: &RequestHeaders,
-    deadline: Instant,
-    start: Instant,
-) -> Result<(Exchange, f64), FetchError> {
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(io))
-            .await
-            .map_err(|e| FetchError::Protocol(e.to_string()))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
+        .trim_end_matches(']');
     let (host_header, path) = infra_notify::http::target(url, host);
     let mut request = hyper::Request::get(path)
         .header(hyper::header::HOST, host_header)
@@ -393,41 +206,72 @@ async fn exchange(
             hyper::header::ACCEPT,
             "application/json, text/plain;q=0.9, */*;q=0.1",
         )
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(Bytes::new()))
         .map_err(|e| FetchError::Protocol(e.to_string()))?;
     for (name, value) in extra {
         request.headers_mut().insert(name.clone(), value.clone());
     }
-    let sent = start.elapsed();
-    let response = timeout_at(deadline, sender.send_request(request))
+    let answer = exchange(url, route, request, tls, deadline, MAX_BODY)
         .await
-        .map_err(timed_out("response", start))?
-        .map_err(|e| FetchError::Protocol(e.to_string()))?;
-    let ttfb_ms = ms(start.elapsed() - sent);
-    let status = response.status().as_u16();
-    let headers = infra_notify::http::header_pairs(response.headers());
-    let content_type = response
-        .headers()
-        .get(hyper::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = timeout_at(
-        deadline,
-        Limited::new(response.into_body(), MAX_BODY).collect(),
-    )
-    .await
-    .map_err(timed_out("body", start))?
-    .map_err(|e| FetchError::Protocol(format!("reading the body: {e}")))?
-    .to_bytes();
-    Ok((
-        Exchange {
-            status,
-            content_type,
-            headers,
-            body,
+        .map_err(fetch_error)?;
+    let content_type = answer
+        .headers
+        .iter()
+        .find(|(k, _)| k == "content-type")
+        .map(|(_, v)| v.clone());
+    let cert_not_after = answer
+        .certificate
+        .as_ref()
+        .and_then(|der| x509_parser::parse_x509_certificate(der).ok())
+        .map(|(_, cert)| cert.validity().not_after.timestamp());
+    let times = answer.times;
+    Ok(Response {
+        status: answer.status,
+        content_type,
+        headers: answer.headers,
+        body: answer.body,
+        timings: Timings {
+            dns_ms: ms(times.dns),
+            connect_ms: ms(times.connect),
+            tls_ms: ms(times.tls),
+            ttfb_ms: ms(times.ttfb),
+            total_ms: ms(times.total),
         },
-        ttfb_ms,
-    ))
+        cert_not_after,
+    })
+}
+
+/// The pipeline's failure as an endpoint check reports it: with its host or address and
+/// cause (an endpoint is not a secret, unlike a webhook).
+fn fetch_error(e: PhaseError) -> FetchError {
+    match e {
+        PhaseError::Url(what) => FetchError::Protocol(what.to_owned()),
+        PhaseError::Dns { host, source } => FetchError::Dns { host, source },
+        PhaseError::NoAddress { host } => FetchError::NoAddress { host },
+        PhaseError::Connect { addr, source } => FetchError::Connect {
+            addr: addr.to_string(),
+            transient: matches!(
+                source.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+            ),
+            source,
+        },
+        PhaseError::TlsName { host, source } => FetchError::Tls { host, source },
+        PhaseError::Tls { host, source } => FetchError::Tls { host, source },
+        PhaseError::Timeout { phase, after } => FetchError::Timeout {
+            phase: match phase {
+                Phase::Dns => "dns",
+                Phase::Connect => "connect",
+                Phase::Tls => "tls",
+                Phase::Handshake | Phase::Response => "response",
+                Phase::Body => "body",
+            },
+            after_ms: ms(after),
+        },
+        PhaseError::Protocol(what) => FetchError::Protocol(what),
+    }
 }
 
 /// The most redirects followed for one check.

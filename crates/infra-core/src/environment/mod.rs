@@ -31,12 +31,12 @@ mod raw;
 mod source;
 mod validate;
 
-pub use crate::location::LineColumn;
+pub use tf_locals::image::{PinnedImage, ServiceRef, TagPattern};
+pub use tf_locals::LineColumn;
 pub use validate::valid_name;
 
 use crate::error::{EnvFileError, EnvFileErrorKind, Problem};
 use raw::RawFile;
-use regex::Regex;
 use serde::Serialize;
 use source::SourceIndex;
 use std::path::{Path, PathBuf};
@@ -222,84 +222,6 @@ pub fn rule_path(event_bus: &str, name: &str) -> String {
 /// The name of every account's default event bus.
 pub const DEFAULT_EVENT_BUS: &str = "default";
 
-/// A container image pinned through a `locals` value in the Terraform files.
-#[derive(Debug, Clone, Serialize)]
-pub struct PinnedImage {
-    /// The name of the local (`prefect_deployer_image`).
-    pub local: String,
-    /// The Terraform file that defines the local, resolved against the Terraform root.
-    pub file: PathBuf,
-    /// The ECR repository name.
-    pub repository: String,
-    /// The tags of this image's family.
-    pub tag_pattern: TagPattern,
-    /// Whether tags of this family must carry a build-unique `sha` group.
-    pub require_sha: bool,
-    /// The ECS task definition family that runs this image (`ecr-tags pins --live` compares
-    /// its latest ACTIVE revision with the pin).
-    pub task_definition: Option<String>,
-    /// The ECS services that run this image (`pins --live` compares their running tasks).
-    pub services: Vec<ServiceRef>,
-}
-
-/// An ECS service named as `CLUSTER/SERVICE`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServiceRef {
-    /// The cluster name.
-    pub cluster: String,
-    /// The service name.
-    pub service: String,
-}
-
-impl std::fmt::Display for ServiceRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.cluster, self.service)
-    }
-}
-
-/// A tag family's pattern, anchored at both ends when matching.
-#[derive(Debug, Clone)]
-pub struct TagPattern {
-    source: String,
-    anchored: Regex,
-}
-
-impl TagPattern {
-    /// Compiles `source`, anchored so that it must match the whole tag.
-    pub fn new(source: &str) -> Result<Self, regex::Error> {
-        let anchored = Regex::new(&format!("^(?:{source})$"))?;
-        Ok(TagPattern {
-            source: source.to_owned(),
-            anchored,
-        })
-    }
-
-    /// The pattern as written in the environment file.
-    pub fn as_str(&self) -> &str {
-        &self.source
-    }
-
-    /// Whether `tag` belongs to this family (the whole tag must match).
-    pub fn matches(&self, tag: &str) -> bool {
-        self.anchored.is_match(tag)
-    }
-
-    /// The `sha` group of `tag`, when the tag belongs to the family and the pattern has one.
-    pub fn sha<'t>(&self, tag: &'t str) -> Option<&'t str> {
-        self.anchored.captures(tag)?.name("sha").map(|m| m.as_str())
-    }
-
-    /// Whether the pattern has a named group `sha`.
-    pub fn has_sha_group(&self) -> bool {
-        self.anchored.capture_names().any(|n| n == Some("sha"))
-    }
-}
-
-impl Serialize for TagPattern {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.source)
-    }
-}
 
 /// A public endpoint and what a healthy answer looks like.
 #[derive(Debug, Clone, Serialize)]

@@ -31,11 +31,11 @@ pub(crate) struct RawEnvironment {
     #[serde(default)]
     pub eventbridge_rule: IndexMap<String, RawRule>,
     #[serde(default)]
-    pub image: IndexMap<String, RawImage>,
+    pub image: IndexMap<String, tf_locals::image::RawImage>,
     #[serde(default)]
     pub endpoint: IndexMap<String, RawEndpoint>,
     #[serde(default)]
-    pub schedule: Option<RawSchedule>,
+    pub schedule: Option<::schedule::config::RawSchedule>,
     #[serde(default)]
     pub notify: Option<RawNotify>,
 }
@@ -49,25 +49,6 @@ pub(crate) struct RawNotify {
     pub webhook_env: Option<String>,
     #[serde(default)]
     pub on: Option<Vec<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawSchedule {
-    pub timezone: String,
-    pub unpark_at: String,
-    pub park_at: String,
-    #[serde(default)]
-    pub days: Option<Vec<String>>,
-    #[serde(default)]
-    pub holidays: Vec<String>,
-    #[serde(default)]
-    pub holiday_files: Vec<String>,
-    /// Gone (scheduled runs converge): kept only to say so at its line.
-    #[serde(default)]
-    pub window: Option<String>,
-    #[serde(default)]
-    pub runs_every: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,20 +125,6 @@ pub(crate) struct RawRule {
     pub event_bus: Option<String>,
     #[serde(default)]
     pub park: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawImage {
-    pub file: String,
-    pub repository: String,
-    pub tag_pattern: String,
-    #[serde(default)]
-    pub require_sha: Option<bool>,
-    #[serde(default)]
-    pub task_definition: Option<String>,
-    #[serde(default)]
-    pub services: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,7 +5,7 @@
 //! which keeps byte spans, and looks a key path (`environment.prod.ecs_cluster.blog-prod...`)
 //! up in that tree.
 
-use crate::location::LineColumn;
+use tf_locals::LineColumn;
 use hcl_edit::expr::{Expression, ObjectKey};
 use hcl_edit::structure::{Block, Body};
 use hcl_edit::Span;

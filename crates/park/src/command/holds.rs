@@ -1,7 +1,7 @@
 //! `park hold` and `release`, and the hold `park up --hold-until` places: checked before
 //! any AWS call, then written or removed under the environment lock.
 
-use super::{HoldRequest, Outcome, ParkError, Request};
+use super::{AwsRequest, HoldRequest, Outcome, ParkError};
 use crate::hold::{Hold, HoldError};
 use crate::observe::{observe, Clients};
 use crate::plan::Direction;
@@ -9,10 +9,10 @@ use crate::report::{HoldReport, HoldResult};
 use infra_core::Environment;
 
 /// The hold a request places, if any.
-pub(super) fn hold_request(request: &Request) -> Option<&HoldRequest> {
+pub(super) fn hold_request(request: &AwsRequest) -> Option<&HoldRequest> {
     match request {
-        Request::Hold(h) => Some(h),
-        Request::Run(Direction::Up, args) => args.hold.as_ref(),
+        AwsRequest::Hold(h) => Some(h),
+        AwsRequest::Run(Direction::Up, args) => args.hold.as_ref(),
         _ => None,
     }
 }

@@ -63,6 +63,17 @@ pub enum Request {
     },
 }
 
+/// The requests that call AWS: every one but `iam-policy`, which [`run`] answers from the
+/// environment file alone.
+#[derive(Debug, Clone)]
+enum AwsRequest {
+    Run(Direction, RunRequest),
+    Status { check: bool },
+    Unlock { id: String },
+    Hold(HoldRequest),
+    Release { lock_timeout: Option<Duration> },
+}
+
 /// A hold to place: `park hold` or `park up --hold-until`.
 #[derive(Debug, Clone)]
 pub struct HoldRequest {
@@ -222,17 +233,30 @@ pub async fn run(setup: &Setup, request: Request, clock: Clock, caller: &Caller)
             }
         }
     };
+    let request = match request {
+        Request::IamPolicy => {
+            return Finished {
+                result: iam_policy(&env),
+                release: None,
+            }
+        }
+        Request::Run(direction, args) => AwsRequest::Run(direction, args),
+        Request::Status { check } => AwsRequest::Status { check },
+        Request::Unlock { id } => AwsRequest::Unlock { id },
+        Request::Hold(h) => AwsRequest::Hold(h),
+        Request::Release { lock_timeout } => AwsRequest::Release { lock_timeout },
+    };
     // down/up: every AWS call of the run is retried until the run's deadline, counted
     // from here; status and unlock have none (each call is bounded by its timeout).
     let deadline = match &request {
-        Request::Run(_, args) => Deadline::after(args.deadline),
+        AwsRequest::Run(_, args) => Deadline::after(args.deadline),
         _ => Deadline::none(),
     };
     // down/up: what a person must act on is sent where the `notify` block says, bounded
     // by the run's deadline (and cut short by a signal); it never changes the outcome
     // (only `notifications` in it).
     let command = match &request {
-        Request::Run(direction, args) if !args.no_notify && !args.dry_run => {
+        AwsRequest::Run(direction, args) if !args.no_notify && !args.dry_run => {
             Some(notify::command_line(*direction, args.scheduled))
         }
         _ => None,
@@ -263,7 +287,7 @@ pub async fn run(setup: &Setup, request: Request, clock: Clock, caller: &Caller)
 async fn run_request(
     setup: &Setup,
     env: &Environment,
-    request: Request,
+    request: AwsRequest,
     clock: Clock,
     caller: &Caller,
     deadline: Deadline,
@@ -278,9 +302,6 @@ async fn run_request(
             None,
         )
     };
-    if let Request::IamPolicy = request {
-        return done(iam_policy(env));
-    }
     // A hold is checked before any AWS call: a bad one writes nothing (exit 2). Without
     // `--by`, its holder is the caller's identity, known after the account guard.
     let now = clock.system_time();
@@ -298,7 +319,7 @@ async fn run_request(
     // --scheduled: whether this direction is wanted now is known before any AWS call; a
     // run that is not wanted ends after the account guard.
     let timing = match &request {
-        Request::Run(direction, args) if args.scheduled => {
+        AwsRequest::Run(direction, args) if args.scheduled => {
             match scheduled(env, *direction, clock) {
                 Ok(timing) => Some(timing),
                 Err(e) => return done(Err(e)),
@@ -308,7 +329,8 @@ async fn run_request(
     };
     // `status --check` compares with the schedule: it cannot with an unreadable calendar.
     // (`status` alone reports the environment without the schedule.)
-    if let (Request::Status { check: true }, Err(problems)) = (&request, env.usable_schedule()) {
+    if let (AwsRequest::Status { check: true }, Err(problems)) = (&request, env.usable_schedule())
+    {
         return done(Err(ParkError::ScheduleUnusable(problems)));
     }
     let (config, identity) = match setup.aws_until(env, deadline).await {
@@ -325,8 +347,7 @@ async fn run_request(
     };
     let clients = Clients::new(&config, deadline);
     match request {
-        Request::IamPolicy => done(iam_policy(env)),
-        Request::Status { check } => done(match observe(&clients, env).await {
+        AwsRequest::Status { check } => done(match observe(&clients, env).await {
             Ok(live) => {
                 let arns = crate::savings::recorded_definitions(&live);
                 let sizes = crate::savings::task_sizes(&clients, arns).await;
@@ -341,8 +362,8 @@ async fn run_request(
             }
             Err(e) => Err(e.into()),
         }),
-        Request::Unlock { id } => done(unlock(&config, env, &id).await),
-        Request::Run(direction, args) => {
+        AwsRequest::Unlock { id } => done(unlock(&config, env, &id).await),
+        AwsRequest::Run(direction, args) => {
             // --scheduled: not wanted now, or (from the live state, read without the lock)
             // nothing to do: the run ends here, nothing written.
             if let Some(timing) = &timing {
@@ -400,7 +421,7 @@ async fn run_request(
             );
             (locked(env, &config, lock, &stop, work).await, Some(stop))
         }
-        Request::Hold(h) => {
+        AwsRequest::Hold(h) => {
             let stop = on_signals(infra_core::runner::StopKind::finish(
                 "the hold is written or not, then the lock release".into(),
                 "the hold may be on some clusters only (`park status` shows it; `park release` removes it)".into(),
@@ -415,7 +436,7 @@ async fn run_request(
             let work = place_hold(env.clone(), clients, hold);
             (locked(env, &config, lock, &stop, work).await, None)
         }
-        Request::Release { lock_timeout } => {
+        AwsRequest::Release { lock_timeout } => {
             let stop = on_signals(infra_core::runner::StopKind::finish(
                 "the hold is removed or not, then the lock release".into(),
                 "the hold may remain on some clusters (`park status` shows it)".into(),

@@ -1,6 +1,7 @@
 //! `endpoint` blocks: what `verify-endpoints` checks.
 
-use super::{regex_error, KeyPath, Validator};
+use super::{KeyPath, Validator};
+use tf_locals::image::regex_error;
 use crate::environment::raw::RawEndpoint;
 use crate::environment::{endpoint_url, Endpoint};
 use indexmap::IndexMap;

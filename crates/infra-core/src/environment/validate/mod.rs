@@ -243,16 +243,6 @@ fn normalize(path: &Path) -> PathBuf {
     }
 }
 
-/// The last line of a regex error: the reason, without the pattern echoed above it.
-fn regex_error(e: &regex::Error) -> String {
-    e.to_string()
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-}
-
 /// Whether `name` is a valid environment, cluster or service name: letters, digits, `-`
 /// and `_`, 1 to 255 of them.
 pub fn valid_name(name: &str) -> bool {

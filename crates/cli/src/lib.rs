@@ -1,18 +1,20 @@
-//! The command-line conventions every binary shares (feature `cli`).
+//! The command-line conventions every binary shares.
 //!
-//! This module is the binaries' side of the library: clap argument groups, the conversion of
-//! clap values into library types, completions and man pages, and the one place where an
-//! error becomes a message on stderr and an exit code. The rest of `infra-core` never
-//! prints and has no clap.
+//! This crate is the binaries' side of the libraries: clap argument groups, the conversion of
+//! clap values into library types, completions and man pages, logging to stderr, the
+//! terminal progress bar, signals, and the one place where an error becomes a message on
+//! stderr and an exit code. Only the tools' `cli` features depend on it: `infra-core` and
+//! the tool libraries never print and have no clap.
 
 // Prints on purpose: this is a binary, the CLI layer, or test/benchmark support.
 #![allow(clippy::disallowed_macros)]
 
-use crate::aws::{AwsOptions, RetryMode};
-use crate::error::error_chain;
-use crate::exit::ExitStatus;
-use crate::output::{write_report, OutputFormat, Report};
-use crate::setup::Setup;
+use infra_core::aws::{AwsOptions, RetryMode};
+use infra_core::error::error_chain;
+use infra_core::exit::ExitStatus;
+use infra_core::output::{write_report, OutputFormat, Report};
+use infra_core::runner::{Caller, Progress, Signal, Stop, StopKind};
+use infra_core::setup::Setup;
 use clap::{Args, CommandFactory, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -132,7 +134,7 @@ impl From<RetryModeArg> for RetryMode {
 
 /// Parses a duration such as `90s`, `5m` or `1h 30m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    crate::retry::parse_duration(text)
+    infra_core::retry::parse_duration(text)
         .map_err(|e| format!("`{text}` is not a duration such as 90s or 5m: {e}"))
 }
 
@@ -149,7 +151,9 @@ impl From<&AwsArgs> for AwsOptions {
     }
 }
 
-pub use crate::setup::SetupError;
+pub use infra_core::setup::SetupError;
+
+pub mod logging;
 
 impl GlobalArgs {
     /// Installs logging at the requested verbosity.
@@ -230,7 +234,7 @@ pub fn emit_text(text: &str, success: ExitStatus) -> ExitStatus {
 #[derive(Debug, Default)]
 pub struct TerminalProgress(std::sync::OnceLock<indicatif::ProgressBar>);
 
-impl crate::runner::Progress for TerminalProgress {
+impl Progress for TerminalProgress {
     fn start(&self, total: u64, what: &str) {
         use std::io::IsTerminal;
         let bar = self.0.get_or_init(|| {
@@ -264,22 +268,21 @@ impl crate::runner::Progress for TerminalProgress {
 
 /// The caller every binary passes to its library: a terminal progress bar and
 /// [`stop_on_signals`].
-pub fn caller() -> crate::runner::Caller {
-    crate::runner::Caller {
+pub fn caller() -> Caller {
+    Caller {
         progress: std::sync::Arc::new(TerminalProgress::default()),
         on_signals: stop_on_signals,
     }
 }
 
 /// Listens for SIGINT and SIGTERM (CircleCI cancels a job with SIGTERM, then SIGKILL) and
-/// fires the returned [`Stop`](crate::runner::Stop) as `kind` says: for
-/// [`StopKind::Finish`](crate::runner::StopKind::Finish) the first logs `first`, a second
+/// fires the returned [`Stop`] as `kind` says: for
+/// [`StopKind::Finish`] the first logs `first`, a second
 /// exits at once with status 1 after printing `second`; for
-/// [`StopKind::Forward`](crate::runner::StopKind::Forward) every signal is passed to the
+/// [`StopKind::Forward`] every signal is passed to the
 /// run and none exits. Needs a Tokio runtime.
-pub fn stop_on_signals(kind: crate::runner::StopKind) -> crate::runner::Stop {
-    use crate::runner::StopKind;
-    let (tx, stop) = crate::runner::Stop::channel();
+pub fn stop_on_signals(kind: StopKind) -> Stop {
+    let (tx, stop) = Stop::channel();
     let mut signals = Signals::new();
     tokio::spawn(async move {
         match kind {
@@ -318,8 +321,7 @@ impl Signals {
     }
 
     /// The next SIGINT or SIGTERM.
-    async fn next(&mut self) -> crate::runner::Signal {
-        use crate::runner::Signal;
+    async fn next(&mut self) -> Signal {
         match &mut self.0 {
             Some((int, term)) => tokio::select! {
                 _ = int.recv() => Signal::Interrupt,
