@@ -122,6 +122,10 @@ pub(crate) fn all_steps(steps: &Value) -> Vec<Value> {
     out
 }
 
+/// Commands that only make sense on CircleCI (the toolkit install, OIDC credentials): the
+/// harness stands in for them. Every other command's `run` steps run as written.
+pub(crate) const CI_ONLY_COMMANDS: &[&str] = &["install-toolkit", "aws-oidc"];
+
 /// The Slack incoming webhook's path on the harness' HTTP stub (Slack is not reachable
 /// here): every job gets `SLACK_WEBHOOK_URL` pointing there, as the context would give it.
 pub(crate) const SLACK_PATH: &str = "/services/T0CONTEXT/B0CONTEXT/contextsecret";
@@ -518,7 +522,12 @@ impl Pipeline {
 
     /// The parameters a workflow passes to one of its jobs, with this pipeline's values:
     /// every key of the job's entry but CircleCI's own.
-    pub(crate) fn job_arguments(&self, config: &Value, workflow: &str, job: &str) -> Vec<(String, String)> {
+    pub(crate) fn job_arguments(
+        &self,
+        config: &Value,
+        workflow: &str,
+        job: &str,
+    ) -> Vec<(String, String)> {
         const KEYWORDS: &[&str] = &[
             "context",
             "serial-group",
@@ -672,7 +681,11 @@ pub(crate) fn resolved_steps(def: &Value, name: &str, given: &[(&str, &str)]) ->
 
 /// A job's `run` steps in order for these job parameters, with the steps of the commands
 /// it uses (but the CircleCI-only ones) in their place.
-pub(crate) fn job_steps(c: &Value, name: &str, params: &[(String, String)]) -> Vec<(String, String)> {
+pub(crate) fn job_steps(
+    c: &Value,
+    name: &str,
+    params: &[(String, String)],
+) -> Vec<(String, String)> {
     let job = &c["jobs"][name];
     assert!(job.is_mapping(), "no job {name}");
     let params: Vec<(&str, &str)> = params

@@ -9,13 +9,13 @@
 // Prints on purpose: this is a binary, the CLI layer, or test/benchmark support.
 #![allow(clippy::disallowed_macros)]
 
+use clap::{Args, CommandFactory, ValueEnum};
 use infra_core::aws::{AwsOptions, RetryMode};
 use infra_core::error::error_chain;
 use infra_core::exit::ExitStatus;
 use infra_core::output::{write_report, OutputFormat, Report};
 use infra_core::runner::{Caller, Progress, Signal, Stop, StopKind};
 use infra_core::setup::Setup;
-use clap::{Args, CommandFactory, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -304,14 +304,10 @@ async fn observe(
                     cluster: cluster.to_owned(),
                     service: (*name).to_owned(),
                 };
-                let Some(found) = out
-                    .services()
-                    .iter()
-                    .find(|s| {
-                        s.service_name() == Some(*name)
-                            && ServiceStatus::answered(s.status()) != ServiceStatus::Inactive
-                    })
-                else {
+                let Some(found) = out.services().iter().find(|s| {
+                    s.service_name() == Some(*name)
+                        && ServiceStatus::answered(s.status()) != ServiceStatus::Inactive
+                }) else {
                     return Err(EcrTagsError::NotFound(format!(
                         "service {service} (named in image `{}`) does not exist",
                         image.local

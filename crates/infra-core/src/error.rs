@@ -3,9 +3,9 @@
 //! Messages are lowercase fragments that read after "failed to …" and name the file, line,
 //! column, resource or AWS error code that caused them.
 
-use tf_locals::LineColumn;
 use std::fmt;
 use std::path::PathBuf;
+use tf_locals::LineColumn;
 
 /// The environment file could not be loaded.
 #[derive(Debug, thiserror::Error)]

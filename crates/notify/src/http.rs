@@ -319,9 +319,11 @@ pub async fn exchange(
     max_body: usize,
 ) -> Result<Answer, PhaseError> {
     let start = Instant::now();
-    let timed_out = |phase| move |_| PhaseError::Timeout {
-        phase,
-        after: start.elapsed(),
+    let timed_out = |phase| {
+        move |_| PhaseError::Timeout {
+            phase,
+            after: start.elapsed(),
+        }
     };
     let https = match url.scheme() {
         "https" => true,
@@ -347,14 +349,17 @@ pub async fn exchange(
         .map(|(_, p, ip)| std::net::SocketAddr::new(*ip, *p))
         .collect();
     let addrs: Vec<std::net::SocketAddr> = if overridden.is_empty() {
-        timeout_at(until, tokio::net::lookup_host((connect_host.as_str(), port)))
-            .await
-            .map_err(timed_out(Phase::Dns))?
-            .map_err(|e| PhaseError::Dns {
-                host: connect_host.clone(),
-                source: Arc::new(e),
-            })?
-            .collect()
+        timeout_at(
+            until,
+            tokio::net::lookup_host((connect_host.as_str(), port)),
+        )
+        .await
+        .map_err(timed_out(Phase::Dns))?
+        .map_err(|e| PhaseError::Dns {
+            host: connect_host.clone(),
+            source: Arc::new(e),
+        })?
+        .collect()
     } else {
         overridden
     };
@@ -430,11 +435,14 @@ pub async fn exchange(
     let ttfb = start.elapsed() - sent;
     let status = response.status().as_u16();
     let headers = header_pairs(response.headers());
-    let body = timeout_at(until, Limited::new(response.into_body(), max_body).collect())
-        .await
-        .map_err(timed_out(Phase::Body))?
-        .map_err(|e| PhaseError::Protocol(format!("reading the body: {e}")))?
-        .to_bytes();
+    let body = timeout_at(
+        until,
+        Limited::new(response.into_body(), max_body).collect(),
+    )
+    .await
+    .map_err(timed_out(Phase::Body))?
+    .map_err(|e| PhaseError::Protocol(format!("reading the body: {e}")))?
+    .to_bytes();
     Ok(Answer {
         status,
         headers,
@@ -495,9 +503,7 @@ pub async fn send(
             PhaseError::NoAddress { .. } => {
                 HttpError::Connect(std::io::ErrorKind::NotFound.to_string())
             }
-            PhaseError::TlsName { .. } => {
-                HttpError::Url("the URL's host is not a valid TLS name")
-            }
+            PhaseError::TlsName { .. } => HttpError::Url("the URL's host is not a valid TLS name"),
             PhaseError::Tls { source, .. } => HttpError::Tls(tls_reason(&source)),
             PhaseError::Timeout { phase, .. } => HttpError::Timeout(match phase {
                 Phase::Dns | Phase::Connect => "connecting",

@@ -333,7 +333,10 @@ pub fn service_savings(
             "no prices for this region: add a `pricing` block to the environment file",
         ));
     };
-    if live.capacity_providers.contains(&CapacityProvider::FargateSpot) {
+    if live
+        .capacity_providers
+        .contains(&CapacityProvider::FargateSpot)
+    {
         return Some(Savings::not("runs on Fargate Spot, whose prices vary"));
     }
     let fargate = live.launch_type == Some(LaunchType::Fargate)

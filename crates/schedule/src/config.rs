@@ -96,7 +96,9 @@ pub fn check(
         parse_time(text).or_else(|| {
             problem(
                 key,
-                format!("`{key}` \"{text}\" is not a local time HH:MM (24-hour, such as \"07:00\")"),
+                format!(
+                    "`{key}` \"{text}\" is not a local time HH:MM (24-hour, such as \"07:00\")"
+                ),
             );
             None
         })
@@ -111,11 +113,15 @@ pub fn check(
     let mut days = Vec::new();
     for day in &days_text {
         match parse_weekday(day) {
-            Some(d) if days.contains(&d) => problem("days", format!("`days` names \"{day}\" twice")),
+            Some(d) if days.contains(&d) => {
+                problem("days", format!("`days` names \"{day}\" twice"))
+            }
             Some(d) => days.push(d),
             None => problem(
                 "days",
-                format!("unknown day \"{day}\" in `days`: expected mon, tue, wed, thu, fri, sat or sun"),
+                format!(
+                    "unknown day \"{day}\" in `days`: expected mon, tue, wed, thu, fri, sat or sun"
+                ),
             ),
         }
     }

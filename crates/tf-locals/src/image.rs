@@ -59,9 +59,8 @@ pub fn check(
     normalize: impl Fn(&Path) -> PathBuf,
 ) -> (Option<PinnedImage>, Vec<Problem>) {
     let mut problems = Vec::new();
-    let mut problem = |key: Option<&'static str>, message: String| {
-        problems.push(Problem { key, message })
-    };
+    let mut problem =
+        |key: Option<&'static str>, message: String| problems.push(Problem { key, message });
     if !IDENTIFIER.is_match(&local) {
         problem(
             None,
@@ -100,7 +99,9 @@ pub fn check(
             let detail = regex_error(&e);
             problem(
                 Some("tag_pattern"),
-                format!("`tag_pattern` of image `{local}` is not a valid regular expression: {detail}"),
+                format!(
+                    "`tag_pattern` of image `{local}` is not a valid regular expression: {detail}"
+                ),
             );
             None
         }

@@ -212,13 +212,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
                 full: String::new(),
             },
         };
-        match run(
-            &global.setup(),
-            request(command),
-            &infra_cli::caller(),
-        )
-        .await
-        {
+        match run(&global.setup(), request(command), &infra_cli::caller()).await {
             Ok(outcome) => render(outcome, format, summary_format, &markdown),
             Err(e) => {
                 if let Some(report) = e.refused_report(name) {

@@ -2,10 +2,11 @@
 //! invocation exists (each invocation is run with `--help` appended, so clap rejects an
 //! unknown subcommand or flag).
 
-use crate::TOOLS;
 use crate::circleci::*;
-use infra_test_support::{command, workspace_binary, workspace_root};
+use crate::TOOLS;
+use infra_test_support::workspace_binary;
 use serde_yaml::Value;
+use std::collections::BTreeSet;
 
 const BUILTIN_STEPS: &[&str] = &[
     "checkout",
@@ -18,10 +19,6 @@ const BUILTIN_STEPS: &[&str] = &[
     "save_cache",
     "setup_remote_docker",
 ];
-
-/// Commands that only make sense on CircleCI (the toolkit install, OIDC credentials): the
-/// harness stands in for them. Every other command's `run` steps run as written.
-const CI_ONLY_COMMANDS: &[&str] = &["install-toolkit", "aws-oidc"];
 
 /// Each toolkit invocation in a shell command: the tool and its arguments up to the first
 /// redirection or separator.

@@ -2,8 +2,9 @@
 //! (branch, trigger, parameters), as CircleCI decides it.
 
 use crate::circleci::*;
-use infra_test_support::{command, workspace_binary, workspace_root};
+use crate::TOOLS;
 use serde_yaml::Value;
+use std::collections::BTreeSet;
 
 #[test]
 fn workflows_run_only_when_asked() {

@@ -1,8 +1,6 @@
 //! Bumping the deployer image and refreshing the Prefect base image, run as written.
 
 use crate::circleci::*;
-use infra_test_support::{command, workspace_binary, workspace_root};
-use serde_yaml::Value;
 
 #[test]
 fn bumping_the_deployer_image_rewrites_the_pin_and_plans_exactly_that_change() {

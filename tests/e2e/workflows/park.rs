@@ -1,8 +1,7 @@
 //! Park then unpark, and the hourly schedules on London time, run as written.
 
 use crate::circleci::*;
-use infra_test_support::{command, workspace_binary, workspace_root};
-use serde_yaml::Value;
+use infra_test_support::workspace_binary;
 
 #[test]
 fn park_then_unpark_restores_every_service_and_verifies() {

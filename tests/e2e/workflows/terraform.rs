@@ -2,8 +2,6 @@
 //! run as written.
 
 use crate::circleci::*;
-use infra_test_support::{command, workspace_binary, workspace_root};
-use serde_yaml::Value;
 
 #[test]
 fn terraform_prod_workflow_plans_applies_the_approved_bundle_and_verifies() {

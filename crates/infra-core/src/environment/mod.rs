@@ -222,7 +222,6 @@ pub fn rule_path(event_bus: &str, name: &str) -> String {
 /// The name of every account's default event bus.
 pub const DEFAULT_EVENT_BUS: &str = "default";
 
-
 /// A public endpoint and what a healthy answer looks like.
 #[derive(Debug, Clone, Serialize)]
 pub struct Endpoint {

@@ -5,12 +5,12 @@
 //! which keeps byte spans, and looks a key path (`environment.prod.ecs_cluster.blog-prod...`)
 //! up in that tree.
 
-use tf_locals::LineColumn;
 use hcl_edit::expr::{Expression, ObjectKey};
 use hcl_edit::structure::{Block, Body};
 use hcl_edit::Span;
 use std::collections::HashMap;
 use std::ops::Range;
+use tf_locals::LineColumn;
 
 /// The hcl-edit tree of a file, for span look-ups by key path.
 #[derive(Debug)]

@@ -329,8 +329,7 @@ async fn run_request(
     };
     // `status --check` compares with the schedule: it cannot with an unreadable calendar.
     // (`status` alone reports the environment without the schedule.)
-    if let (AwsRequest::Status { check: true }, Err(problems)) = (&request, env.usable_schedule())
-    {
+    if let (AwsRequest::Status { check: true }, Err(problems)) = (&request, env.usable_schedule()) {
         return done(Err(ParkError::ScheduleUnusable(problems)));
     }
     let (config, identity) = match setup.aws_until(env, deadline).await {

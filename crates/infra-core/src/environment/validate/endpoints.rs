@@ -1,12 +1,12 @@
 //! `endpoint` blocks: what `verify-endpoints` checks.
 
 use super::{KeyPath, Validator};
-use tf_locals::image::regex_error;
 use crate::environment::raw::RawEndpoint;
 use crate::environment::{endpoint_url, Endpoint};
 use indexmap::IndexMap;
 use regex::Regex;
 use std::sync::LazyLock;
+use tf_locals::image::regex_error;
 
 /// A CloudFront distribution ID.
 static DISTRIBUTION: LazyLock<Regex> =
