@@ -127,6 +127,7 @@ mod tests {
             code: None,
             message: "connection refused".into(),
             kind: AwsCallErrorKind::Dispatch,
+            source: None,
         };
         let path = PathBuf::from("main.tf");
         let errors = [

@@ -342,6 +342,7 @@ mod tests {
             code: None,
             message: "connection refused".into(),
             kind: AwsCallErrorKind::Dispatch,
+            source: None,
         });
         let unreadable = EcrTagsError::Usage("main.tf:3:5: not a string".into());
         for (r, plain, check) in [

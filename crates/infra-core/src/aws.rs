@@ -124,6 +124,36 @@ pub struct AwsCallError {
     pub message: String,
     /// The kind of failure.
     pub kind: AwsCallErrorKind,
+    /// The SDK's error itself, for a caller that needs more than the class (its typed
+    /// error, the raw response's metadata). Not printed again by
+    /// [`error_chain`](crate::error::error_chain): `code` and `message` already say it.
+    #[source]
+    pub source: Option<SdkCause>,
+}
+
+/// The SDK's error under an [`AwsCallError`]: the error itself ([`SdkCause::error`]) for
+/// a caller that needs it; a printed chain stops here, since the `AwsCallError` above
+/// already says it.
+#[derive(Debug, Clone)]
+pub struct SdkCause(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl SdkCause {
+    /// The SDK's error (an `SdkError<OperationError, HttpResponse>`; downcast to inspect it).
+    pub fn error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl fmt::Display for SdkCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SdkCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 /// Whether AWS answered with an error or the request never got an answer.
@@ -280,6 +310,7 @@ impl AwsCallError {
             code,
             message,
             kind,
+            source: Some(SdkCause(std::sync::Arc::new(err))),
         }
     }
 
@@ -312,6 +343,7 @@ impl AwsCallError {
                 display_chain(cause)
             ),
             kind: AwsCallErrorKind::Credentials,
+            source: None,
         }
     }
 }
@@ -520,4 +552,27 @@ pub enum AccountGuardError {
     /// STS answered without an account.
     #[error("cannot check the AWS account: sts:GetCallerIdentity returned no account")]
     NoAccount,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
+    use aws_smithy_runtime_api::http::Response;
+
+    type StsError = SdkError<GetCallerIdentityError, Response>;
+
+    /// The SDK's error stays reachable (downcast through `SdkCause`), and a printed chain
+    /// says its words once, even through a wrapper (`AccountGuardError::Sts`).
+    #[test]
+    fn the_sdk_error_is_kept_as_the_source_and_printed_once() {
+        let sdk: StsError = SdkError::construction_failure("no region configured");
+        let err = AwsCallError::new("sts:GetCallerIdentity", None, sdk);
+        let source = std::error::Error::source(&err).expect("the SDK error is the source");
+        let cause = source.downcast_ref::<SdkCause>().expect("an SdkCause");
+        assert!(cause.error().is::<StsError>());
+        let wrapped = AccountGuardError::Sts(Box::new(err));
+        let text = crate::error::error_chain(&wrapped);
+        assert_eq!(text.matches("no region configured").count(), 1, "{text}");
+    }
 }

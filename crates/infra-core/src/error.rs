@@ -115,6 +115,12 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
             let mut source = self.0.source();
             let mut last = self.0.to_string();
             while let Some(cause) = source {
+                // An AWS call's error already says AWS's code and message, and the
+                // transport's chain (`AwsCallError::message`): the SDK error it keeps is
+                // not printed again.
+                if cause.is::<crate::aws::SdkCause>() {
+                    break;
+                }
                 let text = cause.to_string();
                 // The SDK often repeats its cause in its own message; print each once.
                 if !last.contains(&text) {

@@ -153,6 +153,7 @@ mod tests {
             code: None,
             message: "connection refused".into(),
             kind: AwsCallErrorKind::Dispatch,
+            source: None,
         };
         let rows: Vec<(TfWrapError, u8)> = vec![
             (

@@ -509,6 +509,7 @@ mod tests {
             code: None,
             message: "connection refused".into(),
             kind: AwsCallErrorKind::Dispatch,
+            source: None,
         };
         let errors = [
             ParkError::Setup(SetupError::NoEnvFile),
