@@ -13,6 +13,7 @@
 
 use crate::environment::Environment;
 use crate::error::AwsSetupError;
+pub use crate::error::SdkCause;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -129,31 +130,6 @@ pub struct AwsCallError {
     /// [`error_chain`](crate::error::error_chain): `code` and `message` already say it.
     #[source]
     pub source: Option<SdkCause>,
-}
-
-/// The SDK's error under an [`AwsCallError`]: the error itself ([`SdkCause::error`]) for
-/// a caller that needs it; a printed chain stops here, since the `AwsCallError` above
-/// already says it.
-#[derive(Debug, Clone)]
-pub struct SdkCause(std::sync::Arc<dyn std::error::Error + Send + Sync>);
-
-impl SdkCause {
-    /// The SDK's error (an `SdkError<OperationError, HttpResponse>`; downcast to inspect it).
-    pub fn error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        &*self.0
-    }
-}
-
-impl fmt::Display for SdkCause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for SdkCause {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
 }
 
 /// Whether AWS answered with an error or the request never got an answer.
@@ -310,7 +286,7 @@ impl AwsCallError {
             code,
             message,
             kind,
-            source: Some(SdkCause(std::sync::Arc::new(err))),
+            source: Some(SdkCause::new(err)),
         }
     }
 

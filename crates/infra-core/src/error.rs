@@ -106,6 +106,36 @@ pub struct WriteError {
     pub source: std::io::Error,
 }
 
+/// The SDK's error under an [`AwsCallError`](crate::aws::AwsCallError): the error itself ([`SdkCause::error`]) for
+/// a caller that needs it; a printed chain stops here, since the `AwsCallError` above
+/// already says it.
+#[derive(Debug, Clone)]
+pub struct SdkCause(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl SdkCause {
+    /// Wraps the SDK's error.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> SdkCause {
+        SdkCause(std::sync::Arc::new(error))
+    }
+
+    /// The SDK's error (an `SdkError<OperationError, HttpResponse>`; downcast to inspect it).
+    pub fn error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl fmt::Display for SdkCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SdkCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
 /// The error as a one-line-per-cause chain, for printing by binaries.
 pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     struct Chain<'a>(&'a (dyn std::error::Error + 'static));
@@ -118,7 +148,7 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
                 // An AWS call's error already says AWS's code and message, and the
                 // transport's chain (`AwsCallError::message`): the SDK error it keeps is
                 // not printed again.
-                if cause.is::<crate::aws::SdkCause>() {
+                if cause.is::<SdkCause>() {
                     break;
                 }
                 let text = cause.to_string();
