@@ -135,7 +135,7 @@ impl From<RetryModeArg> for RetryMode {
 /// Parses a duration such as `90s`, `5m` or `1h 30m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     infra_core::retry::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration such as 90s or 5m: {e}"))
+        .map_err(|e| format!("`{text}` {}", e.predicate("90s or 5m")))
 }
 
 impl From<&AwsArgs> for AwsOptions {

@@ -38,13 +38,36 @@ pub const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 /// read, so adding one to the clock can never overflow.
 pub const LONGEST_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 
-/// Parses a duration such as `90s`, `5m` or `1h 30m`, at most [`LONGEST_DURATION`]. The
-/// error is the reason alone; the caller names where the text came from.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+/// Parses a duration such as `90s`, `5m` or `1h 30m`, at most [`LONGEST_DURATION`].
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     match humantime::parse_duration(text) {
         Ok(d) if d <= LONGEST_DURATION => Ok(d),
-        Ok(_) => Err("longer than a year, the longest any setting takes".to_owned()),
-        Err(e) => Err(e.to_string()),
+        Ok(_) => Err(DurationError::TooLong),
+        Err(e) => Err(DurationError::NotADuration(e.to_string())),
+    }
+}
+
+/// Why a text is not a duration a setting takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DurationError {
+    /// Not a duration at all (humantime's reason).
+    NotADuration(String),
+    /// A duration longer than [`LONGEST_DURATION`].
+    TooLong,
+}
+
+impl DurationError {
+    /// The end of a sentence about the text (the caller names it first): "is not a
+    /// duration such as EXAMPLES: why", or "is longer than a year…".
+    pub fn predicate(&self, examples: &str) -> String {
+        match self {
+            DurationError::NotADuration(why) => {
+                format!("is not a duration such as {examples}: {why}")
+            }
+            DurationError::TooLong => {
+                "is longer than a year, the longest any duration setting takes".to_owned()
+            }
+        }
     }
 }
 
@@ -263,9 +286,14 @@ mod tests {
     fn durations_are_bounded_by_a_year_so_the_clock_never_overflows() {
         assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("366d"), Ok(LONGEST_DURATION));
-        let refused = parse_duration("2600000000000000h").unwrap_err();
-        assert!(refused.contains("longer than a year"), "{refused}");
-        assert!(parse_duration("5 parsecs").is_err());
+        assert_eq!(
+            parse_duration("2600000000000000h"),
+            Err(DurationError::TooLong)
+        );
+        assert!(matches!(
+            parse_duration("5 parsecs"),
+            Err(DurationError::NotADuration(_))
+        ));
         // What is accepted can be added to any clock reading this century.
         assert!(Instant::now().checked_add(LONGEST_DURATION).is_some());
     }

@@ -603,6 +603,21 @@ fn terraform_gate_settings_default_and_are_validated() {
         err.contains("`max_plan_age` \"a while\" is not a duration"),
         "{err}"
     );
+    // A duration beyond a year is refused at its line (adding it to a clock could
+    // overflow), saying why rather than "not a duration".
+    let text = VALID.replacen(
+        "  region     = \"eu-west-2\"\n",
+        "  region     = \"eu-west-2\"\n  max_hold   = \"2600000000000000h\"\n",
+        1,
+    );
+    assert_ne!(text, VALID, "the edit applied");
+    let err = Environment::parse(&text, Path::new("prod.env.hcl"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`max_hold` \"2600000000000000h\" is longer than a year"),
+        "{err}"
+    );
 
     let text = VALID.replacen(
         "  region     = \"eu-west-2\"\n",

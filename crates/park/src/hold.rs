@@ -83,7 +83,7 @@ pub fn parse_when(text: &str, now: SystemTime) -> Result<SystemTime, HoldError> 
         }
         if let Some((base, offset)) = split_offset(t) {
             let at = humantime::parse_rfc3339_weak(base).map_err(not_a_time)?;
-            return Ok(shift(at, -offset));
+            return shift(at, -offset).ok_or_else(|| err(TOO_FAR));
         }
         return Err(err(
             "state the time zone: end with Z or an offset such as +01:00",
@@ -114,13 +114,9 @@ pub fn parse_when(text: &str, now: SystemTime) -> Result<SystemTime, HoldError> 
         }
         return Ok(now + Duration::from_secs(ahead as u64));
     }
-    match infra_core::retry::parse_duration(t) {
-        Ok(d) => now
-            .checked_add(d)
-            .ok_or_else(|| err("too far ahead")),
-        Err(_) if humantime::parse_duration(t).is_ok() => Err(err(
-            "too far ahead: holds are kept short (see max_hold)",
-        )),
+    match humantime::parse_duration(t) {
+        // Beyond the clock's range is beyond any `max_hold` too (checked by `new_hold`).
+        Ok(d) => now.checked_add(d).ok_or_else(|| err(TOO_FAR)),
         Err(_) => Err(err(
             "expected an RFC 3339 time (2026-12-03T23:00:00Z), a duration (3h) or a time of day with its zone (23:00Z)",
         )),
@@ -144,17 +140,18 @@ fn split_offset(t: &str) -> Option<(&str, i64)> {
     (h < 24 && m < 60).then_some((base, sign * (h * 3600 + m * 60)))
 }
 
-/// `at` moved by `seconds` (an offset under a day: never overflows a parsed RFC 3339 time,
-/// which humantime keeps within years 1970–9999).
-fn shift(at: SystemTime, seconds: i64) -> SystemTime {
+/// `at` moved by `seconds`, when the clock can hold the result.
+fn shift(at: SystemTime, seconds: i64) -> Option<SystemTime> {
     let by = Duration::from_secs(seconds.unsigned_abs());
-    let moved = if seconds >= 0 {
+    if seconds >= 0 {
         at.checked_add(by)
     } else {
         at.checked_sub(by)
-    };
-    moved.unwrap_or(at)
+    }
 }
+
+/// A `--until` the clock cannot reach.
+const TOO_FAR: &str = "too far ahead: holds are kept short (see max_hold)";
 
 /// A new hold, checked: its end in the future and at most `max_hold` ahead, its reason and
 /// holder fit a tag. `by` has spaces replaced (the hold tag is space-separated).

@@ -192,8 +192,9 @@ impl<'a, 'b> Validator<'a, 'b> {
                 self.problem(
                     &p.key("max_hold"),
                     format!(
-                        "`max_hold` \"{}\" is not a duration such as \"7d\" or \"12h\": {e}",
-                        env.max_hold.as_deref().unwrap_or_default()
+                        "`max_hold` \"{}\" {}",
+                        env.max_hold.as_deref().unwrap_or_default(),
+                        e.predicate("\"7d\" or \"12h\"")
                     ),
                 );
                 Duration::from_secs(7 * 24 * 3600)

@@ -27,18 +27,16 @@ impl Validator<'_, '_> {
         let root = normalize(&base.join(raw.root.as_deref().unwrap_or(".")));
         let mut duration = |key: &str, value: Option<&str>, default: Duration| match value {
             None => default,
-            Some(text) => {
-                match crate::retry::parse_duration(text) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        self.problem(
+            Some(text) => match crate::retry::parse_duration(text) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.problem(
                         &p.key(key),
-                        format!("`{key}` \"{text}\" is not a duration such as \"5m\" or \"90s\": {e}"),
+                        format!("`{key}` \"{text}\" {}", e.predicate("\"5m\" or \"90s\"")),
                     );
-                        default
-                    }
+                    default
                 }
-            }
+            },
         };
         let lock_timeout = duration(
             "lock_timeout",
