@@ -34,8 +34,9 @@ pub const UNCAPPED_ATTEMPTS: u32 = 10_000;
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 
 /// The longest duration any setting or flag takes (`--deadline`, `max_hold`, Terraform's
-/// timeouts, `park hold --until 3h`...): a year. Longer values are refused where they are
-/// read, so adding one to the clock can never overflow.
+/// timeouts...): a year. Longer values are refused where they are read, so adding one to
+/// the clock can never overflow. (`park hold --until 3h` is bounded by `max_hold` and
+/// added with a checked sum.)
 pub const LONGEST_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// Parses a duration such as `90s`, `5m` or `1h 30m`, at most [`LONGEST_DURATION`].
