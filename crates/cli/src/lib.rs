@@ -291,6 +291,7 @@ pub fn stop_on_signals(kind: StopKind) -> Stop {
                 tracing::warn!("{signal}: stopping: {first} (a second signal stops at once)");
                 tx.signal(signal);
                 let again = signals.next().await;
+                let second = second.lock().map(|s| s.clone()).unwrap_or_default();
                 eprintln!("error: {again} again: stopping at once; {second}");
                 std::process::exit(ExitStatus::Failure.code().into());
             }

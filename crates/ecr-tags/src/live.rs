@@ -145,39 +145,7 @@ pub struct PinFacts {
     pub older_digests: Vec<String>,
 }
 
-/// An image reference split into repository path, tag and digest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef<'a> {
-    /// The repository path without the registry host.
-    pub repository: &'a str,
-    /// The tag, when there is one.
-    pub tag: Option<&'a str>,
-    /// The digest after `@`, when there is one.
-    pub digest: Option<&'a str>,
-}
-
-/// Splits `[REGISTRY/]REPO[:TAG][@DIGEST]`. The first path component is a registry host
-/// when it has a `.` or a `:` or is `localhost` (Docker's rule).
-pub fn parse_image(image: &str) -> ImageRef<'_> {
-    let (name, digest) = match image.split_once('@') {
-        Some((n, d)) => (n, Some(d)),
-        None => (image, None),
-    };
-    let slash = name.rfind('/').map_or(0, |i| i + 1);
-    let (path, tag) = match name[slash..].rfind(':') {
-        Some(i) => (&name[..slash + i], Some(&name[slash + i + 1..])),
-        None => (name, None),
-    };
-    let repository = match path.split_once('/') {
-        Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => rest,
-        _ => path,
-    };
-    ImageRef {
-        repository,
-        tag,
-        digest,
-    }
-}
+pub use tf_locals::image::{parse_image, ImageRef};
 
 /// The verdict on `image` (as ECS names it) with `reported_digest` (a running container's
 /// `imageDigest`), against the pin.

@@ -114,8 +114,9 @@ pub enum StopKind {
     Finish {
         /// What the run does on the first signal.
         first: String,
-        /// What stopping at once may leave.
-        second: String,
+        /// What stopping at once may leave: read when the second signal comes, so a run
+        /// can say more once it knows more (run-task names the task it started).
+        second: Arc<std::sync::Mutex<String>>,
     },
     /// The run waits for a child process that must stop by itself to release what it
     /// holds (Terraform and its state lock): every signal is passed to the run
@@ -127,7 +128,19 @@ pub enum StopKind {
 impl StopKind {
     /// [`StopKind::Finish`].
     pub fn finish(first: String, second: String) -> StopKind {
-        StopKind::Finish { first, second }
+        StopKind::Finish {
+            first,
+            second: Arc::new(std::sync::Mutex::new(second)),
+        }
+    }
+
+    /// What a second signal prints, to be updated while the run goes on (`None` for
+    /// [`StopKind::Forward`], where no signal exits at once).
+    pub fn second_words(&self) -> Option<Arc<std::sync::Mutex<String>>> {
+        match self {
+            StopKind::Finish { second, .. } => Some(Arc::clone(second)),
+            StopKind::Forward => None,
+        }
     }
 }
 

@@ -1,6 +1,7 @@
-//! `infra-toolkit`: the four tools in one binary, as busybox and rustup do. The release
-//! ships this one binary with `park`, `ecr-tags`, `tf-wrap` and `verify-endpoints` as
-//! links to it: each tool's code and the AWS SDK are linked in once instead of four times.
+//! `infra-toolkit`: the five tools in one binary, as busybox and rustup do. The release
+//! ships this one binary with `park`, `ecr-tags`, `tf-wrap`, `verify-endpoints` and
+//! `run-task` as links to it: each tool's code and the AWS SDK are linked in once instead
+//! of five times.
 //!
 //! It runs the tool it is called as (`park down` through the `park` link), or the tool
 //! its first argument names (`infra-toolkit park down`). Either way the tool sees its own
@@ -17,11 +18,12 @@ use std::process::ExitCode;
 /// A tool's name and its command line.
 type Tool = (&'static str, fn(Vec<OsString>) -> ExitCode);
 
-const TOOLS: [Tool; 4] = [
+const TOOLS: [Tool; 5] = [
     ("park", park::cli::main),
     ("ecr-tags", ecr_tags::cli::main),
     ("tf-wrap", tf_wrap::cli::main),
     ("verify-endpoints", verify_endpoints::cli::main),
+    ("run-task", run_task::cli::main),
 ];
 
 const NAME: &str = "infra-toolkit";

@@ -9,6 +9,7 @@ fn every_value_of_every_tool_is_parsed_or_refused() {
         ("ecr-tags", ecr_tags::cli::command()),
         ("tf-wrap", tf_wrap::cli::command()),
         ("verify-endpoints", verify_endpoints::cli::command()),
+        ("run-task", run_task::cli::command()),
     ] {
         let tried = infra_test_support::cli_values::every_value_is_parsed_or_refused(command, 48);
         assert!(tried >= 5, "{tool}: {tried} value arguments found");

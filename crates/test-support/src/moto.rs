@@ -110,6 +110,21 @@ impl Moto {
         Ok(())
     }
 
+    /// Makes `model` (`ecs::task`) advance only after `times` reads through moto's state
+    /// manager: an ECS task then stays RUNNING until it is stopped, where moto would advance
+    /// it on every DescribeTasks.
+    pub fn hold_state(&self, model: &str, times: u64) -> Result<(), String> {
+        let url = format!("{}/moto-api/state-manager/set-transition", self.endpoint);
+        let body = format!(
+            r#"{{"model_name": "{model}", "transition": {{"progression": "manual", "times": {times}}}}}"#
+        );
+        ureq::post(&url)
+            .header("content-type", "application/json")
+            .send(body.as_str())
+            .map_err(|e| format!("POST {url}: {e}"))?;
+        Ok(())
+    }
+
     /// An SDK configuration pointing at this server with dummy credentials. Built
     /// explicitly, so it never reads the developer's profiles or probes instance metadata.
     pub async fn sdk_config(&self) -> SdkConfig {

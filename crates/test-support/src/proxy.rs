@@ -50,6 +50,85 @@ struct State {
     faults_only: Mutex<Option<String>>,
     requests: AtomicUsize,
     injected: Mutex<FaultCounts>,
+    throttle_once: Mutex<Vec<String>>,
+    task_end: Mutex<Option<TaskEnd>>,
+}
+
+/// How a stopped ECS task ended, written into the emulator's DescribeTasks answers: moto
+/// 5.2.5 reports every container with exit code 0 and no stop code, so the proxy stands in
+/// for what ECS says of a container that exited (its exit code, `EssentialContainerExited`)
+/// or of a task that never started (`TaskFailedToStart`, no exit code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskEnd {
+    /// The container whose end is rewritten.
+    pub container: String,
+    /// Its exit code; `None`: it never ran (the field is removed).
+    pub exit_code: Option<i32>,
+    /// The task's `stopCode`.
+    pub stop_code: String,
+    /// The task's `stoppedReason`.
+    pub stopped_reason: String,
+    /// The container's `reason`, when it has one (`OutOfMemoryError: …`).
+    pub container_reason: Option<String>,
+}
+
+impl TaskEnd {
+    /// The essential container `container` exited with `code`.
+    pub fn exited(container: &str, code: i32) -> TaskEnd {
+        TaskEnd {
+            container: container.to_owned(),
+            exit_code: Some(code),
+            stop_code: "EssentialContainerExited".to_owned(),
+            stopped_reason: "Essential container in task exited".to_owned(),
+            container_reason: None,
+        }
+    }
+
+    /// Rewrites the STOPPED tasks of a DescribeTasks answer's JSON body; tasks a caller
+    /// stopped (`stoppedReason` set by StopTask, not by the stand-in) are left alone only
+    /// when their reason does not come from the test itself (`the container exited`).
+    fn apply(&self, body: &mut serde_json::Value) {
+        let Some(tasks) = body.get_mut("tasks").and_then(|t| t.as_array_mut()) else {
+            return;
+        };
+        for task in tasks {
+            if task.get("lastStatus").and_then(|s| s.as_str()) != Some("STOPPED") {
+                continue;
+            }
+            let stopped_by_tool = task
+                .get("stoppedReason")
+                .and_then(|r| r.as_str())
+                .is_some_and(|r| r.starts_with("stopped by run-task"));
+            if stopped_by_tool {
+                task["stopCode"] = "UserInitiated".into();
+                continue;
+            }
+            task["stopCode"] = self.stop_code.clone().into();
+            task["stoppedReason"] = self.stopped_reason.clone().into();
+            for c in task
+                .get_mut("containers")
+                .and_then(|c| c.as_array_mut())
+                .into_iter()
+                .flatten()
+            {
+                if c.get("name").and_then(|n| n.as_str()) != Some(self.container.as_str()) {
+                    continue;
+                }
+                c["lastStatus"] = "STOPPED".into();
+                match self.exit_code {
+                    Some(code) => c["exitCode"] = code.into(),
+                    None => {
+                        if let Some(o) = c.as_object_mut() {
+                            o.remove("exitCode");
+                        }
+                    }
+                }
+                if let Some(r) = &self.container_reason {
+                    c["reason"] = r.clone().into();
+                }
+            }
+        }
+    }
 }
 
 /// Faults to inject, each request drawing from a schedule fixed by `seed`: the `n`th
@@ -194,6 +273,19 @@ impl Proxy {
         *self.state.lose.lock().unwrap() = actions.iter().map(|a| (*a).to_owned()).collect();
     }
 
+    /// Answers the next call to each of `actions` (`ecs:RunTask`) with a throttling error
+    /// without forwarding it: the emulator never sees it.
+    pub fn throttle_once(&self, actions: &[&str]) {
+        *self.state.throttle_once.lock().unwrap() =
+            actions.iter().map(|a| (*a).to_owned()).collect();
+    }
+
+    /// From now on, STOPPED tasks in DescribeTasks answers end as `end` says (see
+    /// [`TaskEnd`]); `None` leaves the emulator's answers alone.
+    pub fn task_end(&self, end: Option<TaskEnd>) {
+        *self.state.task_end.lock().unwrap() = end;
+    }
+
     /// Injects the faults only into calls to one service (its signing name, `dynamodb`),
     /// or, with `None`, into every call.
     pub fn faults_only(&self, service: Option<&str>) {
@@ -296,6 +388,19 @@ fn handle(client: TcpStream, upstream: SocketAddr, state: &State) -> std::io::Re
             std::thread::sleep(pause);
         }
     }
+    if let Some(call) = &call {
+        let throttled = {
+            let mut once = state.throttle_once.lock().unwrap();
+            let at = once.iter().position(|a| *a == call.iam_action());
+            at.map(|i| once.remove(i)).is_some()
+        };
+        if throttled {
+            state.calls.lock().unwrap().push(call.clone());
+            let json = header("x-amz-target").is_some();
+            let mut client = client;
+            return client.write_all(&fault_response(&call.service, json, true));
+        }
+    }
     let delay = state.delay.lock().unwrap().clone();
     if let Some((service, pause)) = delay {
         let matches = signing_service(header("authorization")).as_deref() == Some(service.as_str())
@@ -318,6 +423,14 @@ fn handle(client: TcpStream, upstream: SocketAddr, state: &State) -> std::io::Re
     let mut response = Vec::new();
     up.read_to_end(&mut response)?;
 
+    if call
+        .as_ref()
+        .is_some_and(|c| c.iam_action() == "ecs:DescribeTasks")
+    {
+        if let Some(end) = state.task_end.lock().unwrap().clone() {
+            response = rewrite_json(&response, |body| end.apply(body));
+        }
+    }
     if let Some(call) = call {
         let mutating = call.is_mutating();
         let lost = {
@@ -342,6 +455,36 @@ fn handle(client: TcpStream, upstream: SocketAddr, state: &State) -> std::io::Re
     let mut client = client;
     client.write_all(&response)?;
     client.flush()
+}
+
+/// A whole HTTP/1.1 answer with its JSON body changed by `edit` and `Content-Length`
+/// set to the new body's; an answer that is not JSON with a length is returned as it was.
+fn rewrite_json(response: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let Some(split) = response.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return response.to_vec();
+    };
+    let (head, body) = (&response[..split], &response[split + 4..]);
+    let Ok(head) = std::str::from_utf8(head) else {
+        return response.to_vec();
+    };
+    let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return response.to_vec();
+    };
+    edit(&mut json);
+    let body = serde_json::to_vec(&json).expect("JSON serializes");
+    let mut out = String::new();
+    for line in head.split("\r\n") {
+        if line.to_ascii_lowercase().starts_with("content-length:") {
+            out.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        } else if !line.to_ascii_lowercase().starts_with("transfer-encoding:") {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(&body);
+    bytes
 }
 
 fn kill_target(state: &State) {

@@ -233,3 +233,84 @@ impl Serialize for TagPattern {
         s.serialize_str(&self.source)
     }
 }
+
+/// An image reference split into repository path, tag and digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef<'a> {
+    /// The repository path without the registry host.
+    pub repository: &'a str,
+    /// The tag, when there is one.
+    pub tag: Option<&'a str>,
+    /// The digest after `@`, when there is one.
+    pub digest: Option<&'a str>,
+}
+
+/// Splits `[REGISTRY/]REPO[:TAG][@DIGEST]`. The first path component is a registry host
+/// when it has a `.` or a `:` or is `localhost` (Docker's rule).
+pub fn parse_image(image: &str) -> ImageRef<'_> {
+    let (name, digest) = match image.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (image, None),
+    };
+    let slash = name.rfind('/').map_or(0, |i| i + 1);
+    let (path, tag) = match name[slash..].rfind(':') {
+        Some(i) => (&name[..slash + i], Some(&name[slash + i + 1..])),
+        None => (name, None),
+    };
+    let repository = match path.split_once('/') {
+        Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => rest,
+        _ => path,
+    };
+    ImageRef {
+        repository,
+        tag,
+        digest,
+    }
+}
+
+/// Whether `image` (as a task definition names it) runs the pin `tag`/`digest` of
+/// `repository`: the same repository, and the same digest where both have one, else the
+/// same tag (the rule `ecr-tags pins --live` judges by, and `run-task` refuses by).
+pub fn runs_pin(image: &str, repository: &str, tag: &str, digest: Option<&str>) -> bool {
+    let r = parse_image(image);
+    r.repository == repository
+        && match (r.digest, digest) {
+            (Some(seen), Some(pinned)) => seen == pinned,
+            _ => r.tag == Some(tag),
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pin_is_run_by_tag_or_by_digest_in_its_own_repository() {
+        let uri = "123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data";
+        let d1 = format!("sha256:{}", "a".repeat(64));
+        let d2 = format!("sha256:{}", "b".repeat(64));
+        assert!(runs_pin(&format!("{uri}:v2"), "blog-data", "v2", None));
+        assert!(!runs_pin(&format!("{uri}:v1"), "blog-data", "v2", None));
+        assert!(!runs_pin(
+            "other.example.com/else:v2",
+            "blog-data",
+            "v2",
+            None
+        ));
+        // A digest on both sides decides, whatever the tag says.
+        assert!(runs_pin(
+            &format!("{uri}:v1@{d1}"),
+            "blog-data",
+            "v2",
+            Some(&d1)
+        ));
+        assert!(!runs_pin(
+            &format!("{uri}:v2@{d2}"),
+            "blog-data",
+            "v2",
+            Some(&d1)
+        ));
+        // A digest on one side only: the tag decides.
+        assert!(runs_pin(&format!("{uri}:v2"), "blog-data", "v2", Some(&d1)));
+    }
+}

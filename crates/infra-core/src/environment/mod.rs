@@ -31,6 +31,7 @@ mod raw;
 mod source;
 mod validate;
 
+pub use task_spec::{Network as TaskNetwork, TaskSpec};
 pub use tf_locals::image::{PinnedImage, ServiceRef, TagPattern};
 pub use tf_locals::LineColumn;
 pub use validate::valid_name;
@@ -69,6 +70,9 @@ pub struct Environment {
     pub eventbridge_rules: Vec<EventBridgeRule>,
     /// Container images pinned through `locals` in the Terraform files.
     pub images: Vec<PinnedImage>,
+    /// One-off ECS tasks `run-task` runs (`task` blocks), in file order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<TaskSpec>,
     /// Public endpoints to smoke-check.
     pub endpoints: Vec<Endpoint>,
     /// The park schedule (`schedule`), when the file has one.
@@ -428,6 +432,11 @@ impl Environment {
     /// The pinned image whose local is `local`.
     pub fn image(&self, local: &str) -> Option<&PinnedImage> {
         self.images.iter().find(|i| i.local == local)
+    }
+
+    /// The one-off task called `name`.
+    pub fn task(&self, name: &str) -> Option<&TaskSpec> {
+        self.tasks.iter().find(|t| t.name == name)
     }
 
     /// The endpoint called `name`.

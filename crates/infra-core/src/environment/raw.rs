@@ -33,6 +33,8 @@ pub(crate) struct RawEnvironment {
     #[serde(default)]
     pub image: IndexMap<String, tf_locals::image::RawImage>,
     #[serde(default)]
+    pub task: IndexMap<String, task_spec::RawTask>,
+    #[serde(default)]
     pub endpoint: IndexMap<String, RawEndpoint>,
     #[serde(default)]
     pub schedule: Option<::schedule::config::RawSchedule>,

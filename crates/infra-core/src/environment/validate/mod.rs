@@ -9,6 +9,7 @@ mod eventbridge;
 mod images;
 mod notify;
 mod schedule;
+mod tasks;
 mod terraform;
 
 use super::raw::RawFile;
@@ -207,6 +208,7 @@ impl<'a, 'b> Validator<'a, 'b> {
         let aurora_clusters = self.aurora_clusters(&p, env.aurora_cluster);
         let eventbridge_rules = self.eventbridge_rules(&p, env.eventbridge_rule);
         let images = self.images(&p, env.image, &terraform.root);
+        let tasks = self.tasks(&p, env.task, &images);
         let endpoints = self.endpoints(&p, env.endpoint);
         let schedule = self.schedule(&p, env.schedule, &base);
         let notify = self.notify(&p, env.notify);
@@ -221,6 +223,7 @@ impl<'a, 'b> Validator<'a, 'b> {
             aurora_clusters,
             eventbridge_rules,
             images,
+            tasks,
             endpoints,
             schedule,
             schedule_problems: std::mem::take(&mut self.schedule_problems),
