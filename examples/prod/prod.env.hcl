@@ -112,6 +112,22 @@ environment "prod" {
     task_definition = "blog-prod-prefect-deployer"
   }
 
+  # The Prefect deployer: `run-task run prefect-deployer` (CircleCI's deploy-to-prefect job,
+  # after the apply) runs the family's latest ACTIVE revision once, on the worker's launch
+  # type and network, and follows it to the end: `prefect deploy --all` makes the work pool
+  # `blog-data-pool` and every deployment use the new image. Refused, nothing started, when
+  # the revision does not run the pin above or prefect-server (the API it talks to) is
+  # parked; exit 1 when the deployer's container does not exit 0.
+  task "prefect-deployer" {
+    task_definition = "blog-prod-prefect-deployer"
+    cluster         = "blog-prod"
+    network_from    = "prefect-worker"
+    container       = "prefect-deployer"
+    image           = "prefect_deployer_image"
+    needs           = ["prefect-server"]
+    timeout         = "20m"
+  }
+
   endpoint "portal" {
     url                     = "https://portal.blog.example.com/.backstage/health/v1/readiness"
     cloudfront_distribution = "E2EXAMPLE"

@@ -105,6 +105,7 @@ fn invalid_environment_file_is_exit_2_with_its_location_for_every_tool() {
             "park" => &["status", "--env-file"],
             "ecr-tags" => &["pins", "--env-file"],
             "tf-wrap" => &["plan", "--env-file"],
+            "run-task" => &["run", "prefect-deployer", "--env-file"],
             _ => &["--env-file"],
         };
         let mut args = args.to_vec();
@@ -240,7 +241,7 @@ fn the_multi_call_binary_is_each_tool_by_name() {
         unknown.stderr.contains("no tool `terraform`")
             && unknown
                 .stderr
-                .contains("park, ecr-tags, tf-wrap, verify-endpoints"),
+                .contains("park, ecr-tags, tf-wrap, verify-endpoints, run-task"),
         "{}",
         unknown.stderr
     );

@@ -551,9 +551,15 @@ fn source_mode_uses_a_cached_build_only_when_its_digest_is_pinned() {
     .unwrap();
     make_executable(&shims.join("cargo"));
     // The digest the build step computes: sha256 of `sha256sum park ecr-tags tf-wrap
-    // verify-endpoints` of the built binaries.
+    // verify-endpoints run-task` of the built binaries.
     let mut listing = String::new();
-    for tool in ["park", "ecr-tags", "tf-wrap", "verify-endpoints"] {
+    for tool in [
+        "park",
+        "ecr-tags",
+        "tf-wrap",
+        "verify-endpoints",
+        "run-task",
+    ] {
         let bytes = std::fs::read(workspace_binary(tool)).unwrap();
         listing.push_str(&format!("{}  {tool}\n", sha256_hex(&bytes)));
     }

@@ -11,7 +11,13 @@ mod secrets;
 mod workflows;
 
 /// The four tools.
-pub const TOOLS: &[&str] = &["park", "ecr-tags", "verify-endpoints", "tf-wrap"];
+pub const TOOLS: &[&str] = &[
+    "park",
+    "ecr-tags",
+    "verify-endpoints",
+    "tf-wrap",
+    "run-task",
+];
 
 pub use infra_test_support::Run;
 

@@ -122,6 +122,7 @@ fn release_check_writes_a_verified_reproducible_archive() {
         "ecr-tags",
         "tf-wrap",
         "verify-endpoints",
+        "run-task",
     ] {
         let path = top.join("bin").join(tool);
         if tool != "infra-toolkit" {
@@ -194,7 +195,13 @@ fn release_check_writes_a_verified_reproducible_archive() {
         assert!(find(dev_only).is_none(), "{dev_only} is not compiled in");
     }
     assert_eq!(find("infra-toolkit").unwrap()["type"], "application");
-    for tool in ["park", "ecr-tags", "tf-wrap", "verify-endpoints"] {
+    for tool in [
+        "park",
+        "ecr-tags",
+        "tf-wrap",
+        "verify-endpoints",
+        "run-task",
+    ] {
         assert!(find(tool).is_some(), "{tool} is compiled in");
     }
 

@@ -795,3 +795,67 @@ fn the_notify_block_loads_and_is_checked() {
     );
     assert!(!text.contains("verysecrettoken"), "{text}");
 }
+
+/// The `task` blocks: checked by `task-spec`, each problem at its key's line and column;
+/// `image` must name an `image` block of the file.
+#[test]
+fn the_task_block_loads_and_is_checked() {
+    let block = |body: &str| {
+        edit(
+            "  endpoint \"portal\" {",
+            &format!("  task \"prefect-deployer\" {{\n{body}\n  }}\n\n  endpoint \"portal\" {{"),
+        )
+    };
+    let base = "    task_definition = \"blog-prod-prefect-deployer\"\n    cluster = \"blog-prod\"\n    container = \"deployer\"";
+    let good = block(&format!(
+        "{base}\n    network_from = \"prefect-worker\"\n    image = \"prefect_deployer_image\"\n    needs = [\"prefect-server\"]\n    timeout = \"15m\""
+    ));
+    let env = Environment::parse(&good, Path::new("env.hcl")).unwrap();
+    let task = env.task("prefect-deployer").expect("the task");
+    assert_eq!(task.cluster, "blog-prod");
+    assert_eq!(task.needs, ["prefect-server"]);
+    assert_eq!(task.timeout, std::time::Duration::from_secs(900));
+    assert_eq!(
+        task.network,
+        infra_core::environment::TaskNetwork::From("prefect-worker".into())
+    );
+    assert!(Environment::parse(VALID, Path::new("env.hcl"))
+        .unwrap()
+        .tasks
+        .is_empty());
+
+    // Line 25 is `task "prefect-deployer" {`; its keys follow on lines 26, 27, ...
+    check(
+        &block(&format!("{base}\n    image = \"prefect_base_image\"")),
+        &[(
+            29,
+            5,
+            "`image` \"prefect_base_image\" names no `image` block of this environment (known: prefect_deployer_image)",
+        )],
+    );
+    check(
+        &block(&format!(
+            "{base}\n    timeout = \"2d\"\n    needs = [\"a b\"]"
+        )),
+        &[
+            (29, 5, "`timeout` \"2d\" is longer than 24h"),
+            (30, 5, "`needs[0]` \"a b\" is not an ECS service name"),
+        ],
+    );
+    check(
+        &block(&format!(
+            "{base}\n    network_from = \"prefect-worker\"\n    subnets = [\"subnet-0a1b2c3d\"]"
+        )),
+        &[(29, 5, "give it or `launch_type`")],
+    );
+    check(
+        &block(
+            "    task_definition = \"blog-prod-prefect-deployer:3\"\n    cluster = \"blog-prod\"\n    container = \"deployer\"",
+        ),
+        &[(26, 5, "is not a task definition family name")],
+    );
+    check(
+        &block(&format!("{base}\n    command = \"deploy\"")),
+        &[(29, 5, "command")],
+    );
+}

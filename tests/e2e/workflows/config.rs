@@ -100,6 +100,7 @@ fn every_job_requirement_and_command_in_the_circleci_config_exists() {
     };
     assert_eq!(requires("hold-terraform-prod"), ["terraform-prod-plan"]);
     assert_eq!(requires("terraform-prod-apply"), ["hold-terraform-prod"]);
+    assert_eq!(requires("deploy-to-prefect"), ["terraform-prod-apply"]);
     assert_eq!(requires("verify-prod-endpoints"), ["terraform-prod-apply"]);
     assert_eq!(requires("verify-prod-pins"), ["terraform-prod-apply"]);
 

@@ -40,6 +40,7 @@ fn workflows_run_only_when_asked() {
                 "terraform-prod-plan",
                 "hold-terraform-prod",
                 "terraform-prod-apply",
+                "deploy-to-prefect",
                 "verify-prod-endpoints",
                 "verify-prod-pins",
             ],

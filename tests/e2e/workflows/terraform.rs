@@ -80,6 +80,36 @@ fn terraform_prod_workflow_plans_applies_the_approved_bundle_and_verifies() {
             ("prefect-worker".to_owned(), 1)
         ]
     );
+    // deploy-to-prefect: refused (exit 4, nothing started) while main pins a build the
+    // apply has not registered; then the deployer runs the registered revision once, to
+    // the end (moto advances the task to STOPPED, its container exit code 0).
+    let main_tf = ci.path("examples/prod/main.tf");
+    let applied = std::fs::read_to_string(&main_tf).unwrap();
+    std::fs::write(
+        &main_tf,
+        applied.replace("python3.12-4f2a9c1", "python3.12-9e8d7c6"),
+    )
+    .unwrap();
+    let (step, code, stderr) = ci.job("deploy-to-prefect").unwrap_err();
+    assert_eq!(
+        (step.as_str(), code),
+        ("run-task run prefect-deployer", 4),
+        "{stderr}"
+    );
+    assert_eq!(ci.report("reports/deploy.json")["outcome"], "refused");
+    std::fs::write(&main_tf, &applied).unwrap();
+    ci.ok("deploy-to-prefect");
+    let deploy = ci.report("reports/deploy.json");
+    assert_eq!(deploy["outcome"], "succeeded", "{deploy}");
+    assert!(
+        deploy["task_definition"]
+            .as_str()
+            .unwrap()
+            .ends_with("task-definition/blog-prod-prefect-deployer:1"),
+        "{deploy}"
+    );
+    let junit = std::fs::read_to_string(ci.path("reports/junit/deploy.xml")).unwrap();
+    assert!(!junit.contains("<failure"), "{junit}");
     ci.ok("verify-prod-endpoints");
     let junit = std::fs::read_to_string(ci.path("reports/junit/endpoints.xml")).unwrap();
     assert_eq!(junit.matches("<testcase").count(), 2, "{junit}");
