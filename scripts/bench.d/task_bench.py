@@ -78,6 +78,8 @@ def one(ecs, cmd, stop_after):
             new = [t for t in all_tasks(ecs) if t not in before]
             if new:
                 break
+            if proc.poll() is not None:
+                return  # it ended without starting a task: reported as failed below
             time.sleep(0.02)
         time.sleep(stop_after)
         stopped_at["t"] = time.perf_counter()
@@ -88,7 +90,7 @@ def one(ecs, cmd, stop_after):
     code = proc.wait()
     end = time.perf_counter()
     t.join()
-    return end - stopped_at["t"], end - start, code
+    return end - stopped_at.get("t", end), end - start, code
 
 
 def all_tasks(ecs):
@@ -110,11 +112,12 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         env = env_file(tmp)
         ours_cmd = f"{args.run_task} --env-file {env} run prefect-deployer"
+        aws = f"{args.aws} --region eu-west-2 --endpoint-url {args.endpoint}"
         aws_cmd = (
-            f"arn=$({args.aws} ecs run-task --cluster {CLUSTER} --task-definition {FAMILY} "
+            f"arn=$({aws} ecs run-task --cluster {CLUSTER} --task-definition {FAMILY} "
             f"--launch-type FARGATE --query 'tasks[0].taskArn' --output text) && "
-            f"{args.aws} ecs wait tasks-stopped --cluster {CLUSTER} --tasks \"$arn\" && "
-            f"code=$({args.aws} ecs describe-tasks --cluster {CLUSTER} --tasks \"$arn\" "
+            f"{aws} ecs wait tasks-stopped --cluster {CLUSTER} --tasks \"$arn\" && "
+            f"code=$({aws} ecs describe-tasks --cluster {CLUSTER} --tasks \"$arn\" "
             f"--query 'tasks[0].containers[0].exitCode' --output text) && [ \"$code\" = 0 ]")
         # The stop lands at different points of each command's polling cycle.
         delays = [3.0 + 0.7 * i for i in range(args.repeats)]
