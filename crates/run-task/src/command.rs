@@ -284,6 +284,7 @@ pub async fn run(
             timeout_at,
             poll: request.poll,
             job: &job,
+            initial: started.status.as_deref(),
         },
         logs.as_mut(),
         sink,

@@ -86,6 +86,8 @@ pub struct Follow<'a> {
     pub poll: Duration,
     /// Who stops it, in StopTask's reason (`CircleCI job deploy-to-prefect #812`).
     pub job: &'a str,
+    /// Its state in RunTask's answer, the first one shown.
+    pub initial: Option<&'a str>,
 }
 
 /// Follows the task to STOPPED (see the module's documentation).
@@ -100,6 +102,17 @@ pub async fn follow(
     let mut since = Instant::now();
     let mut stop_sent: Option<Instant> = None;
     let mut log_warned = false;
+    if let Some(status) = f.initial {
+        sink(Line::Status(&format!("task {task_id}: {status}")));
+        out.phases.push(Phase {
+            status: status.to_owned(),
+            seconds: 0.0,
+        });
+        out.facts = Some(TaskFacts {
+            last_status: status.to_owned(),
+            ..TaskFacts::default()
+        });
+    }
     loop {
         match describe(f.ecs, f.cluster, f.arn, f.container).await {
             Ok(facts) => {

@@ -57,6 +57,8 @@ pub enum StartError {
 pub struct Started {
     /// Its ARN.
     pub arn: String,
+    /// Its state in RunTask's answer (`PROVISIONING`), when the answer was read.
+    pub status: Option<String>,
     /// RunTask calls made.
     pub attempts: u32,
     /// Whether the task was found by its `startedBy` after an answer was lost.
@@ -99,9 +101,10 @@ pub async fn start(
         }
         attempts += 1;
         match run_task(ecs, request).await {
-            Ok(Ok(arn)) => {
+            Ok(Ok((arn, status))) => {
                 return Ok(Started {
                     arn,
+                    status,
                     attempts,
                     adopted: false,
                 })
@@ -113,6 +116,7 @@ pub async fn start(
                 if let Some(arn) = find(ecs, request).await? {
                     return Ok(Started {
                         arn,
+                        status: None,
                         attempts,
                         adopted: true,
                     });
@@ -130,11 +134,11 @@ pub async fn start(
     }
 }
 
-/// One RunTask call, the SDK's retries off: the task's ARN, or ECS's failures.
+/// One RunTask call, the SDK's retries off: the task's ARN and state, or ECS's failures.
 async fn run_task(
     ecs: &aws_sdk_ecs::Client,
     r: &StartRequest,
-) -> Result<Result<String, String>, AwsCallError> {
+) -> Result<Result<(String, Option<String>), String>, AwsCallError> {
     let overrides = (r.command.is_some() || !r.env.is_empty()).then(|| {
         TaskOverride::builder()
             .container_overrides(
@@ -181,8 +185,11 @@ async fn run_task(
             "ecs:RunTask",
             format!("{}/{}", r.cluster, r.task_definition),
         ))?;
-    if let Some(arn) = out.tasks().iter().find_map(|t| t.task_arn()) {
-        return Ok(Ok(arn.to_owned()));
+    if let Some(task) = out.tasks().iter().find(|t| t.task_arn().is_some()) {
+        return Ok(Ok((
+            task.task_arn().unwrap_or_default().to_owned(),
+            task.last_status().map(str::to_owned),
+        )));
     }
     let failures: Vec<String> = out
         .failures()

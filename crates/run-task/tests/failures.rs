@@ -8,14 +8,20 @@ use infra_test_support::proxy::TaskEnd;
 async fn a_deployer_that_exits_3_exits_1_naming_the_container_code_and_last_lines() {
     let world = World::new(PINNED, 1).await;
     let junit = world.dir.path().join("junit.xml");
-    let run = world.start(&[
-        "run",
-        "prefect-deployer",
-        "--poll",
-        "200ms",
-        "--junit",
-        junit.to_str().unwrap(),
-    ]);
+    // Slack: the harness' HTTP stub stands in for the incoming webhook.
+    let slack = crate::support::slack();
+    let url = slack.url("/slack");
+    let run = world.start_with(
+        &[
+            "run",
+            "prefect-deployer",
+            "--poll",
+            "200ms",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &[("RUN_TASK_TEST_SLACK", url.as_str())],
+    );
     let task = world.started_task().await;
     let mut lines: Vec<String> = (1..=30).map(|i| format!("deploying flow {i}")).collect();
     lines.push("Error: work pool 'blog-data-pool' not found".to_owned());
@@ -45,6 +51,14 @@ async fn a_deployer_that_exits_3_exits_1_naming_the_container_code_and_last_line
         "{}",
         done.stdout
     );
+    // The `failed` event, once, naming the task and how it ended.
+    assert_eq!(slack.count("/slack"), 1);
+    let message = slack.requests("/slack")[0].json().to_string();
+    assert!(
+        message.contains("run-task run prefect-deployer"),
+        "{message}"
+    );
+    assert!(message.contains("exited 3"), "{message}");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<failure"), "{xml}");
     assert!(xml.contains("exited 3"), "{xml}");

@@ -1,6 +1,9 @@
 //! What cannot work is refused before anything starts: exit 4, no RunTask.
 
 use crate::support::{World, PINNED};
+use infra_test_support::proxy::TaskEnd;
+use state_lock::{LockInfo, StateLock};
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_parked_prefect_server_is_refused_with_nothing_started() {
@@ -47,4 +50,53 @@ async fn an_unknown_task_is_exit_2_with_the_known_ones() {
     let stderr = done.stderr.join("\n");
     assert!(stderr.contains("no task `prefect-deployr`"), "{stderr}");
     assert!(stderr.contains("prefect-deployer"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_park_run_holding_the_environment_lock_is_refused_and_another_holder_is_noted() {
+    let world = World::new(PINNED, 1).await;
+    let backend = world.with_backend();
+    let config = world._session.sdk_config().await;
+    let lock = StateLock::new(&config, backend.clone());
+    let park = LockInfo::new("park down", "0.1.0", &backend);
+    lock.acquire(&park, Duration::from_secs(5)).await.unwrap();
+    let slack = crate::support::slack();
+    let url = slack.url("/slack");
+    let done = world
+        .start_with(
+            &["--output", "json", "run", "prefect-deployer"],
+            &[("RUN_TASK_TEST_SLACK", url.as_str())],
+        )
+        .wait();
+    assert_eq!(done.code, 4, "{}\n{}", done.stdout, done.stderr.join("\n"));
+    let report = done.json();
+    let refusal = report["refusals"][0].as_str().unwrap();
+    assert!(
+        refusal.contains("a park run holds the environment lock"),
+        "{refusal}"
+    );
+    assert!(refusal.contains("operation `park down`"), "{refusal}");
+    assert!(world.tasks().await.is_empty(), "nothing started");
+    // The `refused` event reaches Slack once (the harness' HTTP stub stands in for it).
+    assert_eq!(slack.count("/slack"), 1);
+    lock.release(&park).await.unwrap();
+
+    // An apply holding the lock does not stop the deployer; the report says it was held.
+    let apply = LockInfo::new("OperationTypeApply", "1.0.3", &backend);
+    lock.acquire(&apply, Duration::from_secs(5)).await.unwrap();
+    let run = world.start(&[
+        "--output",
+        "json",
+        "run",
+        "prefect-deployer",
+        "--poll",
+        "200ms",
+    ]);
+    let task = world.started_task().await;
+    world.end_task(&task, TaskEnd::exited("deployer", 0)).await;
+    let done = run.wait();
+    assert_eq!(done.code, 0, "{}\n{}", done.stdout, done.stderr.join("\n"));
+    let notes = done.json()["notes"].to_string();
+    assert!(notes.contains("the environment lock is held"), "{notes}");
+    lock.release(&apply).await.unwrap();
 }

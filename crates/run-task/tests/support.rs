@@ -116,6 +116,10 @@ pub fn env_file(dir: &std::path::Path, pin_tag: &str, extra: &str) -> PathBuf {
     tag_pattern     = "prefect-deployer-3-python3\\.12-(?P<sha>[0-9a-f]{{7,40}})"
     task_definition = "{FAMILY}"
   }}
+  notify {{
+    slack_webhook_env = "RUN_TASK_TEST_SLACK"
+    on                = ["failed", "refused"]
+  }}
   task "prefect-deployer" {{
     task_definition = "{FAMILY}"
     cluster         = "{CLUSTER}"
@@ -218,6 +222,11 @@ impl World {
 
     /// Starts `run-task ARGS` through the proxy.
     pub fn start(&self, args: &[&str]) -> Running {
+        self.start_with(args, &[])
+    }
+
+    /// Starts `run-task ARGS` through the proxy with these variables set.
+    pub fn start_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Running {
         let mut child = infra_test_support::command(
             infra_test_support::workspace_binary("run-task"),
             self.proxy.endpoint(),
@@ -227,6 +236,8 @@ impl World {
         .args(args)
         .env_remove("CIRCLE_JOB")
         .env_remove("CIRCLE_BUILD_NUM")
+        .env_remove("RUN_TASK_TEST_SLACK")
+        .envs(vars.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -324,6 +335,51 @@ impl World {
             .unwrap();
     }
 
+    /// The emulator's own endpoint (not the proxy's).
+    pub fn moto_endpoint(&self) -> &str {
+        self._session.endpoint()
+    }
+
+    /// Gives the Terraform root an s3 backend with a DynamoDB lock on the emulator (the
+    /// environment lock park takes); returns the lock's backend settings.
+    pub fn with_backend(&self) -> state_lock::S3Backend {
+        let endpoint = self.moto_endpoint().to_owned();
+        infra_test_support::terraform_backend(&endpoint, "eu-west-2", "blog-state", "blog-locks")
+            .unwrap();
+        let dir = self.dir.path();
+        let main_tf = std::fs::read_to_string(dir.join("main.tf")).unwrap();
+        std::fs::write(
+            dir.join("main.tf"),
+            format!("terraform {{\n  backend \"s3\" {{}}\n}}\n\n{main_tf}"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("backend.hcl"),
+            infra_test_support::terraform_backend_config(
+                &endpoint,
+                "blog-state",
+                "blog-locks",
+                "prod/terraform.tfstate",
+            ),
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&self.env_file).unwrap();
+        std::fs::write(
+            &self.env_file,
+            text.replacen(
+                "root = \".\"",
+                "root = \".\"\n    backend_config = \"backend.hcl\"",
+                1,
+            ),
+        )
+        .unwrap();
+        let env = infra_core::Environment::load(&self.env_file).unwrap();
+        match state_lock::backend::read(&env).unwrap() {
+            state_lock::Backend::S3(b) => b,
+            other => panic!("not the s3 backend: {other:?}"),
+        }
+    }
+
     /// The calls the run made, as IAM names them.
     pub fn actions(&self) -> Vec<String> {
         self.proxy.calls().iter().map(|c| c.iam_action()).collect()
@@ -336,4 +392,33 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
+}
+
+/// The harness' HTTP stub standing in for Slack's incoming webhook at `/slack` (no real
+/// Slack is reachable). It runs its own runtime, so it is started outside the test's;
+/// [`Slack`] drops it outside too.
+pub fn slack() -> Slack {
+    Slack(Some(tokio::task::block_in_place(|| {
+        infra_test_support::HttpStub::start(vec![(
+            "/slack",
+            vec![infra_test_support::Answer::html(200, "ok")],
+        )])
+    })))
+}
+
+/// See [`slack`].
+pub struct Slack(Option<infra_test_support::HttpStub>);
+
+impl std::ops::Deref for Slack {
+    type Target = infra_test_support::HttpStub;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref().expect("running")
+    }
+}
+
+impl Drop for Slack {
+    fn drop(&mut self) {
+        let stub = self.0.take();
+        tokio::task::block_in_place(|| drop(stub));
+    }
 }
