@@ -1,7 +1,7 @@
 //! A deployer that fails, one that cannot start, one that runs past its timeout: exit 1,
 //! saying why.
 
-use crate::support::{now_ms, World, PINNED};
+use crate::support::{World, PINNED};
 use infra_test_support::proxy::TaskEnd;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -11,23 +11,24 @@ async fn a_deployer_that_exits_3_exits_1_naming_the_container_code_and_last_line
     // Slack: the harness' HTTP stub stands in for the incoming webhook.
     let slack = crate::support::slack();
     let url = slack.url("/slack");
-    let run = world.start_with(
-        &[
-            "run",
-            "prefect-deployer",
-            "--poll",
-            "200ms",
-            "--junit",
-            junit.to_str().unwrap(),
-        ],
-        &[("RUN_TASK_TEST_SLACK", url.as_str())],
-    );
-    let task = world.started_task().await;
     let mut lines: Vec<String> = (1..=30).map(|i| format!("deploying flow {i}")).collect();
     lines.push("Error: work pool 'blog-data-pool' not found".to_owned());
-    world.write_logs(&task, &lines, now_ms()).await;
-    world.end_task(&task, TaskEnd::exited("deployer", 3)).await;
-    let done = run.wait();
+    let args = [
+        "run",
+        "prefect-deployer",
+        "--poll",
+        "200ms",
+        "--junit",
+        junit.to_str().unwrap(),
+    ];
+    let done = world
+        .run_ending(
+            &args,
+            &[("RUN_TASK_TEST_SLACK", url.as_str())],
+            &lines,
+            TaskEnd::exited("deployer", 3),
+        )
+        .await;
     assert_eq!(done.code, 1, "{}\n{}", done.stdout, done.stderr.join("\n"));
     assert!(
         done.stdout
@@ -67,18 +68,11 @@ async fn a_deployer_that_exits_3_exits_1_naming_the_container_code_and_last_line
 #[tokio::test(flavor = "multi_thread")]
 async fn a_task_that_cannot_start_exits_1_with_the_reason() {
     let world = World::new(PINNED, 1).await;
-    let run = world.start(&[
-        "--output",
-        "json",
-        "run",
-        "prefect-deployer",
-        "--poll",
-        "200ms",
-    ]);
-    let task = world.started_task().await;
-    world
-        .end_task(
-            &task,
+    let done = world
+        .run_ending(
+            &crate::support::JSON_RUN,
+            &[],
+            &[],
             TaskEnd {
                 container: "deployer".into(),
                 exit_code: None,
@@ -88,7 +82,6 @@ async fn a_task_that_cannot_start_exits_1_with_the_reason() {
             },
         )
         .await;
-    let done = run.wait();
     assert_eq!(done.code, 1, "{}\n{}", done.stdout, done.stderr.join("\n"));
     let report = done.json();
     assert_eq!(report["outcome"], "did-not-start");

@@ -8,14 +8,7 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deployer_that_exits_0_streams_every_line_once_in_order_and_exits_0() {
     let world = World::new(PINNED, 1).await;
-    let run = world.start(&[
-        "--output",
-        "json",
-        "run",
-        "prefect-deployer",
-        "--poll",
-        "200ms",
-    ]);
+    let run = world.start(&crate::support::JSON_RUN);
     let task = world.started_task().await;
     // 2,500 lines: 1,300 in four bursts while the task runs (the run shows them as they
     // come), then 1,200 in one burst just before the container exits, more than one
@@ -91,14 +84,7 @@ async fn a_deployer_that_exits_0_streams_every_line_once_in_order_and_exits_0() 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_while_running_stops_the_task_and_exits_1() {
     let world = World::new(PINNED, 1).await;
-    let run = world.start(&[
-        "--output",
-        "json",
-        "run",
-        "prefect-deployer",
-        "--poll",
-        "200ms",
-    ]);
+    let run = world.start(&crate::support::JSON_RUN);
     let task = world.started_task().await;
     world
         .write_logs(

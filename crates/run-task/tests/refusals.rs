@@ -84,17 +84,14 @@ async fn a_park_run_holding_the_environment_lock_is_refused_and_another_holder_i
     // An apply holding the lock does not stop the deployer; the report says it was held.
     let apply = LockInfo::new("OperationTypeApply", "1.0.3", &backend);
     lock.acquire(&apply, Duration::from_secs(5)).await.unwrap();
-    let run = world.start(&[
-        "--output",
-        "json",
-        "run",
-        "prefect-deployer",
-        "--poll",
-        "200ms",
-    ]);
-    let task = world.started_task().await;
-    world.end_task(&task, TaskEnd::exited("deployer", 0)).await;
-    let done = run.wait();
+    let done = world
+        .run_ending(
+            &crate::support::JSON_RUN,
+            &[],
+            &[],
+            TaskEnd::exited("deployer", 0),
+        )
+        .await;
     assert_eq!(done.code, 0, "{}\n{}", done.stdout, done.stderr.join("\n"));
     let notes = done.json()["notes"].to_string();
     assert!(notes.contains("the environment lock is held"), "{notes}");

@@ -7,7 +7,7 @@ use infra_test_support::proxy::TaskEnd;
 
 async fn run_with(world: &World) -> serde_json::Value {
     // A second task would never end (the test ends the first): the timeout bounds the run.
-    let run = world.start(&[
+    let args = [
         "--output",
         "json",
         "run",
@@ -16,10 +16,10 @@ async fn run_with(world: &World) -> serde_json::Value {
         "200ms",
         "--timeout",
         "30s",
-    ]);
-    let task = world.started_task().await;
-    world.end_task(&task, TaskEnd::exited("deployer", 0)).await;
-    let done = run.wait();
+    ];
+    let done = world
+        .run_ending(&args, &[], &[], TaskEnd::exited("deployer", 0))
+        .await;
     assert_eq!(done.code, 0, "{}\n{}", done.stdout, done.stderr.join("\n"));
     assert_eq!(world.tasks().await.len(), 1, "exactly one task");
     done.json()

@@ -17,6 +17,15 @@ pub const FAMILY: &str = "blog-prod-prefect-deployer";
 pub const GROUP: &str = "/ecs/blog-prod/prefect-deployer";
 pub const REPO_URI: &str = "123456789012.dkr.ecr.eu-west-2.amazonaws.com/blog-data";
 pub const PINNED: &str = "prefect-deployer-3-python3.12-4f2a9c1";
+/// `run-task` with a JSON report, polling fast.
+pub const JSON_RUN: [&str; 6] = [
+    "--output",
+    "json",
+    "run",
+    "prefect-deployer",
+    "--poll",
+    "200ms",
+];
 
 /// One test's world.
 pub struct World {
@@ -378,6 +387,24 @@ impl World {
             state_lock::Backend::S3(b) => b,
             other => panic!("not the s3 backend: {other:?}"),
         }
+    }
+
+    /// Runs `run-task ARGS` (with `vars`) while the deployer's container writes `lines`
+    /// and then ends as `end` says; returns the finished run.
+    pub async fn run_ending(
+        &self,
+        args: &[&str],
+        vars: &[(&str, &str)],
+        lines: &[String],
+        end: TaskEnd,
+    ) -> Done {
+        let run = self.start_with(args, vars);
+        let task = self.started_task().await;
+        if !lines.is_empty() {
+            self.write_logs(&task, lines, now_ms()).await;
+        }
+        self.end_task(&task, end).await;
+        run.wait()
     }
 
     /// The calls the run made, as IAM names them.
