@@ -120,3 +120,87 @@ async fn sigterm_while_running_stops_the_task_and_exits_1() {
     );
     assert_eq!(report["last_lines"][0], "connecting to the Prefect API");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_signal_exits_at_once_naming_the_task_to_stop_by_hand() {
+    let world = World::new(PINNED, 1).await;
+    // StopTask held for 5 s: the second signal comes while the first one's stop is on its
+    // way.
+    world
+        .proxy
+        .delay(Some(("ecs:StopTask", Duration::from_secs(5))));
+    let run = world.start(&crate::support::JSON_RUN);
+    let task = world.started_task().await;
+    infra_test_support::wait_for("the task RUNNING", || run.stderr_has(": RUNNING"));
+    infra_test_support::sigterm(run.pid());
+    infra_test_support::wait_for("the stop", || run.stderr_has("stopping it"));
+    infra_test_support::sigterm(run.pid());
+    let done = run.wait();
+    assert_eq!(done.code, 1);
+    let stderr = done.stderr.join("\n");
+    assert!(
+        stderr.contains(&format!(
+            "SIGTERM again: stopping at once; task {task} may still be running: stop it with `aws ecs stop-task --cluster blog-prod --task {task}`"
+        )),
+        "{stderr}"
+    );
+    assert!(done.stdout.is_empty(), "no report: {}", done.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn command_and_environment_overrides_reach_the_container() {
+    let world = World::new(PINNED, 1).await;
+    let args = [
+        "run",
+        "prefect-deployer",
+        "--poll",
+        "200ms",
+        "--env",
+        "PREFECT_LOGGING_LEVEL=DEBUG",
+        "--",
+        "prefect",
+        "deploy",
+        "--all",
+    ];
+    let done = world
+        .run_ending(&args, &[], &[], TaskEnd::exited("deployer", 0))
+        .await;
+    assert_eq!(done.code, 0, "{}\n{}", done.stdout, done.stderr.join("\n"));
+    let task = world.tasks().await.pop().unwrap();
+    let described = world
+        .ecs
+        .describe_tasks()
+        .cluster(crate::support::CLUSTER)
+        .tasks(&task)
+        .send()
+        .await
+        .unwrap();
+    let t = &described.tasks()[0];
+    let o = &t.overrides().unwrap().container_overrides()[0];
+    assert_eq!(o.name(), Some("deployer"));
+    assert_eq!(o.command(), ["prefect", "deploy", "--all"]);
+    let env = &o.environment()[0];
+    assert_eq!(
+        (env.name(), env.value()),
+        (Some("PREFECT_LOGGING_LEVEL"), Some("DEBUG"))
+    );
+    assert!(t
+        .started_by()
+        .unwrap()
+        .starts_with("run-task/prefect-deployer/by-hand/"));
+    let tags: Vec<(String, String)> = world
+        .ecs
+        .list_tags_for_resource()
+        .resource_arn(&task)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
+        .collect();
+    assert!(
+        tags.contains(&("infra-run-task:task".into(), "prefect-deployer".into())),
+        "{tags:?}"
+    );
+}
