@@ -172,6 +172,7 @@ async fn command_and_environment_overrides_reach_the_container() {
         .describe_tasks()
         .cluster(crate::support::CLUSTER)
         .tasks(&task)
+        .include(aws_sdk_ecs::types::TaskField::Tags)
         .send()
         .await
         .unwrap();
@@ -188,13 +189,7 @@ async fn command_and_environment_overrides_reach_the_container() {
         .started_by()
         .unwrap()
         .starts_with("run-task/prefect-deployer/by-hand/"));
-    let tags: Vec<(String, String)> = world
-        .ecs
-        .list_tags_for_resource()
-        .resource_arn(&task)
-        .send()
-        .await
-        .unwrap()
+    let tags: Vec<(String, String)> = t
         .tags()
         .iter()
         .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
