@@ -215,7 +215,7 @@ pub async fn run(
         client_token: token,
         tags: vec![
             ("infra-run-task:task".into(), spec.name.clone()),
-            ("infra-run-task:by".into(), job.chars().take(256).collect()),
+            ("infra-run-task:by".into(), start::tag_value(&job)),
         ],
     };
     let started = match start::start(&ecs, &start_request, deadline, &stop).await {

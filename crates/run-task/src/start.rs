@@ -85,6 +85,21 @@ pub fn started_by(name: &str, job: &str, token: &str) -> String {
     head + &suffix
 }
 
+/// `text` as an ECS tag value: at most 256 characters of letters, digits, spaces and
+/// `+ - = . _ : / @` (AWS refuses the whole RunTask otherwise); anything else becomes `_`.
+pub fn tag_value(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || " +-=._:/@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(256)
+        .collect()
+}
+
 /// Starts the task once (see the module's documentation); tries again on throttling or a
 /// lost answer until `deadline`.
 pub async fn start(
@@ -95,9 +110,25 @@ pub async fn start(
 ) -> Result<Started, StartError> {
     let backoff = Backoff::doubling(Duration::from_millis(500), Duration::from_secs(10));
     let mut attempts = 0;
+    // A stop after a failed attempt: that attempt's task may exist (its answer was lost),
+    // so one more look; a task found is returned, and the caller stops it.
+    let stopped = |attempts: u32| async move {
+        if attempts == 0 {
+            return Err(StartError::Stopped);
+        }
+        match find(ecs, request).await? {
+            Some(arn) => Ok(Started {
+                arn,
+                status: None,
+                attempts,
+                adopted: true,
+            }),
+            None => Err(StartError::Stopped),
+        }
+    };
     loop {
         if stop.requested() {
-            return Err(StartError::Stopped);
+            return stopped(attempts).await;
         }
         attempts += 1;
         match run_task(ecs, request).await {
@@ -127,7 +158,7 @@ pub async fn start(
                 }
                 tokio::select! {
                     () = tokio::time::sleep(pause) => {}
-                    () = stop.wait() => return Err(StartError::Stopped),
+                    () = stop.wait() => return stopped(attempts).await,
                 }
             }
         }
@@ -231,6 +262,16 @@ async fn find(ecs: &aws_sdk_ecs::Client, r: &StartRequest) -> Result<Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ci_job_becomes_a_tag_value_ecs_takes() {
+        assert_eq!(
+            tag_value("CircleCI job deploy-to-prefect #812"),
+            "CircleCI job deploy-to-prefect _812"
+        );
+        assert_eq!(tag_value(&"é#".repeat(300)).chars().count(), 256);
+        assert_eq!(tag_value("a;b$(c)"), "a_b__c_");
+    }
 
     #[test]
     fn started_by_is_unique_and_within_what_ecs_allows() {

@@ -162,8 +162,13 @@ async fn command_and_environment_overrides_reach_the_container() {
         "deploy",
         "--all",
     ];
+    // As in CircleCI: the job's name and number (a value ECS would refuse in a tag as is).
+    let ci = [
+        ("CIRCLE_JOB", "deploy-to-prefect"),
+        ("CIRCLE_BUILD_NUM", "812"),
+    ];
     let done = world
-        .run_ending(&args, &[], &[], TaskEnd::exited("deployer", 0))
+        .run_ending(&args, &ci, &[], TaskEnd::exited("deployer", 0))
         .await;
     assert_eq!(done.code, 0, "{}\n{}", done.stdout, done.stderr.join("\n"));
     let task = world.tasks().await.pop().unwrap();
@@ -188,7 +193,7 @@ async fn command_and_environment_overrides_reach_the_container() {
     assert!(t
         .started_by()
         .unwrap()
-        .starts_with("run-task/prefect-deployer/by-hand/"));
+        .starts_with("run-task/prefect-deployer/CircleCI-job-deploy-to-prefect--812/"));
     let tags: Vec<(String, String)> = t
         .tags()
         .iter()
@@ -196,6 +201,13 @@ async fn command_and_environment_overrides_reach_the_container() {
         .collect();
     assert!(
         tags.contains(&("infra-run-task:task".into(), "prefect-deployer".into())),
+        "{tags:?}"
+    );
+    assert!(
+        tags.contains(&(
+            "infra-run-task:by".into(),
+            "CircleCI job deploy-to-prefect _812".into()
+        )),
         "{tags:?}"
     );
 }
