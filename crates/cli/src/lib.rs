@@ -26,9 +26,10 @@ pub const ENV_FILE_VAR: &str = "INFRA_ENV_FILE";
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// The environment file (HCL) describing the environment to act on [env:
-    /// INFRA_ENV_FILE; an empty value is unset].
-    #[arg(long, value_name = "PATH", global = true)]
-    pub env_file: Option<PathBuf>,
+    /// INFRA_ENV_FILE; an empty value is unset]. `park` takes it repeated, or a directory
+    /// (its `*.env.hcl` files): several environments in one run.
+    #[arg(long, value_name = "PATH", global = true, action = clap::ArgAction::Append)]
+    pub env_file: Vec<PathBuf>,
 
     /// Output format of the result on stdout.
     #[arg(long, value_enum, default_value_t = OutputArg::Text, global = true)]
@@ -169,17 +170,75 @@ impl GlobalArgs {
     /// What the libraries need of these arguments: the environment file, the SDK options,
     /// the account guard.
     pub fn setup(&self) -> Setup {
+        self.setup_of(
+            self.env_file
+                .first()
+                .cloned()
+                .or_else(|| std::env::var_os(ENV_FILE_VAR).map(PathBuf::from)),
+        )
+    }
+
+    /// [`GlobalArgs::setup`] for the environment file `env_file`.
+    fn setup_of(&self, env_file: Option<PathBuf>) -> Setup {
         Setup {
             // An empty `INFRA_ENV_FILE` (a CI context variable left blank) is unset, not a
             // file named "".
-            env_file: self
-                .env_file
-                .clone()
-                .or_else(|| std::env::var_os(ENV_FILE_VAR).map(PathBuf::from))
-                .filter(|p| !p.as_os_str().is_empty()),
+            env_file: env_file.filter(|p| !p.as_os_str().is_empty()),
             aws: AwsOptions::from(&self.aws),
             skip_account_guard: self.aws.skip_account_guard,
         }
+    }
+
+    /// One [`Setup`] per environment file, for a tool that runs several environments
+    /// (`park`): every `--env-file` in order, a directory standing for its `*.env.hcl`
+    /// files (sorted by name); without `--env-file`, `INFRA_ENV_FILE` (a file or a
+    /// directory). A directory without such a file, or a file named twice, is refused.
+    pub fn setups(&self) -> Result<Vec<Setup>, String> {
+        let given: Vec<PathBuf> = if self.env_file.is_empty() {
+            std::env::var_os(ENV_FILE_VAR)
+                .map(PathBuf::from)
+                .filter(|p| !p.as_os_str().is_empty())
+                .into_iter()
+                .collect()
+        } else {
+            self.env_file.clone()
+        };
+        let mut files: Vec<PathBuf> = Vec::new();
+        for path in given {
+            if path.is_dir() {
+                let mut found: Vec<PathBuf> = std::fs::read_dir(&path)
+                    .map_err(|e| format!("cannot read the directory {}: {e}", path.display()))?
+                    .filter_map(|entry| entry.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        p.is_file()
+                            && p.file_name()
+                                .and_then(|n| n.to_str())
+                                .is_some_and(|n| n.ends_with(".env.hcl"))
+                    })
+                    .collect();
+                if found.is_empty() {
+                    return Err(format!(
+                        "{} holds no environment file (`*.env.hcl`)",
+                        path.display()
+                    ));
+                }
+                found.sort();
+                files.extend(found);
+            } else {
+                files.push(path);
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for file in &files {
+            let key = std::fs::canonicalize(file).unwrap_or_else(|_| file.clone());
+            if !seen.insert(key) {
+                return Err(format!("{} is named twice", file.display()));
+            }
+        }
+        if files.is_empty() {
+            return Ok(vec![self.setup_of(None)]);
+        }
+        Ok(files.into_iter().map(|f| self.setup_of(Some(f))).collect())
     }
 }
 
@@ -333,6 +392,9 @@ impl Signals {
     }
 }
 
+/// The tools that take `--env-file` more than once (several environments in one run).
+pub const MULTI_ENVIRONMENT_TOOLS: &[&str] = &["park"];
+
 /// The common start of every binary: completions or man page when asked, logging, the
 /// subcommand (exit 2 with the help when missing), a Tokio runtime, then `run`.
 pub fn run_command<C, S, F, Fut>(global: &GlobalArgs, command: Option<S>, run: F) -> ExitStatus
@@ -345,6 +407,13 @@ where
         return status;
     }
     global.init_logging();
+    let name = C::command().get_name().to_owned();
+    if global.env_file.len() > 1 && !MULTI_ENVIRONMENT_TOOLS.contains(&name.as_str()) {
+        eprintln!(
+            "error: {name} acts on one environment: give --env-file once (several environments in one run: park)"
+        );
+        return ExitStatus::InvalidInput;
+    }
     let Some(command) = command else {
         eprintln!(
             "error: a subcommand is required\n\n{}",

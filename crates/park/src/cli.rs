@@ -192,7 +192,23 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
             );
         }
         let (request, clock) = request(command);
-        let finished = run(&global.setup(), request, clock, &infra_cli::caller()).await;
+        let setups = match global.setups() {
+            Ok(setups) => setups,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitStatus::InvalidInput;
+            }
+        };
+        if setups.len() > 1 {
+            if matches!(request, Request::IamPolicy | Request::Unlock { .. }) {
+                eprintln!("error: iam-policy and unlock act on one environment: give --env-file once");
+                return ExitStatus::InvalidInput;
+            }
+            let report = crate::multi::run_all(setups, request, clock, &infra_cli::caller()).await;
+            return emit(&report, format, report.exit_status());
+        }
+        let setup = setups.into_iter().next().unwrap_or_else(|| global.setup());
+        let finished = run(&setup, request, clock, &infra_cli::caller()).await;
         let status = match finished.result {
             Ok(outcome) => render(outcome, format),
             Err(e) => report_error(&e, e.exit_status()),

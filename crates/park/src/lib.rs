@@ -43,6 +43,7 @@ pub mod engine;
 pub mod hold;
 pub mod iam;
 pub mod lock;
+pub mod multi;
 pub mod plan;
 pub mod report;
 pub mod savings;

@@ -9,6 +9,7 @@ mod fleet;
 mod holds;
 mod iam;
 mod lock;
+mod multi;
 mod notify;
 mod rules;
 mod savings;

@@ -1,0 +1,332 @@
+//! Several environments in one run (`--env-file` repeated, or a directory): each is the
+//! run it would be alone; one refused does not stop the others; the exit code is the worst.
+
+use infra_test_support::{Moto, MotoSession, Proxy};
+use state_lock::{Backend, LockInfo, StateLock};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const TABLE: &str = "multi-locks";
+const BUCKET: &str = "multi-state";
+
+/// `count` environments `env-NN`, each with its cluster `env-NN` of two services (desired
+/// 2 and 1), its own Terraform state key and the shared DynamoDB lock table; their files in
+/// one directory.
+struct Envs {
+    session: MotoSession,
+    dir: tempfile::TempDir,
+    rt: tokio::runtime::Runtime,
+    ecs: aws_sdk_ecs::Client,
+    count: usize,
+}
+
+impl Envs {
+    fn new(count: usize) -> Envs {
+        let session = Moto::session();
+        let endpoint = session.endpoint().to_owned();
+        infra_test_support::terraform_backend(&endpoint, "eu-west-2", BUCKET, TABLE).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = rt.block_on(session.sdk_config());
+        let ecs = aws_sdk_ecs::Client::new(&config);
+        let dir = tempfile::tempdir().unwrap();
+        rt.block_on(async {
+            ecs.register_task_definition()
+                .family("multi")
+                .container_definitions(
+                    aws_sdk_ecs::types::ContainerDefinition::builder()
+                        .name("app")
+                        .image("app:1")
+                        .cpu(256)
+                        .memory(512)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        });
+        for i in 0..count {
+            let name = format!("env-{i:02}");
+            let root = dir.path().join(&name);
+            std::fs::create_dir_all(&root).unwrap();
+            std::fs::write(
+                root.join("main.tf"),
+                "terraform {\n  backend \"s3\" {}\n}\n",
+            )
+            .unwrap();
+            std::fs::write(
+                root.join("backend.hcl"),
+                format!("bucket = \"{BUCKET}\"\nkey    = \"{name}/terraform.tfstate\"\nregion = \"eu-west-2\"\ndynamodb_table = \"{TABLE}\"\n"),
+            )
+            .unwrap();
+            std::fs::write(
+                dir.path().join(format!("{name}.env.hcl")),
+                format!(
+                    "environment \"{name}\" {{\n  account_id = \"123456789012\"\n  region     = \"eu-west-2\"\n  terraform {{\n    root           = \"{name}\"\n    backend_config = \"backend.hcl\"\n  }}\n  ecs_cluster \"{name}\" {{\n    service \"web\" {{\n      desired_count = 2\n    }}\n    service \"worker\" {{\n      desired_count = 1\n    }}\n  }}\n}}\n"
+                ),
+            )
+            .unwrap();
+            rt.block_on(async {
+                ecs.create_cluster()
+                    .cluster_name(&name)
+                    .send()
+                    .await
+                    .unwrap();
+                for (service, count) in [("web", 2), ("worker", 1)] {
+                    ecs.create_service()
+                        .cluster(&name)
+                        .service_name(service)
+                        .task_definition("multi")
+                        .desired_count(count)
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            });
+        }
+        Envs {
+            session,
+            dir,
+            rt,
+            ecs,
+            count,
+        }
+    }
+
+    fn file(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("env-{i:02}.env.hcl"))
+    }
+
+    /// The desired counts of `env-NN`'s services.
+    fn desired(&self, i: usize) -> Vec<i32> {
+        self.rt.block_on(async {
+            let out = self
+                .ecs
+                .describe_services()
+                .cluster(format!("env-{i:02}"))
+                .services("web")
+                .services("worker")
+                .send()
+                .await
+                .unwrap();
+            out.services().iter().map(|s| s.desired_count()).collect()
+        })
+    }
+
+    /// The lock of `env-NN`'s state.
+    fn lock(&self, i: usize) -> (StateLock, state_lock::S3Backend) {
+        let env = infra_core::Environment::load(&self.file(i)).unwrap();
+        let Backend::S3(backend) = state_lock::backend::read(&env).unwrap() else {
+            panic!("an s3 backend");
+        };
+        let config = self.rt.block_on(self.session.sdk_config());
+        (StateLock::new(&config, backend.clone()), backend)
+    }
+
+    fn park(&self, endpoint: &str, args: &[&str]) -> std::process::Command {
+        let mut cmd = infra_test_support::command(env!("CARGO_BIN_EXE_park"), endpoint);
+        cmd.args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    }
+}
+
+fn run(mut cmd: std::process::Command) -> infra_test_support::Run {
+    cmd.output().unwrap().into()
+}
+
+fn dir_arg(dir: &Path) -> String {
+    dir.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn twelve_environments_park_in_one_run_and_one_with_a_held_lock_is_refused() {
+    let envs = Envs::new(12);
+    let (lock, backend) = envs.lock(3);
+    let apply = LockInfo::new("OperationTypeApply", "1.0.3", &backend);
+    envs.rt
+        .block_on(lock.acquire(&apply, Duration::from_secs(5)))
+        .unwrap();
+    let dir = dir_arg(envs.dir.path());
+    let r = run(envs.park(
+        envs.session.endpoint(),
+        &[
+            "down",
+            "--env-file",
+            &dir,
+            "--lock-timeout",
+            "1s",
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    let report = r.json();
+    assert_eq!(report["schema"], "park/multi");
+    let runs = report["environments"].as_array().unwrap();
+    assert_eq!(runs.len(), 12);
+    for (i, e) in runs.iter().enumerate() {
+        assert!(
+            e["file"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("env-{i:02}.env.hcl")),
+            "in the directory's order: {e}"
+        );
+        if i == 3 {
+            assert_eq!(e["exit_code"], 4, "{e}");
+            assert!(
+                e["errors"][0]
+                    .as_str()
+                    .unwrap()
+                    .contains("OperationTypeApply"),
+                "{e}"
+            );
+            assert_eq!(
+                envs.desired(i),
+                [2, 1],
+                "the refused environment is untouched"
+            );
+        } else {
+            assert_eq!(e["exit_code"], 0, "{e}");
+            assert_eq!(e["report"]["schema"], "park/run", "its own report: {e}");
+            assert_eq!(envs.desired(i), [0, 0], "env-{i:02} parked");
+        }
+    }
+    envs.rt.block_on(lock.release(&apply)).unwrap();
+    // No lock is left behind by the run.
+    for i in 0..envs.count {
+        let (lock, _) = envs.lock(i);
+        assert!(
+            envs.rt.block_on(lock.holder()).unwrap().is_none(),
+            "env-{i:02}"
+        );
+    }
+
+    // The text report: a section per environment and the summary.
+    let text = run(envs.park(envs.session.endpoint(), &["status", "--env-file", &dir]));
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert_eq!(
+        text.stdout.matches("\n== ").count() + 1,
+        12,
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("12 environments: 12 ok (exit 0)"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn an_environment_of_another_account_is_refused_by_its_guard_while_the_others_park() {
+    let envs = Envs::new(3);
+    let other = envs.file(1);
+    let text = std::fs::read_to_string(&other)
+        .unwrap()
+        .replace("123456789012", "210987654321");
+    std::fs::write(&other, text).unwrap();
+    let (a, b, c) = (
+        dir_arg(&envs.file(0)),
+        dir_arg(&envs.file(1)),
+        dir_arg(&envs.file(2)),
+    );
+    let r = run(envs.park(
+        envs.session.endpoint(),
+        &["down", "--env-file", &a, "--env-file", &b, "--env-file", &c],
+    ));
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("error: refusing to act: the AWS credentials belong to account 123456789012"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("3 environments: 2 ok, 1 refused (exit 4)"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(envs.desired(0), [0, 0]);
+    assert_eq!(envs.desired(1), [2, 1]);
+    assert_eq!(envs.desired(2), [0, 0]);
+    // A file named twice, and several files for a tool that acts on one, are bad input.
+    let twice = run(envs.park(
+        envs.session.endpoint(),
+        &["status", "--env-file", &a, "--env-file", &a],
+    ));
+    assert_eq!(twice.code, 2);
+    assert!(twice.stderr.contains("is named twice"), "{}", twice.stderr);
+    let mut verify = infra_test_support::command(
+        infra_test_support::workspace_binary("verify-endpoints"),
+        envs.session.endpoint(),
+    );
+    verify.args(["--env-file", &a, "--env-file", &c]);
+    let r: infra_test_support::Run = verify.output().unwrap().into();
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("verify-endpoints acts on one environment"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn sigterm_stops_every_environment_and_leaves_no_lock() {
+    let envs = Envs::new(4);
+    let proxy = Proxy::start(envs.session.endpoint());
+    // Every UpdateService takes a second: the signal comes while all four are parking.
+    proxy.delay(Some(("ecs:UpdateService", Duration::from_secs(2))));
+    let dir = dir_arg(envs.dir.path());
+    let child = envs
+        .park(
+            proxy.endpoint(),
+            &[
+                "down",
+                "--env-file",
+                &dir,
+                "--concurrency",
+                "1",
+                "--output",
+                "json",
+            ],
+        )
+        .spawn()
+        .unwrap();
+    // Every environment has written its first record: its first UpdateService is on its
+    // way (held 2 s, within the 5 s a step in flight is given), its second service not
+    // started.
+    infra_test_support::wait_for("a record in every environment", || {
+        proxy
+            .calls()
+            .iter()
+            .filter(|c| c.action == "TagResource")
+            .count()
+            >= 4
+    });
+    infra_test_support::sigterm(child.id());
+    let r: infra_test_support::Run = child.wait_with_output().unwrap().into();
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("SIGTERM: stopping"), "{}", r.stderr);
+    let report = r.json();
+    let runs = report["environments"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    for e in runs {
+        // Each stopped: its second service never started, reported interrupted.
+        assert_eq!(e["exit_code"], 1, "{e}");
+        assert!(e["report"].to_string().contains("interrupted"), "{e}");
+    }
+    for i in 0..envs.count {
+        let (lock, _) = envs.lock(i);
+        assert!(
+            envs.rt.block_on(lock.holder()).unwrap().is_none(),
+            "env-{i:02}'s lock was released"
+        );
+    }
+}
