@@ -95,6 +95,17 @@ impl Envs {
         }
     }
 
+    /// Gives `env-NN` a London schedule parking at `park_at` on weekdays.
+    fn schedule(&self, i: usize, park_at: &str) {
+        let file = self.file(i);
+        let text = std::fs::read_to_string(&file).unwrap().replacen(
+            "  terraform {",
+            &format!("  schedule {{\n    timezone  = \"Europe/London\"\n    unpark_at = \"07:00\"\n    park_at   = \"{park_at}\"\n  }}\n  terraform {{"),
+            1,
+        );
+        std::fs::write(file, text).unwrap();
+    }
+
     fn file(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("env-{i:02}.env.hcl"))
     }
@@ -329,4 +340,39 @@ fn sigterm_stops_every_environment_and_leaves_no_lock() {
             "env-{i:02}'s lock was released"
         );
     }
+}
+
+#[test]
+fn one_scheduled_run_parks_the_environments_that_are_due() {
+    let envs = Envs::new(3);
+    envs.schedule(0, "19:00");
+    envs.schedule(1, "18:00");
+    envs.schedule(2, "18:00");
+    let dir = dir_arg(envs.dir.path());
+    // A Tuesday in winter, 18:05 in London: env-01 and env-02 are due, env-00 not yet.
+    let r = run(envs.park(
+        envs.session.endpoint(),
+        &[
+            "down",
+            "--scheduled",
+            "--env-file",
+            &dir,
+            "--now",
+            "2026-12-08T18:05:00Z",
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let report = r.json();
+    let decisions: Vec<&str> = report["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["report"]["schedule"]["decision"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(decisions, ["not-due", "act", "act"], "{report}");
+    assert_eq!(envs.desired(0), [2, 1]);
+    assert_eq!(envs.desired(1), [0, 0]);
+    assert_eq!(envs.desired(2), [0, 0]);
 }
