@@ -859,3 +859,26 @@ fn the_task_block_loads_and_is_checked() {
         &[(29, 5, "command")],
     );
 }
+
+/// `after`: the names of other environments, not itself, each once.
+#[test]
+fn after_names_other_environments() {
+    let with = |list: &str| {
+        edit(
+            "  region     = \"eu-west-2\"\n",
+            &format!("  region     = \"eu-west-2\"\n  after      = [{list}]\n"),
+        )
+    };
+    let env = Environment::parse(&with("\"prod-db\", \"shared\""), Path::new("env.hcl")).unwrap();
+    assert_eq!(env.after, ["prod-db", "shared"]);
+    assert_eq!(env.after_at.map(|a| (a.line, a.column)), Some((4, 3)));
+    check(&with("\"prod\""), &[(4, 3, "`after` names `prod` itself")]);
+    check(
+        &with("\"a b\""),
+        &[(4, 3, "`after[0]` \"a b\" is not an environment name")],
+    );
+    check(
+        &with("\"db\", \"db\""),
+        &[(4, 3, "`after` names `db` twice")],
+    );
+}

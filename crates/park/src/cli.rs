@@ -204,8 +204,10 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
                 eprintln!("error: iam-policy and unlock act on one environment: give --env-file once");
                 return ExitStatus::InvalidInput;
             }
-            let report = crate::multi::run_all(setups, request, clock, &infra_cli::caller()).await;
-            return emit(&report, format, report.exit_status());
+            return match crate::multi::run_all(setups, request, clock, &infra_cli::caller()).await {
+                Ok(report) => emit(&report, format, report.exit_status()),
+                Err(e) => report_error(&e, ExitStatus::InvalidInput),
+            };
         }
         let setup = setups.into_iter().next().unwrap_or_else(|| global.setup());
         let finished = run(&setup, request, clock, &infra_cli::caller()).await;

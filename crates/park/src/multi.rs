@@ -6,6 +6,11 @@
 //! per environment and a summary; the exit code is the worst of theirs (2, then 4, then 1,
 //! then 3, then 0); `--output json` (schema `park/multi` v1) keeps each environment's own
 //! JSON report.
+//!
+//! Order: an environment file's `after = ["prod-db"]` makes it unparked after `prod-db`
+//! has been (and parked before it), when both are in the run; it is not started when the
+//! one it waits for did not end well. A cycle is refused before anything runs (exit 2,
+//! at the `after` that closes it).
 
 use crate::clock::Clock;
 use crate::command::{run, Outcome, Request};
@@ -34,6 +39,31 @@ pub struct EnvironmentRun {
     pub text: String,
     #[serde(skip)]
     status: Option<ExitStatus>,
+}
+
+/// Why the run did not start: the `after` order cannot be followed.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    /// `after` makes a cycle.
+    #[error("{file}:{at}: `after` makes a cycle: {cycle}; nothing was run")]
+    Cycle {
+        /// The file whose `after` closes it.
+        file: String,
+        /// Where its `after` is.
+        at: infra_core::environment::LineColumn,
+        /// `a → b → a`.
+        cycle: String,
+    },
+    /// Two files name the same environment: `after` could not tell them apart.
+    #[error("{first} and {second} both define environment `{name}`; nothing was run")]
+    SameName {
+        /// The environment's name.
+        name: String,
+        /// One file.
+        first: String,
+        /// The other.
+        second: String,
+    },
 }
 
 /// The run's report: every environment, in the order given.
@@ -106,7 +136,8 @@ pub async fn run_all(
     request: Request,
     clock: Clock,
     caller: &Caller,
-) -> MultiReport {
+) -> Result<MultiReport, OrderError> {
+    let waits = order(&setups, &request)?;
     let caller = match request {
         Request::Status { .. } | Request::IamPolicy | Request::Unlock { .. } => caller.clone(),
         Request::Run(..) | Request::Hold(_) | Request::Release { .. } => {
@@ -126,12 +157,34 @@ pub async fn run_all(
     let caller = &caller;
     let mut tasks = tokio::task::JoinSet::new();
     let count = setups.len();
-    for (i, setup) in setups.into_iter().enumerate() {
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..count)
+        .map(|_| tokio::sync::watch::channel(None::<ExitStatus>))
+        .unzip();
+    let names: Vec<String> = setups.iter().map(display_name).collect();
+    for ((i, setup), sender) in setups.into_iter().enumerate().zip(senders) {
         let (request, caller) = (request.clone(), caller.clone());
+        let before: Vec<(String, tokio::sync::watch::Receiver<Option<ExitStatus>>)> = waits[i]
+            .iter()
+            .map(|&j| (names[j].clone(), receivers[j].clone()))
+            .collect();
         tasks.spawn(async move {
-            let finished = run(&setup, request, clock, &caller).await;
+            let done = Done(sender);
             let file = setup.env_file.clone().unwrap_or_default();
-            (i, environment_run(file, finished))
+            for (name, mut rx) in before {
+                let status = match rx.wait_for(Option::is_some).await {
+                    Ok(s) => s.unwrap_or(ExitStatus::Failure),
+                    Err(_) => ExitStatus::Failure,
+                };
+                if !matches!(status, ExitStatus::Success | ExitStatus::ChangesFound) {
+                    let r = not_started(file, &name, status);
+                    done.send(ExitStatus::Failure);
+                    return (i, r);
+                }
+            }
+            let finished = run(&setup, request, clock, &caller).await;
+            let r = environment_run(file, finished);
+            done.send(r.status.unwrap_or(ExitStatus::Failure));
+            (i, r)
         });
     }
     let mut runs: Vec<Option<EnvironmentRun>> = (0..count).map(|_| None).collect();
@@ -159,7 +212,164 @@ pub async fn run_all(
         environments,
     };
     report.exit_code = report.exit_status().code();
-    report
+    Ok(report)
+}
+
+/// An environment's end, told to those waiting for it; a run that ends without telling
+/// (a panic) tells them it failed.
+struct Done(tokio::sync::watch::Sender<Option<ExitStatus>>);
+
+impl Done {
+    fn send(&self, status: ExitStatus) {
+        self.0.send_replace(Some(status));
+    }
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if self.0.borrow().is_none() {
+            self.0.send_replace(Some(ExitStatus::Failure));
+        }
+    }
+}
+
+/// The environment's name from its file, or the file's path when it does not load (its
+/// run reports why).
+fn display_name(setup: &Setup) -> String {
+    setup.environment().map(|e| e.name).unwrap_or_else(|_| {
+        setup
+            .env_file
+            .clone()
+            .unwrap_or_default()
+            .display()
+            .to_string()
+    })
+}
+
+/// For each environment, the ones it waits for: with `park up`, those its `after` names;
+/// with `park down`, those whose `after` names it; nothing else waits. Refuses a cycle and
+/// two files of one name.
+fn order(setups: &[Setup], request: &Request) -> Result<Vec<Vec<usize>>, OrderError> {
+    let envs: Vec<Option<infra_core::Environment>> =
+        setups.iter().map(|s| s.environment().ok()).collect();
+    let mut index = std::collections::HashMap::new();
+    for (i, env) in envs.iter().enumerate() {
+        let Some(env) = env else { continue };
+        if let Some(&j) = index.get(env.name.as_str()) {
+            let file = |k: usize| {
+                setups[k]
+                    .env_file
+                    .clone()
+                    .unwrap_or_default()
+                    .display()
+                    .to_string()
+            };
+            return Err(OrderError::SameName {
+                name: env.name.clone(),
+                first: file(j),
+                second: file(i),
+            });
+        }
+        index.insert(env.name.as_str(), i);
+    }
+    // after[i]: the environments of the run that `i` is unparked after.
+    let after: Vec<Vec<usize>> = envs
+        .iter()
+        .map(|env| {
+            env.iter()
+                .flat_map(|e| &e.after)
+                .filter_map(|name| {
+                    let found = index.get(name.as_str()).copied();
+                    if found.is_none() {
+                        tracing::warn!(
+                            "`after` names `{name}`, which is not in this run: not waited for"
+                        );
+                    }
+                    found
+                })
+                .collect()
+        })
+        .collect();
+    if let Some(cycle) = find_cycle(&after) {
+        let last = cycle[cycle.len() - 2];
+        let env = envs[last].as_ref().expect("in the graph, so loaded");
+        let names: Vec<&str> = cycle
+            .iter()
+            .map(|&k| envs[k].as_ref().map_or("?", |e| e.name.as_str()))
+            .collect();
+        return Err(OrderError::Cycle {
+            file: env.file.display().to_string(),
+            at: env
+                .after_at
+                .unwrap_or(infra_core::environment::LineColumn { line: 1, column: 1 }),
+            cycle: names.join(" → "),
+        });
+    }
+    Ok(match request {
+        Request::Run(crate::plan::Direction::Up, _) => after,
+        Request::Run(crate::plan::Direction::Down, _) => {
+            let mut before = vec![Vec::new(); after.len()];
+            for (i, deps) in after.iter().enumerate() {
+                for &j in deps {
+                    before[j].push(i);
+                }
+            }
+            before
+        }
+        _ => vec![Vec::new(); after.len()],
+    })
+}
+
+/// A cycle of `edges` as the path that closes it (`[a, b, a]`), if there is one.
+fn find_cycle(edges: &[Vec<usize>]) -> Option<Vec<usize>> {
+    fn visit(
+        n: usize,
+        edges: &[Vec<usize>],
+        state: &mut [u8],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        state[n] = 1;
+        path.push(n);
+        for &m in &edges[n] {
+            if state[m] == 1 {
+                let start = path.iter().position(|&k| k == m).unwrap_or(0);
+                let mut cycle = path[start..].to_vec();
+                cycle.push(m);
+                return Some(cycle);
+            }
+            if state[m] == 0 {
+                if let Some(c) = visit(m, edges, state, path) {
+                    return Some(c);
+                }
+            }
+        }
+        path.pop();
+        state[n] = 2;
+        None
+    }
+    let mut state = vec![0u8; edges.len()];
+    for n in 0..edges.len() {
+        if state[n] == 0 {
+            if let Some(c) = visit(n, edges, &mut state, &mut Vec::new()) {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
+/// An environment not started because the one it waits for did not end well.
+fn not_started(file: PathBuf, waited_for: &str, status: ExitStatus) -> EnvironmentRun {
+    EnvironmentRun {
+        file,
+        exit_code: ExitStatus::Failure.code(),
+        report: None,
+        errors: vec![format!(
+            "not started: it waits for `{waited_for}` (`after`), which ended with exit {status}"
+        )],
+        text: String::new(),
+        status: Some(ExitStatus::Failure),
+    }
 }
 
 /// The run's one signal handling ([`run_all`]); a process runs one multi-environment run.
@@ -213,4 +423,24 @@ fn rendered<R: Report>(report: &R) -> (String, Option<serde_json::Value>) {
         String::from_utf8_lossy(&text).into_owned(),
         json_document(report).ok(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_cycle;
+
+    #[test]
+    fn a_cycle_is_found_as_the_path_that_closes_it() {
+        assert_eq!(find_cycle(&[vec![1], vec![2], vec![]]), None);
+        assert_eq!(
+            find_cycle(&[vec![1], vec![2], vec![0]]),
+            Some(vec![0, 1, 2, 0])
+        );
+        assert_eq!(find_cycle(&[vec![], vec![1]]), Some(vec![1, 1]));
+        assert_eq!(
+            find_cycle(&[vec![1, 2], vec![2], vec![]]),
+            None,
+            "a diamond is no cycle"
+        );
+    }
 }

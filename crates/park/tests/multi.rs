@@ -106,6 +106,21 @@ impl Envs {
         std::fs::write(file, text).unwrap();
     }
 
+    /// Writes `after = [...]` into `env-NN`'s file.
+    fn after(&self, i: usize, names: &[&str]) {
+        let file = self.file(i);
+        let list: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+        let text = std::fs::read_to_string(&file).unwrap().replacen(
+            "  region     = \"eu-west-2\"\n",
+            &format!(
+                "  region     = \"eu-west-2\"\n  after      = [{}]\n",
+                list.join(", ")
+            ),
+            1,
+        );
+        std::fs::write(file, text).unwrap();
+    }
+
     fn file(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("env-{i:02}.env.hcl"))
     }
@@ -375,4 +390,94 @@ fn one_scheduled_run_parks_the_environments_that_are_due() {
     assert_eq!(envs.desired(0), [2, 1]);
     assert_eq!(envs.desired(1), [0, 0]);
     assert_eq!(envs.desired(2), [0, 0]);
+}
+
+#[test]
+fn an_after_cycle_is_refused_before_anything_runs() {
+    let envs = Envs::new(3);
+    envs.after(0, &["env-02"]);
+    envs.after(1, &["env-00"]);
+    envs.after(2, &["env-01"]);
+    let dir = dir_arg(envs.dir.path());
+    let r = run(envs.park(envs.session.endpoint(), &["down", "--env-file", &dir]));
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    // env-01's `after` (line 4, column 3 of its file) closes the cycle found from env-00.
+    assert!(
+        r.stderr.contains(&format!(
+            "{}:4:3: `after` makes a cycle: env-00 → env-02 → env-01 → env-00; nothing was run",
+            envs.file(1).display()
+        )),
+        "{}",
+        r.stderr
+    );
+    for i in 0..3 {
+        assert_eq!(envs.desired(i), [2, 1], "env-{i:02} untouched");
+    }
+}
+
+#[test]
+fn an_environment_waits_for_the_one_it_comes_after() {
+    let envs = Envs::new(3);
+    // env-01 is unparked after env-00, so parked before it.
+    envs.after(1, &["env-00"]);
+    let dir = dir_arg(envs.dir.path());
+    let (lock, backend) = envs.lock(0);
+    let apply = LockInfo::new("OperationTypeApply", "1.0.3", &backend);
+    envs.rt
+        .block_on(lock.acquire(&apply, Duration::from_secs(5)))
+        .unwrap();
+    // Up: env-00 refused (its lock is held), so env-01 is not started; env-02 runs.
+    let r = run(envs.park(
+        envs.session.endpoint(),
+        &[
+            "up",
+            "--env-file",
+            &dir,
+            "--lock-timeout",
+            "1s",
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    let report = r.json();
+    let codes: Vec<i64> = report["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["exit_code"].as_i64().unwrap())
+        .collect();
+    assert_eq!(codes, [4, 1, 0], "{report}");
+    let why = report["environments"][1]["errors"][0].as_str().unwrap();
+    assert_eq!(
+        why,
+        "not started: it waits for `env-00` (`after`), which ended with exit 4"
+    );
+    envs.rt.block_on(lock.release(&apply)).unwrap();
+
+    // Down: env-01 is parked first; held, it keeps env-00 from being parked.
+    let (lock, backend) = envs.lock(1);
+    let apply = LockInfo::new("OperationTypeApply", "1.0.3", &backend);
+    envs.rt
+        .block_on(lock.acquire(&apply, Duration::from_secs(5)))
+        .unwrap();
+    let r = run(envs.park(
+        envs.session.endpoint(),
+        &[
+            "down",
+            "--env-file",
+            &dir,
+            "--lock-timeout",
+            "1s",
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    let report = r.json();
+    assert_eq!(report["environments"][1]["exit_code"], 4, "{report}");
+    assert_eq!(report["environments"][0]["exit_code"], 1, "{report}");
+    assert_eq!(envs.desired(0), [2, 1], "env-00 waited and was not parked");
+    assert_eq!(envs.desired(2), [0, 0], "env-02 parked");
+    envs.rt.block_on(lock.release(&apply)).unwrap();
 }

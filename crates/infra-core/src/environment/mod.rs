@@ -55,6 +55,13 @@ pub struct Environment {
     pub account_id: String,
     /// The AWS region.
     pub region: String,
+    /// The environments this one is unparked after and parked before, when they run in
+    /// the same `park` run (`after`, by their names).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
+    /// Where `after` is written (what a cycle through it names).
+    #[serde(skip)]
+    pub after_at: Option<LineColumn>,
     /// The longest hold `park hold` accepts (`max_hold`, default 7 days).
     #[serde(serialize_with = "serialize_duration")]
     pub max_hold: Duration,

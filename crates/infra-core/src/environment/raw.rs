@@ -21,6 +21,8 @@ pub(crate) struct RawEnvironment {
     #[serde(default)]
     pub max_hold: Option<String>,
     #[serde(default)]
+    pub after: Option<Vec<String>>,
+    #[serde(default)]
     pub pricing: Option<RawPricing>,
     #[serde(default)]
     pub terraform: Option<RawTerraform>,

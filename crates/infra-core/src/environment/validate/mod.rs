@@ -182,6 +182,27 @@ impl<'a, 'b> Validator<'a, 'b> {
             );
         }
 
+        let mut after: Vec<String> = Vec::new();
+        for (i, other) in env.after.iter().flatten().enumerate() {
+            let at = p.key("after");
+            if !valid_name(other) {
+                self.problem(
+                    &at,
+                    format!("`after[{i}]` \"{other}\" is not an environment name"),
+                );
+            } else if other == n {
+                self.problem(&at, format!("`after` names `{n}` itself"));
+            } else if after.contains(other) {
+                self.problem(&at, format!("`after` names `{other}` twice"));
+            } else {
+                after.push(other.clone());
+            }
+        }
+        let after_at = env
+            .after
+            .is_some()
+            .then(|| self.index.locate(&p.key("after").0));
+
         let max_hold = match env.max_hold.as_deref().map(crate::retry::parse_duration) {
             None => Duration::from_secs(7 * 24 * 3600),
             Some(Ok(d)) if !d.is_zero() => d,
@@ -216,6 +237,8 @@ impl<'a, 'b> Validator<'a, 'b> {
             name,
             account_id: env.account_id,
             region: env.region,
+            after,
+            after_at,
             max_hold,
             pricing,
             terraform,
