@@ -141,6 +141,21 @@ impl Envs {
         })
     }
 
+    /// Takes `env-NN`'s state lock as an apply would hold it.
+    fn hold(&self, i: usize) -> (StateLock, LockInfo) {
+        let (lock, backend) = self.lock(i);
+        let apply = LockInfo::new("OperationTypeApply", "1.0.3", &backend);
+        self.rt
+            .block_on(lock.acquire(&apply, Duration::from_secs(5)))
+            .unwrap();
+        (lock, apply)
+    }
+
+    /// Releases what [`Envs::hold`] took.
+    fn release(&self, (lock, info): (StateLock, LockInfo)) {
+        self.rt.block_on(lock.release(&info)).unwrap();
+    }
+
     /// The lock of `env-NN`'s state.
     fn lock(&self, i: usize) -> (StateLock, state_lock::S3Backend) {
         let env = infra_core::Environment::load(&self.file(i)).unwrap();
@@ -171,11 +186,7 @@ fn dir_arg(dir: &Path) -> String {
 #[test]
 fn twelve_environments_park_in_one_run_and_one_with_a_held_lock_is_refused() {
     let envs = Envs::new(12);
-    let (lock, backend) = envs.lock(3);
-    let apply = LockInfo::new("OperationTypeApply", "1.0.3", &backend);
-    envs.rt
-        .block_on(lock.acquire(&apply, Duration::from_secs(5)))
-        .unwrap();
+    let held = envs.hold(3);
     let dir = dir_arg(envs.dir.path());
     let r = run(envs.park(
         envs.session.endpoint(),
@@ -222,7 +233,7 @@ fn twelve_environments_park_in_one_run_and_one_with_a_held_lock_is_refused() {
             assert_eq!(envs.desired(i), [0, 0], "env-{i:02} parked");
         }
     }
-    envs.rt.block_on(lock.release(&apply)).unwrap();
+    envs.release(held);
     // No lock is left behind by the run.
     for i in 0..envs.count {
         let (lock, _) = envs.lock(i);
@@ -421,11 +432,7 @@ fn an_environment_waits_for_the_one_it_comes_after() {
     // env-01 is unparked after env-00, so parked before it.
     envs.after(1, &["env-00"]);
     let dir = dir_arg(envs.dir.path());
-    let (lock, backend) = envs.lock(0);
-    let apply = LockInfo::new("OperationTypeApply", "1.0.3", &backend);
-    envs.rt
-        .block_on(lock.acquire(&apply, Duration::from_secs(5)))
-        .unwrap();
+    let held = envs.hold(0);
     // Up: env-00 refused (its lock is held), so env-01 is not started; env-02 runs.
     let r = run(envs.park(
         envs.session.endpoint(),
@@ -453,14 +460,10 @@ fn an_environment_waits_for_the_one_it_comes_after() {
         why,
         "not started: it waits for `env-00` (`after`), which ended with exit 4"
     );
-    envs.rt.block_on(lock.release(&apply)).unwrap();
+    envs.release(held);
 
     // Down: env-01 is parked first; held, it keeps env-00 from being parked.
-    let (lock, backend) = envs.lock(1);
-    let apply = LockInfo::new("OperationTypeApply", "1.0.3", &backend);
-    envs.rt
-        .block_on(lock.acquire(&apply, Duration::from_secs(5)))
-        .unwrap();
+    let held = envs.hold(1);
     let r = run(envs.park(
         envs.session.endpoint(),
         &[
@@ -479,5 +482,5 @@ fn an_environment_waits_for_the_one_it_comes_after() {
     assert_eq!(report["environments"][0]["exit_code"], 1, "{report}");
     assert_eq!(envs.desired(0), [2, 1], "env-00 waited and was not parked");
     assert_eq!(envs.desired(2), [0, 0], "env-02 parked");
-    envs.rt.block_on(lock.release(&apply)).unwrap();
+    envs.release(held);
 }
