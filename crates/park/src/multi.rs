@@ -38,7 +38,7 @@ pub struct EnvironmentRun {
     #[serde(skip)]
     pub text: String,
     #[serde(skip)]
-    status: Option<ExitStatus>,
+    status: ExitStatus,
 }
 
 /// Why the run did not start: the `after` order cannot be followed.
@@ -80,7 +80,7 @@ impl MultiReport {
     pub fn exit_status(&self) -> ExitStatus {
         self.environments
             .iter()
-            .filter_map(|e| e.status)
+            .map(|e| e.status)
             .fold(ExitStatus::Success, ExitStatus::worst)
     }
 }
@@ -137,7 +137,7 @@ pub async fn run_all(
     clock: Clock,
     caller: &Caller,
 ) -> Result<MultiReport, OrderError> {
-    let waits = order(&setups, &request)?;
+    let (waits, names) = order(&setups, &request)?;
     let caller = match request {
         Request::Status { .. } | Request::IamPolicy | Request::Unlock { .. } => caller.clone(),
         Request::Run(..) | Request::Hold(_) | Request::Release { .. } => {
@@ -160,7 +160,6 @@ pub async fn run_all(
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..count)
         .map(|_| tokio::sync::watch::channel(None::<ExitStatus>))
         .unzip();
-    let names: Vec<String> = setups.iter().map(display_name).collect();
     for ((i, setup), sender) in setups.into_iter().enumerate().zip(senders) {
         let (request, caller) = (request.clone(), caller.clone());
         let before: Vec<(String, tokio::sync::watch::Receiver<Option<ExitStatus>>)> = waits[i]
@@ -183,7 +182,7 @@ pub async fn run_all(
             }
             let finished = run(&setup, request, clock, &caller).await;
             let r = environment_run(file, finished);
-            done.send(r.status.unwrap_or(ExitStatus::Failure));
+            done.send(r.status);
             (i, r)
         });
     }
@@ -203,7 +202,7 @@ pub async fn run_all(
                 report: None,
                 errors: vec!["internal error (a bug; please report it): the run panicked".into()],
                 text: String::new(),
-                status: Some(ExitStatus::Failure),
+                status: ExitStatus::Failure,
             })
         })
         .collect();
@@ -233,23 +232,14 @@ impl Drop for Done {
     }
 }
 
-/// The environment's name from its file, or the file's path when it does not load (its
-/// run reports why).
-fn display_name(setup: &Setup) -> String {
-    setup.environment().map(|e| e.name).unwrap_or_else(|_| {
-        setup
-            .env_file
-            .clone()
-            .unwrap_or_default()
-            .display()
-            .to_string()
-    })
-}
-
 /// For each environment, the ones it waits for: with `park up`, those its `after` names;
-/// with `park down`, those whose `after` names it; nothing else waits. Refuses a cycle and
-/// two files of one name.
-fn order(setups: &[Setup], request: &Request) -> Result<Vec<Vec<usize>>, OrderError> {
+/// with `park down`, those whose `after` names it; nothing else waits. Also each one's
+/// name (its file's path when it does not load: its run reports why). Refuses a cycle and
+/// two files of one name. Each file is loaded here once for the order.
+fn order(
+    setups: &[Setup],
+    request: &Request,
+) -> Result<(Vec<Vec<usize>>, Vec<String>), OrderError> {
     let envs: Vec<Option<infra_core::Environment>> =
         setups.iter().map(|s| s.environment().ok()).collect();
     let mut index = std::collections::HashMap::new();
@@ -305,7 +295,20 @@ fn order(setups: &[Setup], request: &Request) -> Result<Vec<Vec<usize>>, OrderEr
             cycle: names.join(" → "),
         });
     }
-    Ok(match request {
+    let names = envs
+        .iter()
+        .zip(setups)
+        .map(|(env, setup)| match env {
+            Some(env) => env.name.clone(),
+            None => setup
+                .env_file
+                .clone()
+                .unwrap_or_default()
+                .display()
+                .to_string(),
+        })
+        .collect();
+    let waits = match request {
         Request::Run(crate::plan::Direction::Up, _) => after,
         Request::Run(crate::plan::Direction::Down, _) => {
             let mut before = vec![Vec::new(); after.len()];
@@ -317,7 +320,8 @@ fn order(setups: &[Setup], request: &Request) -> Result<Vec<Vec<usize>>, OrderEr
             before
         }
         _ => vec![Vec::new(); after.len()],
-    })
+    };
+    Ok((waits, names))
 }
 
 /// A cycle of `edges` as the path that closes it (`[a, b, a]`), if there is one.
@@ -368,7 +372,7 @@ fn not_started(file: PathBuf, waited_for: &str, status: ExitStatus) -> Environme
             "not started: it waits for `{waited_for}` (`after`), which ended with exit {status}"
         )],
         text: String::new(),
-        status: Some(ExitStatus::Failure),
+        status: ExitStatus::Failure,
     }
 }
 
@@ -411,7 +415,7 @@ fn environment_run(file: PathBuf, finished: crate::command::Finished) -> Environ
         report,
         errors,
         text,
-        status: Some(status),
+        status,
     }
 }
 

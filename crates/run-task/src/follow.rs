@@ -13,6 +13,28 @@ use std::time::{Duration, Instant};
 
 /// How long a stopped task may take to reach STOPPED before the run reports without it.
 pub const STOP_WAIT: Duration = Duration::from_secs(30);
+/// The longest one round's read (DescribeTasks, a log poll) may take before the round goes
+/// on without it: an answer that never comes must not hold back a stop or the timeout.
+pub const READ_TIME: Duration = Duration::from_secs(10);
+
+/// `fut`, unless `until` passes or (when given) `stop` fires first.
+async fn within<T>(
+    fut: impl std::future::Future<Output = T>,
+    until: Instant,
+    stop: Option<&Stop>,
+) -> Option<T> {
+    let stopped = async {
+        match stop {
+            Some(stop) => stop.wait().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        value = fut => Some(value),
+        () = tokio::time::sleep_until(until.into()) => None,
+        () = stopped => None,
+    }
+}
 
 /// What DescribeTasks says of the task and its deciding container.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -114,7 +136,15 @@ pub async fn follow(
         });
     }
     loop {
-        match describe(f.ecs, f.cluster, f.arn, f.container).await {
+        // Until the run has stopped the task, a signal or the timeout cuts a read short.
+        let (until, watch) = match out.stopped_by {
+            None => ((Instant::now() + READ_TIME).min(f.timeout_at), Some(stop)),
+            Some(_) => (Instant::now() + READ_TIME, None),
+        };
+        match within(describe(f.ecs, f.cluster, f.arn, f.container), until, watch)
+            .await
+            .unwrap_or_else(|| Err(unanswered("ecs:DescribeTasks", f.arn)))
+        {
             Ok(facts) => {
                 let changed = out.facts.as_ref().map(|p| p.last_status.as_str())
                     != Some(facts.last_status.as_str());
@@ -149,7 +179,10 @@ pub async fn follow(
             }
         }
         if let Some(logs) = logs.as_deref_mut() {
-            if let Err(e) = logs.poll(sink).await {
+            let read = within(logs.poll(sink), until, watch)
+                .await
+                .unwrap_or_else(|| Err(unanswered("logs:GetLogEvents", f.arn)));
+            if let Err(e) = read {
                 if !log_warned {
                     tracing::warn!("cannot read the task's logs: {e}");
                     log_warned = true;
@@ -236,11 +269,29 @@ pub async fn follow(
     }
     // The last lines a stopped container wrote.
     if let Some(logs) = logs {
-        if let Err(e) = logs.poll(sink).await {
+        let read = within(logs.poll(sink), Instant::now() + READ_TIME, None)
+            .await
+            .unwrap_or_else(|| Err(unanswered("logs:GetLogEvents", f.arn)));
+        if let Err(e) = read {
             tracing::warn!("cannot read the task's last log lines: {e}");
         }
     }
     out
+}
+
+/// A read cut short: no answer in time (transient: the next round tries again).
+fn unanswered(operation: &'static str, arn: &str) -> AwsCallError {
+    AwsCallError {
+        operation,
+        resource: Some(arn.to_owned()),
+        code: None,
+        message: format!(
+            "no answer within {}s (or the run is stopping)",
+            READ_TIME.as_secs()
+        ),
+        kind: infra_core::aws::AwsCallErrorKind::Timeout,
+        source: None,
+    }
 }
 
 /// DescribeTasks of one task: its state and its deciding container.

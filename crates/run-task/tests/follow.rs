@@ -211,3 +211,34 @@ async fn command_and_environment_overrides_reach_the_container() {
         "{tags:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_read_that_never_answers_does_not_hold_back_a_sigterm() {
+    let world = World::new(PINNED, 1).await;
+    // Every GetLogEvents is held for two minutes (an endpoint that accepts and never
+    // answers in time): the SIGTERM must still stop the task at once.
+    world.proxy.delay(Some(("logs", Duration::from_secs(120))));
+    let run = world.start(&crate::support::JSON_RUN);
+    let task = world.started_task().await;
+    infra_test_support::wait_for("the task RUNNING", || run.stderr_has(": RUNNING"));
+    let signalled = std::time::Instant::now();
+    infra_test_support::sigterm(run.pid());
+    let done = run.wait();
+    let took = signalled.elapsed();
+    assert_eq!(done.code, 1, "{}\n{}", done.stdout, done.stderr.join("\n"));
+    assert_eq!(done.json()["outcome"], "interrupted");
+    // Within the last log read's bound (10 s) and StopTask, far from the 120 s hang.
+    assert!(
+        took < Duration::from_secs(60),
+        "ended {took:?} after SIGTERM"
+    );
+    let described = world
+        .ecs
+        .describe_tasks()
+        .cluster(crate::support::CLUSTER)
+        .tasks(&task)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.tasks()[0].last_status(), Some("STOPPED"));
+}

@@ -49,3 +49,26 @@ async fn a_run_task_retried_after_a_throttled_answer_starts_exactly_one_task() {
     assert_eq!(report["run_task_calls"], 2);
     assert_eq!(report["outcome"], "succeeded");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn under_sustained_throttling_and_resets_one_task_runs_to_its_end() {
+    let world = World::new(PINNED, 1).await;
+    // Every ECS call drawn from a fixed schedule, as in the park fault suites: 30%
+    // throttled, 5% 5xx, 2% connections reset before reaching the emulator; RunTask's
+    // first forwarded answer also lost after the emulator started the task.
+    world.proxy.faults_only(Some("ecs"));
+    world.proxy.faults(Some(infra_test_support::Faults {
+        seed: 39,
+        throttle: 0.3,
+        server_error: 0.05,
+        reset: 0.02,
+        max_latency: std::time::Duration::from_millis(20),
+    }));
+    world.proxy.lose_answers(&["ecs:RunTask"]);
+    let report = run_with(&world).await;
+    assert_eq!(report["outcome"], "succeeded", "{report}");
+    assert!(
+        world.proxy.fault_counts().injected() > 0,
+        "faults were injected"
+    );
+}

@@ -289,13 +289,13 @@ impl World {
 
     /// Waits until the run started its task; returns the task's ARN.
     pub async fn started_task(&self) -> String {
-        for _ in 0..600 {
+        for _ in 0..1200 {
             if let Some(arn) = self.tasks().await.first() {
                 return arn.clone();
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("no task was started within 30 s");
+        panic!("no task was started within 60 s");
     }
 
     /// The container writes `lines` to its stream (created on its first line).

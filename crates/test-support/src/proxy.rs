@@ -84,9 +84,9 @@ impl TaskEnd {
         }
     }
 
-    /// Rewrites the STOPPED tasks of a DescribeTasks answer's JSON body; tasks a caller
-    /// stopped (`stoppedReason` set by StopTask, not by the stand-in) are left alone only
-    /// when their reason does not come from the test itself (`the container exited`).
+    /// Rewrites the STOPPED tasks of a DescribeTasks answer's JSON body as `self` says; a
+    /// task run-task stopped itself (its StopTask reason starts `stopped by run-task`)
+    /// keeps its reason and gets ECS's `UserInitiated`.
     fn apply(&self, body: &mut serde_json::Value) {
         let Some(tasks) = body.get_mut("tasks").and_then(|t| t.as_array_mut()) else {
             return;
