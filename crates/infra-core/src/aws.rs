@@ -107,9 +107,21 @@ pub async fn sdk_config(
     if let Some(profile) = &options.profile {
         loader = loader.profile_name(profile);
     }
+    if let Some(env) = env {
+        loader = loader.http_client(rate_budget::BudgetedHttpClient::new(budget(options, env)));
+    }
     let config = loader.load().await;
     tracing::debug!(region = ?config.region(), "built AWS SDK configuration");
     Ok(config)
+}
+
+/// The rate budget `env`'s calls spend: one per account and Region for the whole process,
+/// so every environment of a `park` run in the same account and Region shares it. The
+/// SDK configuration of an environment sends through it ([`sdk_config`]); call sites
+/// acquire from it before they send ([`rate_budget::Budget::acquire`]).
+pub fn budget(options: &AwsOptions, env: &Environment) -> std::sync::Arc<rate_budget::Budget> {
+    let region = options.region.as_deref().unwrap_or(&env.region);
+    rate_budget::shared(&env.account_id, region, &env.rate_budget)
 }
 
 /// An AWS API call that failed, with the operation, the resource and AWS's error code.

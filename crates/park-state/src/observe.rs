@@ -20,8 +20,10 @@ use infra_core::aws::AwsCallError;
 use infra_core::environment::{Environment, EventBridgeRule};
 use infra_core::retry::Deadline;
 use infra_core::runner::run_bounded;
+use rate_budget::Budget;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The SDK clients the park engine uses, made once from the shared configuration.
 #[derive(Debug, Clone)]
@@ -34,6 +36,9 @@ pub struct Clients {
     pub rds: aws_sdk_rds::Client,
     /// Amazon EventBridge.
     pub events: aws_sdk_eventbridge::Client,
+    /// The rate budget the engine's calls wait on before they are sent; unmetered unless
+    /// set ([`Clients::with_budget`]).
+    pub budget: Arc<Budget>,
 }
 
 impl Clients {
@@ -55,7 +60,15 @@ impl Clients {
                 deadline,
                 "park-eventbridge"
             ),
+            budget: Budget::unmetered(),
         }
+    }
+
+    /// The same clients, their calls waiting on `budget` (the account's and Region's, shared
+    /// with every environment of the run: [`infra_core::aws::budget`]).
+    pub fn with_budget(mut self, budget: Arc<Budget>) -> Self {
+        self.budget = budget;
+        self
     }
 }
 
@@ -334,6 +347,7 @@ async fn describe_clusters(
     let names: Vec<&str> = env.ecs_clusters.iter().map(|c| c.name.as_str()).collect();
     let mut found: HashMap<String, ClusterState> = HashMap::new();
     for chunk in names.chunks(100) {
+        clients.budget.acquire("ecs", "DescribeClusters").await;
         let out = clients
             .ecs
             .describe_clusters()
@@ -403,6 +417,7 @@ async fn describe_services(
         let names: Vec<&str> = cluster.services.iter().map(|s| s.name.as_str()).collect();
         let mut found: HashMap<String, ServiceState> = HashMap::new();
         for chunk in names.chunks(10) {
+            clients.budget.acquire("ecs", "DescribeServices").await;
             let mut req = clients
                 .ecs
                 .describe_services()

@@ -276,6 +276,7 @@ async fn tag_clusters(
                 what: what.to_owned(),
             });
         };
+        clients.budget.acquire("ecs", "TagResource").await;
         let mut req = clients.ecs.tag_resource().resource_arn(arn);
         for (key, value) in tags {
             req = req.tags(
@@ -307,6 +308,7 @@ pub async fn remove(
         let (Some(arn), false) = (&cluster.arn, matches!(cluster.hold, Found::None)) else {
             continue;
         };
+        clients.budget.acquire("ecs", "UntagResource").await;
         clients
             .ecs
             .untag_resource()

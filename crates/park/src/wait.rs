@@ -3,6 +3,7 @@
 use crate::state::{AuroraStatus, ServiceStatus};
 use infra_core::aws::AwsCallError;
 use infra_core::retry::{until, Backoff, Deadline, Stopped, Try};
+use rate_budget::Budget;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -72,8 +73,21 @@ pub async fn service_stable(
     deadline: Instant,
     poll: Duration,
 ) -> Result<(), WaitError> {
+    service_stable_within(ecs, &Budget::unmetered(), cluster, service, deadline, poll).await
+}
+
+/// [`service_stable`], each poll waiting on `budget` before it is sent.
+pub async fn service_stable_within(
+    ecs: &aws_sdk_ecs::Client,
+    budget: &Budget,
+    cluster: &str,
+    service: &str,
+    deadline: Instant,
+    poll: Duration,
+) -> Result<(), WaitError> {
     let what = format!("{cluster}/{service} to become stable");
     settle(deadline, poll, &what, |_| async {
+        budget.acquire("ecs", "DescribeServices").await;
         let out = ecs
             .describe_services()
             .cluster(cluster)

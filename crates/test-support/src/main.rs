@@ -8,6 +8,8 @@
 //! harness fault-proxy --upstream http://127.0.0.1:5000 --seed 7 --throttle 0.3 --server-error 0.05 --reset 0.02
 //!     # the test suite's fault proxy in front of the emulator (for scripts/bench): prints
 //!     # its endpoint, runs until killed
+//! harness fault-proxy --upstream http://127.0.0.1:5000 --aws-buckets --stats FILE
+//!     # the proxy throttling as AWS does (ECS's token buckets), its counts in FILE
 //! harness http-stub --delay 200ms /api/health=true /ready='{"status":"ok"}'
 //!     # the tests' HTTP stand-in on 127.0.0.1 (200 with each JSON body, 404 elsewhere):
 //!     # prints its base URL, runs until killed (for scripts/demo and scripts/bench)
@@ -79,6 +81,14 @@ enum Command {
         /// Share whose connection is closed.
         #[arg(long, default_value_t = 0.0)]
         reset: f64,
+        /// Throttle as AWS does: ECS's published token buckets (EC2's model for
+        /// Application Auto Scaling).
+        #[arg(long)]
+        aws_buckets: bool,
+        /// Write what each bucket served and throttled to this JSON file, five times a
+        /// second.
+        #[arg(long, value_name = "FILE", requires = "aws_buckets")]
+        stats: Option<PathBuf>,
     },
     /// The tests' HTTP stand-in: each PATH=JSON answers 200 with that body, anything else
     /// 404. Prints its base URL, serves until killed.
@@ -179,18 +189,31 @@ async fn main() -> ExitCode {
             throttle,
             server_error,
             reset,
+            aws_buckets,
+            stats,
         } => {
             let proxy = infra_test_support::Proxy::start(&upstream);
-            proxy.faults(Some(infra_test_support::Faults {
-                seed,
-                throttle,
-                server_error,
-                reset,
-                max_latency: Duration::from_millis(20),
-            }));
+            if throttle + server_error + reset > 0.0 {
+                proxy.faults(Some(infra_test_support::Faults {
+                    seed,
+                    throttle,
+                    server_error,
+                    reset,
+                    max_latency: Duration::from_millis(20),
+                }));
+            }
+            if aws_buckets {
+                proxy.aws_throttling(Some(infra_test_support::aws_buckets()));
+            }
             println!("{}", proxy.endpoint());
             loop {
-                std::thread::park();
+                match &stats {
+                    Some(file) => {
+                        write_bucket_stats(&proxy, file);
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    None => std::thread::park(),
+                }
             }
         }
         Command::HttpStub { delay, routes } => http_stub(delay, routes),
@@ -256,6 +279,24 @@ async fn seed(env_file: &std::path::Path, endpoint: &str) -> ExitCode {
             eprintln!("error: seeding failed: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// The proxy's bucket counts as JSON, written whole (a reader never sees half a file).
+fn write_bucket_stats(proxy: &infra_test_support::Proxy, file: &std::path::Path) {
+    let counts: Vec<serde_json::Value> = proxy
+        .bucket_counts()
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "name": c.name, "burst": c.burst, "per_second": c.per_second,
+                "served": c.served, "throttled": c.throttled, "floor_seconds": c.floor_seconds(),
+            })
+        })
+        .collect();
+    let partial = file.with_extension("partial");
+    if std::fs::write(&partial, serde_json::Value::from(counts).to_string()).is_ok() {
+        let _ = std::fs::rename(&partial, file);
     }
 }
 

@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::throttle::{AwsBucket, BucketCount, Throttle};
+
 /// One AWS call seen by the proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
@@ -52,6 +54,7 @@ struct State {
     injected: Mutex<FaultCounts>,
     throttle_once: Mutex<Vec<String>>,
     task_end: Mutex<Option<TaskEnd>>,
+    throttle: Mutex<Option<Throttle>>,
 }
 
 /// How a stopped ECS task ended, written into the emulator's DescribeTasks answers: moto
@@ -292,6 +295,24 @@ impl Proxy {
         *self.state.faults_only.lock().unwrap() = service.map(str::to_owned);
     }
 
+    /// Throttles as AWS does, with `buckets` (full at this moment; [`crate::aws_buckets`]
+    /// are AWS's): a call whose bucket is empty is answered `ThrottlingException` without
+    /// reaching the emulator. `None` stops throttling.
+    pub fn aws_throttling(&self, buckets: Option<Vec<AwsBucket>>) {
+        *self.state.throttle.lock().unwrap() = buckets.map(Throttle::new);
+    }
+
+    /// What each bucket served and throttled since [`Proxy::aws_throttling`].
+    pub fn bucket_counts(&self) -> Vec<BucketCount> {
+        self.state
+            .throttle
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(Throttle::counts)
+            .unwrap_or_default()
+    }
+
     /// Starts (or, with `None`, stops) injecting faults; counters restart.
     pub fn faults(&self, faults: Option<Faults>) {
         *self.state.faults.lock().unwrap() = faults;
@@ -389,6 +410,17 @@ fn handle(client: TcpStream, upstream: SocketAddr, state: &State) -> std::io::Re
         }
     }
     if let Some(call) = &call {
+        let throttled = state
+            .throttle
+            .lock()
+            .unwrap()
+            .as_mut()
+            .is_some_and(|t| t.throttles(&call.service, &call.action));
+        if throttled {
+            let json = header("x-amz-target").is_some();
+            let mut client = client;
+            return client.write_all(&fault_response(&call.service, json, true));
+        }
         let throttled = {
             let mut once = state.throttle_once.lock().unwrap();
             let at = once.iter().position(|a| *a == call.iam_action());

@@ -82,6 +82,10 @@ pub struct Environment {
     pub tasks: Vec<TaskSpec>,
     /// Public endpoints to smoke-check.
     pub endpoints: Vec<Endpoint>,
+    /// The client-side rate budget's bucket sizes this file changes from AWS's published
+    /// ones (`rate_budget "CATEGORY" { burst, per_second }`, for raised limits).
+    #[serde(skip)]
+    pub rate_budget: Vec<(rate_budget::Category, rate_budget::BucketSize)>,
     /// The park schedule (`schedule`), when the file has one.
     #[serde(skip)]
     pub schedule: Option<::schedule::Schedule>,

@@ -39,6 +39,8 @@ pub(crate) struct RawEnvironment {
     #[serde(default)]
     pub endpoint: IndexMap<String, RawEndpoint>,
     #[serde(default)]
+    pub rate_budget: IndexMap<String, rate_budget::RawBucket>,
+    #[serde(default)]
     pub schedule: Option<::schedule::config::RawSchedule>,
     #[serde(default)]
     pub notify: Option<RawNotify>,

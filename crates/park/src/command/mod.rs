@@ -344,7 +344,8 @@ async fn run_request(
         Some((hold, false)) => Some(hold),
         None => None,
     };
-    let clients = Clients::new(&config, deadline);
+    let clients =
+        Clients::new(&config, deadline).with_budget(infra_core::aws::budget(&setup.aws, env));
     match request {
         AwsRequest::Status { check } => done(match observe(&clients, env).await {
             Ok(live) => {

@@ -28,6 +28,7 @@ pub(super) async fn step(
                 .key(RECORD_TAG_KEY)
                 .value(record_value(item, record.encode())?)
                 .build();
+            clients.budget.acquire("ecs", "TagResource").await;
             clients
                 .ecs
                 .tag_resource()
@@ -48,6 +49,10 @@ pub(super) async fn step(
                 .scheduled_scaling_suspended(suspended.scheduled)
                 .build();
             clients
+                .budget
+                .acquire("application-autoscaling", "RegisterScalableTarget")
+                .await;
+            clients
                 .autoscaling
                 .register_scalable_target()
                 .service_namespace(ServiceNamespace::Ecs)
@@ -64,6 +69,7 @@ pub(super) async fn step(
                 ))?;
         }
         Step::SetDesiredCount { count } => {
+            clients.budget.acquire("ecs", "UpdateService").await;
             clients
                 .ecs
                 .update_service()
@@ -75,11 +81,19 @@ pub(super) async fn step(
                 .map_err(AwsCallError::on("ecs:UpdateService", name.clone()))?;
         }
         Step::WaitServiceStable => {
-            wait::service_stable(&clients.ecs, cluster, service, deadline, poll)
-                .await
-                .map_err(|e| e.to_string())?;
+            wait::service_stable_within(
+                &clients.ecs,
+                &clients.budget,
+                cluster,
+                service,
+                deadline,
+                poll,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
         }
         Step::RemoveServiceRecord => {
+            clients.budget.acquire("ecs", "UntagResource").await;
             clients
                 .ecs
                 .untag_resource()

@@ -8,6 +8,7 @@ mod endpoints;
 mod eventbridge;
 mod images;
 mod notify;
+mod rate_budget;
 mod schedule;
 mod tasks;
 mod terraform;
@@ -231,6 +232,7 @@ impl<'a, 'b> Validator<'a, 'b> {
         let images = self.images(&p, env.image, &terraform.root);
         let tasks = self.tasks(&p, env.task, &images);
         let endpoints = self.endpoints(&p, env.endpoint);
+        let rate_budget = self.rate_budget(&p, env.rate_budget);
         let schedule = self.schedule(&p, env.schedule, &base);
         let notify = self.notify(&p, env.notify);
         Some(Environment {
@@ -248,6 +250,7 @@ impl<'a, 'b> Validator<'a, 'b> {
             images,
             tasks,
             endpoints,
+            rate_budget,
             schedule,
             schedule_problems: std::mem::take(&mut self.schedule_problems),
             notify,
