@@ -264,10 +264,11 @@ pub async fn task_sizes(
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(8));
     let mut tasks = tokio::task::JoinSet::new();
     for arn in arns {
-        let ecs = clients.ecs.clone();
+        let (ecs, budget) = (clients.ecs.clone(), clients.budget.clone());
         let limit = limit.clone();
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
+            budget.acquire("ecs", "DescribeTaskDefinition").await;
             let size = ecs
                 .describe_task_definition()
                 .task_definition(&arn)

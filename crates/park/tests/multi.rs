@@ -484,3 +484,102 @@ fn an_environment_waits_for_the_one_it_comes_after() {
     assert_eq!(envs.desired(2), [0, 0], "env-02 parked");
     envs.release(held);
 }
+
+/// Buckets a tenth of AWS's, so a dozen services already outrun them: the proxy throttles
+/// with these, and the environment files' `rate_budget` blocks say the same sizes.
+fn small_buckets() -> Vec<infra_test_support::AwsBucket> {
+    infra_test_support::aws_buckets()
+        .into_iter()
+        .map(|mut b| {
+            b.burst = (b.burst / 10.0).max(5.0);
+            b.per_second = (b.per_second / 5.0).max(1.0);
+            b
+        })
+        .collect()
+}
+
+/// Throttled and answered calls over every bucket.
+fn shares(counts: &[infra_test_support::BucketCount]) -> (usize, usize) {
+    let served = counts.iter().map(|c| c.served).sum();
+    let throttled = counts.iter().map(|c| c.throttled).sum();
+    (served, throttled)
+}
+
+#[test]
+fn environments_of_one_account_share_one_rate_budget_and_wait_instead_of_being_throttled() {
+    let envs = Envs::new(6);
+    let proxy = Proxy::start(envs.session.endpoint());
+    let buckets = small_buckets();
+    // What an account with these limits writes in each environment file.
+    let blocks: String = [
+        ("ecs-service-modify", &buckets[0]),
+        ("ecs-tag-modify", &buckets[1]),
+        ("ecs-read", &buckets[2]),
+        ("autoscaling-modify", &buckets[3]),
+        ("autoscaling-read", &buckets[4]),
+    ]
+    .iter()
+    .map(|(name, b)| {
+        format!(
+            "  rate_budget \"{name}\" {{\n    burst      = {}\n    per_second = {}\n  }}\n",
+            b.burst, b.per_second
+        )
+    })
+    .collect();
+    for i in 0..envs.count {
+        let file = envs.file(i);
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(
+            &file,
+            text.replacen("  terraform {", &format!("{blocks}  terraform {{"), 1),
+        )
+        .unwrap();
+    }
+    let dir = dir_arg(envs.dir.path());
+
+    proxy.aws_throttling(Some(buckets.clone()));
+    let r = run(envs.park(proxy.endpoint(), &["down", "--env-file", &dir]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for i in 0..envs.count {
+        assert_eq!(envs.desired(i), [0, 0], "env-{i:02} parked exactly");
+    }
+    let counts = proxy.bucket_counts();
+    let (served, throttled) = shares(&counts);
+    eprintln!(
+        "with the budget's sizes: {throttled} of {} throttled: {counts:?}",
+        served + throttled
+    );
+    assert!(
+        counts[0].served >= 12 && counts[1].served >= 12,
+        "every service's UpdateService and record tag went through the buckets: {counts:?}"
+    );
+    assert!(
+        (throttled as f64) < 0.10 * (served + throttled) as f64,
+        "with the budget, calls wait for a token: {throttled} of {} throttled ({counts:?})",
+        served + throttled
+    );
+
+    // Without the blocks the run believes AWS's published sizes, ten times these: it sends
+    // until AWS throttles, then lowers its rate and still ends exact.
+    for i in 0..envs.count {
+        let file = envs.file(i);
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, text.replacen(&blocks, "", 1)).unwrap();
+    }
+    proxy.aws_throttling(Some(buckets));
+    let r = run(envs.park(proxy.endpoint(), &["up", "--env-file", &dir]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for i in 0..envs.count {
+        assert_eq!(envs.desired(i), [2, 1], "env-{i:02} unparked exactly");
+    }
+    let counts = proxy.bucket_counts();
+    let (served, unbudgeted) = shares(&counts);
+    eprintln!(
+        "with AWS's published sizes: {unbudgeted} of {} throttled",
+        served + unbudgeted
+    );
+    assert!(
+        unbudgeted > throttled,
+        "sizes too large are learnt only by being throttled: {unbudgeted} vs {throttled} ({counts:?})"
+    );
+}

@@ -61,9 +61,9 @@ impl HttpConnector for BudgetedConnector {
         let Some(category) = category(&request) else {
             return self.inner.call(request);
         };
-        self.budget.attempt(category);
         let (inner, budget) = (self.inner.clone(), Arc::clone(&self.budget));
         HttpConnectorFuture::new(async move {
+            budget.attempt(category).await;
             let mut response = inner.call(request).await?;
             let status = response.status().as_u16();
             if status != 400 && status != 429 {

@@ -30,11 +30,11 @@ pub mod throttle;
 pub use http_stub::{Answer, HttpStub, StubRequest};
 pub use moto::{Moto, MotoSession};
 pub use proxy::{FaultCounts, Faults, Proxy};
-pub use throttle::{aws_buckets, AwsBucket, BucketCount};
 pub use seed::{
     fleet, fleet_environment, fleet_rules, kms_signing_key, lock_table, s3_client, seed, seed_with,
     state_bucket, FleetRule, ImageSeed, SeedOptions, SeedReport,
 };
+pub use throttle::{aws_buckets, AwsBucket, BucketCount};
 
 use std::path::{Path, PathBuf};
 

@@ -166,16 +166,16 @@ mod tests {
         assert!(t.throttles("ecs", "UntagResource"), "the 21st tag call");
         assert!(!t.throttles("ecs", "UpdateService"), "another bucket");
         assert!(!t.throttles("ecs", "DescribeServices"));
-        assert!(!t.throttles(
-            "application-autoscaling",
-            "RegisterScalableTarget"
-        ));
+        assert!(!t.throttles("application-autoscaling", "RegisterScalableTarget"));
         assert!(!t.throttles("sts", "GetCallerIdentity"), "not modelled");
         let counts = t.counts();
         assert_eq!((counts[1].served, counts[1].throttled), (20, 1));
         assert_eq!(counts[0].served, 1);
         assert_eq!(counts[3].served, 1);
         std::thread::sleep(std::time::Duration::from_millis(150));
-        assert!(!t.throttles("ecs", "TagResource"), "refilled at 10 a second");
+        assert!(
+            !t.throttles("ecs", "TagResource"),
+            "refilled at 10 a second"
+        );
     }
 }
