@@ -438,7 +438,8 @@ pub fn fleet_rules(services: usize) -> Vec<FleetRule> {
 
 /// An environment file with the [`fleet`] of `services` ECS services in one cluster
 /// `fleet`, two Aurora clusters (`fleet-db-keep` with `keep`, `fleet-db-zero` with
-/// `scale-to-zero`) and the [`fleet_rules`].
+/// `scale-to-zero`), the [`fleet_rules`], and a rate budget raised above any bucket (the
+/// emulator does not throttle; the fault suites inject their own throttling).
 pub fn fleet_environment(services: usize) -> String {
     let mut text = String::from(
         "environment \"fleet\" {\n  account_id = \"123456789012\"\n  region     = \"eu-west-2\"\n\n  ecs_cluster \"fleet\" {\n",
@@ -464,6 +465,20 @@ pub fn fleet_environment(services: usize) -> String {
         text.push_str(&format!(
             "\n  eventbridge_rule \"{}\" {{\n    event_bus = \"{}\"\n  }}\n",
             rule.name, rule.event_bus
+        ));
+    }
+    // The emulator does not throttle: the fleet measures the tool, so its rate budget is
+    // raised far above AWS's published buckets (the default). The budget itself is
+    // measured through the proxy's AWS buckets (park's multi tests, scripts/bench).
+    for category in [
+        "ecs-service-modify",
+        "ecs-tag-modify",
+        "ecs-read",
+        "autoscaling-modify",
+        "autoscaling-read",
+    ] {
+        text.push_str(&format!(
+            "\n  rate_budget \"{category}\" {{\n    burst      = 100000\n    per_second = 100000\n  }}\n"
         ));
     }
     text.push_str("}\n");
