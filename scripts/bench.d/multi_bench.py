@@ -17,29 +17,36 @@ import urllib.request
 import boto3
 
 
-def env_text(name, services):
-    lines = [f'environment "{name}" {{', '  account_id = "123456789012"', '  region     = "eu-west-2"', "",
-             f'  ecs_cluster "{name}" {{']
-    for i in range(services):
-        lines += [f'    service "svc-{i:02d}" {{', "      desired_count = 2",
-                  "      autoscaling {", "        min = 2", "        max = 6", "      }", "    }"]
-    lines += ["  }", "}", ""]
+def env_text(name, clusters, services):
+    lines = [f'environment "{name}" {{', '  account_id = "123456789012"', '  region     = "eu-west-2"', ""]
+    for cluster in clusters:
+        lines.append(f'  ecs_cluster "{cluster}" {{')
+        for i in range(services):
+            lines += [f'    service "svc-{i:02d}" {{', "      desired_count = 2",
+                      "      autoscaling {", "        min = 2", "        max = 6", "      }", "    }"]
+        lines.append("  }")
+    lines += ["}", ""]
     return "\n".join(lines)
 
 
 def write_envs(directory, count, services):
-    """N environment files in `directory`, and one file naming every cluster (to seed)."""
+    """N environment files in `directory` (env-NN, its cluster env-NN), and beside it one
+    file naming every cluster, to seed them at once. Returns that file."""
     os.makedirs(directory, exist_ok=True)
-    for n in range(count):
-        with open(os.path.join(directory, f"env-{n:02d}.env.hcl"), "w") as f:
-            f.write(env_text(f"env-{n:02d}", services))
+    names = [f"env-{n:02d}" for n in range(count)]
+    for name in names:
+        with open(os.path.join(directory, f"{name}.env.hcl"), "w") as f:
+            f.write(env_text(name, [name], services))
+    seed = directory + "-seed.env.hcl"
+    with open(seed, "w") as f:
+        f.write(env_text("seed", names, services))
+    return seed
 
 
-def reset_and_seed(args, directory, count):
+def reset_and_seed(args, seed):
     urllib.request.urlopen(urllib.request.Request(args.endpoint + "/moto-api/reset", method="POST"), timeout=10)
-    for n in range(count):
-        subprocess.run([args.harness, "seed", "--env-file", os.path.join(directory, f"env-{n:02d}.env.hcl"),
-                        "--endpoint", args.endpoint], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([args.harness, "seed", "--env-file", seed, "--endpoint", args.endpoint],
+                   check=True, stdout=subprocess.DEVNULL)
 
 
 def start_proxy(args, stats):
@@ -83,12 +90,12 @@ def one_run(args, directory, count, direction, separate, tmp):
         start = time.perf_counter()
         if separate:
             procs = [subprocess.Popen([args.park, direction, "--env-file",
-                                       os.path.join(directory, f"env-{n:02d}.env.hcl"), "--poll-interval", "100ms"],
+                                       os.path.join(directory, f"env-{n:02d}.env.hcl"), "--poll-interval", "100ms", "--no-lock"],
                                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                      for n in range(count)]
             codes = [p.wait() for p in procs]
         else:
-            codes = [subprocess.run([args.park, direction, "--env-file", directory, "--poll-interval", "100ms"],
+            codes = [subprocess.run([args.park, direction, "--env-file", directory, "--poll-interval", "100ms", "--no-lock"],
                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode]
         wall = time.perf_counter() - start
         buckets = read_stats(stats)
@@ -117,9 +124,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for count in [int(n) for n in args.envs.split(",")]:
             directory = os.path.join(tmp, f"envs-{count}")
-            write_envs(directory, count, args.services)
+            seed = write_envs(directory, count, args.services)
             for separate in [False, True]:
-                reset_and_seed(args, directory, count)
+                reset_and_seed(args, seed)
                 for direction in ["down", "up"]:
                     r = one_run(args, directory, count, direction, separate, tmp)
                     check_exact(args, count, args.services, direction)
