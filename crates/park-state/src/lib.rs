@@ -12,6 +12,7 @@
 //! - [`observe`]: reads the live state of every resource the environment file names (ECS
 //!   services, their Application Auto Scaling targets, Aurora clusters, ECS clusters,
 //!   EventBridge rules) with as few calls as the APIs allow, run concurrently.
+//! - [`polls`]: stability polls batched per cluster, ten services a DescribeServices.
 //! - [`state`]: the states AWS reports (service and Aurora status, rule state, launch type,
 //!   scheduling strategy) as enums that keep values added later.
 //! - [`error`]: [`error::ObserveError`], the live state could not be read.
@@ -30,5 +31,6 @@ pub mod error;
 pub mod hold;
 pub mod iam;
 pub mod observe;
+pub mod polls;
 pub mod record;
 pub mod state;

@@ -39,14 +39,18 @@ pub struct Clients {
     /// The rate budget the engine's calls wait on before they are sent; unmetered unless
     /// set ([`Clients::with_budget`]).
     pub budget: Arc<Budget>,
+    /// Stability polls, batched per cluster and waiting on `budget`.
+    pub polls: Arc<crate::polls::ServicePolls>,
 }
 
 impl Clients {
     /// Clients for every API the park engine calls, their retries bounded by `deadline`
     /// (the run's `--deadline`; [`Deadline::none`] for a command without one).
     pub fn new(config: &SdkConfig, deadline: Deadline) -> Self {
+        let ecs = infra_core::aws_client!(aws_sdk_ecs, config, deadline, "park-ecs");
         Clients {
-            ecs: infra_core::aws_client!(aws_sdk_ecs, config, deadline, "park-ecs"),
+            polls: crate::polls::ServicePolls::new(ecs.clone(), Budget::unmetered()),
+            ecs,
             autoscaling: infra_core::aws_client!(
                 aws_sdk_applicationautoscaling,
                 config,
@@ -67,6 +71,7 @@ impl Clients {
     /// The same clients, their calls waiting on `budget` (the account's and Region's, shared
     /// with every environment of the run: [`infra_core::aws::budget`]).
     pub fn with_budget(mut self, budget: Arc<Budget>) -> Self {
+        self.polls = crate::polls::ServicePolls::new(self.ecs.clone(), Arc::clone(&budget));
         self.budget = budget;
         self
     }

@@ -3,7 +3,9 @@
 use crate::state::{AuroraStatus, ServiceStatus};
 use infra_core::aws::AwsCallError;
 use infra_core::retry::{until, Backoff, Deadline, Stopped, Try};
+use park_state::polls::ServicePolls;
 use rate_budget::Budget;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -73,13 +75,14 @@ pub async fn service_stable(
     deadline: Instant,
     poll: Duration,
 ) -> Result<(), WaitError> {
-    service_stable_within(ecs, &Budget::unmetered(), cluster, service, deadline, poll).await
+    let polls = ServicePolls::new(ecs.clone(), Budget::unmetered());
+    service_stable_within(&polls, cluster, service, deadline, poll).await
 }
 
-/// [`service_stable`], each poll waiting on `budget` before it is sent.
+/// [`service_stable`], the polls batched with the other services of the cluster waiting
+/// at the same moment ([`ServicePolls`]).
 pub async fn service_stable_within(
-    ecs: &aws_sdk_ecs::Client,
-    budget: &Budget,
+    polls: &Arc<ServicePolls>,
     cluster: &str,
     service: &str,
     deadline: Instant,
@@ -87,25 +90,12 @@ pub async fn service_stable_within(
 ) -> Result<(), WaitError> {
     let what = format!("{cluster}/{service} to become stable");
     settle(deadline, poll, &what, |_| async {
-        budget.acquire("ecs", "DescribeServices").await;
-        let out = ecs
-            .describe_services()
-            .cluster(cluster)
-            .services(service)
-            .send()
-            .await
-            .map_err(|e| {
-                AwsCallError::new(
-                    "ecs:DescribeServices",
-                    Some(format!("{cluster}/{service}")),
-                    e,
-                )
-            });
+        let out = polls.describe(cluster, service).await;
         let out = match out {
             Ok(out) => out,
             Err(e) => return failed_poll(e),
         };
-        let Some(svc) = out.services().first() else {
+        let Some(svc) = out else {
             return Try::Fail(WaitError::Gone(format!(
                 "service {cluster}/{service} disappeared while waiting"
             )));

@@ -81,16 +81,9 @@ pub(super) async fn step(
                 .map_err(AwsCallError::on("ecs:UpdateService", name.clone()))?;
         }
         Step::WaitServiceStable => {
-            wait::service_stable_within(
-                &clients.ecs,
-                &clients.budget,
-                cluster,
-                service,
-                deadline,
-                poll,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+            wait::service_stable_within(&clients.polls, cluster, service, deadline, poll)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         Step::RemoveServiceRecord => {
             clients.budget.acquire("ecs", "UntagResource").await;
