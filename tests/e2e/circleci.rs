@@ -382,15 +382,15 @@ impl Ci {
     }
 
     pub(crate) fn desired_counts(&self) -> Vec<(String, i64)> {
+        self.desired_counts_of("examples/prod/prod.env.hcl")
+    }
+
+    /// The desired count of each service of the environment file `file` (relative to the
+    /// working copy), as `park status` reads them.
+    pub(crate) fn desired_counts_of(&self, file: &str) -> Vec<(String, i64)> {
         let out = command(workspace_binary("park"), self.session.endpoint())
             .current_dir(self.dir.path())
-            .args([
-                "--env-file",
-                "examples/prod/prod.env.hcl",
-                "status",
-                "--output",
-                "json",
-            ])
+            .args(["--env-file", file, "status", "--output", "json"])
             .output()
             .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

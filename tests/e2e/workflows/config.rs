@@ -56,6 +56,7 @@ fn every_job_requirement_and_command_in_the_circleci_config_exists() {
         "terraform-prod",
         "park-infrastructure",
         "unpark-infrastructure",
+        "non-prod-environments",
         "drift-check",
         "bump-deployer-image",
         "refresh-prefect-image",

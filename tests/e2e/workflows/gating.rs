@@ -89,6 +89,23 @@ fn workflows_run_only_when_asked() {
         );
     }
     expect(trigger("drift"), &[("drift-check", &["drift-check-prod"])]);
+    // The non-production schedule converges the directory, and nothing of production.
+    expect(
+        trigger("non-prod"),
+        &[("non-prod-environments", &["converge-non-prod"])],
+    );
+    let script: String = job_steps(&c, "converge-non-prod", &[])
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    for verb in ["down", "up"] {
+        assert!(
+            script.contains(&format!(
+                "park {verb} --scheduled --env-file examples/non-prod"
+            )),
+            "{script}"
+        );
+    }
     // Parking or unparking at once (by hand or through the API): not scheduled.
     for (mode, workflow, job, verb) in [
         ("park-mode", "park-infrastructure", "park-prod-env", "down"),
@@ -170,6 +187,11 @@ fn workflows_run_only_when_asked() {
         }
     }
     assert_eq!(groups.len(), 1, "one serial group: {groups:?}");
+    // The non-production job queues in a group of its own: it never waits behind, nor
+    // holds up, a production apply.
+    let non_prod = workflow_jobs(&c["workflows"]["non-prod-environments"]);
+    let group = non_prod[0].1["serial-group"].as_str().unwrap();
+    assert!(!groups.contains(group), "{group}");
 
     // From source (`toolkit-version: source`), the binaries are built once, by one cargo
     // build, not installed one by one.

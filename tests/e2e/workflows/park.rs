@@ -30,21 +30,10 @@ fn park_then_unpark_restores_every_service_and_verifies() {
     ci.ok("verify-prod-endpoints");
 }
 
-/// The hourly park and unpark schedules, with the parameters the config's header documents,
-/// run at fixed instants against the emulator with the reference environment's schedule
-/// (London, 07:00-19:00 on working days). CircleCI has no clock to set, so the jobs' PATH
-/// starts with a stand-in `park` that adds `--now INSTANT` to the clock-driven commands
-/// (`up`, `down`, `status`) and runs the real binary. The run the hour before the
-/// schedule's time changes nothing and ends the job after its first step, green; the run
-/// at the time parks, or unparks and then checks the endpoints. In July 19:00 London is
-/// 18:00 UTC and 07:00 is 06:00 UTC; in December they are 19:00 and 07:00 UTC: the same
-/// two jobs, no cron edited. In December the 07:00 unpark is refused by a held lock: the
-/// job fails and Slack is told; the 08:00 run catches it up.
-#[test]
-fn the_hourly_schedules_converge_on_london_time() {
-    let ci = Ci::new();
-    let c = &ci.config;
-    let before = ci.desired_counts();
+/// A PATH for the jobs whose `park` is a stand-in adding `--now "$PARK_TEST_NOW"` to the
+/// clock-driven commands (`up`, `down`, `status`) before running the real binary: CircleCI
+/// has no clock to set. The directory lives as long as the returned guard.
+fn clock_path(ci: &Ci) -> (tempfile::TempDir, String) {
     let clock = tempfile::tempdir().unwrap();
     let shim = clock.path().join("park");
     std::fs::write(
@@ -63,6 +52,25 @@ fn the_hourly_schedules_converge_on_london_time() {
         workspace_binary("park").parent().unwrap().display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    (clock, path)
+}
+
+/// The hourly park and unpark schedules, with the parameters the config's header documents,
+/// run at fixed instants against the emulator with the reference environment's schedule
+/// (London, 07:00-19:00 on working days). CircleCI has no clock to set, so the jobs' PATH
+/// starts with a stand-in `park` that adds `--now INSTANT` to the clock-driven commands
+/// (`up`, `down`, `status`) and runs the real binary. The run the hour before the
+/// schedule's time changes nothing and ends the job after its first step, green; the run
+/// at the time parks, or unparks and then checks the endpoints. In July 19:00 London is
+/// 18:00 UTC and 07:00 is 06:00 UTC; in December they are 19:00 and 07:00 UTC: the same
+/// two jobs, no cron edited. In December the 07:00 unpark is refused by a held lock: the
+/// job fails and Slack is told; the 08:00 run catches it up.
+#[test]
+fn the_hourly_schedules_converge_on_london_time() {
+    let ci = Ci::new();
+    let c = &ci.config;
+    let before = ci.desired_counts();
+    let (_clock, path) = clock_path(&ci);
     let hourly_result = |trigger: &str, now: &str| {
         let (workflow, job) = match trigger {
             "park" => ("park-infrastructure", "park-prod-env"),
@@ -207,5 +215,111 @@ fn the_hourly_schedules_converge_on_london_time() {
             ci.report("reports/park-up.json")["schedule"]["decision"],
             "on-schedule"
         );
+    }
+}
+
+/// The hourly non-production job, with the parameters the config's header documents: one
+/// `park down --scheduled` and one `park up --scheduled` over examples/non-prod, each
+/// environment deciding from its own schedule (staging 08:00-18:00, QA 09:00-17:00,
+/// London, working days). Run at fixed instants of a winter Monday and Tuesday through the
+/// clock stand-in: at 17:00 only QA parks; at 18:00 staging does; at 08:00 staging
+/// unparks; at 09:00 QA does. Production is not touched by any of them.
+#[test]
+fn the_hourly_non_prod_job_parks_and_unparks_each_environment_on_its_own_schedule() {
+    let ci = Ci::new();
+    let c = &ci.config;
+    copy_dir(
+        &infra_test_support::workspace_root().join("examples/non-prod"),
+        &ci.path("examples/non-prod"),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sdk = runtime.block_on(ci.session.sdk_config());
+    for name in ["staging", "qa"] {
+        let env =
+            infra_core::Environment::load(&ci.path(&format!("examples/non-prod/{name}.env.hcl")))
+                .unwrap();
+        runtime
+            .block_on(infra_test_support::seed_with(
+                &sdk,
+                &env,
+                &[],
+                &Default::default(),
+            ))
+            .unwrap();
+    }
+    let prod_before = ci.desired_counts();
+    let counts = |name: &str| -> Vec<i64> {
+        ci.desired_counts_of(&format!("examples/non-prod/{name}.env.hcl"))
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect()
+    };
+    let (staging_up, qa_up) = (counts("staging"), counts("qa"));
+    assert_eq!(
+        (staging_up.as_slice(), qa_up.as_slice()),
+        (&[1, 1, 1][..], &[1, 2][..])
+    );
+
+    let set = documented_trigger("non-prod");
+    let set: Vec<(&str, bool)> = set.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let pipeline = Pipeline::new(c, "main", "scheduled_pipeline", &set);
+    let args = pipeline.job_arguments(c, "non-prod-environments", "converge-non-prod");
+    let (_clock, path) = clock_path(&ci);
+    let hourly = |now: &str| {
+        let _ = std::fs::remove_dir_all(ci.path("reports"));
+        let ended = ci
+            .run_job(
+                "converge-non-prod",
+                &args,
+                &[("PATH", path.as_str()), ("PARK_TEST_NOW", now)],
+                None,
+            )
+            .unwrap_or_else(|(step, code, stderr)| {
+                panic!("at {now}: step `{step}` exited {code}:\n{stderr}")
+            });
+        assert_eq!(ended, Ended::Completed, "{now}");
+        let down = ci.report("reports/non-prod-down.json");
+        assert_eq!(down["schema"], "park/multi", "{down}");
+        assert_eq!(down["environments"].as_array().unwrap().len(), 2, "{down}");
+    };
+    let parked = |v: &[i64]| v.iter().all(|d| *d == 0);
+
+    hourly("2026-12-07T17:00:00Z");
+    assert!(parked(&counts("qa")), "17:00: QA parked");
+    assert_eq!(counts("staging"), staging_up, "17:00: staging still up");
+    hourly("2026-12-07T18:00:00Z");
+    assert!(parked(&counts("staging")), "18:00: staging parked");
+    assert!(parked(&counts("qa")));
+    hourly("2026-12-08T08:00:00Z");
+    assert_eq!(counts("staging"), staging_up, "08:00: staging unparked");
+    assert!(parked(&counts("qa")), "08:00: QA not yet");
+    hourly("2026-12-08T09:00:00Z");
+    assert_eq!(counts("qa"), qa_up, "09:00: QA unparked exactly");
+    assert_eq!(counts("staging"), staging_up);
+    let up = ci.report("reports/non-prod-up.json");
+    let decisions: Vec<&str> = up["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["report"]["schedule"]["decision"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        decisions,
+        ["act", "on-schedule"],
+        "qa acts, staging is on schedule: {up}"
+    );
+    assert_eq!(ci.desired_counts(), prod_before, "production untouched");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
     }
 }
