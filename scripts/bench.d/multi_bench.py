@@ -88,28 +88,35 @@ def one_run(args, directory, count, direction, separate, tmp):
     env = dict(os.environ, AWS_ENDPOINT_URL=endpoint)
     try:
         start = time.perf_counter()
+        logs = [os.path.join(tmp, f"{direction}-{separate}-{n}.log") for n in range(count if separate else 1)]
         if separate:
             procs = [subprocess.Popen([args.park, direction, "--env-file",
                                        os.path.join(directory, f"env-{n:02d}.env.hcl"), "--poll-interval", "100ms", "--no-lock"],
-                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                      env=env, stdout=subprocess.DEVNULL, stderr=open(logs[n], "w"))
                      for n in range(count)]
             codes = [p.wait() for p in procs]
         else:
             codes = [subprocess.run([args.park, direction, "--env-file", directory, "--poll-interval", "100ms", "--no-lock"],
-                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode]
+                                    env=env, stdout=subprocess.DEVNULL, stderr=open(logs[0], "w")).returncode]
         wall = time.perf_counter() - start
         buckets = read_stats(stats)
     finally:
         proxy.terminate()
         proxy.wait()
-    assert all(c == 0 for c in codes), (direction, separate, codes)
+    failed = [(n, c) for n, c in enumerate(codes) if c != 0]
+    why = ""
+    if failed:
+        with open(logs[failed[0][0]]) as f:
+            errors = [line.strip() for line in f if "error" in line.lower()]
+        why = errors[0] if errors else f"exit {failed[0][1]}"
     served = sum(b["served"] for b in buckets)
     throttled = sum(b["throttled"] for b in buckets)
     # The floor of the work: the changing calls, whose number the plan fixes. (Describes are
     # elastic: a wait polls as often as it may, so their bucket is reported, not a floor.)
     floor = max(b["floor_seconds"] for b in buckets if "describes" not in b["name"] and "non-mutating" not in b["name"])
     reads = sum(b["served"] for b in buckets if "describes" in b["name"] or "non-mutating" in b["name"])
-    return {"wall": wall, "floor": floor, "served": served, "throttled": throttled, "reads": reads}
+    return {"wall": wall, "floor": floor, "served": served, "throttled": throttled, "reads": reads,
+            "failed": len(failed), "processes": len(codes), "why": why}
 
 
 def main():
@@ -124,6 +131,7 @@ def main():
     assert args.endpoint.startswith("http://127.0.0.1:") or args.endpoint.startswith("http://localhost:")
 
     rows = []
+    failures = []
     with tempfile.TemporaryDirectory() as tmp:
         for count in [int(n) for n in args.envs.split(",")]:
             directory = os.path.join(tmp, f"envs-{count}")
@@ -132,12 +140,17 @@ def main():
                 reset_and_seed(args, seed)
                 for direction in ["down", "up"]:
                     r = one_run(args, directory, count, direction, separate, tmp)
-                    check_exact(args, count, args.services, direction)
+                    if r["failed"]:
+                        outcome = f"**{r['failed']} of {r['processes']} exited non-zero**: {r['why'][:160]}"
+                        failures.append(outcome)
+                    else:
+                        check_exact(args, count, args.services, direction)
+                        outcome = "exact"
                     attempts = r["served"] + r["throttled"]
                     how = f"{count} separate `park` processes" if separate else "one `park` run"
                     rows.append(
                         f"| {count} × {args.services} | `park {direction}` | {how} | {r['wall']:.1f} s | {r['floor']:.1f} s "
-                        f"| {r['wall'] / r['floor']:.2f}× | {r['throttled']} of {attempts} ({100 * r['throttled'] / attempts:.0f}%) | {r['reads']} |")
+                        f"| {r['wall'] / r['floor']:.2f}× | {r['throttled']} of {attempts} ({100 * r['throttled'] / attempts:.0f}%) | {r['reads']} | {outcome} |")
                     print(rows[-1], flush=True)
 
     with open(args.out, "w") as f:
@@ -154,11 +167,12 @@ them). Floor: the least time the buckets allow for the changes that were made (t
 of the modify buckets that were answered: what does not fit in a bucket's burst, at its
 refill rate; the slowest bucket). Describes are elastic (a wait polls as often as it may)
 and are counted, not floored. Every run was
-checked exact afterwards (desired counts and scalable targets). Reproduce:
+checked exact afterwards (desired counts and scalable targets) when every process
+exited 0. Reproduce:
 `python scripts/bench.d/multi_bench.py --endpoint URL --park target/release/park --harness target/release/harness --envs {args.envs} --out OUT` (what `scripts/bench` runs).
 
-| environments × services | command | how | wall time | floor | wall / floor | throttled calls | describes answered |
-|---|---|---|---|---|---|---|---|
+| environments × services | command | how | wall time | floor | wall / floor | throttled calls | describes answered | end state |
+|---|---|---|---|---|---|---|---|---|
 """)
         f.write("\n".join(rows) + "\n")
 

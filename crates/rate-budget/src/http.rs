@@ -24,12 +24,21 @@ pub struct BudgetedHttpClient {
 impl BudgetedHttpClient {
     /// The default HTTPS client, counted against `budget`.
     pub fn new(budget: Arc<Budget>) -> BudgetedHttpClient {
-        use aws_smithy_http_client::tls;
-        let inner = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
+        use aws_smithy_http_client::{proxy::ProxyConfig, tls, Builder, ConnectorBuilder};
+        // As the SDK builds its default client (aws-smithy-runtime's
+        // `default_https_client`): rustls with aws-lc, and the proxy settings of the
+        // environment (HTTPS_PROXY, NO_PROXY…), so a run behind a proxy still works.
+        let inner = Builder::new().build_with_connector_fn(|settings, components| {
+            let mut builder = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
                 tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .build_https();
+            ));
+            builder.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                builder.set_sleep_impl(components.sleep_impl());
+            }
+            builder.set_proxy_config(Some(ProxyConfig::from_env()));
+            builder.build()
+        });
         BudgetedHttpClient { inner, budget }
     }
 }

@@ -424,7 +424,9 @@ impl Budget {
 /// asking for a smaller bucket later is warned about and keeps the shared one (the first
 /// environment file's sizes hold for the run).
 pub fn shared(account: &str, region: &str, sizes: &[(Category, BucketSize)]) -> Arc<Budget> {
-    static BUDGETS: OnceLock<Mutex<HashMap<(String, String), Arc<Budget>>>> = OnceLock::new();
+    /// Budgets by (account, Region).
+    type Budgets = Mutex<HashMap<(String, String), Arc<Budget>>>;
+    static BUDGETS: OnceLock<Budgets> = OnceLock::new();
     let mut budgets = BUDGETS
         .get_or_init(Default::default)
         .lock()
