@@ -204,6 +204,10 @@ const LOWEST_SHARE: f64 = 0.25;
 /// second.
 const RECOVERY_SHARE: f64 = 0.10;
 
+/// The longest an attempt waits in the HTTP client for a token of its own (a retry: its
+/// call site's token went to the first attempt). Past it the token is taken on debt.
+pub const LONGEST_ATTEMPT_WAIT: Duration = Duration::from_secs(2);
+
 /// What one bucket has done, for the run's log and the tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct BucketStats {
@@ -338,12 +342,15 @@ impl Budget {
 
     /// An attempt of `category` is about to be sent: it uses a token acquired at a call
     /// site; a retry, or a call no call site acquired for, waits for a token of its own —
-    /// ahead of the calls queued at call sites, so a retry's wait stays short (one token at
-    /// the rate) within the SDK's operation timeout.
+    /// ahead of the calls queued at call sites — but at most [`LONGEST_ATTEMPT_WAIT`]:
+    /// this wait counts against the SDK's operation timeout, so past it the attempt takes
+    /// its token on debt (the bucket goes below zero and the calls queued at call sites
+    /// wait for it instead).
     async fn attempt(&self, category: Category) {
         let Some(bucket) = self.buckets.get(&category) else {
             return;
         };
+        let started = Instant::now();
         loop {
             let wait = {
                 let mut s = bucket.state.lock().expect("bucket lock");
@@ -352,13 +359,15 @@ impl Budget {
                     s.stats.attempts += 1;
                     return;
                 }
-                s.refill(Instant::now());
-                if s.tokens >= 1.0 {
+                let now = Instant::now();
+                s.refill(now);
+                if s.tokens >= 1.0 || now.duration_since(started) >= LONGEST_ATTEMPT_WAIT {
                     s.tokens -= 1.0;
                     s.stats.attempts += 1;
                     return;
                 }
                 Duration::from_secs_f64((1.0 - s.tokens) / s.rate)
+                    .min(LONGEST_ATTEMPT_WAIT.saturating_sub(now.duration_since(started)))
             };
             tracing::trace!(
                 category = category.name(),
@@ -585,6 +594,28 @@ mod tests {
             waited >= Duration::from_millis(350) && waited < Duration::from_millis(360),
             "{waited:?}"
         );
+        // Many retries at once, the bucket empty: each waits at most two seconds for its
+        // token, then takes it on debt, and the call sites pay it back.
+        let start = Instant::now();
+        for _ in 0..10 {
+            budget.attempt(tag).await;
+        }
+        assert!(
+            start.elapsed() <= LONGEST_ATTEMPT_WAIT * 10,
+            "{:?}",
+            start.elapsed()
+        );
+        let start = Instant::now();
+        let mut retries = tokio::task::JoinSet::new();
+        let budget = Arc::new(budget);
+        for _ in 0..20 {
+            let budget = Arc::clone(&budget);
+            retries.spawn(async move { budget.attempt(tag).await });
+        }
+        while retries.join_next().await.is_some() {}
+        let waited = start.elapsed();
+        assert!(waited <= LONGEST_ATTEMPT_WAIT, "{waited:?}");
+        let budget = Arc::try_unwrap(budget).unwrap();
         for _ in 0..20 {
             budget.throttled(tag);
         }
