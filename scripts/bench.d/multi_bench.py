@@ -169,7 +169,7 @@ refill rate; the slowest bucket). Describes are elastic (a wait polls as often a
 and are counted, not floored. Every run was
 checked exact afterwards (desired counts and scalable targets) when every process
 exited 0. Reproduce:
-`python scripts/bench.d/multi_bench.py --endpoint URL --park target/release/park --harness target/release/harness --envs {args.envs} --out OUT` (what `scripts/bench` runs).
+`.venv/bin/python scripts/bench.d/multi_bench.py --endpoint URL --park "$(scripts/target-dir)/release/park" --harness "$(scripts/target-dir)/release/harness" --envs {args.envs} --out OUT` (what `scripts/bench` runs).
 
 | environments × services | command | how | wall time | floor | wall / floor | throttled calls | describes answered | end state |
 |---|---|---|---|---|---|---|---|---|
