@@ -429,9 +429,9 @@ impl Budget {
 }
 
 /// The budget of `account` in `region` for this process: every environment of a run in
-/// the same account and Region gets the same one. The first to ask sets the sizes; one
-/// asking for a smaller bucket later is warned about and keeps the shared one (the first
-/// environment file's sizes hold for the run).
+/// the same account and Region gets the same one. The first to ask sets the sizes; a
+/// later one whose `sizes` name another size for a category is warned about and gets the
+/// shared one (the first environment's sizes hold for the run).
 pub fn shared(account: &str, region: &str, sizes: &[(Category, BucketSize)]) -> Arc<Budget> {
     /// Budgets by (account, Region).
     type Budgets = Mutex<HashMap<(String, String), Arc<Budget>>>;
